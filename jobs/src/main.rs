@@ -1,0 +1,91 @@
+//! `carbonstat`: the command a statistics bureau runs from cron, and the tools
+//! around it. Exit codes (README "Exit codes"): 0 ok, 1 runtime failure,
+//! 2 usage, config or input-file error, 3 data quality threshold exceeded.
+
+mod factors_cmd;
+mod logging;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "carbonstat",
+    version,
+    about = "Energy and carbon indicators for statistics bureaus, on Apache DataFusion"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Only warnings and errors on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline: validate the inputs, compute the indicators, publish
+    /// the reports and manifest.json.
+    Run {
+        /// The pipeline config (pipeline.yaml).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print no summary table on stdout.
+        #[arg(long)]
+        no_summary: bool,
+    },
+    /// Inspect and check factor sets.
+    Factors {
+        #[command(subcommand)]
+        command: factors_cmd::FactorsCommand,
+    },
+    /// Print the output datasets' columns, types, units and meanings.
+    Schema {
+        /// As the Markdown data dictionary of the README.
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format, cli.quiet);
+    let result = match cli.command {
+        Command::Run { config, no_summary } => run::run(&config, !no_summary),
+        Command::Factors { command } => factors_cmd::run(command),
+        Command::Schema { markdown } => {
+            if markdown {
+                print!("{}", carbonstat::schema::dictionary_markdown());
+            } else {
+                for d in carbonstat::schema::DATASETS {
+                    println!("{} — {}", d.name, d.description);
+                    for c in d.columns {
+                        println!("  {:<42} {:<10} {}", c.name, c.unit, c.description);
+                    }
+                }
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let shown = e.carried().unwrap_or(&e);
+            eprintln!("error: {shown}");
+            tracing::error!(exit_code = e.exit_code(), "{shown}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

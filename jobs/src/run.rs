@@ -1,0 +1,109 @@
+//! `carbonstat run`: the nightly job. Thin: the work is in the library and the
+//! SQL steps; this prints what a person at a terminal wants to see.
+
+use std::path::Path;
+
+use carbonstat::config::LoadedConfig;
+use carbonstat::pipeline::{RunReport, SummaryRow};
+
+pub fn run(config: &Path, print_summary: bool) -> carbonstat::Result<()> {
+    let cfg = LoadedConfig::load(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| carbonstat::Error::io("starting the async runtime", e))?;
+    let report = runtime.block_on(carbonstat::pipeline::run(&cfg))?;
+    if print_summary {
+        print!("{}", format_report(&report));
+    }
+    Ok(())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("".into(), |x| format!("{:+.2}%", x * 100.0))
+}
+
+fn num(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("".into(), |x| format!("{x:.decimals$}"))
+}
+
+fn warning(level: Option<i32>) -> &'static str {
+    match level {
+        Some(1) => "1 red",
+        Some(2) => "2 yellow",
+        Some(3) => "3 green",
+        _ => "",
+    }
+}
+
+/// The terminal summary: inputs, rejects, then one line per region and year.
+pub fn format_report(report: &RunReport) -> String {
+    let m = &report.manifest;
+    let mut s = String::new();
+    s.push_str(&format!(
+        "carbonstat {} — run {} — factor set {} ({})\n\n",
+        m.program.version,
+        m.run_id,
+        m.factor_set.id,
+        &m.factor_set.sha256[..12]
+    ));
+    s.push_str("inputs            files      read  accepted  rejected\n");
+    for t in &m.input_totals {
+        s.push_str(&format!(
+            "  {:<15} {:>5} {:>9} {:>9} {:>9}\n",
+            t.input, t.files, t.rows_read, t.rows_accepted, t.rows_rejected
+        ));
+    }
+    if !report.rejects_by_rule.is_empty() {
+        s.push_str("rejects by rule (details: reports/rejects/)\n");
+        for (input, rule, n) in &report.rejects_by_rule {
+            s.push_str(&format!("  {input:<15} {rule:<22} {n:>6}\n"));
+        }
+    }
+    s.push('\n');
+    s.push_str(&summary_table(&report.summary));
+    s.push_str(&format!(
+        "\nEI = energy intensity (tce per 10^4 yuan at {} prices, basis: {}), CI = CO2 intensity (t per 10^4 yuan);\n\
+         yoy = change against the previous year, base = against {}; warning levels: 1 red, 2 yellow, 3 green.\n",
+        m.config.effective["base_year"],
+        m.config.effective["energy_intensity_basis"].as_str().unwrap_or(""),
+        m.config.effective["base_year"],
+    ));
+    s.push_str(&format!(
+        "Published {} files ({} rows) and manifest.json to {}\n",
+        m.outputs.len(),
+        m.outputs.iter().map(|o| o.rows).sum::<u64>(),
+        report.output
+    ));
+    s
+}
+
+fn summary_table(rows: &[SummaryRow]) -> String {
+    let mut s = format!(
+        "{:<10} {:<14} {:>4} {:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}\n",
+        "region", "name", "year", "energy tce", "CO2 t", "EI", "EI yoy", "EI base", "CI", "CI yoy",
+        "CI base", "warn EI", "warn CI"
+    );
+    for r in rows {
+        let name: String = r.region_name.chars().take(7).collect();
+        s.push_str(&format!(
+            "{:<10} {:<w$} {:>4} {:>12.0} {:>12.0} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}\n",
+            r.region_code,
+            name,
+            r.year,
+            r.energy_tce,
+            r.co2_t,
+            num(r.energy_intensity, 4),
+            pct(r.energy_intensity_change_yoy),
+            pct(r.energy_intensity_change_base),
+            num(r.co2_intensity, 4),
+            pct(r.co2_intensity_change_yoy),
+            pct(r.co2_intensity_change_base),
+            warning(r.energy_warning),
+            warning(r.co2_warning),
+            // CJK characters are two columns wide on a terminal
+            w = 14 - name.chars().filter(|c| !c.is_ascii()).count(),
+        ));
+    }
+    s
+}

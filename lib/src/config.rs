@@ -1,0 +1,334 @@
+//! `pipeline.yaml` → a typed, validated [`Config`].
+//!
+//! Unknown keys are errors (a typo such as `max_reject_ration` must not be
+//! silently ignored in a job that publishes official numbers), and every error
+//! names the file, the line and the column where serde-saphyr found it.
+//! Relative paths are resolved against the directory of the config file, so a
+//! config works wherever cron starts the binary.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The whole pipeline configuration (the `pipeline.yaml` contract).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub inputs: Inputs,
+    /// Factor set directory (path relative to this file, or file:// URL).
+    pub factors: String,
+    /// Output location: a local path or file:// URL.
+    pub output: String,
+    /// Base year of constant prices and of `*_change_base`.
+    pub base_year: i32,
+    /// Which grid emission factor electricity uses.
+    #[serde(default)]
+    pub electricity_factor: ElectricityFactor,
+    /// How electricity (and primary electricity) converts to standard coal.
+    #[serde(default)]
+    pub electricity_valuation: ElectricityValuation,
+    /// NBS practice: intensities are rounded to 4 decimals before change rates.
+    #[serde(default = "default_true")]
+    pub nbs_rounding: bool,
+    /// Which energy intensity the energy_intensity_reduction targets are judged on.
+    #[serde(default)]
+    pub energy_intensity_basis: IntensityBasis,
+    #[serde(default)]
+    pub quality: Quality,
+    #[serde(default)]
+    pub engine: Engine,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    pub energy: Sources,
+    #[serde(default)]
+    pub sector_energy: Option<Sources>,
+    pub gdp: Sources,
+    pub regions: Sources,
+    #[serde(default)]
+    pub targets: Option<Sources>,
+}
+
+/// One location or a list of them; each may be a glob (`data/energy/*.csv`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Sources {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Sources {
+    pub fn patterns(&self) -> Vec<&str> {
+        match self {
+            Sources::One(s) => vec![s.as_str()],
+            Sources::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ElectricityFactor {
+    National,
+    Regional,
+    #[default]
+    Provincial,
+}
+
+impl ElectricityFactor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ElectricityFactor::National => "national",
+            ElectricityFactor::Regional => "regional",
+            ElectricityFactor::Provincial => "provincial",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ElectricityValuation {
+    /// 当量值: the heat content of electricity, 0.1229 kgce/kWh.
+    #[default]
+    Equivalent,
+    /// 等价值: that year's coal consumption of thermal power generation.
+    Equal,
+}
+
+impl ElectricityValuation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ElectricityValuation::Equivalent => "equivalent",
+            ElectricityValuation::Equal => "equal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IntensityBasis {
+    /// 双控口径: excluding feedstock and non-fossil energy (NBS since 2024).
+    #[default]
+    Controlled,
+    Gross,
+}
+
+impl IntensityBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntensityBasis::Controlled => "controlled",
+            IntensityBasis::Gross => "gross",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Quality {
+    /// Largest share of rejected rows, per input, that still publishes.
+    #[serde(default = "default_reject_ratio")]
+    pub max_reject_ratio: f64,
+}
+
+fn default_reject_ratio() -> f64 {
+    0.01
+}
+
+impl Default for Quality {
+    fn default() -> Self {
+        Quality {
+            max_reject_ratio: default_reject_ratio(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Engine {
+    /// Memory limit of the query engine, e.g. `2GiB`, `512MiB`. Unbounded if absent.
+    #[serde(default)]
+    pub memory_limit: Option<String>,
+    /// Number of parallel partitions; defaults to the number of cores.
+    #[serde(default)]
+    pub target_partitions: Option<usize>,
+    /// Directory for spill files; the system temp dir if absent.
+    #[serde(default)]
+    pub spill_dir: Option<String>,
+}
+
+/// A config together with where it was read from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Directory that relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// The exact bytes of the file (hashed into the manifest).
+    pub raw: String,
+}
+
+impl LoadedConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let raw = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            file: path.to_path_buf(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::from_str(&raw, path, &base_dir)
+    }
+
+    pub fn from_str(raw: &str, path: &Path, base_dir: &Path) -> Result<Self> {
+        let config: Config = serde_saphyr::from_str(raw).map_err(|e| Error::Config {
+            file: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| Error::Config {
+            file: path.to_path_buf(),
+            message,
+        })?;
+        Ok(LoadedConfig {
+            config,
+            path: path.to_path_buf(),
+            base_dir: base_dir.to_path_buf(),
+            raw: raw.to_string(),
+        })
+    }
+
+    /// Resolve a location from the config into a local path.
+    pub fn resolve_local(&self, location: &str) -> std::result::Result<PathBuf, String> {
+        resolve_local(&self.base_dir, location)
+    }
+}
+
+/// Resolve a path or `file://` URL against `base_dir`. Other URL schemes are not
+/// served by this build yet and say so.
+pub fn resolve_local(base_dir: &Path, location: &str) -> std::result::Result<PathBuf, String> {
+    if let Some(rest) = location.strip_prefix("file://") {
+        return Ok(PathBuf::from(rest));
+    }
+    if let Some((scheme, _)) = location.split_once("://") {
+        return Err(format!(
+            "'{location}': the {scheme}:// scheme is not supported by this version; \
+             use a local path or a file:// URL"
+        ));
+    }
+    let p = Path::new(location);
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base_dir.join(p)
+    })
+}
+
+impl Config {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if !(1900..=2100).contains(&self.base_year) {
+            return Err(format!(
+                "base_year: {} is not a plausible year (1900-2100)",
+                self.base_year
+            ));
+        }
+        let r = self.quality.max_reject_ratio;
+        if !(0.0..=1.0).contains(&r) {
+            return Err(format!(
+                "quality.max_reject_ratio: {r} must be a fraction between 0 and 1 (0.01 = 1 %)"
+            ));
+        }
+        if let Some(m) = &self.engine.memory_limit {
+            parse_bytes(m).map_err(|e| format!("engine.memory_limit: {e}"))?;
+        }
+        if self.engine.target_partitions == Some(0) {
+            return Err("engine.target_partitions: must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parse `2GiB`, `512MiB`, `1.5GB`, `1000000` into bytes.
+pub fn parse_bytes(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size such as 2GiB or 512MiB"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit '{other}' in '{s}' (use MiB or GiB)")),
+    };
+    Ok((n * mult) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "inputs:\n  energy: e.csv\n  gdp: g.csv\n  regions: r.csv\nfactors: f\noutput: out\nbase_year: 2020\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = LoadedConfig::from_str(MINIMAL, Path::new("p.yaml"), Path::new("/x")).unwrap();
+        assert_eq!(c.config.electricity_factor, ElectricityFactor::Provincial);
+        assert_eq!(
+            c.config.electricity_valuation,
+            ElectricityValuation::Equivalent
+        );
+        assert!(c.config.nbs_rounding);
+        assert_eq!(c.config.quality.max_reject_ratio, 0.01);
+        assert_eq!(c.resolve_local("e.csv").unwrap(), PathBuf::from("/x/e.csv"));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let raw = format!("{MINIMAL}quality:\n  max_reject_ration: 0.5\n");
+        let err = LoadedConfig::from_str(&raw, Path::new("p.yaml"), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.yaml"), "{err}");
+        assert!(err.contains("max_reject_ration"), "{err}");
+        assert!(err.contains("line 9") || err.contains(":9:"), "{err}");
+    }
+
+    #[test]
+    fn bad_enum_value_is_rejected() {
+        let raw = MINIMAL.replace("base_year: 2020", "base_year: 2020\nelectricity_factor: city");
+        let err = LoadedConfig::from_str(&raw, Path::new("p.yaml"), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("city"), "{err}");
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_bytes("512MiB").unwrap(), 512 * 1024 * 1024);
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
+        assert!(parse_bytes("lots").is_err());
+    }
+
+    #[test]
+    fn remote_schemes_are_refused_clearly() {
+        let e = resolve_local(Path::new("."), "s3://bucket/x").unwrap_err();
+        assert!(e.contains("s3://"), "{e}");
+    }
+}

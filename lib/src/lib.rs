@@ -1,0 +1,22 @@
+//! carbonstat: energy and carbon accounting for Chinese statistics bureaus on
+//! Apache DataFusion.
+//!
+//! The computation itself is SQL (`sql/*.sql`, compiled in as [`steps`]); this
+//! crate owns what SQL is bad at: the config, the factor sets and their
+//! self-check, reading inputs with their file and line, the identifier checks
+//! (as UDFs), writing deterministic Parquet, publishing and the manifest.
+
+pub mod config;
+pub mod error;
+pub mod factors;
+pub mod ids;
+pub mod ingest;
+pub mod manifest;
+pub mod pipeline;
+pub mod publish;
+pub mod schema;
+pub mod session;
+pub mod steps;
+
+pub use datafusion;
+pub use error::{Error, Result};

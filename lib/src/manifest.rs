@@ -1,0 +1,92 @@
+//! `manifest.json`: the record of a run, written last. It names every input by
+//! content hash, the factor set, the config, the SQL steps and the program
+//! version, and every output file with its row count and sha256, so that an
+//! auditor can tell exactly what a published number was made from. Times live
+//! here only, never inside data files.
+
+use serde::{Deserialize, Serialize};
+
+use crate::factors::FactorFile;
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub run_id: String,
+    pub program: Program,
+    pub started_at: String,
+    pub finished_at: String,
+    /// sha256 over everything that determines the outputs (inputs, factor set,
+    /// config, SQL, program version): equal fingerprints, equal outputs.
+    pub fingerprint: String,
+    pub config: ConfigRecord,
+    pub factor_set: FactorSetRecord,
+    pub sql_steps: Vec<StepRecord>,
+    pub inputs: Vec<InputRecord>,
+    pub input_totals: Vec<InputTotal>,
+    pub outputs: Vec<OutputFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Program {
+    pub name: String,
+    pub version: String,
+    pub datafusion: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConfigRecord {
+    pub path: String,
+    pub sha256: String,
+    /// The config as the run understood it, defaults filled in.
+    pub effective: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FactorSetRecord {
+    pub id: String,
+    pub title: String,
+    pub location: String,
+    pub sha256: String,
+    pub files: Vec<FactorFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    pub name: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputRecord {
+    pub input: String,
+    pub path: String,
+    pub format: String,
+    pub size: u64,
+    pub sha256: String,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputTotal {
+    pub input: String,
+    pub files: u64,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutputFile {
+    pub dataset: String,
+    pub partition: String,
+    /// Relative to the output location.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}

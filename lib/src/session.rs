@@ -1,0 +1,64 @@
+//! The DataFusion session every job runs in: bounded memory, a fixed number of
+//! partitions, our UDFs, the factor tables and the run parameters.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, StringArray};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::config::{Config, parse_bytes};
+use crate::error::{Error, Result};
+use crate::factors::{FactorSet, register_batch};
+use crate::ids::register_udfs;
+
+/// A session with the engine settings of `config.engine`.
+pub fn new_session(config: &Config) -> Result<SessionContext> {
+    let partitions = config
+        .engine
+        .target_partitions
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let session_config = SessionConfig::new()
+        .with_target_partitions(partitions)
+        .with_information_schema(true);
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = &config.engine.memory_limit {
+        let bytes = parse_bytes(limit).map_err(Error::Internal)?;
+        runtime = runtime.with_memory_limit(bytes, 1.0);
+    }
+    if let Some(dir) = &config.engine.spill_dir {
+        runtime = runtime.with_temp_file_path(dir);
+    }
+    let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
+    register_udfs(&ctx);
+    Ok(ctx)
+}
+
+/// Register the factor set's tables and the one-row `run_params` table that
+/// the SQL steps read their parameters from (so the SQL shows where a
+/// parameter enters, and no value is spliced into SQL text).
+pub fn register_run(ctx: &SessionContext, config: &Config, factors: &FactorSet) -> Result<()> {
+    factors.register(ctx)?;
+    let one = |s: &str| -> ArrayRef { Arc::new(StringArray::from(vec![s])) };
+    register_batch(
+        ctx,
+        "run_params",
+        vec![
+            ("base_year", Arc::new(Int32Array::from(vec![config.base_year]))),
+            ("electricity_factor", one(config.electricity_factor.as_str())),
+            (
+                "electricity_valuation",
+                one(config.electricity_valuation.as_str()),
+            ),
+            (
+                "nbs_rounding",
+                Arc::new(BooleanArray::from(vec![config.nbs_rounding])),
+            ),
+            (
+                "energy_intensity_basis",
+                one(config.energy_intensity_basis.as_str()),
+            ),
+            ("factor_set", one(&factors.meta.id)),
+        ],
+    )
+}

@@ -1,0 +1,92 @@
+//! The SQL steps, in the order they run. They are compiled into the binary (a
+//! cron job runs one static file) and their hashes go into the manifest; the
+//! readable sources are `sql/*.sql` in the repository.
+
+use std::collections::VecDeque;
+
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParser, Statement};
+
+use crate::error::{Error, Result};
+use crate::factors::sha256_hex;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+impl Step {
+    pub fn sha256(&self) -> String {
+        sha256_hex(self.sql.as_bytes())
+    }
+}
+
+pub const STEPS: &[Step] = &[
+    Step {
+        name: "10_normalize.sql",
+        sql: include_str!("../../sql/10_normalize.sql"),
+    },
+    Step {
+        name: "20_validate.sql",
+        sql: include_str!("../../sql/20_validate.sql"),
+    },
+    Step {
+        name: "30_emissions.sql",
+        sql: include_str!("../../sql/30_emissions.sql"),
+    },
+    Step {
+        name: "40_regions.sql",
+        sql: include_str!("../../sql/40_regions.sql"),
+    },
+    Step {
+        name: "50_indicators.sql",
+        sql: include_str!("../../sql/50_indicators.sql"),
+    },
+    Step {
+        name: "60_targets.sql",
+        sql: include_str!("../../sql/60_targets.sql"),
+    },
+];
+
+pub fn step(name: &str) -> Option<&'static Step> {
+    STEPS
+        .iter()
+        .find(|s| s.name == name || s.name.trim_end_matches(".sql") == name)
+}
+
+fn parse(name: &str, sql: &str) -> Result<VecDeque<Statement>> {
+    DFParser::parse_sql(sql).map_err(|source| Error::Sql {
+        step: name.to_string(),
+        source,
+    })
+}
+
+/// Run every statement of a SQL text, in order (CREATE VIEW / CREATE TABLE …).
+pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> {
+    for (i, statement) in parse(name, sql)?.into_iter().enumerate() {
+        let head: String = statement.to_string().chars().take(60).collect();
+        let wrap = |source| Error::Sql {
+            step: format!("{name} statement {} ({head}…)", i + 1),
+            source,
+        };
+        let plan = ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(wrap)?;
+        let df = ctx.execute_logical_plan(plan).await.map_err(wrap)?;
+        df.collect().await.map_err(wrap)?;
+    }
+    Ok(())
+}
+
+/// Run the named steps in order.
+pub async fn run_steps(ctx: &SessionContext, steps: &[Step]) -> Result<()> {
+    for s in steps {
+        let started = std::time::Instant::now();
+        run_sql(ctx, s.name, s.sql).await?;
+        tracing::info!(step = s.name, elapsed_ms = started.elapsed().as_millis() as u64, "step done");
+    }
+    Ok(())
+}

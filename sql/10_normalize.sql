@@ -1,0 +1,130 @@
+-- 10_normalize.sql — from the raw text of every input to trimmed, resolved,
+-- parsed values. Nothing is dropped or decided here: every raw row comes out
+-- exactly once, with its raw text beside the parsed value, so that
+-- 20_validate.sql can say precisely what was wrong with a row.
+--
+-- Reads:  raw_energy, raw_sector_energy, raw_gdp, raw_regions, raw_targets
+--         (all columns as text, plus source_file, source_line, row_error),
+--         energy_alias and unit_alias (factor set).
+-- Writes: regions_norm, gdp_norm, targets_norm, records_norm (views).
+--
+-- Conventions: an empty or blank cell is a missing value (NULL); codes keep
+-- their leading zeros (they are never numbers); numbers may carry thousands
+-- separators ("1,234.5"); energy and unit names match the factor set's aliases
+-- case-insensitively (原煤 = raw_coal, 万千瓦时 = 10^4 kWh).
+
+CREATE VIEW regions_norm AS
+SELECT
+    source_file,
+    source_line,
+    row_error,
+    region_code AS region_code_raw,
+    name AS name_raw,
+    parent_code AS parent_code_raw,
+    level AS level_raw,
+    nullif(trim(region_code), '') AS region_code,
+    nullif(trim(name), '') AS name,
+    nullif(trim(parent_code), '') AS parent_code,
+    CASE lower(nullif(trim(level), ''))
+        WHEN '国家' THEN 'country'
+        WHEN '省' THEN 'province'
+        WHEN '市' THEN 'city'
+        WHEN '县' THEN 'county'
+        WHEN '乡镇' THEN 'town'
+        ELSE lower(nullif(trim(level), ''))
+    END AS level
+FROM raw_regions;
+
+CREATE VIEW gdp_norm AS
+SELECT
+    source_file,
+    source_line,
+    row_error,
+    region_code AS region_code_raw,
+    year AS year_raw,
+    gdp AS gdp_raw,
+    gdp_index AS gdp_index_raw,
+    nullif(trim(region_code), '') AS region_code,
+    try_cast(nullif(trim(year), '') AS INT) AS year,
+    try_cast(replace(nullif(trim(gdp), ''), ',', '') AS DOUBLE) AS gdp,
+    try_cast(replace(nullif(trim(gdp_index), ''), ',', '') AS DOUBLE) AS gdp_index
+FROM raw_gdp;
+
+CREATE VIEW targets_norm AS
+SELECT
+    source_file,
+    source_line,
+    row_error,
+    region_code AS region_code_raw,
+    plan AS plan_raw,
+    base_year AS base_year_raw,
+    target_year AS target_year_raw,
+    indicator AS indicator_raw,
+    value AS value_raw,
+    nullif(trim(region_code), '') AS region_code,
+    nullif(trim(plan), '') AS plan,
+    try_cast(nullif(trim(base_year), '') AS INT) AS base_year,
+    try_cast(nullif(trim(target_year), '') AS INT) AS target_year,
+    lower(nullif(trim(indicator), '')) AS indicator,
+    try_cast(replace(nullif(trim(value), ''), ',', '') AS DOUBLE) AS value
+FROM raw_targets;
+
+-- Enterprise records and sector statistics share one shape: a sector_energy
+-- row is a record without an enterprise and without a month.
+CREATE VIEW records_norm AS
+WITH raw AS (
+    SELECT
+        'energy' AS input,
+        source_file, source_line, row_error,
+        enterprise_id, enterprise_name, region_code, sector_code, year, month,
+        energy_code, use, flow, quantity, unit
+    FROM raw_energy
+    UNION ALL
+    SELECT
+        'sector_energy' AS input,
+        source_file, source_line, row_error,
+        CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), region_code, sector_code, year,
+        CAST(NULL AS VARCHAR),
+        energy_code, use, flow, quantity, unit
+    FROM raw_sector_energy
+)
+SELECT
+    r.input,
+    r.source_file,
+    r.source_line,
+    r.row_error,
+    -- the raw text, as the user wrote it
+    r.enterprise_id AS enterprise_id_raw,
+    r.enterprise_name AS enterprise_name_raw,
+    r.region_code AS region_code_raw,
+    r.sector_code AS sector_code_raw,
+    r.year AS year_raw,
+    r.month AS month_raw,
+    r.energy_code AS energy_code_raw,
+    r.use AS use_raw,
+    r.flow AS flow_raw,
+    r.quantity AS quantity_raw,
+    r.unit AS unit_raw,
+    -- parsed and resolved values (NULL where the text does not parse or resolve)
+    upper(nullif(trim(r.enterprise_id), '')) AS enterprise_id,
+    nullif(trim(r.enterprise_name), '') AS enterprise_name,
+    nullif(trim(r.region_code), '') AS region_code,
+    upper(nullif(trim(r.sector_code), '')) AS sector_code,
+    try_cast(nullif(trim(r.year), '') AS INT) AS year,
+    try_cast(nullif(trim(r.month), '') AS INT) AS month,
+    ea.energy_code,
+    CASE
+        WHEN nullif(trim(r.use), '') IS NULL THEN 'fuel'
+        WHEN lower(trim(r.use)) IN ('fuel', '燃料', '燃料用', '燃料用能') THEN 'fuel'
+        WHEN lower(trim(r.use)) IN ('feedstock', '原料', '原料用', '原料用能') THEN 'feedstock'
+    END AS use,
+    CASE
+        WHEN nullif(trim(r.flow), '') IS NULL THEN 'consumption'
+        WHEN lower(trim(r.flow)) IN ('consumption', '消费', '消费量') THEN 'consumption'
+        WHEN lower(trim(r.flow)) IN ('output', '输出', '外供', '产出', '供出') THEN 'output'
+    END AS flow,
+    try_cast(replace(nullif(trim(r.quantity), ''), ',', '') AS DOUBLE) AS quantity,
+    ua.unit
+FROM raw r
+LEFT JOIN energy_alias ea ON ea.alias = lower(trim(r.energy_code))
+LEFT JOIN unit_alias ua ON ua.alias = lower(trim(r.unit));

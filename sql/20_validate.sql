@@ -1,0 +1,315 @@
+-- 20_validate.sql — the row rules. Every input row gets either no reject (it is
+-- accepted) or exactly one: the first rule it breaks, as a struct of
+--   rule    a stable rule id (README "Reject rules" lists them all),
+--   column  the column at fault ('' when the whole row is),
+--   message what is wrong and what to do, with the value as written.
+-- Rows are never dropped: *_checked has every raw row, and the `rejects`
+-- dataset and the manifest counts (rows read = accepted + rejected) come from
+-- here.
+--
+-- Duplicate checks look only at rows that passed every other rule, so a
+-- broken row never turns a good one into a "duplicate"; of true duplicates the
+-- first (by file, line) is kept and the later ones are rejected naming it.
+--
+-- Reads:  *_norm (10_normalize.sql), energy_catalog, unit_catalog,
+--         special_sector (factor set).
+-- Writes: regions_checked, gdp_checked, targets_checked, records_checked
+--         (tables), regions_ok, gdp_ok, targets_ok, records_ok, rejects,
+--         input_counts (views).
+
+CREATE TABLE regions_checked AS
+WITH codes AS (
+    SELECT DISTINCT region_code FROM regions_norm WHERE region_code IS NOT NULL
+),
+c AS (
+    SELECT n.*,
+        CASE
+            WHEN n.row_error IS NOT NULL THEN named_struct('rule', 'malformed_row', 'column', '',
+                'message', concat(n.row_error, '; fix the quoting or the number of separators'))
+            WHEN n.region_code IS NULL THEN named_struct('rule', 'missing_value', 'column', 'region_code',
+                'message', 'region_code is empty')
+            WHEN n.name IS NULL THEN named_struct('rule', 'missing_value', 'column', 'name',
+                'message', 'name is empty')
+            WHEN n.level IS NULL THEN named_struct('rule', 'missing_value', 'column', 'level',
+                'message', 'level is empty')
+            WHEN NOT regexp_like(n.region_code, '^[0-9]{6}([0-9]{3}){0,2}$') THEN named_struct(
+                'rule', 'region_code_invalid', 'column', 'region_code',
+                'message', concat('''', n.region_code_raw, ''' is not a 6-digit GB/T 2260 code nor a 9- or 12-digit 统计用区划代码'))
+            WHEN n.level NOT IN ('country', 'province', 'city', 'county', 'town') THEN named_struct(
+                'rule', 'vocabulary_invalid', 'column', 'level',
+                'message', concat('level ''', n.level_raw, ''' is not one of country, province, city, county, town'))
+            WHEN n.parent_code IS NOT NULL AND p.region_code IS NULL THEN named_struct(
+                'rule', 'parent_unknown', 'column', 'parent_code',
+                'message', concat('parent ''', n.parent_code, ''' is not a region_code of this table; add the parent region or clear the cell'))
+        END AS reject
+    FROM regions_norm n
+    LEFT JOIN codes p ON p.region_code = n.parent_code
+),
+d AS (
+    SELECT c.*,
+        row_number() OVER (PARTITION BY passed, region_code ORDER BY source_file, source_line) AS key_rank,
+        first_value(concat(source_file, ' line ', CAST(source_line AS VARCHAR)))
+            OVER (PARTITION BY passed, region_code ORDER BY source_file, source_line) AS key_first
+    FROM (SELECT c.*, reject IS NULL AS passed FROM c) c
+)
+SELECT d.* EXCLUDE (reject, passed, key_rank, key_first),
+    CASE
+        WHEN reject IS NULL AND key_rank > 1 THEN named_struct('rule', 'duplicate_key', 'column', 'region_code',
+            'message', concat('region ', region_code, ' is already defined at ', key_first))
+        ELSE reject
+    END AS reject
+FROM d;
+
+CREATE VIEW regions_ok AS
+SELECT region_code, name, parent_code, level
+FROM regions_checked
+WHERE reject IS NULL;
+
+CREATE TABLE gdp_checked AS
+WITH c AS (
+    SELECT n.*,
+        CASE
+            WHEN n.row_error IS NOT NULL THEN named_struct('rule', 'malformed_row', 'column', '',
+                'message', concat(n.row_error, '; fix the quoting or the number of separators'))
+            WHEN n.region_code IS NULL THEN named_struct('rule', 'missing_value', 'column', 'region_code',
+                'message', 'region_code is empty')
+            WHEN nullif(trim(n.year_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'year',
+                'message', 'year is empty')
+            WHEN nullif(trim(n.gdp_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'gdp',
+                'message', 'gdp is empty')
+            WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
+                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
+            WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid', 'column', 'year',
+                'message', concat('year ''', n.year_raw, ''' is not a year between 1949 and 2100'))
+            WHEN n.gdp IS NULL OR isnan(n.gdp) OR abs(n.gdp) > 1.7976931348623157e308 THEN named_struct(
+                'rule', 'number_invalid', 'column', 'gdp',
+                'message', concat('gdp ''', n.gdp_raw, ''' is not a finite number'))
+            WHEN n.gdp <= 0 THEN named_struct('rule', 'number_invalid', 'column', 'gdp',
+                'message', concat('gdp ', n.gdp_raw, ' must be greater than 0 (100 million yuan at current prices)'))
+            WHEN nullif(trim(n.gdp_index_raw), '') IS NOT NULL
+                AND (n.gdp_index IS NULL OR isnan(n.gdp_index) OR abs(n.gdp_index) > 1.7976931348623157e308) THEN named_struct(
+                'rule', 'number_invalid', 'column', 'gdp_index',
+                'message', concat('gdp_index ''', n.gdp_index_raw, ''' is not a finite number'))
+            WHEN n.gdp_index IS NOT NULL AND (n.gdp_index < 50 OR n.gdp_index > 200) THEN named_struct(
+                'rule', 'number_invalid', 'column', 'gdp_index',
+                'message', concat('gdp_index ', n.gdp_index_raw, ' is not a real index with the previous year = 100 (e.g. 106.5 for 6.5 % real growth)'))
+        END AS reject
+    FROM gdp_norm n
+    LEFT JOIN regions_ok r ON r.region_code = n.region_code
+),
+d AS (
+    SELECT c.*,
+        row_number() OVER (PARTITION BY passed, region_code, year ORDER BY source_file, source_line) AS key_rank,
+        first_value(concat(source_file, ' line ', CAST(source_line AS VARCHAR)))
+            OVER (PARTITION BY passed, region_code, year ORDER BY source_file, source_line) AS key_first
+    FROM (SELECT c.*, reject IS NULL AS passed FROM c) c
+)
+SELECT d.* EXCLUDE (reject, passed, key_rank, key_first),
+    CASE
+        WHEN reject IS NULL AND key_rank > 1 THEN named_struct('rule', 'duplicate_key', 'column', 'year',
+            'message', concat('GDP of region ', region_code, ' for ', CAST(year AS VARCHAR), ' is already given at ', key_first))
+        ELSE reject
+    END AS reject
+FROM d;
+
+CREATE VIEW gdp_ok AS
+SELECT region_code, year, gdp, gdp_index
+FROM gdp_checked
+WHERE reject IS NULL;
+
+CREATE TABLE targets_checked AS
+WITH c AS (
+    SELECT n.*,
+        CASE
+            WHEN n.row_error IS NOT NULL THEN named_struct('rule', 'malformed_row', 'column', '',
+                'message', concat(n.row_error, '; fix the quoting or the number of separators'))
+            WHEN n.region_code IS NULL THEN named_struct('rule', 'missing_value', 'column', 'region_code',
+                'message', 'region_code is empty')
+            WHEN n.plan IS NULL THEN named_struct('rule', 'missing_value', 'column', 'plan', 'message', 'plan is empty')
+            WHEN nullif(trim(n.base_year_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'base_year',
+                'message', 'base_year is empty')
+            WHEN nullif(trim(n.target_year_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'target_year',
+                'message', 'target_year is empty')
+            WHEN n.indicator IS NULL THEN named_struct('rule', 'missing_value', 'column', 'indicator',
+                'message', 'indicator is empty')
+            WHEN nullif(trim(n.value_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'value',
+                'message', 'value is empty')
+            WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
+                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
+            WHEN n.indicator NOT IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'non_fossil_share_min',
+                                     'coal_share_max', 'energy_total_max', 'co2_total_max') THEN named_struct(
+                'rule', 'vocabulary_invalid', 'column', 'indicator',
+                'message', concat('indicator ''', n.indicator_raw, ''' is not one of energy_intensity_reduction, co2_intensity_reduction, non_fossil_share_min, coal_share_max, energy_total_max, co2_total_max'))
+            WHEN n.base_year IS NULL OR n.base_year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid', 'column', 'base_year',
+                'message', concat('base_year ''', n.base_year_raw, ''' is not a year between 1949 and 2100'))
+            WHEN n.target_year IS NULL OR n.target_year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid', 'column', 'target_year',
+                'message', concat('target_year ''', n.target_year_raw, ''' is not a year between 1949 and 2100'))
+            WHEN n.target_year <= n.base_year THEN named_struct('rule', 'period_invalid', 'column', 'target_year',
+                'message', concat('target_year ', n.target_year_raw, ' must come after base_year ', n.base_year_raw))
+            WHEN n.value IS NULL OR isnan(n.value) OR abs(n.value) > 1.7976931348623157e308 THEN named_struct(
+                'rule', 'number_invalid', 'column', 'value',
+                'message', concat('value ''', n.value_raw, ''' is not a finite number'))
+            WHEN n.indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'non_fossil_share_min', 'coal_share_max')
+                AND NOT (n.value > 0 AND n.value < 1) THEN named_struct('rule', 'number_invalid', 'column', 'value',
+                'message', concat('value ', n.value_raw, ' of ', n.indicator, ' must be a fraction between 0 and 1 (write 13.5 % as 0.135)'))
+            WHEN n.value <= 0 THEN named_struct('rule', 'number_invalid', 'column', 'value',
+                'message', concat('value ', n.value_raw, ' of ', n.indicator, ' must be greater than 0'))
+        END AS reject
+    FROM targets_norm n
+    LEFT JOIN regions_ok r ON r.region_code = n.region_code
+),
+d AS (
+    SELECT c.*,
+        row_number() OVER (PARTITION BY passed, region_code, plan, indicator ORDER BY source_file, source_line) AS key_rank,
+        first_value(concat(source_file, ' line ', CAST(source_line AS VARCHAR)))
+            OVER (PARTITION BY passed, region_code, plan, indicator ORDER BY source_file, source_line) AS key_first
+    FROM (SELECT c.*, reject IS NULL AS passed FROM c) c
+)
+SELECT d.* EXCLUDE (reject, passed, key_rank, key_first),
+    CASE
+        WHEN reject IS NULL AND key_rank > 1 THEN named_struct('rule', 'duplicate_key', 'column', 'indicator',
+            'message', concat('target ', indicator, ' of plan ', plan, ' for region ', region_code, ' is already given at ', key_first))
+        ELSE reject
+    END AS reject
+FROM d;
+
+CREATE VIEW targets_ok AS
+SELECT region_code, plan, base_year, target_year, indicator, value
+FROM targets_checked
+WHERE reject IS NULL;
+
+CREATE TABLE records_checked AS
+WITH c AS (
+    SELECT n.*,
+        e.dimension AS energy_dimension,
+        e.base_unit AS energy_base_unit,
+        e.fossil AS energy_fossil,
+        u.dimension AS unit_dimension,
+        CASE
+            WHEN n.row_error IS NOT NULL THEN named_struct('rule', 'malformed_row', 'column', '',
+                'message', concat(n.row_error, '; fix the quoting or the number of separators'))
+            WHEN n.input = 'energy' AND n.enterprise_id IS NULL THEN named_struct('rule', 'missing_value',
+                'column', 'enterprise_id', 'message', 'enterprise_id is empty')
+            WHEN n.region_code IS NULL THEN named_struct('rule', 'missing_value', 'column', 'region_code',
+                'message', 'region_code is empty')
+            WHEN n.sector_code IS NULL THEN named_struct('rule', 'missing_value', 'column', 'sector_code',
+                'message', 'sector_code is empty')
+            WHEN nullif(trim(n.year_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'year',
+                'message', 'year is empty')
+            WHEN nullif(trim(n.energy_code_raw), '') IS NULL THEN named_struct('rule', 'missing_value',
+                'column', 'energy_code', 'message', 'energy_code is empty')
+            WHEN nullif(trim(n.quantity_raw), '') IS NULL THEN named_struct('rule', 'missing_value',
+                'column', 'quantity', 'message', 'quantity is empty')
+            WHEN nullif(trim(n.unit_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'unit',
+                'message', 'unit is empty')
+            WHEN n.input = 'energy' AND uscc_error(n.enterprise_id) IS NOT NULL THEN named_struct(
+                'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
+            WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
+                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
+            WHEN NOT regexp_like(n.sector_code, '^[A-T]?[0-9]{2,4}$') AND s.sector_code IS NULL THEN named_struct(
+                'rule', 'sector_invalid', 'column', 'sector_code',
+                'message', concat('''', n.sector_code_raw, ''' is not a GB/T 4754-2017 code such as C2511 or 2511 (or a code of the factor set''s special_sectors, e.g. HH for households)'))
+            WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid',
+                'column', 'year', 'message', concat('year ''', n.year_raw, ''' is not a year between 1949 and 2100'))
+            WHEN nullif(trim(n.month_raw), '') IS NOT NULL AND (n.month IS NULL OR n.month NOT BETWEEN 1 AND 12) THEN named_struct(
+                'rule', 'period_invalid', 'column', 'month',
+                'message', concat('month ''', n.month_raw, ''' is not 1-12; leave it empty for an annual record'))
+            WHEN n.energy_code IS NULL THEN named_struct('rule', 'energy_unknown', 'column', 'energy_code',
+                'message', concat('energy ''', n.energy_code_raw, ''' is not a code or alias of the factor set (`carbonstat factors list` shows them)'))
+            WHEN n.use IS NULL THEN named_struct('rule', 'vocabulary_invalid', 'column', 'use',
+                'message', concat('use ''', n.use_raw, ''' is not fuel (燃料) or feedstock (原料)'))
+            WHEN n.flow IS NULL THEN named_struct('rule', 'vocabulary_invalid', 'column', 'flow',
+                'message', concat('flow ''', n.flow_raw, ''' is not consumption (消费) or output (输出)'))
+            WHEN n.unit IS NULL THEN named_struct('rule', 'unit_invalid', 'column', 'unit',
+                'message', concat('unit ''', n.unit_raw, ''' is not a unit of the factor set (t, 10^4 t, kg, m3, 10^4 m3, kWh, 10^4 kWh, MWh, GWh, GJ, MJ, tce, 10^4 tce and their Chinese names)'))
+            WHEN u.dimension <> e.dimension AND u.dimension <> 'tce' THEN named_struct('rule', 'unit_invalid', 'column', 'unit',
+                'message', concat('unit ''', n.unit_raw, ''' measures ', u.dimension, ' but ', n.energy_code, ' is reported in ', e.dimension, ' (base unit ', e.base_unit, ')'))
+            WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
+                'rule', 'quantity_invalid', 'column', 'quantity',
+                'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number'))
+            WHEN n.quantity < 0 THEN named_struct('rule', 'quantity_negative', 'column', 'quantity',
+                'message', concat('quantity ', n.quantity_raw, ' is negative; report energy supplied to others as a positive quantity with flow = output'))
+            WHEN n.use = 'feedstock' AND NOT e.fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',
+                'message', concat(n.energy_code, ' cannot be feedstock: only coal, oil and gas products are used as raw material (原料用能)'))
+        END AS reject
+    FROM records_norm n
+    LEFT JOIN regions_ok r ON r.region_code = n.region_code
+    LEFT JOIN special_sector s ON s.sector_code = n.sector_code
+    LEFT JOIN energy_catalog e ON e.energy_code = n.energy_code
+    LEFT JOIN unit_catalog u ON u.unit = n.unit
+),
+d AS (
+    SELECT c.*,
+        row_number() OVER (
+            PARTITION BY passed, input, enterprise_id, region_code, sector_code, year, month, energy_code, use, flow
+            ORDER BY source_file, source_line
+        ) AS key_rank,
+        first_value(concat(source_file, ' line ', CAST(source_line AS VARCHAR))) OVER (
+            PARTITION BY passed, input, enterprise_id, region_code, sector_code, year, month, energy_code, use, flow
+            ORDER BY source_file, source_line
+        ) AS key_first,
+        sum(CASE WHEN month IS NOT NULL THEN 1 ELSE 0 END) OVER (
+            PARTITION BY passed, input, enterprise_id, region_code, sector_code, year, energy_code, use, flow
+        ) AS monthly_rows
+    FROM (SELECT c.*, reject IS NULL AS passed FROM c) c
+)
+SELECT d.* EXCLUDE (reject, passed, key_rank, key_first, monthly_rows),
+    CASE
+        WHEN reject IS NOT NULL THEN reject
+        WHEN key_rank > 1 THEN named_struct('rule', 'duplicate_key', 'column', '',
+            'message', concat('same ', CASE WHEN input = 'energy' THEN 'enterprise, ' ELSE '' END,
+                'region, sector, period, energy, use and flow as ', key_first, '; remove one of them or correct it'))
+        WHEN month IS NULL AND monthly_rows > 0 THEN named_struct('rule', 'period_overlap', 'column', 'month',
+            'message', concat('an annual record, but ', CAST(monthly_rows AS VARCHAR), ' monthly records of ', CAST(year AS VARCHAR),
+                ' exist for the same enterprise, energy, use and flow; report either months or the year'))
+    END AS reject
+FROM d;
+
+CREATE VIEW records_ok AS
+SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, month,
+       energy_code, use, flow, quantity, unit, source_file, source_line
+FROM records_checked
+WHERE reject IS NULL;
+
+-- One row per rejected input row; `raw_record` repeats the row as written.
+CREATE VIEW rejects AS
+SELECT input, source_file, source_line, coalesce(year, 0) AS year,
+    get_field(reject, 'rule') AS rule_id, get_field(reject, 'column') AS column_name, get_field(reject, 'message') AS message,
+    concat_ws('; ',
+        concat('enterprise_id=', enterprise_id_raw), concat('enterprise_name=', enterprise_name_raw),
+        concat('region_code=', region_code_raw), concat('sector_code=', sector_code_raw),
+        concat('year=', year_raw), concat('month=', month_raw), concat('energy_code=', energy_code_raw),
+        concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
+        concat('unit=', unit_raw)) AS raw_record
+FROM records_checked WHERE reject IS NOT NULL
+UNION ALL
+SELECT 'gdp', source_file, source_line, coalesce(year, 0),
+    get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'),
+    concat_ws('; ', concat('region_code=', region_code_raw), concat('year=', year_raw),
+        concat('gdp=', gdp_raw), concat('gdp_index=', gdp_index_raw))
+FROM gdp_checked WHERE reject IS NOT NULL
+UNION ALL
+SELECT 'regions', source_file, source_line, 0,
+    get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'),
+    concat_ws('; ', concat('region_code=', region_code_raw), concat('name=', name_raw),
+        concat('parent_code=', parent_code_raw), concat('level=', level_raw))
+FROM regions_checked WHERE reject IS NOT NULL
+UNION ALL
+SELECT 'targets', source_file, source_line, coalesce(target_year, 0),
+    get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'),
+    concat_ws('; ', concat('region_code=', region_code_raw), concat('plan=', plan_raw),
+        concat('base_year=', base_year_raw), concat('target_year=', target_year_raw),
+        concat('indicator=', indicator_raw), concat('value=', value_raw))
+FROM targets_checked WHERE reject IS NOT NULL;
+
+-- Rows read, accepted and rejected per input and file (the manifest's counts).
+CREATE VIEW input_counts AS
+SELECT input, source_file, count(*) AS rows_read, count(*) - count(reject) AS rows_accepted,
+       count(reject) AS rows_rejected
+FROM (
+    SELECT input, source_file, reject FROM records_checked
+    UNION ALL SELECT 'gdp', source_file, reject FROM gdp_checked
+    UNION ALL SELECT 'regions', source_file, reject FROM regions_checked
+    UNION ALL SELECT 'targets', source_file, reject FROM targets_checked
+) t
+GROUP BY input, source_file;

@@ -1,0 +1,52 @@
+-- 40_regions.sql — roll-up through every level of the `regions` hierarchy:
+-- a record of town 150622100 counts for the town, its county 150622, the city
+-- 150600, the province 150000 and whatever the table holds above.
+--
+-- Per region and year (sums of the signed, fixed-point amounts of
+-- 30_emissions.sql):
+--   energy_tce       comprehensive energy consumption (GB/T 2589): consumption
+--                    minus energy supplied to others, no double counting
+--   feedstock_tce    energy used as raw material (原料用能)
+--   non_fossil_tce   hydro, wind, solar, nuclear and biomass
+--   coal_tce, oil_tce, gas_tce, electricity_tce (net bought), heat_tce (net)
+--   high_energy_tce  the six energy-intensive industries (GB/T 4754 divisions
+--                    25, 26, 30, 31, 32, 44)
+--   co2_direct_t, co2_indirect_t
+--
+-- Reads:  records_computed, regions_ok.
+-- Writes: region_closure (table), region_energy (view).
+
+-- (region_code, ancestor_code, depth): every region with itself and each of
+-- its ancestors. Depth is bounded so a cycle in parent_code cannot loop; the
+-- run refuses a table with a cycle before it gets here.
+CREATE TABLE region_closure AS
+WITH RECURSIVE closure(region_code, ancestor_code, depth) AS (
+    SELECT region_code, region_code AS ancestor_code, 0 AS depth FROM regions_ok
+    UNION ALL
+    SELECT c.region_code, r.parent_code, c.depth + 1
+    FROM closure c
+    JOIN regions_ok r ON r.region_code = c.ancestor_code
+    WHERE r.parent_code IS NOT NULL AND c.depth < 12
+)
+SELECT region_code, ancestor_code, depth FROM closure;
+
+CREATE VIEW region_energy AS
+SELECT
+    a.ancestor_code AS region_code,
+    r.year,
+    sum(r.tce) AS energy_tce,
+    sum(CASE WHEN r.use = 'feedstock' THEN r.tce ELSE 0 END) AS feedstock_tce,
+    sum(CASE WHEN r.category = 'non_fossil' THEN r.tce ELSE 0 END) AS non_fossil_tce,
+    sum(CASE WHEN r.category = 'coal' THEN r.tce ELSE 0 END) AS coal_tce,
+    sum(CASE WHEN r.category = 'oil' THEN r.tce ELSE 0 END) AS oil_tce,
+    sum(CASE WHEN r.category = 'gas' THEN r.tce ELSE 0 END) AS gas_tce,
+    sum(CASE WHEN r.category = 'electricity' THEN r.tce ELSE 0 END) AS electricity_tce,
+    sum(CASE WHEN r.category = 'heat' THEN r.tce ELSE 0 END) AS heat_tce,
+    sum(CASE WHEN r.high_energy THEN r.tce ELSE 0 END) AS high_energy_tce,
+    sum(r.co2_direct_t) AS co2_direct_t,
+    sum(r.co2_indirect_t) AS co2_indirect_t,
+    count(DISTINCT r.enterprise_id) AS enterprises,
+    count(*) AS records
+FROM records_computed r
+JOIN region_closure a ON a.region_code = r.region_code
+GROUP BY a.ancestor_code, r.year;
