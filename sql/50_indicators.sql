@@ -9,7 +9,14 @@
 --   *_change_yoy     = I_t / I_{t−1} − 1, both rounded to 4 decimals first when
 --                      nbs_rounding is on (NBS practice); NULL without year t−1
 --   *_change_base    = I_t / I_base − 1, rounded the same way
---   coal_share, non_fossil_share, high_energy_share = part / energy_tce
+--   energy_mix_tce   = coal + oil + gas + non-fossil + max(0, net electricity + net heat):
+--                      the energy the region burnt or used itself plus what it
+--                      imported; electricity and heat it exports are not deducted
+--                      here (the coal that made them was burnt in the region and
+--                      stays in coal_tce), so the shares of a power-exporting
+--                      region stay within 0-1 and add up with the import share
+--   coal_share, non_fossil_share = part / energy_mix_tce
+--   high_energy_share = high_energy_tce / energy_tce (both comprehensive consumption)
 --
 -- Reads:  gdp_ok, region_energy, regions_ok, run_params.
 -- Writes: gdp_const (table), region_indicators (view).
@@ -60,6 +67,9 @@ WITH e AS (
         CAST(electricity_tce AS DOUBLE) AS electricity_tce,
         CAST(heat_tce AS DOUBLE) AS heat_tce,
         CAST(high_energy_tce AS DOUBLE) AS high_energy_tce,
+        CAST(coal_tce + oil_tce + gas_tce + non_fossil_tce
+             + CASE WHEN electricity_tce + heat_tce > 0 THEN electricity_tce + heat_tce ELSE 0 END
+             AS DOUBLE) AS energy_mix_tce,
         CAST(co2_direct_t + co2_indirect_t AS DOUBLE) AS co2_t,
         CAST(co2_direct_t AS DOUBLE) AS co2_direct_t,
         CAST(co2_indirect_t AS DOUBLE) AS co2_indirect_t,
@@ -94,7 +104,7 @@ r AS (
 SELECT
     r.region_code, r.region_name, r.level, r.year,
     r.energy_tce, r.energy_tce_controlled, r.feedstock_tce, r.non_fossil_tce,
-    r.coal_tce, r.oil_tce, r.gas_tce, r.electricity_tce, r.heat_tce, r.high_energy_tce,
+    r.coal_tce, r.oil_tce, r.gas_tce, r.electricity_tce, r.heat_tce, r.high_energy_tce, r.energy_mix_tce,
     r.co2_t, r.co2_direct_t, r.co2_indirect_t,
     r.gdp, r.gdp_const,
     r.energy_intensity, r.energy_intensity_controlled, r.co2_intensity,
@@ -104,8 +114,8 @@ SELECT
     r.ei_r / nullif(base.ei_r, 0) - 1 AS energy_intensity_change_base,
     r.eic_r / nullif(base.eic_r, 0) - 1 AS energy_intensity_controlled_change_base,
     r.ci_r / nullif(base.ci_r, 0) - 1 AS co2_intensity_change_base,
-    r.coal_tce / nullif(r.energy_tce, 0) AS coal_share,
-    r.non_fossil_tce / nullif(r.energy_tce, 0) AS non_fossil_share,
+    r.coal_tce / nullif(r.energy_mix_tce, 0) AS coal_share,
+    r.non_fossil_tce / nullif(r.energy_mix_tce, 0) AS non_fossil_share,
     r.high_energy_tce / nullif(r.energy_tce, 0) AS high_energy_share,
     r.enterprises, r.records,
     r.factor_set

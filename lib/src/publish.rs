@@ -37,6 +37,8 @@ pub const STAGING_PREFIX: &str = "_staging";
 pub struct OutputStore {
     pub url: String,
     store: Arc<dyn ObjectStore>,
+    /// The directory, for a local store: renames leave empty directories behind.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl OutputStore {
@@ -54,6 +56,7 @@ impl OutputStore {
         Ok(OutputStore {
             url: dir.display().to_string(),
             store: Arc::new(store),
+            local_root: Some(dir.to_path_buf()),
         })
     }
 
@@ -93,6 +96,32 @@ impl OutputStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Remove the empty directories below `prefix` (local stores only).
+    pub fn prune_empty_dirs(&self, prefix: &str) -> Result<()> {
+        fn prune(dir: &std::path::Path) -> std::io::Result<bool> {
+            let mut empty = true;
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    empty &= prune(&entry.path())?;
+                } else {
+                    empty = false;
+                }
+            }
+            if empty {
+                std::fs::remove_dir(dir)?;
+            }
+            Ok(empty)
+        }
+        if let Some(root) = &self.local_root {
+            let dir = root.join(prefix);
+            if dir.is_dir() {
+                prune(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+            }
+        }
+        Ok(())
     }
 
     /// The manifest of the last published run, if any.
@@ -256,5 +285,6 @@ pub async fn commit(out: &OutputStore, run_id: &str, manifest: &Manifest) -> Res
     for leftover in out.list(&staging).await? {
         out.delete(&leftover).await?;
     }
+    out.prune_empty_dirs(STAGING_PREFIX)?;
     Ok(())
 }

@@ -1,0 +1,184 @@
+//! Helpers for tests that run the real `carbonstat` binary on files in a
+//! temporary directory, as a user would.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use carbonstat::datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use carbonstat::datafusion::arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use carbonstat::datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn factors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../factors/cn-2024")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A project directory with input files and a pipeline.yaml.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) -> &Self {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        self
+    }
+
+    /// A config over the usual file names, with extra YAML appended.
+    pub fn config(&self, extra: &str) -> &Self {
+        let targets = if self.path("targets.csv").exists() {
+            "  targets: targets.csv\n"
+        } else {
+            ""
+        };
+        let sector = if self.path("sector_energy.csv").exists() {
+            "  sector_energy: sector_energy.csv\n"
+        } else {
+            ""
+        };
+        self.write(
+            "pipeline.yaml",
+            &format!(
+                "inputs:\n  energy: energy.csv\n{sector}  gdp: gdp.csv\n  regions: regions.csv\n{targets}factors: {}\noutput: out\nbase_year: 2020\n{extra}",
+                factors_dir().display()
+            ),
+        )
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    pub fn run_pipeline(&self) -> Output {
+        self.run(&["--quiet", "run", "--config", "pipeline.yaml"])
+    }
+
+    pub fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.path("out/manifest.json")).unwrap()).unwrap()
+    }
+
+    /// Every row of one partition file of a dataset, column name → value.
+    pub fn rows(&self, dataset: &str, year: i32) -> Vec<HashMap<String, Value>> {
+        let p = self.path(&format!("out/reports/{dataset}/year={year}/part-00000.parquet"));
+        read_parquet(&p)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl Value {
+    pub fn f(&self) -> f64 {
+        match self {
+            Value::Float(v) => *v,
+            Value::Int(v) => *v as f64,
+            other => panic!("not a number: {other:?}"),
+        }
+    }
+
+    pub fn s(&self) -> &str {
+        match self {
+            Value::Text(v) => v,
+            other => panic!("not text: {other:?}"),
+        }
+    }
+
+    pub fn i(&self) -> i64 {
+        match self {
+            Value::Int(v) => *v,
+            other => panic!("not an integer: {other:?}"),
+        }
+    }
+}
+
+pub fn read_parquet(path: &Path) -> Vec<HashMap<String, Value>> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch: RecordBatch = batch.unwrap();
+        for r in 0..batch.num_rows() {
+            let mut row = HashMap::new();
+            for (i, field) in batch.schema().fields().iter().enumerate() {
+                let col = batch.column(i);
+                let v = if col.is_null(r) {
+                    Value::Null
+                } else {
+                    match field.data_type() {
+                        DataType::Utf8 => Value::Text(col.as_string::<i32>().value(r).to_string()),
+                        DataType::Int32 => Value::Int(col.as_primitive::<Int32Type>().value(r) as i64),
+                        DataType::Int64 => Value::Int(col.as_primitive::<Int64Type>().value(r)),
+                        DataType::Float64 => Value::Float(col.as_primitive::<Float64Type>().value(r)),
+                        other => panic!("unexpected type {other}"),
+                    }
+                };
+                row.insert(field.name().clone(), v);
+            }
+            out.push(row);
+        }
+    }
+    out
+}
+
+/// The row whose `key` column equals `value`.
+pub fn find<'a>(
+    rows: &'a [HashMap<String, Value>],
+    pairs: &[(&str, &str)],
+) -> &'a HashMap<String, Value> {
+    rows.iter()
+        .find(|r| pairs.iter().all(|(k, v)| r.get(*k).map(|x| x == &Value::Text(v.to_string())).unwrap_or(false)))
+        .unwrap_or_else(|| panic!("no row with {pairs:?} in {rows:#?}"))
+}
+
+/// Relative equality to 1e-9.
+pub fn close(actual: f64, expected: f64, what: &str) {
+    let tol = 1e-9 * expected.abs().max(1e-12);
+    assert!(
+        (actual - expected).abs() <= tol,
+        "{what}: got {actual}, expected {expected}"
+    );
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Valid Unified Social Credit Codes for tests (check characters computed by
+/// carbonstat::ids, which has its own worked example).
+pub fn uscc(serial: u32) -> String {
+    let body = format!("91150622MA0{:06}", serial);
+    let check = carbonstat::ids::uscc_check_char(&body).unwrap();
+    format!("{body}{check}")
+}
