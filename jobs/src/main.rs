@@ -62,7 +62,21 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format, cli.quiet);
-    let result = match cli.command {
+    // A panic is a bug (ours or the engine's), never the user's fault: report it
+    // in one line with exit code 1 instead of a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: internal error: {info}\nThis is a bug in carbonstat; please report it with the command and the config."
+        );
+    }));
+    match std::panic::catch_unwind(|| execute(cli.command)) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+fn execute(command: Command) -> ExitCode {
+    let result = match command {
         Command::Run { config, no_summary } => run::run(&config, !no_summary),
         Command::Factors { command } => factors_cmd::run(command),
         Command::Schema { markdown } => {

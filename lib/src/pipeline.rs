@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use datafusion::prelude::SessionContext;
 use serde_json::json;
@@ -177,8 +179,8 @@ async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
     let batches = collect(ctx, "SELECT region_code, parent_code FROM regions_ok").await?;
     let mut parent: HashMap<String, String> = HashMap::new();
     for b in &batches {
-        let codes = b.column(0).as_string::<i32>();
-        let parents = b.column(1).as_string::<i32>();
+        let codes = text(b, 0)?;
+        let parents = text(b, 1)?;
         for i in 0..b.num_rows() {
             if !parents.is_null(i) {
                 parent.insert(codes.value(i).to_string(), parents.value(i).to_string());
@@ -212,6 +214,13 @@ async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
+/// A text column as `Utf8`, whichever string layout the engine chose
+/// (DataFusion may return `Utf8View` or `LargeUtf8`).
+fn text(batch: &RecordBatch, i: usize) -> Result<StringArray> {
+    let a = cast(batch.column(i), &DataType::Utf8)?;
+    Ok(a.as_string::<i32>().clone())
+}
+
 pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     let wrap = |source| Error::Sql {
         step: sql.chars().take(60).collect(),
@@ -231,8 +240,8 @@ async fn input_counts(ctx: &SessionContext) -> Result<Counts> {
     .await?;
     let mut out = Counts::new();
     for b in &batches {
-        let input = b.column(0).as_string::<i32>();
-        let file = b.column(1).as_string::<i32>();
+        let input = text(b, 0)?;
+        let file = text(b, 1)?;
         let read = b.column(2).as_primitive::<Int64Type>();
         let acc = b.column(3).as_primitive::<Int64Type>();
         let rej = b.column(4).as_primitive::<Int64Type>();
@@ -254,8 +263,8 @@ async fn rejects_by_rule(ctx: &SessionContext) -> Result<Vec<(String, String, u6
     .await?;
     let mut out = Vec::new();
     for b in &batches {
-        let input = b.column(0).as_string::<i32>();
-        let rule = b.column(1).as_string::<i32>();
+        let input = text(b, 0)?;
+        let rule = text(b, 1)?;
         let n = b.column(2).as_primitive::<Int64Type>();
         for i in 0..b.num_rows() {
             out.push((
@@ -332,11 +341,11 @@ async fn quality_gate(cfg: &LoadedConfig, ctx: &SessionContext, totals: &[InputT
     .await?;
     msg.push_str("first rejected rows:\n");
     for b in &first {
-        let file = b.column(0).as_string::<i32>();
+        let file = text(b, 0)?;
         let line = b.column(1).as_primitive::<Int64Type>();
-        let rule = b.column(2).as_string::<i32>();
-        let col = b.column(3).as_string::<i32>();
-        let m = b.column(4).as_string::<i32>();
+        let rule = text(b, 2)?;
+        let col = text(b, 3)?;
+        let m = text(b, 4)?;
         for i in 0..b.num_rows() {
             let column = if col.value(i).is_empty() {
                 String::new()
@@ -382,7 +391,7 @@ async fn summary(ctx: &SessionContext) -> Result<Vec<SummaryRow>> {
     let batches = collect(ctx, sql).await?;
     let mut out = Vec::new();
     for b in &batches {
-        let s = |i: usize| b.column(i).as_string::<i32>();
+        let s = |i: usize| text(b, i);
         let f = |i: usize| b.column(i).as_primitive::<Float64Type>();
         let opt_f = |i: usize, r: usize| {
             let a = f(i);
@@ -394,9 +403,9 @@ async fn summary(ctx: &SessionContext) -> Result<Vec<SummaryRow>> {
         };
         for r in 0..b.num_rows() {
             out.push(SummaryRow {
-                region_code: s(0).value(r).to_string(),
-                region_name: s(1).value(r).to_string(),
-                level: s(2).value(r).to_string(),
+                region_code: s(0)?.value(r).to_string(),
+                region_name: s(1)?.value(r).to_string(),
+                level: s(2)?.value(r).to_string(),
                 year: b.column(3).as_primitive::<Int32Type>().value(r),
                 energy_tce: f(4).value(r),
                 co2_t: f(5).value(r),

@@ -1,0 +1,291 @@
+//! Every reject rule on a row built to break it, the quality gate (exit 3),
+//! and file-level errors (exit 2) with messages that name the file and the fix.
+
+mod common;
+
+use common::*;
+
+const REGIONS: &str = "region_code,name,parent_code,level\n\
+150000,内蒙古自治区,,province\n\
+150622,准格尔旗,150000,county\n\
+150622100,薛家湾镇,150622,town\n";
+
+fn project_with_energy(energy_rows: &str) -> Project {
+    let p = Project::new();
+    p.write("regions.csv", REGIONS)
+        .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n")
+        .write(
+            "energy.csv",
+            &format!(
+                "enterprise_id,enterprise_name,region_code,sector_code,year,month,energy_code,use,flow,quantity,unit\n{energy_rows}"
+            ),
+        )
+        .config("quality:\n  max_reject_ratio: 1.0\n");
+    p
+}
+
+#[test]
+fn every_energy_rule_rejects_its_row() {
+    let ok = uscc(7);
+    let bad_check = {
+        let mut s = ok.clone();
+        let last = s.pop().unwrap();
+        s.push(if last == '0' { '1' } else { '0' });
+        s
+    };
+    // line numbers: the header is line 1
+    let rows = [
+        /* 2 */ format!("{ok},A,150622,C3011,2020,1,raw_coal,fuel,consumption,100,t"),
+        /* 3 */ format!("{ok},A,150622,C3011,2020,2,raw_coal,fuel,consumption,100"),
+        /* 4 */ format!(",A,150622,C3011,2020,3,raw_coal,fuel,consumption,100,t"),
+        /* 5 */ format!("{bad_check},A,150622,C3011,2020,4,raw_coal,fuel,consumption,100,t"),
+        /* 6 */ format!("{ok},A,150699,C3011,2020,5,raw_coal,fuel,consumption,100,t"),
+        /* 7 */ format!("{ok},A,150622,C30X1,2020,6,raw_coal,fuel,consumption,100,t"),
+        /* 8 */ format!("{ok},A,150622,C3011,20x0,7,raw_coal,fuel,consumption,100,t"),
+        /* 9 */ format!("{ok},A,150622,C3011,2020,13,raw_coal,fuel,consumption,100,t"),
+        /* 10 */ format!("{ok},A,150622,C3011,2020,8,peat,fuel,consumption,100,t"),
+        /* 11 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,burn,consumption,100,t"),
+        /* 12 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,import,100,t"),
+        /* 13 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,consumption,100,barrel"),
+        /* 14 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,consumption,100,kWh"),
+        /* 15 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,consumption,lots,t"),
+        /* 16 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,consumption,NaN,t"),
+        /* 17 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,consumption,-5,t"),
+        /* 18 */ format!("{ok},A,150622,C3011,2020,8,electricity,feedstock,consumption,5,kWh"),
+        /* 19 */ format!("{ok},A,150622,C3011,2020,1,原煤,燃料,消费,100,吨"),
+        /* 20 */ format!("{ok},A,150622,C3011,2020,,raw_coal,fuel,consumption,1200,t"),
+        /* 21 */ format!("{ok},A,150622,C3011,2020,9,raw_coal,fuel,consumption,inf,t"),
+    ];
+    let p = project_with_energy(&(rows.join("\n") + "\n"));
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rejects = p
+        .rows("rejects", 2020)
+        .into_iter()
+        .chain(p.rows("rejects", 0))
+        .collect::<Vec<_>>();
+    let rule_of = |line: i64| -> (String, String, String) {
+        let r = rejects
+            .iter()
+            .find(|r| r["source_line"].i() == line)
+            .unwrap_or_else(|| panic!("line {line} was not rejected: {rejects:#?}"));
+        assert_eq!(r["source_file"].s(), "energy.csv");
+        assert_eq!(r["input"].s(), "energy");
+        (
+            r["rule_id"].s().to_string(),
+            r["column_name"].s().to_string(),
+            r["message"].s().to_string(),
+        )
+    };
+    let expect = [
+        (3, "malformed_row", ""),
+        (4, "missing_value", "enterprise_id"),
+        (5, "uscc_invalid", "enterprise_id"),
+        (6, "region_unknown", "region_code"),
+        (7, "sector_invalid", "sector_code"),
+        (8, "period_invalid", "year"),
+        (9, "period_invalid", "month"),
+        (10, "energy_unknown", "energy_code"),
+        (11, "vocabulary_invalid", "use"),
+        (12, "vocabulary_invalid", "flow"),
+        (13, "unit_invalid", "unit"),
+        (14, "unit_invalid", "unit"),
+        (15, "quantity_invalid", "quantity"),
+        (16, "quantity_invalid", "quantity"),
+        (17, "quantity_negative", "quantity"),
+        (18, "feedstock_invalid", "use"),
+        (19, "duplicate_key", ""),
+        (20, "period_overlap", "month"),
+        (21, "quantity_invalid", "quantity"),
+    ];
+    for (line, rule, column) in expect {
+        let (r, c, m) = rule_of(line);
+        assert_eq!((r.as_str(), c.as_str()), (rule, column), "line {line}: {m}");
+        assert!(!m.is_empty());
+    }
+    // messages say what is wrong and what to do
+    assert!(rule_of(3).2.contains("10 fields but the header has 11"), "{}", rule_of(3).2);
+    assert!(rule_of(5).2.contains("check character"), "{}", rule_of(5).2);
+    assert!(rule_of(14).2.contains("measures electricity but raw_coal"), "{}", rule_of(14).2);
+    assert!(rule_of(19).2.contains("energy.csv line 2"), "{}", rule_of(19).2);
+    assert!(rule_of(17).2.contains("flow = output"), "{}", rule_of(17).2);
+    // line 2 (the first of the duplicates) is accepted; nothing is lost
+    assert!(rejects.iter().all(|r| r["source_line"].i() != 2));
+    let m = p.manifest();
+    let energy = m["input_totals"].as_array().unwrap().iter().find(|t| t["input"] == "energy").unwrap();
+    assert_eq!(energy["rows_read"], 20);
+    assert_eq!(energy["rows_rejected"], 19);
+    assert_eq!(energy["rows_accepted"], 1);
+    assert_eq!(rejects.len(), 19);
+}
+
+#[test]
+fn gdp_regions_and_targets_rules() {
+    let p = Project::new();
+    p.write(
+        "regions.csv",
+        "region_code,name,parent_code,level\n\
+         150000,内蒙古自治区,,province\n\
+         150622,准格尔旗,150000,县\n\
+         15062,短码,150000,county\n\
+         150623,孤儿,159999,county\n\
+         150624,乡,150000,village\n\
+         150622,重复,150000,county\n",
+    )
+    .write(
+        "gdp.csv",
+        "region_code,year,gdp,gdp_index\n\
+         150622,2020,10,\n\
+         150622,2021,10.5,1.05\n\
+         150622,2022,-3,104\n\
+         150699,2020,10,\n\
+         150622,2020,11,\n",
+    )
+    .write(
+        "energy.csv",
+        &format!(
+            "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n{},150622,C3011,2020,raw_coal,100,t\n",
+            uscc(1)
+        ),
+    )
+    .write(
+        "targets.csv",
+        "region_code,plan,base_year,target_year,indicator,value\n\
+         150622,P,2020,2025,energy_intensity_reduction,13.5\n\
+         150622,P,2020,2025,energy_intensity_target,0.1\n\
+         150622,P,2025,2020,co2_intensity_reduction,0.1\n\
+         150622,P,2020,2025,co2_total_max,1000000\n",
+    )
+    .config("quality:\n  max_reject_ratio: 1.0\n");
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all: Vec<_> = [0, 2020, 2021, 2022, 2025]
+        .into_iter()
+        .filter(|y| p.path(&format!("out/reports/rejects/year={y}")).exists())
+        .flat_map(|y| p.rows("rejects", y))
+        .collect();
+    let rule = |input: &str, line: i64| -> String {
+        all.iter()
+            .find(|r| r["input"].s() == input && r["source_line"].i() == line)
+            .map(|r| r["rule_id"].s().to_string())
+            .unwrap_or_else(|| "accepted".into())
+    };
+    assert_eq!(rule("regions", 3), "accepted", "县 is the Chinese level name for county");
+    assert_eq!(rule("regions", 4), "region_code_invalid");
+    assert_eq!(rule("regions", 5), "parent_unknown");
+    assert_eq!(rule("regions", 6), "vocabulary_invalid");
+    assert_eq!(rule("regions", 7), "duplicate_key");
+    assert_eq!(rule("gdp", 2), "accepted");
+    assert_eq!(rule("gdp", 3), "number_invalid", );
+    assert_eq!(rule("gdp", 4), "number_invalid");
+    assert_eq!(rule("gdp", 5), "region_unknown");
+    assert_eq!(rule("gdp", 6), "duplicate_key");
+    assert_eq!(rule("targets", 2), "number_invalid");
+    assert_eq!(rule("targets", 3), "vocabulary_invalid");
+    assert_eq!(rule("targets", 4), "period_invalid");
+    assert_eq!(rule("targets", 5), "accepted");
+    let msg = all
+        .iter()
+        .find(|r| r["input"].s() == "targets" && r["source_line"].i() == 2)
+        .unwrap()["message"]
+        .s()
+        .to_string();
+    assert!(msg.contains("write 13.5 % as 0.135"), "{msg}");
+}
+
+#[test]
+fn too_many_rejects_fail_with_exit_3_and_publish_nothing() {
+    let p = project_with_energy(&format!(
+        "{},A,150622,C3011,2020,1,raw_coal,fuel,consumption,100,t\n{},A,150622,C3011,2020,2,raw_coal,fuel,consumption,-1,t\n",
+        uscc(1),
+        uscc(1)
+    ));
+    p.config("quality:\n  max_reject_ratio: 0.01\n");
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("input energy: 1 of 2 rows rejected (50.00 %)"), "{err}");
+    assert!(err.contains("energy.csv line 3 column quantity: [quantity_negative]"), "{err}");
+    assert!(err.contains("nothing was published"), "{err}");
+    assert!(!p.path("out/manifest.json").exists());
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn missing_column_is_a_file_error_naming_file_and_columns() {
+    let p = Project::new();
+    p.write("regions.csv", REGIONS)
+        .write("gdp.csv", "region_code,year,gdp_value\n150622,2020,10\n")
+        .write(
+            "energy.csv",
+            &format!("enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n{},150622,C3011,2020,raw_coal,1,t\n", uscc(1)),
+        )
+        .config("");
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("input gdp (gdp.csv)"), "{err}");
+    assert!(err.contains("required column(s) gdp missing"), "{err}");
+    assert!(err.contains("the header has: region_code, year, gdp_value"), "{err}");
+}
+
+#[test]
+fn missing_file_and_bad_config_exit_2() {
+    let p = Project::new();
+    p.write("regions.csv", REGIONS).write("gdp.csv", "region_code,year,gdp\n").config("");
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("energy.csv does not exist; check inputs.energy"), "{}", stderr(&out));
+
+    p.write("energy.csv", "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n")
+        .config("electricity_factors: national\n");
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("pipeline.yaml") && err.contains("electricity_factors"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = p.run(&["run", "--config", "nowhere.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nowhere.yaml: cannot read the file"), "{}", stderr(&out));
+}
+
+#[test]
+fn non_utf8_input_names_the_line() {
+    let p = Project::new();
+    p.write("regions.csv", REGIONS).write("gdp.csv", "region_code,year,gdp\n150622,2020,10\n").config("");
+    let mut bytes = b"enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n".to_vec();
+    bytes.extend_from_slice(format!("{},150622,C3011,2020,", uscc(1)).as_bytes());
+    bytes.extend_from_slice(&[0xcc, 0xec, 0xc8, 0xbb, 0xc6, 0xf8]); // 天然气 in GBK (not UTF-8)
+    bytes.extend_from_slice(b",1,t\n");
+    std::fs::write(p.path("energy.csv"), bytes).unwrap();
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("energy.csv") && err.contains("line 2") && err.contains("UTF-8"), "{err}");
+}
+
+#[test]
+fn factor_set_check_passes_and_catches_a_broken_set() {
+    let p = Project::new();
+    let out = p.run(&["factors", "check", factors_dir().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("factor set cn-2024 ok"));
+
+    // copy the set and break the diesel CO2 factor
+    let broken = p.path("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    for e in std::fs::read_dir(factors_dir()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
+    }
+    let co2 = std::fs::read_to_string(broken.join("combustion_co2.csv")).unwrap();
+    std::fs::write(broken.join("combustion_co2.csv"), co2.replace("3.0959", "3.2959")).unwrap();
+    let out = p.run(&["factors", "check", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).contains("diesel: CO2 factor 3.2959"), "{}", stdout(&out));
+
+    let out = p.run(&["factors", "list", factors_dir().to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("raw_coal") && stdout(&out).contains("原煤"));
+}
