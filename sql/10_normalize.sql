@@ -13,7 +13,7 @@
 -- separators ("1,234.5"); energy and unit names match the factor set's aliases
 -- case-insensitively (原煤 = raw_coal, 万千瓦时 = 10^4 kWh).
 
-CREATE VIEW regions_norm AS
+CREATE OR REPLACE VIEW regions_norm AS
 SELECT
     source_file,
     source_line,
@@ -35,7 +35,7 @@ SELECT
     END AS level
 FROM raw_regions;
 
-CREATE VIEW gdp_norm AS
+CREATE OR REPLACE VIEW gdp_norm AS
 SELECT
     source_file,
     source_line,
@@ -50,7 +50,7 @@ SELECT
     try_cast(replace(nullif(trim(gdp_index), ''), ',', '') AS DOUBLE) AS gdp_index
 FROM raw_gdp;
 
-CREATE VIEW targets_norm AS
+CREATE OR REPLACE VIEW targets_norm AS
 SELECT
     source_file,
     source_line,
@@ -71,7 +71,7 @@ FROM raw_targets;
 
 -- Enterprise records and sector statistics share one shape: a sector_energy
 -- row is a record without an enterprise and without a month.
-CREATE VIEW records_norm AS
+CREATE OR REPLACE VIEW records_norm AS
 WITH raw AS (
     SELECT
         'energy' AS input,

@@ -17,7 +17,7 @@
 --         (tables), regions_ok, gdp_ok, targets_ok, records_ok, rejects,
 --         input_counts (views).
 
-CREATE TABLE regions_checked AS
+CREATE OR REPLACE TABLE regions_checked AS
 WITH codes AS (
     SELECT DISTINCT region_code FROM regions_norm WHERE region_code IS NOT NULL
 ),
@@ -60,12 +60,12 @@ SELECT d.* EXCLUDE (reject, passed, key_rank, key_first),
     END AS reject
 FROM d;
 
-CREATE VIEW regions_ok AS
+CREATE OR REPLACE VIEW regions_ok AS
 SELECT region_code, name, parent_code, level
 FROM regions_checked
 WHERE reject IS NULL;
 
-CREATE TABLE gdp_checked AS
+CREATE OR REPLACE TABLE gdp_checked AS
 WITH c AS (
     SELECT n.*,
         CASE
@@ -112,12 +112,12 @@ SELECT d.* EXCLUDE (reject, passed, key_rank, key_first),
     END AS reject
 FROM d;
 
-CREATE VIEW gdp_ok AS
+CREATE OR REPLACE VIEW gdp_ok AS
 SELECT region_code, year, gdp, gdp_index
 FROM gdp_checked
 WHERE reject IS NULL;
 
-CREATE TABLE targets_checked AS
+CREATE OR REPLACE TABLE targets_checked AS
 WITH c AS (
     SELECT n.*,
         CASE
@@ -173,12 +173,12 @@ SELECT d.* EXCLUDE (reject, passed, key_rank, key_first),
     END AS reject
 FROM d;
 
-CREATE VIEW targets_ok AS
+CREATE OR REPLACE VIEW targets_ok AS
 SELECT region_code, plan, base_year, target_year, indicator, value
 FROM targets_checked
 WHERE reject IS NULL;
 
-CREATE TABLE records_checked AS
+CREATE OR REPLACE TABLE records_checked AS
 WITH c AS (
     SELECT n.*,
         e.dimension AS energy_dimension,
@@ -265,14 +265,14 @@ SELECT d.* EXCLUDE (reject, passed, key_rank, key_first, monthly_rows),
     END AS reject
 FROM d;
 
-CREATE VIEW records_ok AS
+CREATE OR REPLACE VIEW records_ok AS
 SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, month,
        energy_code, use, flow, quantity, unit, source_file, source_line
 FROM records_checked
 WHERE reject IS NULL;
 
 -- One row per rejected input row; `raw_record` repeats the row as written.
-CREATE VIEW rejects AS
+CREATE OR REPLACE VIEW rejects AS
 SELECT input, source_file, source_line, coalesce(year, 0) AS year,
     get_field(reject, 'rule') AS rule_id, get_field(reject, 'column') AS column_name, get_field(reject, 'message') AS message,
     concat_ws('; ',
@@ -303,7 +303,7 @@ SELECT 'targets', source_file, source_line, coalesce(target_year, 0),
 FROM targets_checked WHERE reject IS NOT NULL;
 
 -- Rows read, accepted and rejected per input and file (the manifest's counts).
-CREATE VIEW input_counts AS
+CREATE OR REPLACE VIEW input_counts AS
 SELECT input, source_file, count(*) AS rows_read, count(*) - count(reject) AS rows_accepted,
        count(reject) AS rows_rejected
 FROM (

@@ -28,7 +28,7 @@
 --         records_computed (table), enterprise_annual (view).
 
 -- The grid factor row each (province, year) uses.
-CREATE VIEW grid_factor_used AS
+CREATE OR REPLACE VIEW grid_factor_used AS
 WITH need AS (
     SELECT DISTINCT concat(substr(region_code, 1, 2), '0000') AS province_code, year
     FROM records_ok
@@ -68,7 +68,7 @@ JOIN year_chosen y
     ON y.province_code = i.province_code AND y.year = i.year AND y.data_year = i.data_year;
 
 -- The heat factor row each year uses.
-CREATE VIEW heat_factor_used AS
+CREATE OR REPLACE VIEW heat_factor_used AS
 WITH years AS (SELECT DISTINCT year FROM records_ok),
 chosen AS (
     SELECT y.year,
@@ -80,7 +80,7 @@ SELECT c.year, h.data_year, h.tco2_per_gj, h.source_id, h.quality
 FROM chosen c JOIN heat_factor h ON h.data_year = c.data_year;
 
 -- The thermal generation coal rate each year uses (equal-value electricity).
-CREATE VIEW generation_rate_used AS
+CREATE OR REPLACE VIEW generation_rate_used AS
 WITH years AS (SELECT DISTINCT year FROM records_ok),
 chosen AS (
     SELECT y.year,
@@ -91,7 +91,7 @@ chosen AS (
 SELECT c.year, g.data_year, g.tce_per_kwh
 FROM chosen c JOIN generation_coal_rate g ON g.data_year = c.data_year;
 
-CREATE TABLE records_computed AS
+CREATE OR REPLACE TABLE records_computed AS
 WITH f AS (
     SELECT
         r.*,
@@ -170,7 +170,7 @@ FROM q;
 
 -- Per enterprise, year, energy, use and flow (consumption and output stay
 -- apart, so a plant's coal in and coke out are both visible).
-CREATE VIEW enterprise_annual AS
+CREATE OR REPLACE VIEW enterprise_annual AS
 SELECT
     enterprise_id,
     min(enterprise_name) AS enterprise_name,

@@ -19,7 +19,7 @@
 -- (region_code, ancestor_code, depth): every region with itself and each of
 -- its ancestors. Depth is bounded so a cycle in parent_code cannot loop; the
 -- run refuses a table with a cycle before it gets here.
-CREATE TABLE region_closure AS
+CREATE OR REPLACE TABLE region_closure AS
 WITH RECURSIVE closure(region_code, ancestor_code, depth) AS (
     SELECT region_code, region_code AS ancestor_code, 0 AS depth FROM regions_ok
     UNION ALL
@@ -30,7 +30,7 @@ WITH RECURSIVE closure(region_code, ancestor_code, depth) AS (
 )
 SELECT region_code, ancestor_code, depth FROM closure;
 
-CREATE VIEW region_energy AS
+CREATE OR REPLACE VIEW region_energy AS
 SELECT
     a.ancestor_code AS region_code,
     r.year,

@@ -21,7 +21,7 @@
 -- Reads:  gdp_ok, region_energy, regions_ok, run_params.
 -- Writes: gdp_const (table), region_indicators (view).
 
-CREATE TABLE gdp_const_forward AS
+CREATE OR REPLACE TABLE gdp_const_forward AS
 WITH RECURSIVE chain(region_code, year, gdp_const) AS (
     SELECT g.region_code, g.year, g.gdp
     FROM gdp_ok g JOIN run_params p ON g.year = p.base_year
@@ -34,7 +34,7 @@ WITH RECURSIVE chain(region_code, year, gdp_const) AS (
 SELECT region_code, year, gdp_const FROM chain;
 
 -- Years before the base year: divide by the index of the year after.
-CREATE TABLE gdp_const_backward AS
+CREATE OR REPLACE TABLE gdp_const_backward AS
 WITH RECURSIVE chain(region_code, year, gdp_const, gdp_index) AS (
     SELECT g.region_code, g.year, g.gdp, g.gdp_index
     FROM gdp_ok g JOIN run_params p ON g.year = p.base_year
@@ -46,14 +46,14 @@ WITH RECURSIVE chain(region_code, year, gdp_const, gdp_index) AS (
 )
 SELECT region_code, year, gdp_const FROM chain;
 
-CREATE VIEW gdp_const AS
+CREATE OR REPLACE VIEW gdp_const AS
 SELECT region_code, year, gdp_const FROM gdp_const_forward
 UNION ALL
 SELECT b.region_code, b.year, b.gdp_const
 FROM gdp_const_backward b CROSS JOIN run_params p
 WHERE b.year < p.base_year;
 
-CREATE VIEW region_indicators AS
+CREATE OR REPLACE VIEW region_indicators AS
 WITH e AS (
     SELECT
         region_code, year,

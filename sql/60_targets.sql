@@ -21,7 +21,7 @@
 -- Reads:  targets_ok, region_indicators, run_params.
 -- Writes: target_progress (view).
 
-CREATE VIEW target_progress AS
+CREATE OR REPLACE VIEW target_progress AS
 WITH ri AS (
     SELECT ri.*,
         CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity
