@@ -48,7 +48,10 @@ pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
         }
         FactorsCommand::List { dir } => {
             let set = FactorSet::load(&dir)?;
-            println!("{} — {}\nsha256 {}\n", set.meta.id, set.meta.title, set.hash);
+            println!(
+                "{} — {}\nsha256 {}\n",
+                set.meta.id, set.meta.title, set.hash
+            );
             println!(
                 "{:<18} {:<12} {:<11} {:<5} {:>12} {:>14}  aliases",
                 "energy", "category", "tce method", "unit", "tce/unit", "tCO2/unit"
@@ -62,12 +65,25 @@ pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
                     .map_or_else(|| e.co2_method.clone(), |v| format!("{v:.7}"));
                 println!(
                     "{:<18} {:<12} {:<11} {:<5} {:>12} {:>14}  {}; {}",
-                    e.energy_code, e.category, e.tce_method, e.base_unit, tce, co2, e.name_zh, e.aliases
+                    e.energy_code,
+                    e.category,
+                    e.tce_method,
+                    e.base_unit,
+                    tce,
+                    co2,
+                    e.name_zh,
+                    e.aliases
                 );
             }
-            println!("\n{:<10} {:<12} {:>8}  aliases", "unit", "dimension", "to_base");
+            println!(
+                "\n{:<10} {:<12} {:>8}  aliases",
+                "unit", "dimension", "to_base"
+            );
             for u in &set.units {
-                println!("{:<10} {:<12} {:>8}  {}", u.unit, u.dimension, u.to_base, u.aliases);
+                println!(
+                    "{:<10} {:<12} {:>8}  {}",
+                    u.unit, u.dimension, u.to_base, u.aliases
+                );
             }
             println!(
                 "\n{:<11} {:<10} {:>5} {:>12}  quality   source",
@@ -81,11 +97,17 @@ pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
             }
             println!("\nheat factors (tCO2/GJ)");
             for h in &set.heat_factors {
-                println!("  {} {} {} {}", h.data_year, h.tco2_per_gj, h.quality, h.source_id);
+                println!(
+                    "  {} {} {} {}",
+                    h.data_year, h.tco2_per_gj, h.quality, h.source_id
+                );
             }
             println!("generation coal rate (kgce/kWh, equal-value electricity)");
             for g in &set.generation_rate {
-                println!("  {} {} {} {}", g.data_year, g.kgce_per_kwh, g.quality, g.source_id);
+                println!(
+                    "  {} {} {} {}",
+                    g.data_year, g.kgce_per_kwh, g.quality, g.source_id
+                );
             }
             println!("\nsources");
             for s in &set.sources {

@@ -81,8 +81,19 @@ pub fn format_report(report: &RunReport) -> String {
 fn summary_table(rows: &[SummaryRow]) -> String {
     let mut s = format!(
         "{:<10} {:<14} {:>4} {:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}\n",
-        "region", "name", "year", "energy tce", "CO2 t", "EI", "EI yoy", "EI base", "CI", "CI yoy",
-        "CI base", "warn EI", "warn CI"
+        "region",
+        "name",
+        "year",
+        "energy tce",
+        "CO2 t",
+        "EI",
+        "EI yoy",
+        "EI base",
+        "CI",
+        "CI yoy",
+        "CI base",
+        "warn EI",
+        "warn CI"
     );
     for r in rows {
         let name: String = r.region_name.chars().take(7).collect();

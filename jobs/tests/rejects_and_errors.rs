@@ -37,7 +37,7 @@ fn every_energy_rule_rejects_its_row() {
     let rows = [
         /* 2 */ format!("{ok},A,150622,C3011,2020,1,raw_coal,fuel,consumption,100,t"),
         /* 3 */ format!("{ok},A,150622,C3011,2020,2,raw_coal,fuel,consumption,100"),
-        /* 4 */ format!(",A,150622,C3011,2020,3,raw_coal,fuel,consumption,100,t"),
+        /* 4 */ ",A,150622,C3011,2020,3,raw_coal,fuel,consumption,100,t".to_string(),
         /* 5 */ format!("{bad_check},A,150622,C3011,2020,4,raw_coal,fuel,consumption,100,t"),
         /* 6 */ format!("{ok},A,150699,C3011,2020,5,raw_coal,fuel,consumption,100,t"),
         /* 7 */ format!("{ok},A,150622,C30X1,2020,6,raw_coal,fuel,consumption,100,t"),
@@ -51,7 +51,8 @@ fn every_energy_rule_rejects_its_row() {
         /* 15 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,consumption,lots,t"),
         /* 16 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,consumption,NaN,t"),
         /* 17 */ format!("{ok},A,150622,C3011,2020,8,raw_coal,fuel,consumption,-5,t"),
-        /* 18 */ format!("{ok},A,150622,C3011,2020,8,electricity,feedstock,consumption,5,kWh"),
+        /* 18 */
+        format!("{ok},A,150622,C3011,2020,8,electricity,feedstock,consumption,5,kWh"),
         /* 19 */ format!("{ok},A,150622,C3011,2020,1,原煤,燃料,消费,100,吨"),
         /* 20 */ format!("{ok},A,150622,C3011,2020,,raw_coal,fuel,consumption,1200,t"),
         /* 21 */ format!("{ok},A,150622,C3011,2020,9,raw_coal,fuel,consumption,inf,t"),
@@ -104,15 +105,32 @@ fn every_energy_rule_rejects_its_row() {
         assert!(!m.is_empty());
     }
     // messages say what is wrong and what to do
-    assert!(rule_of(3).2.contains("10 fields but the header has 11"), "{}", rule_of(3).2);
+    assert!(
+        rule_of(3).2.contains("10 fields but the header has 11"),
+        "{}",
+        rule_of(3).2
+    );
     assert!(rule_of(5).2.contains("check character"), "{}", rule_of(5).2);
-    assert!(rule_of(14).2.contains("measures electricity but raw_coal"), "{}", rule_of(14).2);
-    assert!(rule_of(19).2.contains("energy.csv line 2"), "{}", rule_of(19).2);
+    assert!(
+        rule_of(14).2.contains("measures electricity but raw_coal"),
+        "{}",
+        rule_of(14).2
+    );
+    assert!(
+        rule_of(19).2.contains("energy.csv line 2"),
+        "{}",
+        rule_of(19).2
+    );
     assert!(rule_of(17).2.contains("flow = output"), "{}", rule_of(17).2);
     // line 2 (the first of the duplicates) is accepted; nothing is lost
     assert!(rejects.iter().all(|r| r["source_line"].i() != 2));
     let m = p.manifest();
-    let energy = m["input_totals"].as_array().unwrap().iter().find(|t| t["input"] == "energy").unwrap();
+    let energy = m["input_totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["input"] == "energy")
+        .unwrap();
     assert_eq!(energy["rows_read"], 20);
     assert_eq!(energy["rows_rejected"], 19);
     assert_eq!(energy["rows_accepted"], 1);
@@ -170,13 +188,17 @@ fn gdp_regions_and_targets_rules() {
             .map(|r| r["rule_id"].s().to_string())
             .unwrap_or_else(|| "accepted".into())
     };
-    assert_eq!(rule("regions", 3), "accepted", "县 is the Chinese level name for county");
+    assert_eq!(
+        rule("regions", 3),
+        "accepted",
+        "县 is the Chinese level name for county"
+    );
     assert_eq!(rule("regions", 4), "region_code_invalid");
     assert_eq!(rule("regions", 5), "parent_unknown");
     assert_eq!(rule("regions", 6), "vocabulary_invalid");
     assert_eq!(rule("regions", 7), "duplicate_key");
     assert_eq!(rule("gdp", 2), "accepted");
-    assert_eq!(rule("gdp", 3), "number_invalid", );
+    assert_eq!(rule("gdp", 3), "number_invalid",);
     assert_eq!(rule("gdp", 4), "number_invalid");
     assert_eq!(rule("gdp", 5), "region_unknown");
     assert_eq!(rule("gdp", 6), "duplicate_key");
@@ -204,8 +226,14 @@ fn too_many_rejects_fail_with_exit_3_and_publish_nothing() {
     let out = p.run_pipeline();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("input energy: 1 of 2 rows rejected (50.00 %)"), "{err}");
-    assert!(err.contains("energy.csv line 3 column quantity: [quantity_negative]"), "{err}");
+    assert!(
+        err.contains("input energy: 1 of 2 rows rejected (50.00 %)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("energy.csv line 3 column quantity: [quantity_negative]"),
+        "{err}"
+    );
     assert!(err.contains("nothing was published"), "{err}");
     assert!(!p.path("out/manifest.json").exists());
     assert!(!err.contains("panicked"), "{err}");
@@ -226,35 +254,57 @@ fn missing_column_is_a_file_error_naming_file_and_columns() {
     let err = stderr(&out);
     assert!(err.contains("input gdp (gdp.csv)"), "{err}");
     assert!(err.contains("required column(s) gdp missing"), "{err}");
-    assert!(err.contains("the header has: region_code, year, gdp_value"), "{err}");
+    assert!(
+        err.contains("the header has: region_code, year, gdp_value"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_file_and_bad_config_exit_2() {
     let p = Project::new();
-    p.write("regions.csv", REGIONS).write("gdp.csv", "region_code,year,gdp\n").config("");
+    p.write("regions.csv", REGIONS)
+        .write("gdp.csv", "region_code,year,gdp\n")
+        .config("");
     let out = p.run_pipeline();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("energy.csv does not exist; check inputs.energy"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("energy.csv does not exist; check inputs.energy"),
+        "{}",
+        stderr(&out)
+    );
 
-    p.write("energy.csv", "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n")
-        .config("electricity_factors: national\n");
+    p.write(
+        "energy.csv",
+        "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n",
+    )
+    .config("electricity_factors: national\n");
     let out = p.run_pipeline();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("pipeline.yaml") && err.contains("electricity_factors"), "{err}");
+    assert!(
+        err.contains("pipeline.yaml") && err.contains("electricity_factors"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 
     let out = p.run(&["run", "--config", "nowhere.yaml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("nowhere.yaml: cannot read the file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nowhere.yaml: cannot read the file"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn non_utf8_input_names_the_line() {
     let p = Project::new();
-    p.write("regions.csv", REGIONS).write("gdp.csv", "region_code,year,gdp\n150622,2020,10\n").config("");
-    let mut bytes = b"enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n".to_vec();
+    p.write("regions.csv", REGIONS)
+        .write("gdp.csv", "region_code,year,gdp\n150622,2020,10\n")
+        .config("");
+    let mut bytes =
+        b"enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n".to_vec();
     bytes.extend_from_slice(format!("{},150622,C3011,2020,", uscc(1)).as_bytes());
     bytes.extend_from_slice(&[0xcc, 0xec, 0xc8, 0xbb, 0xc6, 0xf8]); // 天然气 in GBK (not UTF-8)
     bytes.extend_from_slice(b",1,t\n");
@@ -262,7 +312,10 @@ fn non_utf8_input_names_the_line() {
     let out = p.run_pipeline();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("energy.csv") && err.contains("line 2") && err.contains("UTF-8"), "{err}");
+    assert!(
+        err.contains("energy.csv") && err.contains("line 2") && err.contains("UTF-8"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -280,10 +333,18 @@ fn factor_set_check_passes_and_catches_a_broken_set() {
         std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
     }
     let co2 = std::fs::read_to_string(broken.join("combustion_co2.csv")).unwrap();
-    std::fs::write(broken.join("combustion_co2.csv"), co2.replace("3.0959", "3.2959")).unwrap();
+    std::fs::write(
+        broken.join("combustion_co2.csv"),
+        co2.replace("3.0959", "3.2959"),
+    )
+    .unwrap();
     let out = p.run(&["factors", "check", broken.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stdout(&out).contains("diesel: CO2 factor 3.2959"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("diesel: CO2 factor 3.2959"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = p.run(&["factors", "list", factors_dir().to_str().unwrap()]);
     assert!(out.status.success());

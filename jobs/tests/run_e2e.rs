@@ -86,26 +86,62 @@ fn tiny_region_indicators_match_hand_computation() {
     let r2020 = p.rows("region_indicators", 2020);
     let county = find(&r2020, &[("region_code", "150622")]);
     close(county["energy_tce"].f(), energy_2020, "energy_tce 2020");
-    close(county["energy_tce_controlled"].f(), controlled_2020, "controlled 2020");
+    close(
+        county["energy_tce_controlled"].f(),
+        controlled_2020,
+        "controlled 2020",
+    );
     close(county["feedstock_tce"].f(), 714.3, "feedstock 2020");
     close(county["non_fossil_tce"].f(), 122.9, "non-fossil 2020");
-    close(county["co2_direct_t"].f(), co2_direct_2020, "co2 direct 2020");
-    close(county["co2_indirect_t"].f(), co2_indirect_2020, "co2 indirect 2020");
+    close(
+        county["co2_direct_t"].f(),
+        co2_direct_2020,
+        "co2 direct 2020",
+    );
+    close(
+        county["co2_indirect_t"].f(),
+        co2_indirect_2020,
+        "co2 indirect 2020",
+    );
     close(county["co2_t"].f(), co2_2020, "co2 2020");
     close(county["gdp_const"].f(), 10.0, "gdp_const 2020");
     close(county["energy_intensity"].f(), ei_2020, "EI 2020");
-    close(county["energy_intensity_controlled"].f(), eic_2020, "EIC 2020");
+    close(
+        county["energy_intensity_controlled"].f(),
+        eic_2020,
+        "EIC 2020",
+    );
     close(county["co2_intensity"].f(), ci_2020, "CI 2020");
-    assert_eq!(county["energy_intensity_change_yoy"], Value::Null, "no 2019");
-    close(county["energy_intensity_change_base"].f(), 0.0, "base year vs itself");
+    assert_eq!(
+        county["energy_intensity_change_yoy"],
+        Value::Null,
+        "no 2019"
+    );
+    close(
+        county["energy_intensity_change_base"].f(),
+        0.0,
+        "base year vs itself",
+    );
     // mix: coal 7 143 + 714.3, gas 133, non-fossil 122.9; net electricity
     // −245.8 − 122.9 + 61.45 = −307.25 is an export and adds nothing
     let mix = 7143.0 + 714.3 + 133.0 + 122.9;
     close(county["energy_mix_tce"].f(), mix, "mix 2020");
-    close(county["coal_share"].f(), (7143.0 + 714.3) / mix, "coal share 2020");
-    close(county["non_fossil_share"].f(), 122.9 / mix, "non-fossil share 2020");
+    close(
+        county["coal_share"].f(),
+        (7143.0 + 714.3) / mix,
+        "coal share 2020",
+    );
+    close(
+        county["non_fossil_share"].f(),
+        122.9 / mix,
+        "non-fossil share 2020",
+    );
     // divisions 44 (E1, E3) and 26 (E2) are energy-intensive; households are not
-    close(county["high_energy_share"].f(), (energy_2020 - 61.45) / energy_2020, "high-energy share");
+    close(
+        county["high_energy_share"].f(),
+        (energy_2020 - 61.45) / energy_2020,
+        "high-energy share",
+    );
     assert_eq!(county["enterprises"].i(), 3);
     assert_eq!(county["records"].i(), 7);
     assert_eq!(county["factor_set"].s(), "cn-2024");
@@ -137,11 +173,31 @@ fn tiny_region_indicators_match_hand_computation() {
     close(county["gdp_const"].f(), gdp_const_2021, "gdp_const 2021");
     close(county["energy_intensity"].f(), ei_2021, "EI 2021");
     // NBS: round to 4 decimals first: 0.0813 / 0.0781 − 1
-    close(county["energy_intensity_change_yoy"].f(), 0.0813 / 0.0781 - 1.0, "EI yoy");
-    close(county["energy_intensity_controlled_change_yoy"].f(), 0.0733 / 0.0697 - 1.0, "EIC yoy");
-    close(county["co2_intensity_change_yoy"].f(), 0.1851 / 0.1746 - 1.0, "CI yoy");
-    close(county["energy_intensity_change_base"].f(), 0.0813 / 0.0781 - 1.0, "EI vs base");
-    assert!((ei_2021 - 0.0813).abs() < 5e-5 && (eic_2021 - 0.0733).abs() < 5e-5 && (ci_2021 - 0.1851).abs() < 5e-5);
+    close(
+        county["energy_intensity_change_yoy"].f(),
+        0.0813 / 0.0781 - 1.0,
+        "EI yoy",
+    );
+    close(
+        county["energy_intensity_controlled_change_yoy"].f(),
+        0.0733 / 0.0697 - 1.0,
+        "EIC yoy",
+    );
+    close(
+        county["co2_intensity_change_yoy"].f(),
+        0.1851 / 0.1746 - 1.0,
+        "CI yoy",
+    );
+    close(
+        county["energy_intensity_change_base"].f(),
+        0.0813 / 0.0781 - 1.0,
+        "EI vs base",
+    );
+    assert!(
+        (ei_2021 - 0.0813).abs() < 5e-5
+            && (eic_2021 - 0.0733).abs() < 5e-5
+            && (ci_2021 - 0.1851).abs() < 5e-5
+    );
 
     // --- targets --------------------------------------------------------------
     // energy_intensity_reduction 10 % 2020→2025, judged on the controlled intensity:
@@ -149,12 +205,20 @@ fn tiny_region_indicators_match_hand_computation() {
     let tp = p.rows("target_progress", 2021);
     let ei = find(&tp, &[("indicator", "energy_intensity_reduction")]);
     close(ei["achieved"].f(), 1.0 - 0.0733 / 0.0697, "achieved");
-    close(ei["required"].f(), 1.0 - 0.9f64.powf(1.0 / 5.0), "required pace");
+    close(
+        ei["required"].f(),
+        1.0 - 0.9f64.powf(1.0 / 5.0),
+        "required pace",
+    );
     assert_eq!(ei["warning_level"].i(), 1, "intensity rose: red");
     assert_eq!(ei["status"].s(), "red");
     let coal = find(&tp, &[("indicator", "coal_share_max")]);
     // coal share 2021 = (7 857.3 + 714.3) / (7 857.3 + 714.3 + 133 + 122.9) > 0.85
-    close(coal["achieved"].f(), 8571.6 / (8571.6 + 133.0 + 122.9), "coal share 2021");
+    close(
+        coal["achieved"].f(),
+        8571.6 / (8571.6 + 133.0 + 122.9),
+        "coal share 2021",
+    );
     assert_eq!(coal["status"].s(), "not_met");
     assert_eq!(coal["warning_level"].i(), 1);
 
@@ -165,12 +229,23 @@ fn tiny_region_indicators_match_hand_computation() {
     close(coal_in["quantity_base"].f(), 10000.0, "10^4 t → t");
     close(coal_in["tce"].f(), 7143.0, "10 000 t × 0.7143");
     close(coal_in["co2_direct_t"].f(), 19003.0, "10 000 t × 1.9003");
-    let power_out = find(&ea, &[("enterprise_id", &e1), ("energy_code", "electricity")]);
+    let power_out = find(
+        &ea,
+        &[("enterprise_id", &e1), ("energy_code", "electricity")],
+    );
     assert_eq!(power_out["flow"].s(), "output");
     close(power_out["quantity_base"].f(), 2_000_000.0, "MWh → kWh");
     close(power_out["tce"].f(), -245.8, "output deducted");
-    close(power_out["co2_indirect_t"].f(), -1405.0, "output × grid factor");
-    assert_eq!(power_out["factor_year"].i(), 2021, "earliest factor year for 2020");
+    close(
+        power_out["co2_indirect_t"].f(),
+        -1405.0,
+        "output × grid factor",
+    );
+    assert_eq!(
+        power_out["factor_year"].i(),
+        2021,
+        "earliest factor year for 2020"
+    );
     assert_eq!(power_out["indirect_factor_scope"].s(), "provincial");
     let feed = find(&ea, &[("enterprise_id", &uscc(2)), ("use", "feedstock")]);
     close(feed["tce"].f(), 714.3, "feedstock counted in energy");
@@ -179,13 +254,21 @@ fn tiny_region_indicators_match_hand_computation() {
     // --- manifest -----------------------------------------------------------------
     let m = p.manifest();
     assert_eq!(m["factor_set"]["id"], "cn-2024");
-    let energy = m["input_totals"].as_array().unwrap().iter().find(|t| t["input"] == "energy").unwrap();
+    let energy = m["input_totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["input"] == "energy")
+        .unwrap();
     assert_eq!(energy["rows_read"], 12);
     assert_eq!(energy["rows_accepted"], 12);
     assert_eq!(energy["rows_rejected"], 0);
     assert!(m["inputs"][0]["sha256"].as_str().unwrap().len() == 64);
     let summary = stdout(&out);
-    assert!(summary.contains("150622") && summary.contains("1 red"), "{summary}");
+    assert!(
+        summary.contains("150622") && summary.contains("1 red"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -195,15 +278,25 @@ fn equal_value_and_national_factor_options() {
     let out = p.run_pipeline();
     assert!(out.status.success(), "{}", stderr(&out));
     let ea = p.rows("enterprise_annual", 2021);
-    let out_2021 = find(&ea, &[("enterprise_id", &uscc(1)), ("energy_code", "electricity")]);
+    let out_2021 = find(
+        &ea,
+        &[("enterprise_id", &uscc(1)), ("energy_code", "electricity")],
+    );
     // equal value: 2021 generation coal rate 0.3025 kgce/kWh → 2 000 000 kWh × 0.0003025 = 605 tce
     close(out_2021["tce"].f(), -605.0, "equal-value electricity");
     assert_eq!(out_2021["tce_factor_year"].i(), 2021);
     // national 2021 factor 0.5568 t/MWh: −2 000 × 0.5568
-    close(out_2021["co2_indirect_t"].f(), -1113.6, "national grid factor");
+    close(
+        out_2021["co2_indirect_t"].f(),
+        -1113.6,
+        "national grid factor",
+    );
     assert_eq!(out_2021["indirect_factor_scope"].s(), "national");
     // a wind farm still nets to zero: 1 000 000 kWh × 0.0003025 in and out
-    let wind = find(&ea, &[("enterprise_id", &uscc(3)), ("energy_code", "wind_power")]);
+    let wind = find(
+        &ea,
+        &[("enterprise_id", &uscc(3)), ("energy_code", "wind_power")],
+    );
     close(wind["tce"].f(), 302.5, "primary electricity at equal value");
 }
 
@@ -214,7 +307,10 @@ fn rerun_is_byte_identical_and_replaces_stale_partitions() {
     let first = p.manifest();
     assert!(p.run_pipeline().status.success());
     let second = p.manifest();
-    assert_eq!(first["outputs"], second["outputs"], "same inputs, same bytes");
+    assert_eq!(
+        first["outputs"], second["outputs"],
+        "same inputs, same bytes"
+    );
     assert_eq!(first["fingerprint"], second["fingerprint"]);
     assert_ne!(first["run_id"], serde_json::Value::Null);
 
@@ -229,10 +325,28 @@ fn rerun_is_byte_identical_and_replaces_stale_partitions() {
     keep_2020("gdp.csv");
     assert!(p.run_pipeline().status.success());
     for d in ["region_indicators", "enterprise_annual"] {
-        assert!(p.path(&format!("out/reports/{d}/year=2020/part-00000.parquet")).exists());
-        assert!(!p.path(&format!("out/reports/{d}/year=2021")).exists(), "{d} 2021 is stale");
+        assert!(
+            p.path(&format!("out/reports/{d}/year=2020/part-00000.parquet"))
+                .exists()
+        );
+        assert!(
+            !p.path(&format!("out/reports/{d}/year=2021")).exists(),
+            "{d} 2021 is stale"
+        );
     }
-    assert!(!p.path("out/_staging").exists() || std::fs::read_dir(p.path("out/_staging")).unwrap().next().is_none());
+    assert!(
+        !p.path("out/_staging").exists()
+            || std::fs::read_dir(p.path("out/_staging"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
     let third = p.manifest();
-    assert!(third["outputs"].as_array().unwrap().iter().all(|o| !o["path"].as_str().unwrap().contains("2021")));
+    assert!(
+        third["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| !o["path"].as_str().unwrap().contains("2021"))
+    );
 }

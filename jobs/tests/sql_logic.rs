@@ -51,7 +51,8 @@ async fn session() -> Result<Db, DbError> {
     carbonstat::session::register_run(&ctx, &cfg.config, &set).map_err(err)?;
     for spec in ALL_INPUTS {
         let table = MemTable::try_new(spec.raw_schema(), vec![vec![]]).map_err(err)?;
-        ctx.register_table(spec.table(), Arc::new(table)).map_err(err)?;
+        ctx.register_table(spec.table(), Arc::new(table))
+            .map_err(err)?;
     }
     Ok(Db { ctx })
 }
@@ -76,7 +77,10 @@ fn format_batches(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, DbError> 
             for c in &cols {
                 row.push(if c.is_null(r) {
                     "NULL".to_string()
-                } else if let Some(f) = c.as_any().downcast_ref::<carbonstat::datafusion::arrow::array::Float64Array>() {
+                } else if let Some(f) = c
+                    .as_any()
+                    .downcast_ref::<carbonstat::datafusion::arrow::array::Float64Array>()
+                {
                     let s = format!("{:.10}", f.value(r));
                     let s = s.trim_end_matches('0').trim_end_matches('.').to_string();
                     if s == "-0" { "0".into() } else { s }

@@ -275,7 +275,11 @@ pub fn parse_bytes(s: &str) -> std::result::Result<usize, String> {
         "mib" => 1024.0 * 1024.0,
         "g" | "gb" => 1e9,
         "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown size unit '{other}' in '{s}' (use MiB or GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' in '{s}' (use MiB or GiB)"
+            ));
+        }
     };
     Ok((n * mult) as usize)
 }
@@ -312,7 +316,10 @@ mod tests {
 
     #[test]
     fn bad_enum_value_is_rejected() {
-        let raw = MINIMAL.replace("base_year: 2020", "base_year: 2020\nelectricity_factor: city");
+        let raw = MINIMAL.replace(
+            "base_year: 2020",
+            "base_year: 2020\nelectricity_factor: city",
+        );
         let err = LoadedConfig::from_str(&raw, Path::new("p.yaml"), Path::new("."))
             .unwrap_err()
             .to_string();

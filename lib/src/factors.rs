@@ -244,8 +244,8 @@ impl FactorSet {
                 meta_path.display()
             ))
         })?;
-        let meta: FactorSetMeta = serde_saphyr::from_str(&meta_raw)
-            .map_err(|e| err(format!("factor-set.yaml: {e}")))?;
+        let meta: FactorSetMeta =
+            serde_saphyr::from_str(&meta_raw).map_err(|e| err(format!("factor-set.yaml: {e}")))?;
         for t in TABLES {
             if !meta.files.contains_key(*t) {
                 return Err(err(format!(
@@ -315,8 +315,13 @@ impl FactorSet {
             .standard_coal
             .iter()
             .find(|r| r.energy_code == energy_code)?;
-        per_base_unit(&self.units, &row.coefficient_unit, "kgce", &energy.base_unit)
-            .map(|f| row.coefficient * f)
+        per_base_unit(
+            &self.units,
+            &row.coefficient_unit,
+            "kgce",
+            &energy.base_unit,
+        )
+        .map(|f| row.coefficient * f)
     }
 
     /// tonnes of CO2 per base unit of a combustion-method energy.
@@ -326,8 +331,13 @@ impl FactorSet {
             .combustion
             .iter()
             .find(|r| r.energy_code == energy_code)?;
-        per_base_unit(&self.units, &row.co2_factor_unit, "kgCO2", &energy.base_unit)
-            .map(|f| row.co2_factor * f)
+        per_base_unit(
+            &self.units,
+            &row.co2_factor_unit,
+            "kgCO2",
+            &energy.base_unit,
+        )
+        .map(|f| row.co2_factor * f)
     }
 
     /// Every consistency problem of the set; empty when it is sound.
@@ -399,24 +409,24 @@ impl FactorSet {
         // an alias may name one energy (or one unit) only
         let mut energy_alias: HashMap<String, &str> = HashMap::new();
         for (alias, code) in self.energy_aliases() {
-            if let Some(prev) = energy_alias.insert(alias.clone(), code) {
-                if prev != code {
-                    add(
-                        "energy_catalog",
-                        format!("alias '{alias}' names both {prev} and {code}"),
-                    );
-                }
+            if let Some(prev) = energy_alias.insert(alias.clone(), code)
+                && prev != code
+            {
+                add(
+                    "energy_catalog",
+                    format!("alias '{alias}' names both {prev} and {code}"),
+                );
             }
         }
         let mut unit_alias: HashMap<String, &str> = HashMap::new();
         for (alias, unit) in self.unit_aliases() {
-            if let Some(prev) = unit_alias.insert(alias.clone(), unit) {
-                if prev != unit {
-                    add(
-                        "units",
-                        format!("alias '{alias}' names both {prev} and {unit}"),
-                    );
-                }
+            if let Some(prev) = unit_alias.insert(alias.clone(), unit)
+                && prev != unit
+            {
+                add(
+                    "units",
+                    format!("alias '{alias}' names both {prev} and {unit}"),
+                );
             }
         }
 
@@ -426,27 +436,41 @@ impl FactorSet {
         let refs: Vec<(&str, &str, Option<&str>)> = self
             .standard_coal
             .iter()
-            .map(|r| ("standard_coal", r.source_id.as_str(), Some(r.quality.as_str())))
-            .chain(
-                self.combustion
-                    .iter()
-                    .map(|r| ("combustion_co2", r.source_id.as_str(), Some(r.quality.as_str()))),
-            )
-            .chain(
-                self.grid_factors
-                    .iter()
-                    .map(|r| ("grid_factors", r.source_id.as_str(), Some(r.quality.as_str()))),
-            )
-            .chain(
-                self.grid_regions
-                    .iter()
-                    .map(|r| ("grid_regions", r.source_id.as_str(), Some(r.quality.as_str()))),
-            )
-            .chain(
-                self.heat_factors
-                    .iter()
-                    .map(|r| ("heat_factors", r.source_id.as_str(), Some(r.quality.as_str()))),
-            )
+            .map(|r| {
+                (
+                    "standard_coal",
+                    r.source_id.as_str(),
+                    Some(r.quality.as_str()),
+                )
+            })
+            .chain(self.combustion.iter().map(|r| {
+                (
+                    "combustion_co2",
+                    r.source_id.as_str(),
+                    Some(r.quality.as_str()),
+                )
+            }))
+            .chain(self.grid_factors.iter().map(|r| {
+                (
+                    "grid_factors",
+                    r.source_id.as_str(),
+                    Some(r.quality.as_str()),
+                )
+            }))
+            .chain(self.grid_regions.iter().map(|r| {
+                (
+                    "grid_regions",
+                    r.source_id.as_str(),
+                    Some(r.quality.as_str()),
+                )
+            }))
+            .chain(self.heat_factors.iter().map(|r| {
+                (
+                    "heat_factors",
+                    r.source_id.as_str(),
+                    Some(r.quality.as_str()),
+                )
+            }))
             .chain(self.generation_rate.iter().map(|r| {
                 (
                     "generation_coal_rate",
@@ -467,18 +491,15 @@ impl FactorSet {
             .collect();
         for (table, source, quality) in refs {
             if !source_ids.contains(source) {
+                add(table, format!("source_id '{source}' is not in sources.csv"));
+            }
+            if let Some(q) = quality
+                && !QUALITIES.contains(&q)
+            {
                 add(
                     table,
-                    format!("source_id '{source}' is not in sources.csv"),
+                    format!("quality '{q}' must be one of {}", QUALITIES.join(", ")),
                 );
-            }
-            if let Some(q) = quality {
-                if !QUALITIES.contains(&q) {
-                    add(
-                        table,
-                        format!("quality '{q}' must be one of {}", QUALITIES.join(", ")),
-                    );
-                }
             }
         }
 
@@ -487,7 +508,10 @@ impl FactorSet {
             self.units.iter().map(|u| (u.unit.as_str(), u)).collect();
         for u in &self.units {
             if !(u.to_base.is_finite() && u.to_base > 0.0) {
-                add("units", format!("{}: to_base {} must be > 0", u.unit, u.to_base));
+                add(
+                    "units",
+                    format!("{}: to_base {} must be > 0", u.unit, u.to_base),
+                );
             }
         }
 
@@ -699,12 +723,7 @@ impl FactorSet {
         out
     }
 
-    fn check_coefficient(
-        &self,
-        e: &EnergyRow,
-        r: &StandardCoalRow,
-        add: &mut dyn FnMut(String),
-    ) {
+    fn check_coefficient(&self, e: &EnergyRow, r: &StandardCoalRow, add: &mut dyn FnMut(String)) {
         let code = &e.energy_code;
         if per_base_unit(&self.units, &r.coefficient_unit, "kgce", &e.base_unit).is_none() {
             add(format!(
@@ -757,13 +776,13 @@ impl FactorSet {
             ));
             return;
         }
-        if let Some(c) = coal {
-            if c.ncv != r.ncv || c.ncv_unit != r.ncv_unit {
-                add(format!(
-                    "{code}: calorific value {} {} differs from standard_coal's {} {}; keep one NCV per product",
-                    r.ncv, r.ncv_unit, c.ncv, c.ncv_unit
-                ));
-            }
+        if let Some(c) = coal
+            && (c.ncv != r.ncv || c.ncv_unit != r.ncv_unit)
+        {
+            add(format!(
+                "{code}: calorific value {} {} differs from standard_coal's {} {}; keep one NCV per product",
+                r.ncv, r.ncv_unit, c.ncv, c.ncv_unit
+            ));
         }
         if !(r.oxidation > 0.0 && r.oxidation <= 1.0) {
             add(format!(
@@ -849,40 +868,71 @@ impl FactorSet {
             ctx,
             "energy_catalog",
             vec![
-                ("energy_code", strs(e.iter().map(|r| Some(r.energy_code.as_str())))),
+                (
+                    "energy_code",
+                    strs(e.iter().map(|r| Some(r.energy_code.as_str()))),
+                ),
                 ("name_zh", strs(e.iter().map(|r| Some(r.name_zh.as_str())))),
                 ("name_en", strs(e.iter().map(|r| Some(r.name_en.as_str())))),
-                ("category", strs(e.iter().map(|r| Some(r.category.as_str())))),
+                (
+                    "category",
+                    strs(e.iter().map(|r| Some(r.category.as_str()))),
+                ),
                 (
                     "fossil",
-                    Arc::new(BooleanArray::from(e.iter().map(|r| r.fossil).collect::<Vec<_>>())),
+                    Arc::new(BooleanArray::from(
+                        e.iter().map(|r| r.fossil).collect::<Vec<_>>(),
+                    )),
                 ),
-                ("base_unit", strs(e.iter().map(|r| Some(r.base_unit.as_str())))),
+                (
+                    "base_unit",
+                    strs(e.iter().map(|r| Some(r.base_unit.as_str()))),
+                ),
                 (
                     "dimension",
                     strs(e.iter().map(|r| {
-                        units.get(r.base_unit.as_str()).map(|u| u.dimension.as_str())
+                        units
+                            .get(r.base_unit.as_str())
+                            .map(|u| u.dimension.as_str())
                     })),
                 ),
-                ("tce_method", strs(e.iter().map(|r| Some(r.tce_method.as_str())))),
-                ("co2_method", strs(e.iter().map(|r| Some(r.co2_method.as_str())))),
+                (
+                    "tce_method",
+                    strs(e.iter().map(|r| Some(r.tce_method.as_str()))),
+                ),
+                (
+                    "co2_method",
+                    strs(e.iter().map(|r| Some(r.co2_method.as_str()))),
+                ),
                 ("tce_per_base_unit", Arc::new(Float64Array::from(tce))),
                 (
                     "tce_source_id",
-                    strs(e.iter().map(|r| coal.get(r.energy_code.as_str()).map(|c| c.source_id.as_str()))),
+                    strs(e.iter().map(|r| {
+                        coal.get(r.energy_code.as_str())
+                            .map(|c| c.source_id.as_str())
+                    })),
                 ),
                 (
                     "tce_quality",
-                    strs(e.iter().map(|r| coal.get(r.energy_code.as_str()).map(|c| c.quality.as_str()))),
+                    strs(
+                        e.iter()
+                            .map(|r| coal.get(r.energy_code.as_str()).map(|c| c.quality.as_str())),
+                    ),
                 ),
                 ("co2_t_per_base_unit", Arc::new(Float64Array::from(co2))),
                 (
                     "co2_source_id",
-                    strs(e.iter().map(|r| comb.get(r.energy_code.as_str()).map(|c| c.source_id.as_str()))),
+                    strs(e.iter().map(|r| {
+                        comb.get(r.energy_code.as_str())
+                            .map(|c| c.source_id.as_str())
+                    })),
                 ),
                 (
                     "co2_quality",
-                    strs(e.iter().map(|r| comb.get(r.energy_code.as_str()).map(|c| c.quality.as_str()))),
+                    strs(
+                        e.iter()
+                            .map(|r| comb.get(r.energy_code.as_str()).map(|c| c.quality.as_str())),
+                    ),
                 ),
             ],
         )?;
@@ -901,10 +951,15 @@ impl FactorSet {
             "unit_catalog",
             vec![
                 ("unit", strs(u.iter().map(|r| Some(r.unit.as_str())))),
-                ("dimension", strs(u.iter().map(|r| Some(r.dimension.as_str())))),
+                (
+                    "dimension",
+                    strs(u.iter().map(|r| Some(r.dimension.as_str()))),
+                ),
                 (
                     "to_base",
-                    Arc::new(Float64Array::from(u.iter().map(|r| r.to_base).collect::<Vec<_>>())),
+                    Arc::new(Float64Array::from(
+                        u.iter().map(|r| r.to_base).collect::<Vec<_>>(),
+                    )),
                 ),
             ],
         )?;
@@ -923,10 +978,16 @@ impl FactorSet {
             "grid_factor",
             vec![
                 ("scope", strs(g.iter().map(|r| Some(r.scope.as_str())))),
-                ("area_code", strs(g.iter().map(|r| Some(r.area_code.as_str())))),
+                (
+                    "area_code",
+                    strs(g.iter().map(|r| Some(r.area_code.as_str()))),
+                ),
                 ("data_year", ints(g.iter().map(|r| r.data_year))),
                 ("tco2_per_mwh", floats(g.iter().map(|r| r.tco2_per_mwh))),
-                ("source_id", strs(g.iter().map(|r| Some(r.source_id.as_str())))),
+                (
+                    "source_id",
+                    strs(g.iter().map(|r| Some(r.source_id.as_str()))),
+                ),
                 ("quality", strs(g.iter().map(|r| Some(r.quality.as_str())))),
             ],
         )?;
@@ -935,8 +996,14 @@ impl FactorSet {
             ctx,
             "grid_region",
             vec![
-                ("province_code", strs(gr.iter().map(|r| Some(r.province_code.as_str())))),
-                ("grid_region", strs(gr.iter().map(|r| Some(r.grid_region.as_str())))),
+                (
+                    "province_code",
+                    strs(gr.iter().map(|r| Some(r.province_code.as_str()))),
+                ),
+                (
+                    "grid_region",
+                    strs(gr.iter().map(|r| Some(r.grid_region.as_str()))),
+                ),
             ],
         )?;
         let h = &self.heat_factors;
@@ -946,7 +1013,10 @@ impl FactorSet {
             vec![
                 ("data_year", ints(h.iter().map(|r| r.data_year))),
                 ("tco2_per_gj", floats(h.iter().map(|r| r.tco2_per_gj))),
-                ("source_id", strs(h.iter().map(|r| Some(r.source_id.as_str())))),
+                (
+                    "source_id",
+                    strs(h.iter().map(|r| Some(r.source_id.as_str()))),
+                ),
                 ("quality", strs(h.iter().map(|r| Some(r.quality.as_str())))),
             ],
         )?;
@@ -956,8 +1026,14 @@ impl FactorSet {
             "generation_coal_rate",
             vec![
                 ("data_year", ints(gen_rate.iter().map(|r| r.data_year))),
-                ("kgce_per_kwh", floats(gen_rate.iter().map(|r| r.kgce_per_kwh))),
-                ("tce_per_kwh", floats(gen_rate.iter().map(|r| r.kgce_per_kwh / 1000.0))),
+                (
+                    "kgce_per_kwh",
+                    floats(gen_rate.iter().map(|r| r.kgce_per_kwh)),
+                ),
+                (
+                    "tce_per_kwh",
+                    floats(gen_rate.iter().map(|r| r.kgce_per_kwh / 1000.0)),
+                ),
             ],
         )?;
         let elec_tce = self
@@ -981,7 +1057,11 @@ impl FactorSet {
             "special_sector",
             vec![(
                 "sector_code",
-                strs(self.special_sectors.iter().map(|r| Some(r.sector_code.as_str()))),
+                strs(
+                    self.special_sectors
+                        .iter()
+                        .map(|r| Some(r.sector_code.as_str())),
+                ),
             )],
         )?;
         Ok(())
@@ -1040,10 +1120,7 @@ fn read_csv<T: DeserializeOwned>(path: &Path, dir: &Path) -> Result<Vec<T>> {
         match rec {
             Ok(r) => rows.push(r),
             Err(e) => {
-                let line = e
-                    .position()
-                    .map(|p| p.line())
-                    .unwrap_or(i as u64 + 2);
+                let line = e.position().map(|p| p.line()).unwrap_or(i as u64 + 2);
                 return Err(err(format!("{name} line {line}: {e}")));
             }
         }
@@ -1162,8 +1239,15 @@ mod tests {
             .unwrap()
             .co2_factor = 3.2;
         let f: Vec<String> = set.check().iter().map(ToString::to_string).collect();
-        assert!(f.iter().any(|m| m.contains("natural_gas: coefficient 1.2143")), "{f:?}");
-        assert!(f.iter().any(|m| m.contains("diesel: CO2 factor 3.2")), "{f:?}");
+        assert!(
+            f.iter()
+                .any(|m| m.contains("natural_gas: coefficient 1.2143")),
+            "{f:?}"
+        );
+        assert!(
+            f.iter().any(|m| m.contains("diesel: CO2 factor 3.2")),
+            "{f:?}"
+        );
     }
 
     #[test]
@@ -1174,8 +1258,15 @@ mod tests {
         set.grid_factors.push(dup);
         set.heat_factors[0].source_id = "nowhere".into();
         let f: Vec<String> = set.check().iter().map(ToString::to_string).collect();
-        assert!(f.iter().any(|m| m.contains("'biomass' is missing")), "{f:?}");
-        assert!(f.iter().any(|m| m.contains("duplicate scope/area_code/data_year")), "{f:?}");
+        assert!(
+            f.iter().any(|m| m.contains("'biomass' is missing")),
+            "{f:?}"
+        );
+        assert!(
+            f.iter()
+                .any(|m| m.contains("duplicate scope/area_code/data_year")),
+            "{f:?}"
+        );
         assert!(f.iter().any(|m| m.contains("source_id 'nowhere'")), "{f:?}");
     }
 

@@ -60,7 +60,9 @@ pub fn uscc_error(code: &str) -> Option<String> {
     let expected = uscc_check_char(&code[..17])?;
     let got = b[17] as char;
     (got != expected).then(|| {
-        format!("'{code}': check character is '{got}' but the first 17 characters give '{expected}'")
+        format!(
+            "'{code}': check character is '{got}' but the first 17 characters give '{expected}'"
+        )
     })
 }
 
@@ -124,10 +126,22 @@ mod tests {
 
     #[test]
     fn wrong_length_and_characters() {
-        assert!(uscc_error("91350100M000100Y4").unwrap().contains("17 characters"));
+        assert!(
+            uscc_error("91350100M000100Y4")
+                .unwrap()
+                .contains("17 characters")
+        );
         // 'I' is not a USCC symbol
-        assert!(uscc_error("91350100I000100Y43").unwrap().contains("'I' at position 9"));
-        assert!(uscc_error("91350100m000100Y43").unwrap().contains("position 9"));
+        assert!(
+            uscc_error("91350100I000100Y43")
+                .unwrap()
+                .contains("'I' at position 9")
+        );
+        assert!(
+            uscc_error("91350100m000100Y43")
+                .unwrap()
+                .contains("position 9")
+        );
         assert!(uscc_error("9135010０M000100Y4").is_some());
     }
 

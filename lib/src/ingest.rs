@@ -229,7 +229,11 @@ fn expand(cfg: &LoadedConfig, spec: InputSpec, pattern: &str) -> Result<Vec<Inpu
         .into_iter()
         .map(|p| {
             let shown = display_path(&cfg.base_dir, &p);
-            let format = match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase) {
+            let format = match p
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+            {
                 Some(e) if e == "csv" => Format::Csv,
                 Some(e) if e == "parquet" => Format::Parquet,
                 _ => {
@@ -240,9 +244,8 @@ fn expand(cfg: &LoadedConfig, spec: InputSpec, pattern: &str) -> Result<Vec<Inpu
                     ));
                 }
             };
-            let (size, sha256) = hash_file(&p).map_err(|e| {
-                file_error(spec, &shown, format!("cannot read the file: {e}"))
-            })?;
+            let (size, sha256) = hash_file(&p)
+                .map_err(|e| file_error(spec, &shown, format!("cannot read the file: {e}")))?;
             Ok(InputFile {
                 path: shown,
                 local: p,
@@ -511,20 +514,27 @@ impl CsvBatches {
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let mut b = BatchBuilder::new(self.mapping.len());
         while b.rows < BATCH_ROWS {
-            let more = self.reader.read_byte_record(&mut self.record).map_err(|e| {
-                file_error(
-                    self.spec,
-                    &self.path,
-                    format!("{e}; the file is not valid CSV from here on"),
-                )
-            })?;
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| {
+                    file_error(
+                        self.spec,
+                        &self.path,
+                        format!("{e}; the file is not valid CSV from here on"),
+                    )
+                })?;
             if !more {
                 self.done = true;
                 break;
             }
             let line = self.record.position().map(|p| p.line()).unwrap_or(0) as i64;
             // a line with nothing but separators and blanks is not a record
-            if self.record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            if self
+                .record
+                .iter()
+                .all(|f| f.iter().all(u8::is_ascii_whitespace))
+            {
                 continue;
             }
             for (col, idx) in b.columns.iter_mut().zip(&self.mapping) {
@@ -658,9 +668,7 @@ impl Iterator for ParquetBatches {
         let batch = self.reader.next()?;
         Some(
             batch
-                .map_err(|e| {
-                    file_error(self.spec, &self.path, format!("cannot read: {e}"))
-                })
+                .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))
                 .and_then(|b| self.convert(b))
                 .map_err(to_df),
         )

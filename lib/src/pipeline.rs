@@ -226,7 +226,12 @@ pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>
         step: sql.chars().take(60).collect(),
         source,
     };
-    ctx.sql(sql).await.map_err(wrap)?.collect().await.map_err(wrap)
+    ctx.sql(sql)
+        .await
+        .map_err(wrap)?
+        .collect()
+        .await
+        .map_err(wrap)
 }
 
 /// (input, source_file) → (read, accepted, rejected)
@@ -248,7 +253,11 @@ async fn input_counts(ctx: &SessionContext) -> Result<Counts> {
         for i in 0..b.num_rows() {
             out.insert(
                 (input.value(i).to_string(), file.value(i).to_string()),
-                (read.value(i) as u64, acc.value(i) as u64, rej.value(i) as u64),
+                (
+                    read.value(i) as u64,
+                    acc.value(i) as u64,
+                    rej.value(i) as u64,
+                ),
             );
         }
     }
@@ -312,7 +321,11 @@ fn input_records(inputs: &[ResolvedInput], counts: &Counts) -> (Vec<InputRecord>
     (records, totals)
 }
 
-async fn quality_gate(cfg: &LoadedConfig, ctx: &SessionContext, totals: &[InputTotal]) -> Result<()> {
+async fn quality_gate(
+    cfg: &LoadedConfig,
+    ctx: &SessionContext,
+    totals: &[InputTotal],
+) -> Result<()> {
     let max = cfg.config.quality.max_reject_ratio;
     let failing: Vec<&InputTotal> = totals
         .iter()

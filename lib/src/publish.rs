@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, Int32Array, RecordBatch};
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::array::Scalar;
+use datafusion::arrow::array::{Array, Int32Array, RecordBatch};
+use datafusion::arrow::compute::kernels::cmp::eq;
+use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -128,12 +128,12 @@ impl OutputStore {
     pub async fn read_manifest(&self) -> Result<Option<Manifest>> {
         match self.get(MANIFEST_FILE).await? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                Error::Output {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Output {
                     url: format!("{}/{MANIFEST_FILE}", self.url),
                     message: format!("not a carbonstat manifest: {e}"),
-                }
-            }),
+                }),
         }
     }
 }
@@ -269,7 +269,8 @@ pub async fn commit(out: &OutputStore, run_id: &str, manifest: &Manifest) -> Res
     let staging = format!("{STAGING_PREFIX}/{run_id}");
     let keep: BTreeSet<&str> = manifest.outputs.iter().map(|f| f.path.as_str()).collect();
     for f in &manifest.outputs {
-        out.rename(&format!("{staging}/{}", f.path), &f.path).await?;
+        out.rename(&format!("{staging}/{}", f.path), &f.path)
+            .await?;
     }
     for d in DATASETS {
         for existing in out.list(&format!("{REPORTS_PREFIX}/{}", d.name)).await? {

@@ -96,13 +96,11 @@ impl Dataset {
 
     /// The query that produces the dataset, partition column first, in a total order.
     pub fn query(&self) -> String {
-        let cols: Vec<String> = std::iter::once(format!("CAST({PARTITION_COLUMN} AS INT) AS {PARTITION_COLUMN}"))
-            .chain(
-                self.columns
-                    .iter()
-                    .map(|c| format!("\"{}\"", c.name)),
-            )
-            .collect();
+        let cols: Vec<String> = std::iter::once(format!(
+            "CAST({PARTITION_COLUMN} AS INT) AS {PARTITION_COLUMN}"
+        ))
+        .chain(self.columns.iter().map(|c| format!("\"{}\"", c.name)))
+        .collect();
         let order: Vec<String> = std::iter::once(PARTITION_COLUMN.to_string())
             .chain(self.sort_key.iter().map(|k| format!("\"{k}\"")))
             .collect();
@@ -121,40 +119,190 @@ pub const REGION_INDICATORS: Dataset = Dataset {
     description: "Energy, CO2, GDP, intensities, change rates and energy mix per region (every level of the hierarchy) and year.",
     sort_key: &["region_code"],
     columns: &[
-        col("region_code", Text, "", "GB/T 2260 region code (6 digits) or 统计用区划代码 (9 or 12 digits)"),
-        col("region_name", Text, "", "Region name from the regions input"),
+        col(
+            "region_code",
+            Text,
+            "",
+            "GB/T 2260 region code (6 digits) or 统计用区划代码 (9 or 12 digits)",
+        ),
+        col(
+            "region_name",
+            Text,
+            "",
+            "Region name from the regions input",
+        ),
         col("level", Text, "", "country, province, city, county or town"),
-        col("energy_tce", Float, "tce", "Comprehensive energy consumption (GB/T 2589): consumption minus energy supplied to others, at the configured electricity valuation"),
-        col("energy_tce_controlled", Float, "tce", "energy_tce minus feedstock_tce minus non_fossil_tce (双控口径)"),
-        col("feedstock_tce", Float, "tce", "Energy used as raw material (原料用能), included in energy_tce"),
-        col("non_fossil_tce", Float, "tce", "Hydro, wind, solar, nuclear and biomass energy, included in energy_tce"),
-        col("coal_tce", Float, "tce", "Coal and coal products (raw and washed coal, coke, coke oven and blast furnace gas), net of output"),
-        col("oil_tce", Float, "tce", "Crude oil and oil products, net of output"),
+        col(
+            "energy_tce",
+            Float,
+            "tce",
+            "Comprehensive energy consumption (GB/T 2589): consumption minus energy supplied to others, at the configured electricity valuation",
+        ),
+        col(
+            "energy_tce_controlled",
+            Float,
+            "tce",
+            "energy_tce minus feedstock_tce minus non_fossil_tce (双控口径)",
+        ),
+        col(
+            "feedstock_tce",
+            Float,
+            "tce",
+            "Energy used as raw material (原料用能), included in energy_tce",
+        ),
+        col(
+            "non_fossil_tce",
+            Float,
+            "tce",
+            "Hydro, wind, solar, nuclear and biomass energy, included in energy_tce",
+        ),
+        col(
+            "coal_tce",
+            Float,
+            "tce",
+            "Coal and coal products (raw and washed coal, coke, coke oven and blast furnace gas), net of output",
+        ),
+        col(
+            "oil_tce",
+            Float,
+            "tce",
+            "Crude oil and oil products, net of output",
+        ),
         col("gas_tce", Float, "tce", "Natural gas, net of output"),
-        col("electricity_tce", Float, "tce", "Electricity consumed minus electricity supplied to others"),
-        col("heat_tce", Float, "tce", "Heat consumed minus heat supplied to others"),
-        col("high_energy_tce", Float, "tce", "energy_tce of the six energy-intensive industries (GB/T 4754 divisions 25, 26, 30, 31, 32, 44)"),
-        col("energy_mix_tce", Float, "tce", "Base of the energy-mix shares: coal + oil + gas + non-fossil + net imported electricity and heat (0 when the region exports them)"),
+        col(
+            "electricity_tce",
+            Float,
+            "tce",
+            "Electricity consumed minus electricity supplied to others",
+        ),
+        col(
+            "heat_tce",
+            Float,
+            "tce",
+            "Heat consumed minus heat supplied to others",
+        ),
+        col(
+            "high_energy_tce",
+            Float,
+            "tce",
+            "energy_tce of the six energy-intensive industries (GB/T 4754 divisions 25, 26, 30, 31, 32, 44)",
+        ),
+        col(
+            "energy_mix_tce",
+            Float,
+            "tce",
+            "Base of the energy-mix shares: coal + oil + gas + non-fossil + net imported electricity and heat (0 when the region exports them)",
+        ),
         col("co2_t", Float, "t CO2", "co2_direct_t + co2_indirect_t"),
-        col("co2_direct_t", Float, "t CO2", "Fossil fuel combustion (feedstock excluded), net of the carbon in fossil products supplied to others"),
-        col("co2_indirect_t", Float, "t CO2", "Net purchased electricity × grid factor + net purchased heat × heat factor"),
-        col("gdp", Float, "10^8 yuan", "GDP at current prices (亿元), as input"),
-        col("gdp_const", Float, "10^8 yuan", "GDP at base-year prices, chained from the real index"),
-        col("energy_intensity", Float, "tce per 10^4 yuan", "energy_tce / (gdp_const × 10^4)"),
-        col("energy_intensity_controlled", Float, "tce per 10^4 yuan", "energy_tce_controlled / (gdp_const × 10^4)"),
-        col("co2_intensity", Float, "t CO2 per 10^4 yuan", "co2_t / (gdp_const × 10^4)"),
-        col("energy_intensity_change_yoy", Float, "fraction", "energy_intensity_t / energy_intensity_{t-1} − 1, each rounded to 4 decimals first (NBS); −0.03 = 3 % lower"),
-        col("energy_intensity_controlled_change_yoy", Float, "fraction", "Same for energy_intensity_controlled"),
-        col("co2_intensity_change_yoy", Float, "fraction", "Same for co2_intensity"),
-        col("energy_intensity_change_base", Float, "fraction", "energy_intensity_t / energy_intensity_base − 1 (rounded like the yoy change)"),
-        col("energy_intensity_controlled_change_base", Float, "fraction", "Same for energy_intensity_controlled"),
-        col("co2_intensity_change_base", Float, "fraction", "Same for co2_intensity"),
+        col(
+            "co2_direct_t",
+            Float,
+            "t CO2",
+            "Fossil fuel combustion (feedstock excluded), net of the carbon in fossil products supplied to others",
+        ),
+        col(
+            "co2_indirect_t",
+            Float,
+            "t CO2",
+            "Net purchased electricity × grid factor + net purchased heat × heat factor",
+        ),
+        col(
+            "gdp",
+            Float,
+            "10^8 yuan",
+            "GDP at current prices (亿元), as input",
+        ),
+        col(
+            "gdp_const",
+            Float,
+            "10^8 yuan",
+            "GDP at base-year prices, chained from the real index",
+        ),
+        col(
+            "energy_intensity",
+            Float,
+            "tce per 10^4 yuan",
+            "energy_tce / (gdp_const × 10^4)",
+        ),
+        col(
+            "energy_intensity_controlled",
+            Float,
+            "tce per 10^4 yuan",
+            "energy_tce_controlled / (gdp_const × 10^4)",
+        ),
+        col(
+            "co2_intensity",
+            Float,
+            "t CO2 per 10^4 yuan",
+            "co2_t / (gdp_const × 10^4)",
+        ),
+        col(
+            "energy_intensity_change_yoy",
+            Float,
+            "fraction",
+            "energy_intensity_t / energy_intensity_{t-1} − 1, each rounded to 4 decimals first (NBS); −0.03 = 3 % lower",
+        ),
+        col(
+            "energy_intensity_controlled_change_yoy",
+            Float,
+            "fraction",
+            "Same for energy_intensity_controlled",
+        ),
+        col(
+            "co2_intensity_change_yoy",
+            Float,
+            "fraction",
+            "Same for co2_intensity",
+        ),
+        col(
+            "energy_intensity_change_base",
+            Float,
+            "fraction",
+            "energy_intensity_t / energy_intensity_base − 1 (rounded like the yoy change)",
+        ),
+        col(
+            "energy_intensity_controlled_change_base",
+            Float,
+            "fraction",
+            "Same for energy_intensity_controlled",
+        ),
+        col(
+            "co2_intensity_change_base",
+            Float,
+            "fraction",
+            "Same for co2_intensity",
+        ),
         col("coal_share", Float, "fraction", "coal_tce / energy_mix_tce"),
-        col("non_fossil_share", Float, "fraction", "non_fossil_tce / energy_mix_tce"),
-        col("high_energy_share", Float, "fraction", "high_energy_tce / energy_tce"),
-        col("enterprises", Int, "count", "Distinct enterprises with accepted records in the region and year"),
-        col("records", BigInt, "count", "Accepted input records (energy and sector_energy) behind the row"),
-        col("factor_set", Text, "", "Factor set id the numbers were computed with"),
+        col(
+            "non_fossil_share",
+            Float,
+            "fraction",
+            "non_fossil_tce / energy_mix_tce",
+        ),
+        col(
+            "high_energy_share",
+            Float,
+            "fraction",
+            "high_energy_tce / energy_tce",
+        ),
+        col(
+            "enterprises",
+            Int,
+            "count",
+            "Distinct enterprises with accepted records in the region and year",
+        ),
+        col(
+            "records",
+            BigInt,
+            "count",
+            "Accepted input records (energy and sector_energy) behind the row",
+        ),
+        col(
+            "factor_set",
+            Text,
+            "",
+            "Factor set id the numbers were computed with",
+        ),
     ],
 };
 
@@ -166,17 +314,62 @@ pub const TARGET_PROGRESS: Dataset = Dataset {
     columns: &[
         col("region_code", Text, "", "Region code"),
         col("region_name", Text, "", "Region name"),
-        col("plan", Text, "", "Plan the target belongs to, as input (e.g. 14th-FYP)"),
-        col("indicator", Text, "", "energy_intensity_reduction, co2_intensity_reduction, non_fossil_share_min, coal_share_max, energy_total_max or co2_total_max"),
+        col(
+            "plan",
+            Text,
+            "",
+            "Plan the target belongs to, as input (e.g. 14th-FYP)",
+        ),
+        col(
+            "indicator",
+            Text,
+            "",
+            "energy_intensity_reduction, co2_intensity_reduction, non_fossil_share_min, coal_share_max, energy_total_max or co2_total_max",
+        ),
         col("base_year", Int, "year", "Base year of the target"),
         col("target_year", Int, "year", "Year the target must be met"),
-        col("target", Float, "fraction, tce or t CO2", "Target value as input: a reduction or share as a fraction, a cap in tce or t CO2"),
-        col("achieved", Float, "fraction, tce or t CO2", "Reductions: 1 − I_t / I_base (cumulative); shares and caps: the value of the year"),
-        col("required", Float, "fraction, tce or t CO2", "Reductions: 1 − (1 − target)^((t − base) / (target_year − base)), the even path; caps: the target"),
-        col("change_yoy", Float, "fraction", "Intensity change against the previous year (intensity targets only)"),
-        col("measured_on", Text, "", "The region_indicators column the target is judged on"),
-        col("warning_level", Int, "level", "1 red: intensity rose (or cap missed); 2 yellow: fell, but behind the required pace; 3 green: on track (or cap met)"),
-        col("status", Text, "", "red, yellow or green for intensity targets; met or not_met for share and total caps"),
+        col(
+            "target",
+            Float,
+            "fraction, tce or t CO2",
+            "Target value as input: a reduction or share as a fraction, a cap in tce or t CO2",
+        ),
+        col(
+            "achieved",
+            Float,
+            "fraction, tce or t CO2",
+            "Reductions: 1 − I_t / I_base (cumulative); shares and caps: the value of the year",
+        ),
+        col(
+            "required",
+            Float,
+            "fraction, tce or t CO2",
+            "Reductions: 1 − (1 − target)^((t − base) / (target_year − base)), the even path; caps: the target",
+        ),
+        col(
+            "change_yoy",
+            Float,
+            "fraction",
+            "Intensity change against the previous year (intensity targets only)",
+        ),
+        col(
+            "measured_on",
+            Text,
+            "",
+            "The region_indicators column the target is judged on",
+        ),
+        col(
+            "warning_level",
+            Int,
+            "level",
+            "1 red: intensity rose (or cap missed); 2 yellow: fell, but behind the required pace; 3 green: on track (or cap met)",
+        ),
+        col(
+            "status",
+            Text,
+            "",
+            "red, yellow or green for intensity targets; met or not_met for share and total caps",
+        ),
     ],
 };
 
@@ -184,26 +377,98 @@ pub const ENTERPRISE_ANNUAL: Dataset = Dataset {
     name: "enterprise_annual",
     view: "enterprise_annual",
     description: "Per enterprise, year, energy, use and flow: quantity in the base unit, standard coal and CO2, with the factor years used. Consumption and output stay separate rows.",
-    sort_key: &["enterprise_id", "region_code", "sector_code", "energy_code", "use", "flow"],
+    sort_key: &[
+        "enterprise_id",
+        "region_code",
+        "sector_code",
+        "energy_code",
+        "use",
+        "flow",
+    ],
     columns: &[
-        col("enterprise_id", Text, "", "Unified Social Credit Code (check digit validated)"),
+        col(
+            "enterprise_id",
+            Text,
+            "",
+            "Unified Social Credit Code (check digit validated)",
+        ),
         col("enterprise_name", Text, "", "Enterprise name as input"),
         col("region_code", Text, "", "Region code of the records"),
-        col("sector_code", Text, "", "GB/T 4754-2017 industry code as input"),
-        col("energy_code", Text, "", "Energy code of the factor set's catalog"),
+        col(
+            "sector_code",
+            Text,
+            "",
+            "GB/T 4754-2017 industry code as input",
+        ),
+        col(
+            "energy_code",
+            Text,
+            "",
+            "Energy code of the factor set's catalog",
+        ),
         col("use", Text, "", "fuel or feedstock"),
-        col("flow", Text, "", "consumption or output (energy supplied to others)"),
-        col("base_unit", Text, "", "Base unit of quantity_base (t, m3, kWh or GJ)"),
-        col("quantity_base", Float, "base_unit", "Quantity in the base unit, unsigned"),
-        col("tce", Float, "tce", "Standard coal, signed: negative for output"),
-        col("co2_direct_t", Float, "t CO2", "Combustion CO2, signed (0 for feedstock, electricity, heat and non-fossil energy)"),
-        col("co2_indirect_t", Float, "t CO2", "Electricity or heat CO2, signed"),
+        col(
+            "flow",
+            Text,
+            "",
+            "consumption or output (energy supplied to others)",
+        ),
+        col(
+            "base_unit",
+            Text,
+            "",
+            "Base unit of quantity_base (t, m3, kWh or GJ)",
+        ),
+        col(
+            "quantity_base",
+            Float,
+            "base_unit",
+            "Quantity in the base unit, unsigned",
+        ),
+        col(
+            "tce",
+            Float,
+            "tce",
+            "Standard coal, signed: negative for output",
+        ),
+        col(
+            "co2_direct_t",
+            Float,
+            "t CO2",
+            "Combustion CO2, signed (0 for feedstock, electricity, heat and non-fossil energy)",
+        ),
+        col(
+            "co2_indirect_t",
+            Float,
+            "t CO2",
+            "Electricity or heat CO2, signed",
+        ),
         col("co2_t", Float, "t CO2", "co2_direct_t + co2_indirect_t"),
         col("records", Int, "count", "Input records summed"),
-        col("months", Int, "count", "Of those, monthly records (0 = an annual record)"),
-        col("tce_factor_year", Int, "year", "Data year of the generation coal rate (equal-value electricity only)"),
-        col("factor_year", Int, "year", "Data year of the grid or heat factor used (electricity and heat only)"),
-        col("indirect_factor_scope", Text, "", "national, regional or provincial grid factor, or heat"),
+        col(
+            "months",
+            Int,
+            "count",
+            "Of those, monthly records (0 = an annual record)",
+        ),
+        col(
+            "tce_factor_year",
+            Int,
+            "year",
+            "Data year of the generation coal rate (equal-value electricity only)",
+        ),
+        col(
+            "factor_year",
+            Int,
+            "year",
+            "Data year of the grid or heat factor used (electricity and heat only)",
+        ),
+        col(
+            "indirect_factor_scope",
+            Text,
+            "",
+            "national, regional or provincial grid factor, or heat",
+        ),
         col("factor_set", Text, "", "Factor set id"),
     ],
 };
@@ -214,17 +479,47 @@ pub const REJECTS: Dataset = Dataset {
     description: "Every input row that failed validation, with where it came from, the rule and what to do. year=0 holds rows without a valid year and the rejects of the regions input.",
     sort_key: &["input", "source_file", "source_line"],
     columns: &[
-        col("input", Text, "", "energy, sector_energy, gdp, regions or targets"),
-        col("source_file", Text, "", "Input file, relative to the config file"),
-        col("source_line", BigInt, "line", "Line of the record in the file (1 = header); row number for Parquet"),
-        col("rule_id", Text, "", "Stable id of the rule the row broke (README: Reject rules)"),
-        col("column_name", Text, "", "Column at fault ('' when the whole row is)"),
+        col(
+            "input",
+            Text,
+            "",
+            "energy, sector_energy, gdp, regions or targets",
+        ),
+        col(
+            "source_file",
+            Text,
+            "",
+            "Input file, relative to the config file",
+        ),
+        col(
+            "source_line",
+            BigInt,
+            "line",
+            "Line of the record in the file (1 = header); row number for Parquet",
+        ),
+        col(
+            "rule_id",
+            Text,
+            "",
+            "Stable id of the rule the row broke (README: Reject rules)",
+        ),
+        col(
+            "column_name",
+            Text,
+            "",
+            "Column at fault ('' when the whole row is)",
+        ),
         col("message", Text, "", "What is wrong and what to do"),
         col("raw_record", Text, "", "The row's values as written"),
     ],
 };
 
-pub const DATASETS: [Dataset; 4] = [REGION_INDICATORS, TARGET_PROGRESS, ENTERPRISE_ANNUAL, REJECTS];
+pub const DATASETS: [Dataset; 4] = [
+    REGION_INDICATORS,
+    TARGET_PROGRESS,
+    ENTERPRISE_ANNUAL,
+    REJECTS,
+];
 
 /// The data dictionary as Markdown (the README section is this text).
 pub fn dictionary_markdown() -> String {
@@ -238,9 +533,7 @@ pub fn dictionary_markdown() -> String {
             d.sort_key.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
         ));
         s.push_str("| column | type | unit | meaning |\n|---|---|---|---|\n");
-        s.push_str(&format!(
-            "| `year` | int32 (partition) | year | Statistical year |\n"
-        ));
+        s.push_str("| `year` | int32 (partition) | year | Statistical year |\n");
         for c in d.columns {
             s.push_str(&format!(
                 "| `{}` | {} | {} | {} |\n",

@@ -44,8 +44,14 @@ pub fn register_run(ctx: &SessionContext, config: &Config, factors: &FactorSet) 
         ctx,
         "run_params",
         vec![
-            ("base_year", Arc::new(Int32Array::from(vec![config.base_year]))),
-            ("electricity_factor", one(config.electricity_factor.as_str())),
+            (
+                "base_year",
+                Arc::new(Int32Array::from(vec![config.base_year])),
+            ),
+            (
+                "electricity_factor",
+                one(config.electricity_factor.as_str()),
+            ),
             (
                 "electricity_valuation",
                 one(config.electricity_valuation.as_str()),

@@ -86,7 +86,11 @@ pub async fn run_steps(ctx: &SessionContext, steps: &[Step]) -> Result<()> {
     for s in steps {
         let started = std::time::Instant::now();
         run_sql(ctx, s.name, s.sql).await?;
-        tracing::info!(step = s.name, elapsed_ms = started.elapsed().as_millis() as u64, "step done");
+        tracing::info!(
+            step = s.name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "step done"
+        );
     }
     Ok(())
 }

@@ -22,6 +22,12 @@ pub struct Project {
     pub dir: tempfile::TempDir,
 }
 
+impl Default for Project {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Project {
     pub fn new() -> Self {
         Project {
@@ -79,7 +85,9 @@ impl Project {
 
     /// Every row of one partition file of a dataset, column name → value.
     pub fn rows(&self, dataset: &str, year: i32) -> Vec<HashMap<String, Value>> {
-        let p = self.path(&format!("out/reports/{dataset}/year={year}/part-00000.parquet"));
+        let p = self.path(&format!(
+            "out/reports/{dataset}/year={year}/part-00000.parquet"
+        ));
         read_parquet(&p)
     }
 }
@@ -134,9 +142,13 @@ pub fn read_parquet(path: &Path) -> Vec<HashMap<String, Value>> {
                 } else {
                     match field.data_type() {
                         DataType::Utf8 => Value::Text(col.as_string::<i32>().value(r).to_string()),
-                        DataType::Int32 => Value::Int(col.as_primitive::<Int32Type>().value(r) as i64),
+                        DataType::Int32 => {
+                            Value::Int(col.as_primitive::<Int32Type>().value(r) as i64)
+                        }
                         DataType::Int64 => Value::Int(col.as_primitive::<Int64Type>().value(r)),
-                        DataType::Float64 => Value::Float(col.as_primitive::<Float64Type>().value(r)),
+                        DataType::Float64 => {
+                            Value::Float(col.as_primitive::<Float64Type>().value(r))
+                        }
                         other => panic!("unexpected type {other}"),
                     }
                 };
@@ -154,7 +166,13 @@ pub fn find<'a>(
     pairs: &[(&str, &str)],
 ) -> &'a HashMap<String, Value> {
     rows.iter()
-        .find(|r| pairs.iter().all(|(k, v)| r.get(*k).map(|x| x == &Value::Text(v.to_string())).unwrap_or(false)))
+        .find(|r| {
+            pairs.iter().all(|(k, v)| {
+                r.get(*k)
+                    .map(|x| x == &Value::Text(v.to_string()))
+                    .unwrap_or(false)
+            })
+        })
         .unwrap_or_else(|| panic!("no row with {pairs:?} in {rows:#?}"))
 }
 

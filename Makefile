@@ -1,0 +1,57 @@
+# carbonstat — the two commands a newcomer needs are `make run` and `make test`.
+# Both set up everything themselves on a machine with Rust, Python 3.11 and pip.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Build artefacts live outside the clone, so a fresh clone reuses a warm build.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/carbonstat-target
+CARBONSTAT := $(CARGO_TARGET_DIR)/debug/carbonstat
+VENV := .venv
+PYTHON_REQUIREMENTS := jobs/tests/python/requirements.txt
+
+.PHONY: help run build test test-rust test-python lint fmt clean-out schema bench
+
+help:
+	@echo "make run     build, run the sample region (data-samples/pipeline.yaml), write out/, print a summary"
+	@echo "make test    Rust unit, integration and SQL logic tests, then the Python read-back tests"
+	@echo "make lint    cargo fmt --check and clippy -D warnings"
+	@echo "make fmt     format the code"
+	@echo "make schema  print the output data dictionary (Markdown)"
+
+build:
+	cargo build --bin carbonstat
+
+run: build
+	$(CARBONSTAT) run --config data-samples/pipeline.yaml
+
+# The Python environment of the read-back tests: created once, reused.
+$(VENV)/.installed: $(PYTHON_REQUIREMENTS)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(PYTHON_REQUIREMENTS)
+	touch $@
+
+test: test-rust test-python
+
+test-rust:
+	cargo test --workspace
+
+test-python: build $(VENV)/.installed
+	CARBONSTAT=$(CARBONSTAT) $(VENV)/bin/python -m pytest -q jobs/tests/python
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+schema: build
+	@$(CARBONSTAT) schema --markdown
+
+bench:
+	@echo "benchmarks arrive with the performance issue (generator, DuckDB comparison); nothing to run yet" >&2
+	@exit 2
+
+clean-out:
+	rm -rf out
