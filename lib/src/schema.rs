@@ -547,3 +547,32 @@ pub fn dictionary_markdown() -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_data_dictionary_is_generated_from_here() {
+        let readme = include_str!("../../README.md");
+        let dict = dictionary_markdown();
+        assert!(
+            readme.contains(dict.trim_end()),
+            "README.md's data dictionary is out of date: replace the section between the \
+             DATA DICTIONARY markers with the output of `carbonstat schema --markdown`"
+        );
+    }
+
+    #[test]
+    fn every_dataset_has_documented_columns_and_a_sort_key_among_them() {
+        for d in DATASETS {
+            for c in d.columns {
+                assert!(!c.description.is_empty(), "{}.{}", d.name, c.name);
+            }
+            for k in d.sort_key {
+                assert!(d.columns.iter().any(|c| c.name == *k), "{}: {k}", d.name);
+            }
+            assert_eq!(d.file_schema().fields().len(), d.columns.len());
+        }
+    }
+}
