@@ -350,3 +350,111 @@ fn rerun_is_byte_identical_and_replaces_stale_partitions() {
             .all(|o| !o["path"].as_str().unwrap().contains("2021"))
     );
 }
+
+/// The same records as Parquet (typed columns, as another tool would write
+/// them) give the same indicators as the CSV.
+#[test]
+fn parquet_input_gives_the_same_numbers_as_csv() {
+    use carbonstat::datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, StringArray};
+    use carbonstat::datafusion::arrow::record_batch::RecordBatch;
+    use carbonstat::datafusion::parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+
+    let csv = tiny_region();
+    assert!(csv.run_pipeline().status.success());
+
+    let pq = tiny_region();
+    let text = std::fs::read_to_string(pq.path("energy.csv")).unwrap();
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let col = |i: usize| -> Vec<Option<String>> {
+        rows.iter()
+            .map(|r| Some(r[i].clone()).filter(|s| !s.is_empty()))
+            .collect()
+    };
+    let text_col = |i: usize| Arc::new(StringArray::from(col(i))) as ArrayRef;
+    let batch = RecordBatch::try_from_iter(vec![
+        ("enterprise_id", text_col(0)),
+        ("enterprise_name", text_col(1)),
+        ("region_code", text_col(2)),
+        ("sector_code", text_col(3)),
+        (
+            "year",
+            Arc::new(Int32Array::from(
+                col(4)
+                    .iter()
+                    .map(|v| v.as_ref().map(|s| s.parse::<i32>().unwrap()))
+                    .collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        ("energy_code", text_col(6)),
+        ("use", text_col(7)),
+        ("flow", text_col(8)),
+        (
+            "quantity",
+            Arc::new(Float64Array::from(
+                col(9)
+                    .iter()
+                    .map(|v| v.as_ref().map(|s| s.parse::<f64>().unwrap()))
+                    .collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        ("unit", text_col(10)),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(pq.path("energy.parquet")).unwrap();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    std::fs::remove_file(pq.path("energy.csv")).unwrap();
+    let yaml = std::fs::read_to_string(pq.path("pipeline.yaml")).unwrap();
+    pq.write(
+        "pipeline.yaml",
+        &yaml.replace("energy: energy.csv", "energy: energy.parquet"),
+    );
+    let out = pq.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    for year in [2020, 2021] {
+        let a = csv.rows("region_indicators", year);
+        let b = pq.rows("region_indicators", year);
+        assert_eq!(a, b, "region_indicators {year}");
+    }
+    let m = pq.manifest();
+    let input = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["input"] == "energy")
+        .unwrap();
+    assert_eq!(input["format"], "parquet");
+    assert_eq!(input["rows_read"], 12);
+}
+
+/// Sums are fixed-point, rows are totally ordered: the number of partitions
+/// does not change a byte of the sample's outputs.
+#[test]
+fn outputs_do_not_depend_on_parallelism() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut hashes = Vec::new();
+    for partitions in [1, 7] {
+        let p = Project::new();
+        let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
+            .unwrap()
+            .replace("data/", &format!("{}/data-samples/data/", root.display()))
+            .replace("../factors/cn-2024", factors_dir().to_str().unwrap())
+            .replace("output: ../out", "output: out")
+            .replace(
+                "  memory_limit: 2GiB",
+                &format!("  memory_limit: 2GiB\n  target_partitions: {partitions}"),
+            );
+        p.write("pipeline.yaml", &config);
+        let out = p.run_pipeline();
+        assert!(out.status.success(), "{}", stderr(&out));
+        hashes.push(p.manifest()["outputs"].clone());
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
