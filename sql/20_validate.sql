@@ -276,9 +276,13 @@ CREATE OR REPLACE VIEW rejects AS
 SELECT input, source_file, source_line, coalesce(year, 0) AS year,
     get_field(reject, 'rule') AS rule_id, get_field(reject, 'column') AS column_name, get_field(reject, 'message') AS message,
     concat_ws('; ',
-        concat('enterprise_id=', enterprise_id_raw), concat('enterprise_name=', enterprise_name_raw),
+        -- sector_energy has no enterprise and no month: concat_ws skips the NULLs
+        CASE WHEN input = 'energy' THEN concat('enterprise_id=', enterprise_id_raw) END,
+        CASE WHEN input = 'energy' THEN concat('enterprise_name=', enterprise_name_raw) END,
         concat('region_code=', region_code_raw), concat('sector_code=', sector_code_raw),
-        concat('year=', year_raw), concat('month=', month_raw), concat('energy_code=', energy_code_raw),
+        concat('year=', year_raw),
+        CASE WHEN input = 'energy' THEN concat('month=', month_raw) END,
+        concat('energy_code=', energy_code_raw),
         concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
         concat('unit=', unit_raw)) AS raw_record
 FROM records_checked WHERE reject IS NOT NULL

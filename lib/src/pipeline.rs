@@ -137,7 +137,13 @@ pub async fn run(cfg: &LoadedConfig) -> Result<RunReport> {
     );
 
     let out = OutputStore::open_local(&out_dir)?;
-    let outputs = write_all(&ctx, &out, &run_id).await?;
+    let outputs = match write_all(&ctx, &out, &run_id).await {
+        Ok(o) => o,
+        Err(e) => {
+            discard_staging(&out, &run_id).await;
+            return Err(e);
+        }
+    };
     let summary = summary(&ctx).await?;
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
@@ -163,7 +169,10 @@ pub async fn run(cfg: &LoadedConfig) -> Result<RunReport> {
         input_totals: totals,
         outputs,
     };
-    commit(&out, &run_id, &manifest).await?;
+    if let Err(e) = commit(&out, &run_id, &manifest).await {
+        discard_staging(&out, &run_id).await;
+        return Err(e);
+    }
     tracing::info!(run_id = %run_id, output = %out.url, files = manifest.outputs.len(), "published");
     Ok(RunReport {
         manifest,
@@ -171,6 +180,21 @@ pub async fn run(cfg: &LoadedConfig) -> Result<RunReport> {
         rejects_by_rule,
         summary,
     })
+}
+
+/// Best effort after a failure: remove what this run staged. The published
+/// reports and manifest were not touched.
+async fn discard_staging(out: &OutputStore, run_id: &str) {
+    let staging = format!("{}/{run_id}", crate::publish::STAGING_PREFIX);
+    let cleaned = async {
+        for f in out.list(&staging).await? {
+            out.delete(&f).await?;
+        }
+        out.prune_empty_dirs(crate::publish::STAGING_PREFIX)
+    };
+    if let Err(e) = cleaned.await {
+        tracing::warn!(staging = %staging, "could not remove the staged files of the failed run: {e}");
+    }
 }
 
 /// Refuse a regions table whose parent links loop: a roll-up would count a
