@@ -69,13 +69,14 @@ fn main() -> ExitCode {
             "error: internal error: {info}\nThis is a bug in carbonstat; please report it with the command and the config."
         );
     }));
-    match std::panic::catch_unwind(|| execute(cli.command)) {
+    let log_format = cli.log_format;
+    match std::panic::catch_unwind(|| execute(cli.command, log_format)) {
         Ok(code) => code,
         Err(_) => ExitCode::from(1),
     }
 }
 
-fn execute(command: Command) -> ExitCode {
+fn execute(command: Command, log_format: LogFormat) -> ExitCode {
     let result = match command {
         Command::Run { config, no_summary } => run::run(&config, !no_summary),
         Command::Factors { command } => factors_cmd::run(command),
@@ -97,8 +98,11 @@ fn execute(command: Command) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let shown = e.carried().unwrap_or(&e);
-            eprintln!("error: {shown}");
-            tracing::error!(exit_code = e.exit_code(), "{shown}");
+            match log_format {
+                // one JSON object a line, as every other log line
+                LogFormat::Json => tracing::error!(exit_code = e.exit_code(), "{shown}"),
+                LogFormat::Text => eprintln!("error: {shown}"),
+            }
             ExitCode::from(e.exit_code() as u8)
         }
     }
