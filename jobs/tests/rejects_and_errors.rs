@@ -124,13 +124,7 @@ fn every_energy_rule_rejects_its_row() {
     assert!(rule_of(17).2.contains("flow = output"), "{}", rule_of(17).2);
     // line 2 (the first of the duplicates) is accepted; nothing is lost
     assert!(rejects.iter().all(|r| r["source_line"].i() != 2));
-    let m = p.manifest();
-    let energy = m["input_totals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["input"] == "energy")
-        .unwrap();
+    let energy = p.input_total("energy");
     assert_eq!(energy["rows_read"], 20);
     assert_eq!(energy["rows_rejected"], 19);
     assert_eq!(energy["rows_accepted"], 1);

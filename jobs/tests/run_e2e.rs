@@ -254,12 +254,7 @@ fn tiny_region_indicators_match_hand_computation() {
     // --- manifest -----------------------------------------------------------------
     let m = p.manifest();
     assert_eq!(m["factor_set"]["id"], "cn-2024");
-    let energy = m["input_totals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["input"] == "energy")
-        .unwrap();
+    let energy = p.input_total("energy");
     assert_eq!(energy["rows_read"], 12);
     assert_eq!(energy["rows_accepted"], 12);
     assert_eq!(energy["rows_rejected"], 0);

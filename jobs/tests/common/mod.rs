@@ -83,6 +83,17 @@ impl Project {
         serde_json::from_slice(&std::fs::read(self.path("out/manifest.json")).unwrap()).unwrap()
     }
 
+    /// The manifest's totals of one input (rows read, accepted, rejected).
+    pub fn input_total(&self, input: &str) -> serde_json::Value {
+        self.manifest()["input_totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["input"] == input)
+            .unwrap_or_else(|| panic!("no input {input} in the manifest"))
+            .clone()
+    }
+
     /// Every row of one partition file of a dataset, column name → value.
     pub fn rows(&self, dataset: &str, year: i32) -> Vec<HashMap<String, Value>> {
         let p = self.path(&format!(
