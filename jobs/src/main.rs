@@ -1,6 +1,7 @@
 //! `carbonstat`: the command a statistics bureau runs from cron, and the tools
-//! around it. Exit codes (README "Exit codes"): 0 ok, 1 runtime failure,
-//! 2 usage, config or input-file error, 3 data quality threshold exceeded.
+//! around it. Exit codes (README "Exit codes"): 0 published or up to date,
+//! 1 runtime failure, 2 usage, config or input-file error, 3 data quality
+//! threshold exceeded, 4 the output is locked by another run.
 
 mod factors_cmd;
 mod logging;
@@ -45,6 +46,10 @@ enum Command {
         /// Print no summary table on stdout.
         #[arg(long)]
         no_summary: bool,
+        /// Recompute and republish even when the published run has the same
+        /// fingerprint (inputs, factor set, config, program).
+        #[arg(long)]
+        force: bool,
     },
     /// Inspect and check factor sets.
     Factors {
@@ -78,7 +83,16 @@ fn main() -> ExitCode {
 
 fn execute(command: Command, log_format: LogFormat) -> ExitCode {
     let result = match command {
-        Command::Run { config, no_summary } => run::run(&config, !no_summary),
+        Command::Run {
+            config,
+            no_summary,
+            force,
+        } => run::run(run::Args {
+            config: &config,
+            print_summary: !no_summary,
+            force,
+            progress: matches!(log_format, LogFormat::Text),
+        }),
         Command::Factors { command } => factors_cmd::run(command),
         Command::Schema { markdown } => {
             if markdown {

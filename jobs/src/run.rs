@@ -1,20 +1,67 @@
 //! `carbonstat run`: the nightly job. Thin: the work is in the library and the
 //! SQL steps; this prints what a person at a terminal wants to see.
 
+use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use carbonstat::config::LoadedConfig;
-use carbonstat::pipeline::{RunReport, SummaryRow};
+use carbonstat::pipeline::{RunOptions, RunOutcome, RunReport, SummaryRow};
+use indicatif::{ProgressBar, ProgressStyle};
 
-pub fn run(config: &Path, print_summary: bool) -> carbonstat::Result<()> {
-    let cfg = LoadedConfig::load(config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+pub struct Args<'a> {
+    pub config: &'a Path,
+    pub print_summary: bool,
+    pub force: bool,
+    /// Show a spinner with the current stage (only ever on a terminal).
+    pub progress: bool,
+}
+
+pub fn run(args: Args) -> carbonstat::Result<()> {
+    let cfg = LoadedConfig::load(args.config)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cfg.config.engine.threads {
+        runtime.worker_threads(n);
+    }
+    let runtime = runtime
         .enable_all()
         .build()
         .map_err(|e| carbonstat::Error::io("starting the async runtime", e))?;
-    let report = runtime.block_on(carbonstat::pipeline::run(&cfg))?;
-    if print_summary {
-        print!("{}", format_report(&report));
+    // In cron or with JSON logs there is no terminal to draw on: no spinner.
+    let spinner = (args.progress && std::io::stderr().is_terminal()).then(|| {
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.enable_steady_tick(Duration::from_millis(120));
+        pb
+    });
+    let opts = RunOptions {
+        force: args.force,
+        on_stage: spinner.clone().map(|pb| {
+            Arc::new(move |stage: &str| pb.set_message(stage.to_string()))
+                as carbonstat::pipeline::StageHook
+        }),
+    };
+    let outcome = runtime.block_on(carbonstat::pipeline::run(&cfg, &opts));
+    if let Some(pb) = spinner {
+        pb.finish_and_clear();
+    }
+    match outcome? {
+        RunOutcome::Published(report) => {
+            if args.print_summary {
+                print!("{}", format_report(&report));
+            }
+        }
+        RunOutcome::UpToDate { manifest, output } => {
+            println!(
+                "up to date: {output} already holds run {} with the same inputs, factor set, config and program (fingerprint {}); --force recomputes",
+                manifest.run_id,
+                &manifest.fingerprint[..16]
+            );
+        }
     }
     Ok(())
 }

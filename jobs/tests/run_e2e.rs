@@ -300,14 +300,25 @@ fn rerun_is_byte_identical_and_replaces_stale_partitions() {
     let p = tiny_region();
     assert!(p.run_pipeline().status.success());
     let first = p.manifest();
-    assert!(p.run_pipeline().status.success());
+    // nothing changed: a no-op that says so
+    let again = p.run_pipeline();
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).starts_with("up to date:"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(p.manifest(), first, "an up-to-date run publishes nothing");
+    // --force recomputes: the same bytes under the same names
+    let forced = p.run(&["--quiet", "run", "--config", "pipeline.yaml", "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
     let second = p.manifest();
+    assert_ne!(first["run_id"], second["run_id"]);
     assert_eq!(
         first["outputs"], second["outputs"],
         "same inputs, same bytes"
     );
     assert_eq!(first["fingerprint"], second["fingerprint"]);
-    assert_ne!(first["run_id"], serde_json::Value::Null);
 
     // drop 2021 from every input: its partitions must disappear, not linger
     let keep_2020 = |f: &str| {
@@ -320,10 +331,7 @@ fn rerun_is_byte_identical_and_replaces_stale_partitions() {
     keep_2020("gdp.csv");
     assert!(p.run_pipeline().status.success());
     for d in ["region_indicators", "enterprise_annual"] {
-        assert!(
-            p.path(&format!("out/reports/{d}/year=2020/part-00000.parquet"))
-                .exists()
-        );
+        p.partition_file(d, 2020); // exactly one file: the old run's is gone
         assert!(
             !p.path(&format!("out/reports/{d}/year=2021")).exists(),
             "{d} 2021 is stale"

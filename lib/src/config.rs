@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::storage::{Location, Storage};
 
 /// The whole pipeline configuration (the `pipeline.yaml` contract).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -39,6 +40,16 @@ pub struct Config {
     pub quality: Quality,
     #[serde(default)]
     pub engine: Engine,
+    /// Endpoint, region and options of object stores (credentials from the environment).
+    #[serde(default)]
+    pub storage: Storage,
+    /// A lock older than this is taken over (a crashed run), e.g. `6h`, `90m`.
+    #[serde(default = "default_lock_ttl")]
+    pub lock_ttl: String,
+}
+
+fn default_lock_ttl() -> String {
+    "6h".into()
 }
 
 fn default_true() -> bool {
@@ -159,9 +170,12 @@ pub struct Engine {
     /// Number of parallel partitions; defaults to the number of cores.
     #[serde(default)]
     pub target_partitions: Option<usize>,
-    /// Directory for spill files; the system temp dir if absent.
+    /// Directory for spill files and fetched remote inputs; the system temp dir if absent.
     #[serde(default)]
     pub spill_dir: Option<String>,
+    /// Worker threads of the runtime; defaults to the number of cores.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 /// A config together with where it was read from.
@@ -207,30 +221,13 @@ impl LoadedConfig {
         })
     }
 
-    /// Resolve a location from the config into a local path.
-    pub fn resolve_local(&self, location: &str) -> std::result::Result<PathBuf, String> {
-        resolve_local(&self.base_dir, location)
+    /// A location named in the config (relative paths against the config's directory).
+    pub fn location(&self, what: &str, s: &str) -> Result<Location> {
+        Location::parse(&self.base_dir, s, &self.config.storage).map_err(|m| Error::Config {
+            file: self.path.clone(),
+            message: format!("{what}: {m}"),
+        })
     }
-}
-
-/// Resolve a path or `file://` URL against `base_dir`. Other URL schemes are not
-/// served by this build yet and say so.
-pub fn resolve_local(base_dir: &Path, location: &str) -> std::result::Result<PathBuf, String> {
-    if let Some(rest) = location.strip_prefix("file://") {
-        return Ok(PathBuf::from(rest));
-    }
-    if let Some((scheme, _)) = location.split_once("://") {
-        return Err(format!(
-            "'{location}': the {scheme}:// scheme is not supported by this version; \
-             use a local path or a file:// URL"
-        ));
-    }
-    let p = Path::new(location);
-    Ok(if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base_dir.join(p)
-    })
 }
 
 impl Config {
@@ -253,8 +250,30 @@ impl Config {
         if self.engine.target_partitions == Some(0) {
             return Err("engine.target_partitions: must be at least 1".into());
         }
+        if self.engine.threads == Some(0) {
+            return Err("engine.threads: must be at least 1".into());
+        }
+        parse_duration(&self.lock_ttl).map_err(|e| format!("lock_ttl: {e}"))?;
         Ok(())
     }
+}
+
+/// Parse `6h`, `90m`, `30s`, `1d` into a duration.
+pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 6h, 90m or 30s"))?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("'{s}' is not a duration such as 6h, 90m or 30s")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// Parse `2GiB`, `512MiB`, `1.5GB`, `1000000` into bytes.
@@ -300,7 +319,10 @@ mod tests {
         );
         assert!(c.config.nbs_rounding);
         assert_eq!(c.config.quality.max_reject_ratio, 0.01);
-        assert_eq!(c.resolve_local("e.csv").unwrap(), PathBuf::from("/x/e.csv"));
+        assert_eq!(
+            c.location("energy", "e.csv").unwrap().local.unwrap(),
+            PathBuf::from("/x/e.csv")
+        );
     }
 
     #[test]
@@ -327,15 +349,16 @@ mod tests {
     }
 
     #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("6h").unwrap().as_secs(), 21600);
+        assert_eq!(parse_duration("90m").unwrap().as_secs(), 5400);
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
     fn sizes_parse() {
         assert_eq!(parse_bytes("512MiB").unwrap(), 512 * 1024 * 1024);
         assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
         assert!(parse_bytes("lots").is_err());
-    }
-
-    #[test]
-    fn remote_schemes_are_refused_clearly() {
-        let e = resolve_local(Path::new("."), "s3://bucket/x").unwrap_err();
-        assert!(e.contains("s3://"), "{e}");
     }
 }

@@ -29,6 +29,14 @@ pub enum Error {
     #[error("{0}")]
     Quality(String),
 
+    /// Another run holds the output's lock.
+    #[error("{0}")]
+    Locked(String),
+
+    /// The engine ran out of its memory limit.
+    #[error("{0}")]
+    Memory(String),
+
     /// The output location cannot be used.
     #[error("output {url}: {message}")]
     Output { url: String, message: String },
@@ -66,6 +74,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// A SQL failure, or — when the engine hit its memory limit — a message
+    /// that says which setting to change.
+    pub fn sql(step: impl Into<String>, source: datafusion::error::DataFusionError) -> Self {
+        if let datafusion::error::DataFusionError::ResourcesExhausted(what) = source.find_root() {
+            return Error::Memory(format!(
+                "{}: the query needs more memory than engine.memory_limit allows ({what}); \
+                 raise engine.memory_limit in the config, or give engine.spill_dir a disk with room",
+                step.into()
+            ));
+        }
+        Error::Sql {
+            step: step.into(),
+            source,
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
@@ -94,6 +118,7 @@ impl Error {
         match self {
             Error::Config { .. } | Error::InputFile { .. } | Error::FactorSet { .. } => 2,
             Error::Quality(_) => 3,
+            Error::Locked(_) => 4,
             _ => 1,
         }
     }

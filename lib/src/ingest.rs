@@ -33,6 +33,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
+use crate::storage::{Location, glob_prefix, is_url};
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
 
 const BATCH_ROWS: usize = 8192;
 
@@ -130,14 +133,21 @@ pub enum Format {
 /// One input file, identified by content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InputFile {
-    /// The path as the manifest shows it (relative to the config file when it
-    /// lies below it).
+    /// The path as the manifest shows it: relative to the config file when it
+    /// lies below it, the URL for a remote object.
     pub path: String,
+    /// Where it is read from: the file itself, or the local copy of a remote object.
     #[serde(skip)]
     pub local: PathBuf,
     pub format: Format,
     pub size: u64,
     pub sha256: String,
+    /// Modification time as listed (RFC 3339), for the cheap no-change check.
+    #[serde(default)]
+    pub last_modified: String,
+    /// The object's ETag, where the store has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
 }
 
 /// The files of one input.
@@ -147,29 +157,100 @@ pub struct ResolvedInput {
     pub files: Vec<InputFile>,
 }
 
-/// Expand the config's patterns into files, hash them and check their headers.
-pub fn resolve_inputs(cfg: &LoadedConfig) -> Result<Vec<ResolvedInput>> {
+/// One input file as listed: metadata only, nothing read yet.
+#[derive(Debug, Clone)]
+pub struct ListedFile {
+    pub path: String,
+    pub format: Format,
+    pub size: u64,
+    pub last_modified: String,
+    pub e_tag: Option<String>,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Local(PathBuf),
+    Remote(Location, ObjectPath),
+}
+
+/// The listed files of one input.
+#[derive(Debug, Clone)]
+pub struct ListedInput {
+    pub spec: InputSpec,
+    pub files: Vec<ListedFile>,
+}
+
+fn sources_of(cfg: &LoadedConfig, spec: InputSpec) -> Option<&crate::config::Sources> {
     let i = &cfg.config.inputs;
+    match spec.name {
+        "energy" => Some(&i.energy),
+        "sector_energy" => i.sector_energy.as_ref(),
+        "gdp" => Some(&i.gdp),
+        "regions" => Some(&i.regions),
+        "targets" => i.targets.as_ref(),
+        _ => None,
+    }
+}
+
+/// Expand the config's patterns into files with their size and modification
+/// time. Nothing is read: this is what the no-change check compares.
+pub async fn list_inputs(cfg: &LoadedConfig) -> Result<Vec<ListedInput>> {
     let mut out = Vec::new();
     for spec in ALL_INPUTS {
-        let sources = match spec.name {
-            "energy" => Some(&i.energy),
-            "sector_energy" => i.sector_energy.as_ref(),
-            "gdp" => Some(&i.gdp),
-            "regions" => Some(&i.regions),
-            "targets" => i.targets.as_ref(),
-            _ => None,
-        };
         let mut files = Vec::new();
-        if let Some(sources) = sources {
+        if let Some(sources) = sources_of(cfg, spec) {
             for pattern in sources.patterns() {
-                files.extend(expand(cfg, spec, pattern)?);
+                if is_url(pattern) && !pattern.starts_with("file://") {
+                    files.extend(list_remote(cfg, spec, pattern).await?);
+                } else {
+                    files.extend(list_local(cfg, spec, pattern)?);
+                }
             }
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         files.dedup_by(|a, b| a.path == b.path);
-        for f in &files {
-            check_header(spec, f)?;
+        out.push(ListedInput { spec, files });
+    }
+    Ok(out)
+}
+
+/// Hash local files and copy remote ones into `work_dir` (hashing them on the
+/// way), then check every file's header.
+pub async fn fetch_inputs(listed: &[ListedInput], work_dir: &Path) -> Result<Vec<ResolvedInput>> {
+    let mut out = Vec::new();
+    for input in listed {
+        let spec = input.spec;
+        let mut files = Vec::new();
+        for (n, f) in input.files.iter().enumerate() {
+            let (local, size, sha256) = match &f.source {
+                Source::Local(p) => {
+                    let (size, sha) = hash_file(p).map_err(|e| {
+                        file_error(spec, &f.path, format!("cannot read the file: {e}"))
+                    })?;
+                    (p.clone(), size, sha)
+                }
+                Source::Remote(loc, object) => {
+                    let name = object.filename().unwrap_or("input");
+                    let to = work_dir.join(format!("{}-{n}-{name}", spec.name));
+                    let (size, sha) = loc
+                        .download(object, &to)
+                        .await
+                        .map_err(|m| file_error(spec, &f.path, format!("cannot fetch: {m}")))?;
+                    (to, size, sha)
+                }
+            };
+            let file = InputFile {
+                path: f.path.clone(),
+                local,
+                format: f.format,
+                size,
+                sha256,
+                last_modified: f.last_modified.clone(),
+                e_tag: f.e_tag.clone(),
+            };
+            check_header(spec, &file)?;
+            files.push(file);
         }
         out.push(ResolvedInput { spec, files });
     }
@@ -184,10 +265,24 @@ fn file_error(spec: InputSpec, file: &str, message: String) -> Error {
     }
 }
 
-fn expand(cfg: &LoadedConfig, spec: InputSpec, pattern: &str) -> Result<Vec<InputFile>> {
+fn format_of(spec: InputSpec, shown: &str) -> Result<Format> {
+    let ext = shown.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" => Ok(Format::Csv),
+        "parquet" => Ok(Format::Parquet),
+        _ => Err(file_error(
+            spec,
+            shown,
+            "unknown file type; inputs are .csv or .parquet files".into(),
+        )),
+    }
+}
+
+fn list_local(cfg: &LoadedConfig, spec: InputSpec, pattern: &str) -> Result<Vec<ListedFile>> {
     let local = cfg
-        .resolve_local(pattern)
-        .map_err(|m| file_error(spec, pattern, m))?;
+        .location(&format!("inputs.{}", spec.name), pattern)?
+        .local
+        .ok_or_else(|| file_error(spec, pattern, "not a local path".into()))?;
     let local_str = local.to_string_lossy().to_string();
     let paths: Vec<PathBuf> = if pattern.contains(['*', '?', '[']) {
         let matches = glob::glob(&local_str)
@@ -229,29 +324,76 @@ fn expand(cfg: &LoadedConfig, spec: InputSpec, pattern: &str) -> Result<Vec<Inpu
         .into_iter()
         .map(|p| {
             let shown = display_path(&cfg.base_dir, &p);
-            let format = match p
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase)
-            {
-                Some(e) if e == "csv" => Format::Csv,
-                Some(e) if e == "parquet" => Format::Parquet,
-                _ => {
-                    return Err(file_error(
-                        spec,
-                        &shown,
-                        "unknown file type; inputs are .csv or .parquet files".into(),
-                    ));
-                }
-            };
-            let (size, sha256) = hash_file(&p)
+            let format = format_of(spec, &shown)?;
+            let meta = std::fs::metadata(&p)
                 .map_err(|e| file_error(spec, &shown, format!("cannot read the file: {e}")))?;
-            Ok(InputFile {
+            let modified: chrono::DateTime<chrono::Utc> = meta
+                .modified()
+                .map_err(|e| file_error(spec, &shown, e.to_string()))?
+                .into();
+            Ok(ListedFile {
                 path: shown,
-                local: p,
                 format,
-                size,
-                sha256,
+                size: meta.len(),
+                last_modified: modified.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                e_tag: None,
+                source: Source::Local(p),
+            })
+        })
+        .collect()
+}
+
+async fn list_remote(
+    cfg: &LoadedConfig,
+    spec: InputSpec,
+    pattern: &str,
+) -> Result<Vec<ListedFile>> {
+    let (prefix, has_glob) = glob_prefix(pattern);
+    let loc = cfg.location(&format!("inputs.{}", spec.name), prefix)?;
+    let metas = if has_glob {
+        let glob = glob::Pattern::new(pattern)
+            .map_err(|e| file_error(spec, pattern, format!("not a valid glob pattern: {e}")))?;
+        let options = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        loc.list()
+            .await
+            .map_err(|e| file_error(spec, pattern, format!("cannot list: {e}")))?
+            .into_iter()
+            .filter(|m| glob.matches_with(&loc.show(&m.location), options))
+            .collect::<Vec<_>>()
+    } else {
+        match loc.store.head(&loc.prefix).await {
+            Ok(m) => vec![m],
+            Err(object_store::Error::NotFound { .. }) => vec![],
+            Err(e) => return Err(file_error(spec, pattern, format!("cannot read: {e}"))),
+        }
+    };
+    if metas.is_empty() {
+        return Err(file_error(
+            spec,
+            pattern,
+            format!(
+                "no object matches {pattern}; check inputs.{} in {}",
+                spec.name,
+                cfg.path.display()
+            ),
+        ));
+    }
+    metas
+        .into_iter()
+        .map(|m| {
+            let shown = loc.show(&m.location);
+            Ok(ListedFile {
+                format: format_of(spec, &shown)?,
+                path: shown,
+                size: m.size,
+                last_modified: m
+                    .last_modified
+                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                e_tag: m.e_tag.clone(),
+                source: Source::Remote(loc.clone(), m.location.clone()),
             })
         })
         .collect()
@@ -259,7 +401,8 @@ fn expand(cfg: &LoadedConfig, spec: InputSpec, pattern: &str) -> Result<Vec<Inpu
 
 /// A path relative to the config directory where possible, with `/` separators.
 fn display_path(base: &Path, p: &Path) -> String {
-    let rel = p.strip_prefix(base).unwrap_or(p);
+    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+    let rel = p.strip_prefix(&base).unwrap_or(p);
     rel.to_string_lossy().replace('\\', "/")
 }
 

@@ -11,12 +11,14 @@ pub mod error;
 pub mod factors;
 pub mod ids;
 pub mod ingest;
+pub mod lock;
 pub mod manifest;
 pub mod pipeline;
 pub mod publish;
 pub mod schema;
 pub mod session;
 pub mod steps;
+pub mod storage;
 
 pub use datafusion;
 pub use error::{Error, Result};

@@ -66,6 +66,12 @@ pub struct InputRecord {
     pub format: String,
     pub size: u64,
     pub sha256: String,
+    /// As listed when the run started (RFC 3339): with path, size and ETag,
+    /// what the cheap no-change check compares.
+    #[serde(default)]
+    pub last_modified: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_rejected: u64,

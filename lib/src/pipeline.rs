@@ -12,15 +12,16 @@ use datafusion::prelude::SessionContext;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::config::LoadedConfig;
+use crate::config::{LoadedConfig, parse_duration};
 use crate::error::{Error, Result};
 use crate::factors::{FactorSet, sha256_hex};
-use crate::ingest::{ResolvedInput, register_raw, resolve_inputs};
+use crate::ingest::{ListedInput, ResolvedInput, fetch_inputs, list_inputs, register_raw};
+use crate::lock::Lock;
 use crate::manifest::{
     ConfigRecord, FactorSetRecord, InputRecord, InputTotal, MANIFEST_VERSION, Manifest, Program,
     StepRecord,
 };
-use crate::publish::{OutputStore, commit, write_all};
+use crate::publish::{OutputStore, STAGING_PREFIX, commit, fault, write_all};
 use crate::session::{new_session, register_run};
 use crate::steps::{STEPS, run_steps};
 
@@ -32,6 +33,37 @@ pub struct RunReport {
     /// (input, rule_id, rows)
     pub rejects_by_rule: Vec<(String, String, u64)>,
     pub summary: Vec<SummaryRow>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// A new run was published.
+    Published(Box<RunReport>),
+    /// The published manifest already has this run's fingerprint: nothing to do.
+    UpToDate {
+        manifest: Box<Manifest>,
+        output: String,
+    },
+}
+
+/// Called with the name of each stage as it starts (a progress display).
+pub type StageHook = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Recompute even when the published run has the same fingerprint.
+    pub force: bool,
+    pub on_stage: Option<StageHook>,
+}
+
+impl RunOptions {
+    fn stage(&self, name: &str) {
+        tracing::debug!(stage = name, "stage");
+        if let Some(h) = &self.on_stage {
+            h(name);
+        }
+    }
 }
 
 /// One line of the terminal summary.
@@ -53,13 +85,6 @@ pub struct SummaryRow {
     pub co2_warning: Option<i32>,
 }
 
-fn config_error(cfg: &LoadedConfig, message: String) -> Error {
-    Error::Config {
-        file: cfg.path.clone(),
-        message,
-    }
-}
-
 /// A session with everything registered and the validation steps done.
 pub struct Prepared {
     pub ctx: SessionContext,
@@ -67,13 +92,66 @@ pub struct Prepared {
     pub inputs: Vec<ResolvedInput>,
 }
 
+/// A scratch directory for fetched inputs and factor sets (in engine.spill_dir
+/// when set), removed when dropped.
+pub fn work_dir(cfg: &LoadedConfig) -> Result<tempfile::TempDir> {
+    let mut b = tempfile::Builder::new();
+    b.prefix("carbonstat-");
+    match &cfg.config.engine.spill_dir {
+        Some(d) => {
+            let dir = cfg
+                .location("engine.spill_dir", d)?
+                .local
+                .ok_or_else(|| Error::Config {
+                    file: cfg.path.clone(),
+                    message: "engine.spill_dir must be a local directory".into(),
+                })?;
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+            b.tempdir_in(&dir)
+                .map_err(|e| Error::io(dir.display().to_string(), e))
+        }
+        None => b.tempdir().map_err(|e| Error::io("temporary directory", e)),
+    }
+}
+
+/// Load the configured factor set (a remote one is copied into `work` first)
+/// and require its self-check to pass.
+pub async fn load_factors(cfg: &LoadedConfig, work: &std::path::Path) -> Result<FactorSet> {
+    let loc = cfg.location("factors", &cfg.config.factors)?;
+    if let Some(dir) = &loc.local {
+        return FactorSet::load_checked(dir);
+    }
+    let dir = work.join("factors");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let err = |message: String| Error::FactorSet {
+        dir: loc.display.clone(),
+        message,
+    };
+    let objects = loc
+        .list()
+        .await
+        .map_err(|e| err(format!("cannot list: {e}")))?;
+    for m in objects {
+        let rel = loc.relative(&m.location);
+        if rel.contains('/') || rel.is_empty() {
+            continue; // a set is one flat directory
+        }
+        loc.download(&m.location, &dir.join(&rel))
+            .await
+            .map_err(err)?;
+    }
+    FactorSet::load_checked(&dir).map_err(|e| match e {
+        Error::FactorSet { message, .. } => err(message),
+        other => other,
+    })
+}
+
 /// Load, register and validate; shared by `run` and the tests.
-pub async fn prepare(cfg: &LoadedConfig) -> Result<Prepared> {
-    let factors_dir = cfg
-        .resolve_local(&cfg.config.factors)
-        .map_err(|m| config_error(cfg, format!("factors: {m}")))?;
-    let factors = FactorSet::load_checked(&factors_dir)?;
-    let inputs = resolve_inputs(cfg)?;
+pub async fn prepare(
+    cfg: &LoadedConfig,
+    factors: FactorSet,
+    inputs: Vec<ResolvedInput>,
+) -> Result<Prepared> {
     let ctx = new_session(&cfg.config)?;
     register_run(&ctx, &cfg.config, &factors)?;
     register_raw(&ctx, &inputs)?;
@@ -86,26 +164,114 @@ pub async fn prepare(cfg: &LoadedConfig) -> Result<Prepared> {
     })
 }
 
-pub async fn run(cfg: &LoadedConfig) -> Result<RunReport> {
+/// The config as the manifest shows it: defaults filled in, secrets redacted.
+fn effective_config(cfg: &LoadedConfig) -> Result<serde_json::Value> {
+    let mut c = cfg.config.clone();
+    c.storage = c.storage.redacted();
+    serde_json::to_value(&c).map_err(|e| Error::Internal(format!("config to JSON: {e}")))
+}
+
+/// sha256 over everything that determines the published bytes. Settings that
+/// cannot change a number (engine, quality gate, where the output goes, lock,
+/// storage credentials) are left out, so moving the output or changing the
+/// thread count does not force a recomputation.
+fn fingerprint(
+    program: &Program,
+    effective: &serde_json::Value,
+    factors: &str,
+    steps: &[StepRecord],
+    inputs: &[(String, String, String)],
+) -> String {
+    let mut config = effective.clone();
+    if let Some(o) = config.as_object_mut() {
+        for k in ["engine", "quality", "output", "lock_ttl", "storage"] {
+            o.remove(k);
+        }
+    }
+    let material = json!({
+        "program": program,
+        "config": config,
+        "factor_set": factors,
+        "sql": steps,
+        "inputs": inputs,
+    });
+    hex::encode(Sha256::digest(material.to_string().as_bytes()))
+}
+
+/// Are the inputs listed now the ones the manifest recorded (same path, size,
+/// modification time and ETag)? Then their recorded hashes still hold.
+fn unchanged_since(listed: &[ListedInput], m: &Manifest) -> bool {
+    let now: Vec<(&str, &str, u64, &str, Option<&str>)> = listed
+        .iter()
+        .flat_map(|i| {
+            i.files.iter().map(move |f| {
+                (
+                    i.spec.name,
+                    f.path.as_str(),
+                    f.size,
+                    f.last_modified.as_str(),
+                    f.e_tag.as_deref(),
+                )
+            })
+        })
+        .collect();
+    let then: Vec<(&str, &str, u64, &str, Option<&str>)> = m
+        .inputs
+        .iter()
+        .map(|r| {
+            (
+                r.input.as_str(),
+                r.path.as_str(),
+                r.size,
+                r.last_modified.as_str(),
+                r.e_tag.as_deref(),
+            )
+        })
+        .collect();
+    !then.is_empty() && now == then && then.iter().all(|t| !t.3.is_empty())
+}
+
+/// Does every file the manifest names exist with its size?
+async fn outputs_present(out: &OutputStore, m: &Manifest) -> Result<bool> {
+    for f in &m.outputs {
+        if out.size(&f.path).await? != Some(f.bytes) {
+            tracing::warn!(path = %f.path, "a file the published manifest names is missing or changed: recomputing");
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub async fn run(cfg: &LoadedConfig, opts: &RunOptions) -> Result<RunOutcome> {
     let started_at = chrono::Utc::now();
-    let out_dir = cfg
-        .resolve_local(&cfg.config.output)
-        .map_err(|m| config_error(cfg, format!("output: {m}")))?;
-    let Prepared {
-        ctx,
-        factors,
-        inputs,
-    } = prepare(cfg).await?;
+    opts.stage("taking the output lock");
+    let out = OutputStore::open(cfg.location("output", &cfg.config.output)?)?;
+    let ttl = parse_duration(&cfg.config.lock_ttl).map_err(Error::Internal)?;
+    let lock = Lock::acquire(&out.loc, ttl).await?;
+    let result = run_locked(cfg, opts, &out, started_at).await;
+    lock.release().await;
+    result
+}
 
-    let counts = input_counts(&ctx).await?;
-    let rejects_by_rule = rejects_by_rule(&ctx).await?;
-    let (records, totals) = input_records(&inputs, &counts);
-    quality_gate(cfg, &ctx, &totals).await?;
-
-    run_steps(&ctx, &STEPS[2..]).await?;
-
-    let effective = serde_json::to_value(&cfg.config)
-        .map_err(|e| Error::Internal(format!("config to JSON: {e}")))?;
+async fn run_locked(
+    cfg: &LoadedConfig,
+    opts: &RunOptions,
+    out: &OutputStore,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> Result<RunOutcome> {
+    let work = work_dir(cfg)?;
+    opts.stage("reading the factor set");
+    let factors = load_factors(cfg, work.path()).await?;
+    opts.stage("listing the inputs");
+    let listed = list_inputs(cfg).await?;
+    let published = match out.read_manifest().await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!("ignoring the published manifest: {e}");
+            None
+        }
+    };
+    let effective = effective_config(cfg)?;
     let steps: Vec<StepRecord> = STEPS
         .iter()
         .map(|s| StepRecord {
@@ -118,29 +284,75 @@ pub async fn run(cfg: &LoadedConfig) -> Result<RunReport> {
         version: env!("CARGO_PKG_VERSION").into(),
         datafusion: datafusion::DATAFUSION_VERSION.into(),
     };
-    let fingerprint = {
-        let mut h = Sha256::new();
-        let material = json!({
-            "program": program,
-            "config": effective,
-            "factor_set": factors.hash,
-            "sql": steps,
-            "inputs": records.iter().map(|r| json!([r.input, r.path, r.sha256])).collect::<Vec<_>>(),
-        });
-        h.update(material.to_string().as_bytes());
-        hex::encode(h.finalize())
-    };
-    let run_id = format!(
-        "{}-{}",
-        started_at.format("%Y%m%dT%H%M%SZ"),
-        &fingerprint[..8]
-    );
 
-    let out = OutputStore::open_local(&out_dir)?;
-    let outputs = match write_all(&ctx, &out, &run_id).await {
+    // The nightly no-op: same input metadata and same everything else.
+    if !opts.force
+        && let Some(m) = &published
+        && unchanged_since(&listed, m)
+    {
+        let inputs: Vec<(String, String, String)> = m
+            .inputs
+            .iter()
+            .map(|r| (r.input.clone(), r.path.clone(), r.sha256.clone()))
+            .collect();
+        let fp = fingerprint(&program, &effective, &factors.hash, &steps, &inputs);
+        if fp == m.fingerprint && outputs_present(out, m).await? {
+            tracing::info!(run_id = %m.run_id, fingerprint = %fp, "up to date: inputs, factor set, config and program are those of the published run");
+            return Ok(RunOutcome::UpToDate {
+                manifest: Box::new(m.clone()),
+                output: out.url().to_string(),
+            });
+        }
+    }
+
+    opts.stage("reading and hashing the inputs");
+    let inputs = fetch_inputs(&listed, work.path()).await?;
+    let input_keys: Vec<(String, String, String)> = inputs
+        .iter()
+        .flat_map(|i| {
+            i.files
+                .iter()
+                .map(move |f| (i.spec.name.to_string(), f.path.clone(), f.sha256.clone()))
+        })
+        .collect();
+    let fp = fingerprint(&program, &effective, &factors.hash, &steps, &input_keys);
+    if !opts.force
+        && let Some(m) = &published
+        && m.fingerprint == fp
+        && outputs_present(out, m).await?
+    {
+        tracing::info!(run_id = %m.run_id, fingerprint = %fp, "up to date: the inputs' content is that of the published run");
+        return Ok(RunOutcome::UpToDate {
+            manifest: Box::new(m.clone()),
+            output: out.url().to_string(),
+        });
+    }
+
+    opts.stage("validating");
+    let Prepared {
+        ctx,
+        factors,
+        inputs,
+    } = prepare(cfg, factors, inputs).await?;
+    ctx.register_object_store(&out.loc.root_url, out.loc.store.clone());
+    let counts = input_counts(&ctx).await?;
+    let rejects_by_rule = rejects_by_rule(&ctx).await?;
+    let (records, totals) = input_records(&inputs, &counts);
+    for t in &totals {
+        tracing::info!(input = %t.input, files = t.files, rows_read = t.rows_read, rows_accepted = t.rows_accepted, rows_rejected = t.rows_rejected, "input validated");
+    }
+    quality_gate(cfg, &ctx, &totals).await?;
+    fault("after_ingest")?;
+
+    opts.stage("computing");
+    run_steps(&ctx, &STEPS[2..]).await?;
+
+    let run_id = format!("{}-{}", started_at.format("%Y%m%dT%H%M%SZ"), &fp[..8]);
+    opts.stage("writing the reports");
+    let outputs = match write_all(&ctx, out, &run_id, &fp).await {
         Ok(o) => o,
         Err(e) => {
-            discard_staging(&out, &run_id).await;
+            discard_staging(out, &run_id).await;
             return Err(e);
         }
     };
@@ -151,7 +363,7 @@ pub async fn run(cfg: &LoadedConfig) -> Result<RunReport> {
         program,
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        fingerprint,
+        fingerprint: fp,
         config: ConfigRecord {
             path: cfg.path.display().to_string(),
             sha256: sha256_hex(cfg.raw.as_bytes()),
@@ -169,28 +381,30 @@ pub async fn run(cfg: &LoadedConfig) -> Result<RunReport> {
         input_totals: totals,
         outputs,
     };
-    if let Err(e) = commit(&out, &run_id, &manifest).await {
-        discard_staging(&out, &run_id).await;
+    opts.stage("publishing");
+    if let Err(e) = commit(out, &manifest).await {
+        discard_staging(out, &run_id).await;
         return Err(e);
     }
-    tracing::info!(run_id = %run_id, output = %out.url, files = manifest.outputs.len(), "published");
-    Ok(RunReport {
+    tracing::info!(run_id = %run_id, output = %out.url(), files = manifest.outputs.len(), "published");
+    Ok(RunOutcome::Published(Box::new(RunReport {
         manifest,
-        output: out.url.clone(),
+        output: out.url().to_string(),
         rejects_by_rule,
         summary,
-    })
+    })))
 }
 
 /// Best effort after a failure: remove what this run staged. The published
-/// reports and manifest were not touched.
+/// reports and manifest were not touched; files already moved into `reports/`
+/// under this run's names are removed by the next run.
 async fn discard_staging(out: &OutputStore, run_id: &str) {
-    let staging = format!("{}/{run_id}", crate::publish::STAGING_PREFIX);
+    let staging = format!("{STAGING_PREFIX}/{run_id}");
     let cleaned = async {
         for f in out.list(&staging).await? {
             out.delete(&f).await?;
         }
-        out.prune_empty_dirs(crate::publish::STAGING_PREFIX)
+        out.prune_empty_dirs(STAGING_PREFIX)
     };
     if let Err(e) = cleaned.await {
         tracing::warn!(staging = %staging, "could not remove the staged files of the failed run: {e}");
@@ -246,10 +460,8 @@ fn text(batch: &RecordBatch, i: usize) -> Result<StringArray> {
 }
 
 pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    let wrap = |source| Error::Sql {
-        step: sql.chars().take(60).collect(),
-        source,
-    };
+    let step: String = sql.chars().take(60).collect();
+    let wrap = |source| Error::sql(step.clone(), source);
     ctx.sql(sql)
         .await
         .map_err(wrap)?
@@ -335,6 +547,8 @@ fn input_records(inputs: &[ResolvedInput], counts: &Counts) -> (Vec<InputRecord>
                 format: format!("{:?}", f.format).to_lowercase(),
                 size: f.size,
                 sha256: f.sha256.clone(),
+                last_modified: f.last_modified.clone(),
+                e_tag: f.e_tag.clone(),
                 rows_read: read,
                 rows_accepted: acc,
                 rows_rejected: rej,

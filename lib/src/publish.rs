@@ -1,104 +1,160 @@
-//! Writing the datasets and publishing them.
+//! Writing the datasets and publishing them atomically.
 //!
-//! Files are written as Hive partitions under deterministic names
-//! (`reports/<dataset>/year=<Y>/part-00000.parquet`) with fixed writer settings
-//! and rows in a total order, so the same inputs give byte-identical files.
-//! A run first writes everything under `_staging/<run_id>/`, then moves the
-//! files into place, removes the files of partitions that no longer exist,
-//! writes `manifest.json` last and removes its staging prefix: re-running never
-//! doubles rows or leaves stale partitions behind.
+//! The commit protocol, for any store (local disk, S3, GCS, Azure):
+//! 1. every partition file is written under `_staging/<run_id>/` — invisible
+//!    to readers of `reports/`;
+//! 2. each is moved to its final path, `reports/<dataset>/year=<Y>/part-<F>.parquet`,
+//!    where `<F>` is the first 16 hex digits of the run's fingerprint: a new
+//!    run never overwrites a file the published manifest names (only identical
+//!    bytes of an identical run), so readers that follow `manifest.json` never
+//!    see a mix of two runs;
+//! 3. the manifest is kept as `manifests/<run_id>.json`, then `manifest.json`
+//!    is replaced — the commit point;
+//! 4. files under `reports/` that the new manifest does not name, and anything
+//!    left under `_staging/`, are removed.
+//!
+//! A run that dies anywhere before 3 leaves the published manifest and every
+//! file it names untouched; the next run removes what it left. Files are
+//! written with fixed writer settings and rows in a total order, so the same
+//! inputs give byte-identical files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use datafusion::arrow::array::Scalar;
-use datafusion::arrow::array::{Array, Int32Array, RecordBatch};
+use datafusion::arrow::array::{Array, Int32Array, RecordBatch, Scalar};
 use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
-use object_store::local::LocalFileSystem;
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::error::{Error, Result};
 use crate::factors::sha256_hex;
 use crate::manifest::{MANIFEST_FILE, Manifest, OutputFile};
 use crate::schema::{DATASETS, Dataset, PARTITION_COLUMN};
+use crate::storage::Location;
 
 pub const REPORTS_PREFIX: &str = "reports";
 pub const STAGING_PREFIX: &str = "_staging";
+pub const MANIFESTS_PREFIX: &str = "manifests";
 
-/// Where a run publishes: an object store and a root inside it.
+/// The environment variable that makes a run fail on purpose at named points
+/// (comma-separated): after_ingest, mid_write, before_commit, mid_commit,
+/// before_manifest. For fault-injection tests and drills.
+pub const FAULT_ENV: &str = "CARBONSTAT_FAULT_INJECT";
+pub const FAULT_POINTS: &[&str] = &[
+    "after_ingest",
+    "mid_write",
+    "before_commit",
+    "mid_commit",
+    "before_manifest",
+];
+
+/// Fail here if the fault-injection variable names this point.
+pub fn fault(point: &str) -> Result<()> {
+    if let Ok(v) = std::env::var(FAULT_ENV)
+        && v.split(',').any(|p| p.trim() == point)
+    {
+        return Err(Error::Internal(format!(
+            "fault injected at {point} ({FAULT_ENV}); the published reports were not changed"
+        )));
+    }
+    Ok(())
+}
+
+/// Where a run publishes.
 #[derive(Debug, Clone)]
 pub struct OutputStore {
-    pub url: String,
-    store: Arc<dyn ObjectStore>,
-    /// The directory, for a local store: renames leave empty directories behind.
-    local_root: Option<std::path::PathBuf>,
+    pub loc: Location,
 }
 
 impl OutputStore {
-    /// Open a local output directory (created if missing).
-    pub fn open_local(dir: &std::path::Path) -> Result<Self> {
-        let err = |message: String| Error::Output {
-            url: dir.display().to_string(),
-            message,
-        };
-        std::fs::create_dir_all(dir)
-            .map_err(|e| err(format!("cannot create the directory: {e}")))?;
-        let store = LocalFileSystem::new_with_prefix(dir)
-            .map_err(|e| err(e.to_string()))?
-            .with_automatic_cleanup(true);
-        Ok(OutputStore {
-            url: dir.display().to_string(),
-            store: Arc::new(store),
-            local_root: Some(dir.to_path_buf()),
-        })
+    /// Open an output location; a local directory is created if missing.
+    pub fn open(loc: Location) -> Result<Self> {
+        if let Some(dir) = &loc.local {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+                url: loc.display.clone(),
+                message: format!("cannot create the directory: {e}"),
+            })?;
+        }
+        Ok(OutputStore { loc })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.loc.display
+    }
+
+    fn err(&self, path: &str, e: object_store::Error) -> Error {
+        Error::Output {
+            url: format!("{}/{path}", self.loc.display),
+            message: e.to_string(),
+        }
     }
 
     pub async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
-        self.store
-            .put(&ObjectPath::from(path), PutPayload::from(bytes))
-            .await?;
+        self.loc
+            .store
+            .put(&self.loc.join(path), PutPayload::from(bytes))
+            .await
+            .map_err(|e| self.err(path, e))?;
         Ok(())
     }
 
     pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        match self.store.get(&ObjectPath::from(path)).await {
-            Ok(r) => Ok(Some(r.bytes().await?.to_vec())),
+        match self.loc.store.get(&self.loc.join(path)).await {
+            Ok(r) => Ok(Some(
+                r.bytes().await.map_err(|e| self.err(path, e))?.to_vec(),
+            )),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(self.err(path, e)),
         }
     }
 
-    /// Every object below `prefix`, as paths relative to the root.
+    /// Size of an object, None if it does not exist.
+    pub async fn size(&self, path: &str) -> Result<Option<u64>> {
+        match self.loc.store.head(&self.loc.join(path)).await {
+            Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(path, e)),
+        }
+    }
+
+    /// Every object below `prefix`, relative to the output root.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let p = ObjectPath::from(prefix);
-        let metas: Vec<_> = self.store.list(Some(&p)).try_collect().await?;
-        let mut out: Vec<String> = metas.into_iter().map(|m| m.location.to_string()).collect();
+        use futures::TryStreamExt;
+        let p = self.loc.join(prefix);
+        let metas: Vec<_> = self
+            .loc
+            .store
+            .list(Some(&p))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(prefix, e))?;
+        let mut out: Vec<String> = metas
+            .iter()
+            .map(|m| self.loc.relative(&m.location))
+            .collect();
         out.sort();
         Ok(out)
     }
 
     pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.store
-            .rename(&ObjectPath::from(from), &ObjectPath::from(to))
-            .await?;
-        Ok(())
+        self.loc
+            .store
+            .rename(&self.loc.join(from), &self.loc.join(to))
+            .await
+            .map_err(|e| self.err(from, e))
     }
 
     pub async fn delete(&self, path: &str) -> Result<()> {
-        match self.store.delete(&ObjectPath::from(path)).await {
+        match self.loc.store.delete(&self.loc.join(path)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(self.err(path, e)),
         }
     }
 
-    /// Remove the empty directories below `prefix` (local stores only).
+    /// Remove the empty directories below `prefix` (a local store keeps them).
     pub fn prune_empty_dirs(&self, prefix: &str) -> Result<()> {
         fn prune(dir: &std::path::Path) -> std::io::Result<bool> {
             let mut empty = true;
@@ -115,7 +171,7 @@ impl OutputStore {
             }
             Ok(empty)
         }
-        if let Some(root) = &self.local_root {
+        if let Some(root) = &self.loc.local {
             let dir = root.join(prefix);
             if dir.is_dir() {
                 prune(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
@@ -131,7 +187,7 @@ impl OutputStore {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| Error::Output {
-                    url: format!("{}/{MANIFEST_FILE}", self.url),
+                    url: format!("{}/{MANIFEST_FILE}", self.loc.display),
                     message: format!("not a carbonstat manifest: {e}"),
                 }),
         }
@@ -154,32 +210,33 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// The final path of a dataset partition file.
-pub fn partition_path(dataset: &str, year: i32) -> String {
-    format!("{REPORTS_PREFIX}/{dataset}/{PARTITION_COLUMN}={year}/part-00000.parquet")
+/// The final path of a dataset partition file of a run.
+pub fn partition_path(dataset: &str, year: i32, fingerprint: &str) -> String {
+    let f = &fingerprint[..16.min(fingerprint.len())];
+    format!("{REPORTS_PREFIX}/{dataset}/{PARTITION_COLUMN}={year}/part-{f}.parquet")
 }
 
-/// Run a dataset's query and write its partitions under `staging`.
-/// Returns the files with their final paths.
+fn staged(run_id: &str, path: &str) -> String {
+    format!("{STAGING_PREFIX}/{run_id}/{path}")
+}
+
+/// Run a dataset's query and stage its partitions. Returns the files with
+/// their final paths.
 pub async fn write_dataset(
     ctx: &SessionContext,
     dataset: &Dataset,
     out: &OutputStore,
-    staging: &str,
+    run_id: &str,
+    fingerprint: &str,
 ) -> Result<Vec<OutputFile>> {
+    let step = format!("dataset {}", dataset.name);
     let batches = ctx
         .sql(&dataset.query())
         .await
-        .map_err(|source| Error::Sql {
-            step: format!("dataset {}", dataset.name),
-            source,
-        })?
+        .map_err(|e| Error::sql(&step, e))?
         .collect()
         .await
-        .map_err(|source| Error::Sql {
-            step: format!("dataset {}", dataset.name),
-            source,
-        })?;
+        .map_err(|e| Error::sql(&step, e))?;
     let schema = dataset.file_schema();
     let mut by_year: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
     for batch in batches {
@@ -224,7 +281,7 @@ pub async fn write_dataset(
             writer.write(b)?;
         }
         writer.close()?;
-        let path = partition_path(dataset.name, year);
+        let path = partition_path(dataset.name, year, fingerprint);
         let file = OutputFile {
             dataset: dataset.name.to_string(),
             partition: format!("{PARTITION_COLUMN}={year}"),
@@ -233,8 +290,9 @@ pub async fn write_dataset(
             bytes: buf.len() as u64,
             sha256: sha256_hex(&buf),
         };
-        out.put(&format!("{staging}/{path}"), buf).await?;
+        out.put(&staged(run_id, &path), buf).await?;
         files.push(file);
+        fault("mid_write")?;
     }
     Ok(files)
 }
@@ -244,48 +302,65 @@ pub async fn write_all(
     ctx: &SessionContext,
     out: &OutputStore,
     run_id: &str,
+    fingerprint: &str,
 ) -> Result<Vec<OutputFile>> {
-    let staging = format!("{STAGING_PREFIX}/{run_id}");
     let mut files = Vec::new();
     for d in DATASETS {
         let started = std::time::Instant::now();
-        let written = write_dataset(ctx, &d, out, &staging).await?;
+        let written = write_dataset(ctx, &d, out, run_id, fingerprint).await?;
         tracing::info!(
             dataset = d.name,
             partitions = written.len(),
             rows = written.iter().map(|f| f.rows).sum::<u64>(),
             bytes = written.iter().map(|f| f.bytes).sum::<u64>(),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "dataset written to staging"
+            "dataset staged"
         );
         files.extend(written);
     }
     Ok(files)
 }
 
-/// Move the staged files into place, drop what they replace, write the
-/// manifest last and clean the staging prefix.
-pub async fn commit(out: &OutputStore, run_id: &str, manifest: &Manifest) -> Result<()> {
-    let staging = format!("{STAGING_PREFIX}/{run_id}");
-    let keep: BTreeSet<&str> = manifest.outputs.iter().map(|f| f.path.as_str()).collect();
-    for f in &manifest.outputs {
-        out.rename(&format!("{staging}/{}", f.path), &f.path)
-            .await?;
-    }
-    for d in DATASETS {
-        for existing in out.list(&format!("{REPORTS_PREFIX}/{}", d.name)).await? {
-            if !keep.contains(existing.as_str()) {
-                tracing::info!(path = %existing, "removing a file the new run replaces");
-                out.delete(&existing).await?;
-            }
+/// Move the staged files into place, switch the manifest, remove what the new
+/// run replaced.
+pub async fn commit(out: &OutputStore, manifest: &Manifest) -> Result<()> {
+    let run_id = &manifest.run_id;
+    fault("before_commit")?;
+    for (i, f) in manifest.outputs.iter().enumerate() {
+        out.rename(&staged(run_id, &f.path), &f.path).await?;
+        if i == 0 {
+            fault("mid_commit")?;
         }
     }
     let json = serde_json::to_vec_pretty(manifest)
         .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+    out.put(&format!("{MANIFESTS_PREFIX}/{run_id}.json"), json.clone())
+        .await?;
+    fault("before_manifest")?;
     out.put(MANIFEST_FILE, json).await?;
-    for leftover in out.list(&staging).await? {
-        out.delete(&leftover).await?;
+    tracing::info!(run_id = %run_id, "manifest.json replaced: the run is published");
+    collect_garbage(out, manifest).await
+}
+
+/// Remove files under `reports/` that `manifest` does not name, and all of
+/// `_staging/` (only ever called while holding the lock).
+pub async fn collect_garbage(out: &OutputStore, manifest: &Manifest) -> Result<()> {
+    let keep: BTreeSet<&str> = manifest.outputs.iter().map(|f| f.path.as_str()).collect();
+    let mut removed = 0usize;
+    for existing in out.list(REPORTS_PREFIX).await? {
+        if !keep.contains(existing.as_str()) {
+            out.delete(&existing).await?;
+            removed += 1;
+        }
     }
+    for leftover in out.list(STAGING_PREFIX).await? {
+        out.delete(&leftover).await?;
+        removed += 1;
+    }
+    out.prune_empty_dirs(REPORTS_PREFIX)?;
     out.prune_empty_dirs(STAGING_PREFIX)?;
+    if removed > 0 {
+        tracing::info!(files = removed, "removed files no manifest names");
+    }
     Ok(())
 }

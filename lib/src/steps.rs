@@ -56,20 +56,14 @@ pub fn step(name: &str) -> Option<&'static Step> {
 }
 
 fn parse(name: &str, sql: &str) -> Result<VecDeque<Statement>> {
-    DFParser::parse_sql(sql).map_err(|source| Error::Sql {
-        step: name.to_string(),
-        source,
-    })
+    DFParser::parse_sql(sql).map_err(|source| Error::sql(name, source))
 }
 
 /// Run every statement of a SQL text, in order (CREATE VIEW / CREATE TABLE …).
 pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> {
     for (i, statement) in parse(name, sql)?.into_iter().enumerate() {
         let head: String = statement.to_string().chars().take(60).collect();
-        let wrap = |source| Error::Sql {
-            step: format!("{name} statement {} ({head}…)", i + 1),
-            source,
-        };
+        let wrap = |source| Error::sql(format!("{name} statement {} ({head}…)", i + 1), source);
         let plan = ctx
             .state()
             .statement_to_plan(statement)

@@ -94,12 +94,26 @@ impl Project {
             .clone()
     }
 
-    /// Every row of one partition file of a dataset, column name → value.
+    /// The one Parquet file of a dataset's partition.
+    pub fn partition_file(&self, dataset: &str, year: i32) -> PathBuf {
+        let dir = self.path(&format!("out/reports/{dataset}/year={year}"));
+        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect();
+        assert_eq!(
+            files.len(),
+            1,
+            "one file per partition in {}: {files:?}",
+            dir.display()
+        );
+        files.into_iter().next().unwrap()
+    }
+
+    /// Every row of one partition of a dataset, column name → value.
     pub fn rows(&self, dataset: &str, year: i32) -> Vec<HashMap<String, Value>> {
-        let p = self.path(&format!(
-            "out/reports/{dataset}/year={year}/part-00000.parquet"
-        ));
-        read_parquet(&p)
+        read_parquet(&self.partition_file(dataset, year))
     }
 }
 
