@@ -2,8 +2,9 @@
 //! with a conditional put (`PutMode::Create`): the store itself guarantees that
 //! of two runs started together exactly one gets it, on the local filesystem
 //! and on S3-compatible stores alike. The lock names its holder (host, pid,
-//! start time). A lock older than the configured TTL is left by a run that
-//! died: it is taken over with a warning.
+//! start time). A lock older than the configured TTL, or one whose holder is
+//! a process of this host that no longer runs, was left by a run that died:
+//! it is taken over with a warning.
 
 use std::time::Duration;
 
@@ -53,6 +54,15 @@ fn me() -> Holder {
             now.timestamp_nanos_opt().unwrap_or_default(),
             rand_suffix()
         ),
+    }
+}
+
+/// Is a process of this host alive? (Where this cannot be told, assume it is.)
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
     }
 }
 
@@ -122,6 +132,12 @@ impl Lock {
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .unwrap_or(modified);
             let age = chrono::Utc::now().signed_duration_since(started);
+            let here = gethostname::gethostname().to_string_lossy() == other.host.as_str();
+            if here && !process_alive(other.pid) {
+                tracing::warn!(holder = %other, "taking over the lock of a run that is no longer running on this host");
+                loc.store.delete(&loc.join(LOCK_FILE)).await.ok();
+                continue;
+            }
             if age.to_std().unwrap_or_default() > ttl {
                 tracing::warn!(
                     holder = %other,

@@ -248,6 +248,7 @@ pub async fn run(cfg: &LoadedConfig, opts: &RunOptions) -> Result<RunOutcome> {
     let out = OutputStore::open(cfg.location("output", &cfg.config.output)?)?;
     let ttl = parse_duration(&cfg.config.lock_ttl).map_err(Error::Internal)?;
     let lock = Lock::acquire(&out.loc, ttl).await?;
+    crate::publish::pause("after_lock").await;
     let result = run_locked(cfg, opts, &out, started_at).await;
     lock.release().await;
     result

@@ -51,6 +51,23 @@ pub const FAULT_POINTS: &[&str] = &[
     "before_manifest",
 ];
 
+/// Pause here for `<ms>` if the fault-injection variable names `<point>:<ms>`
+/// (for tests that need a run to hold its lock a while).
+pub async fn pause(point: &str) {
+    let Ok(v) = std::env::var(FAULT_ENV) else {
+        return;
+    };
+    for entry in v.split(',') {
+        if let Some((p, ms)) = entry.trim().split_once(':')
+            && p == point
+            && let Ok(ms) = ms.parse::<u64>()
+        {
+            tracing::warn!(point, ms, "pausing ({FAULT_ENV})");
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    }
+}
+
 /// Fail here if the fault-injection variable names this point.
 pub fn fault(point: &str) -> Result<()> {
     if let Ok(v) = std::env::var(FAULT_ENV)

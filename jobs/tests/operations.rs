@@ -1,0 +1,339 @@
+//! Nightly operation on the local filesystem: faults at every point of the
+//! publish protocol leave the published run intact and the next run repairs
+//! the state; one run at a time (exit 4); the no-op; memory limit; JSON logs.
+//! (The same operations against S3 are in jobs/tests/python/test_storage.py.)
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn project() -> Project {
+    let p = Project::new();
+    p.write(
+        "regions.csv",
+        "region_code,name,parent_code,level\n150000,内蒙古自治区,,province\n150622,准格尔旗,150000,county\n",
+    )
+    .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n150622,2021,11,105\n")
+    .write(
+        "energy.csv",
+        &format!(
+            "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n\
+             {0},150622,C3011,2020,raw_coal,1000,t\n{0},150622,C3011,2021,raw_coal,1100,t\n\
+             {0},150622,C3011,2021,electricity,5,MWh\n",
+            uscc(1)
+        ),
+    )
+    .config("");
+    p
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    carbonstat::factors::sha256_hex(&std::fs::read(path).unwrap())
+}
+
+/// Every file the manifest names exists with its recorded sha256.
+fn assert_manifest_intact(p: &Project, manifest: &serde_json::Value) {
+    for f in manifest["outputs"].as_array().unwrap() {
+        let path = p.path(&format!("out/{}", f["path"].as_str().unwrap()));
+        assert!(path.exists(), "{} is gone", path.display());
+        assert_eq!(
+            sha256_of(&path),
+            f["sha256"].as_str().unwrap(),
+            "{} changed",
+            path.display()
+        );
+    }
+}
+
+/// The files under out/reports are exactly those the manifest names.
+fn assert_no_strays(p: &Project) {
+    let m = p.manifest();
+    let named: BTreeSet<String> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("out/{}", f["path"].as_str().unwrap()))
+        .collect();
+    let mut found = BTreeSet::new();
+    let mut stack = vec![p.path("out/reports")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.insert(
+                    path.strip_prefix(p.dir.path())
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    assert_eq!(
+        found, named,
+        "files under reports/ that the manifest does not name (or the reverse)"
+    );
+    assert!(!p.path("out/_staging").exists(), "staging left behind");
+    assert!(!p.path("out/_lock.json").exists(), "lock left behind");
+}
+
+#[test]
+fn a_fault_at_any_point_leaves_the_published_run_intact() {
+    for point in carbonstat::publish::FAULT_POINTS {
+        let p = project();
+        assert!(p.run_pipeline().status.success());
+        let published = p.manifest();
+
+        // a changed input: the next run has work to do, and fails at `point`
+        let energy = std::fs::read_to_string(p.path("energy.csv")).unwrap();
+        p.write("energy.csv", &energy.replace("1100,t", "1200,t"));
+        let failed = Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+            .args(["--quiet", "run", "--config", "pipeline.yaml"])
+            .current_dir(p.dir.path())
+            .env(carbonstat::publish::FAULT_ENV, point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            failed.status.code(),
+            Some(1),
+            "{point}: {}",
+            stderr(&failed)
+        );
+        assert!(
+            stderr(&failed).contains(&format!("fault injected at {point}")),
+            "{}",
+            stderr(&failed)
+        );
+        assert_eq!(
+            p.manifest(),
+            published,
+            "{point}: the published manifest changed"
+        );
+        assert_manifest_intact(&p, &published);
+        // readable: every file of the published run still parses
+        for f in published["outputs"].as_array().unwrap() {
+            read_parquet(&p.path(&format!("out/{}", f["path"].as_str().unwrap())));
+        }
+
+        let next = p.run_pipeline();
+        assert!(next.status.success(), "{point}: {}", stderr(&next));
+        let m = p.manifest();
+        assert_ne!(m["fingerprint"], published["fingerprint"]);
+        assert_manifest_intact(&p, &m);
+        assert_no_strays(&p);
+        // 1 200 t × 0.7143 = 857.16 tce plus 5 MWh × 0.1229 = 0.6145
+        let county = p.rows("region_indicators", 2021);
+        let county = find(&county, &[("region_code", "150622")]);
+        close(
+            county["energy_tce"].f(),
+            857.16 + 0.6145,
+            "the new run's numbers",
+        );
+    }
+}
+
+#[test]
+fn a_held_lock_stops_a_second_run_with_exit_4() {
+    let p = project();
+    std::fs::create_dir_all(p.path("out")).unwrap();
+    let now = chrono_now();
+    p.write(
+        "out/_lock.json",
+        &format!(r#"{{"host":"other-host","pid":4242,"started_at":"{now}","token":"t"}}"#),
+    );
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("locked by another carbonstat run (pid 4242 on other-host since"),
+        "{err}"
+    );
+    assert!(!p.path("out/manifest.json").exists());
+    assert!(
+        p.path("out/_lock.json").exists(),
+        "someone else's lock is not ours to remove"
+    );
+
+    // the same lock two days old: taken over with a warning
+    p.write(
+        "out/_lock.json",
+        r#"{"host":"other-host","pid":4242,"started_at":"2020-01-01T00:00:00Z","token":"t"}"#,
+    );
+    let out = p.run(&["run", "--config", "pipeline.yaml", "--no-summary"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("taking over a lock older than lock_ttl"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p.path("out/_lock.json").exists());
+}
+
+#[test]
+fn a_dead_process_of_this_host_does_not_hold_the_lock() {
+    let p = project();
+    std::fs::create_dir_all(p.path("out")).unwrap();
+    // a pid that cannot be running: above the kernel's pid_max
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    p.write(
+        "out/_lock.json",
+        &format!(
+            r#"{{"host":"{}","pid":4194305,"started_at":"{}","token":"t"}}"#,
+            host.trim(),
+            chrono_now()
+        ),
+    );
+    let out = p.run(&["run", "--config", "pipeline.yaml", "--no-summary"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no longer running on this host"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn chrono_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // RFC 3339 in UTC without pulling chrono into the tests
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days → (year, month, day).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[test]
+fn of_concurrent_runs_exactly_one_holds_the_output() {
+    let p = project();
+    // four runs started together; each holds the lock 1.5 s once it has it
+    let started = Instant::now();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+                .args([
+                    "--quiet",
+                    "run",
+                    "--config",
+                    "pipeline.yaml",
+                    "--no-summary",
+                ])
+                .current_dir(p.dir.path())
+                .env(carbonstat::publish::FAULT_ENV, "after_lock:1500")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        1,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(4)).count(),
+        3,
+        "{codes:?}"
+    );
+    for o in outputs.iter().filter(|o| o.status.code() == Some(4)) {
+        assert!(
+            stderr(o).contains("locked by another carbonstat run (pid "),
+            "{}",
+            stderr(o)
+        );
+    }
+    assert_no_strays(&p);
+}
+
+#[test]
+fn over_the_memory_limit_the_message_says_what_to_raise() {
+    let p = project();
+    p.config("engine:\n  memory_limit: 100KiB\n");
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("raise engine.memory_limit"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p.path("out/manifest.json").exists());
+    assert!(
+        !p.path("out/_lock.json").exists(),
+        "a failed run releases its lock"
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_with_stage_figures() {
+    let p = project();
+    let out = p.run(&[
+        "--log-format",
+        "json",
+        "run",
+        "--config",
+        "pipeline.yaml",
+        "--no-summary",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let has = |msg: &str| lines.iter().any(|l| l["fields"]["message"] == msg);
+    assert!(
+        has("step done") && has("input validated") && has("dataset staged") && has("published")
+    );
+    let staged = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "dataset staged")
+        .unwrap();
+    assert!(
+        staged["fields"]["rows"].is_u64()
+            && staged["fields"]["bytes"].is_u64()
+            && staged["fields"]["elapsed_ms"].is_u64()
+    );
+    // no terminal: no spinner characters, no colour codes
+    assert!(!stderr(&out).contains('\u{1b}'));
+
+    // a failure is a JSON line too, with its exit code
+    p.config("electricity_factor: city\n");
+    let out = p.run(&["--log-format", "json", "run", "--config", "pipeline.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let last: serde_json::Value =
+        serde_json::from_str(stderr(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "ERROR");
+    assert_eq!(last["fields"]["exit_code"], 2);
+}
