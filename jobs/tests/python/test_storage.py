@@ -1,0 +1,267 @@
+"""Nightly operation against object storage: the same suite runs on the local
+filesystem and on S3 (a moto server on 127.0.0.1, started and stopped here).
+Inputs, the factor set and the output all live in the store; the reports are
+read back from it."""
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+CARBONSTAT = os.environ.get("CARBONSTAT") or str(
+    Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/carbonstat-target")) / "debug/carbonstat"
+)
+SAMPLE = ROOT / "data-samples" / "data"
+FACTORS = ROOT / "factors" / "cn-2024"
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("moto_server did not start")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+class Local:
+    """Everything under a temporary directory."""
+
+    name = "local"
+
+    def __init__(self, tmp: Path):
+        self.root = tmp / "store"
+        self.root.mkdir()
+
+    def url(self, key: str) -> str:
+        return str(self.root / key)
+
+    def shown(self, key: str) -> str:
+        """How the manifest names a local input: relative to the config file."""
+        return f"store/{key}"
+
+    def put(self, key: str, data: bytes):
+        p = self.root / key
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+
+    def get(self, key: str):
+        p = self.root / key
+        return p.read_bytes() if p.exists() else None
+
+    def keys(self, prefix: str):
+        base = self.root / prefix
+        if not base.exists():
+            return set()
+        return {str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()}
+
+    def storage_yaml(self) -> str:
+        return ""
+
+
+class S3:
+    """A fresh bucket on the moto server."""
+
+    name = "s3"
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+        self.bucket = f"carbonstat-{uuid.uuid4().hex[:12]}"
+        self.client = boto3.client("s3", endpoint_url=endpoint, **{
+            "aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"})
+        self.client.create_bucket(Bucket=self.bucket)
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def shown(self, key: str) -> str:
+        return self.url(key)
+
+    def put(self, key: str, data: bytes):
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def get(self, key: str):
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+
+    def keys(self, prefix: str):
+        out = set()
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            out.update(o["Key"] for o in page.get("Contents", []))
+        return out
+
+    def storage_yaml(self) -> str:
+        return f"storage:\n  endpoint: {self.endpoint}\n  region: us-east-1\n  allow_http: true\n"
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    if request.param == "local":
+        s = Local(tmp_path)
+    else:
+        s = S3(request.getfixturevalue("moto_endpoint"))
+    # inputs and factor set into the store
+    for f in SAMPLE.rglob("*.csv"):
+        s.put(f"in/{f.relative_to(SAMPLE)}", f.read_bytes())
+    for f in FACTORS.iterdir():
+        s.put(f"factors/cn-2024/{f.name}", f.read_bytes())
+    config = f"""inputs:
+  energy: {s.url('in/energy')}/*.csv
+  sector_energy: {s.url('in/sector_energy.csv')}
+  gdp: {s.url('in/gdp.csv')}
+  regions: {s.url('in/regions.csv')}
+  targets: {s.url('in/targets.csv')}
+factors: {s.url('factors/cn-2024')}
+output: {s.url('out')}
+base_year: 2020
+{s.storage_yaml()}"""
+    (tmp_path / "pipeline.yaml").write_text(config, encoding="utf-8")
+    s.config = tmp_path / "pipeline.yaml"
+    return s
+
+
+def run(store, *args, fault=None):
+    env = dict(os.environ, **CREDENTIALS)
+    if fault:
+        env["CARBONSTAT_FAULT_INJECT"] = fault
+    return subprocess.run(
+        [CARBONSTAT, "--quiet", "run", "--config", str(store.config), "--no-summary", *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+
+
+def manifest(store):
+    data = store.get("out/manifest.json")
+    return json.loads(data) if data is not None else None
+
+
+def county(store, year):
+    m = manifest(store)
+    f = next(o for o in m["outputs"] if o["dataset"] == "region_indicators" and o["partition"] == f"year={year}")
+    table = pq.read_table(io.BytesIO(store.get(f"out/{f['path']}"))).to_pandas()
+    return table[table["region_code"] == "150622"].iloc[0]
+
+
+def assert_consistent(store):
+    """Every file the manifest names is there with its hash; nothing else is."""
+    import hashlib
+
+    m = manifest(store)
+    named = {f"out/{o['path']}" for o in m["outputs"]}
+    for o in m["outputs"]:
+        assert hashlib.sha256(store.get(f"out/{o['path']}")).hexdigest() == o["sha256"], o["path"]
+    assert store.keys("out/reports/") == named
+    assert store.keys("out/_staging/") == set()
+    assert store.get("out/_lock.json") is None
+    assert store.get(f"out/manifests/{m['run_id']}.json") is not None
+
+
+def test_publish_and_read_back(store, tmp_path):
+    r = run(store)
+    assert r.returncode == 0, r.stderr
+    assert_consistent(store)
+    m = manifest(store)
+    energy = next(i for i in m["inputs"] if i["input"] == "energy")
+    assert energy["path"] == store.shown("in/energy/energy_2020-2022.csv")
+    assert m["factor_set"]["location"] == store.url("factors/cn-2024")
+    assert "testing" not in json.dumps(m), "credentials must never reach the manifest"
+    # the same numbers as a plain local run of the sample
+    ref = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(ROOT / "data-samples/pipeline.yaml"), "--no-summary"],
+                         capture_output=True, text=True)
+    assert ref.returncode == 0, ref.stderr
+    local = pq.read_table(ROOT / "out/reports/region_indicators", filters=[("region_code", "=", "150622")]).to_pandas()
+    local = local[local["year"].astype(int) == 2025].iloc[0]
+    got = county(store, 2025)
+    for col in ["energy_tce", "co2_t", "energy_intensity_controlled", "co2_intensity_change_base"]:
+        assert got[col] == local[col], col
+
+
+def test_nothing_changed_is_a_cheap_no_op(store):
+    assert run(store).returncode == 0
+    first = manifest(store)
+    again = run(store)
+    assert again.returncode == 0, again.stderr
+    assert manifest(store) == first
+    forced = run(store, "--force")
+    assert forced.returncode == 0, forced.stderr
+    second = manifest(store)
+    assert second["run_id"] != first["run_id"]
+    assert [o["sha256"] for o in second["outputs"]] == [o["sha256"] for o in first["outputs"]]
+    assert_consistent(store)
+
+
+def test_a_changed_input_recomputes(store):
+    assert run(store).returncode == 0
+    first = manifest(store)
+    gdp = store.get("in/gdp.csv").decode()
+    store.put("in/gdp.csv", gdp.replace("150622,2025,1272.17,105.2", "150622,2025,1272.17,106.2").encode())
+    r = run(store)
+    assert r.returncode == 0, r.stderr
+    assert manifest(store)["fingerprint"] != first["fingerprint"]
+    assert_consistent(store)
+
+
+def test_a_held_lock_exits_4(store):
+    store.put("out/_lock.json", json.dumps({
+        "host": "night-runner", "pid": 777,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "token": "x"}).encode())
+    r = run(store)
+    assert r.returncode == 4, r.stderr
+    assert "pid 777 on night-runner" in r.stderr
+    assert manifest(store) is None
+
+
+@pytest.mark.parametrize("point", ["mid_write", "mid_commit", "before_manifest"])
+def test_a_failed_run_leaves_the_published_run_and_the_next_repairs(store, point):
+    assert run(store).returncode == 0
+    published = manifest(store)
+    targets = store.get("in/targets.csv").decode()
+    store.put("in/targets.csv", targets.replace("coal_share_max,0.85", "coal_share_max,0.84").encode())
+    failed = run(store, fault=point)
+    assert failed.returncode == 1
+    assert f"fault injected at {point}" in failed.stderr
+    assert manifest(store) == published
+    for o in published["outputs"]:
+        assert store.get(f"out/{o['path']}") is not None
+    ok = run(store)
+    assert ok.returncode == 0, ok.stderr
+    assert manifest(store)["fingerprint"] != published["fingerprint"]
+    assert_consistent(store)
