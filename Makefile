@@ -23,7 +23,7 @@ build:
 	cargo build --bin carbonstat
 
 run: build
-	$(CARBONSTAT) run --config data-samples/pipeline.yaml
+	$(CARBONSTAT) run --config data-samples/pipeline.yaml --force
 
 # The Python environment of the read-back tests: created once, reused.
 $(VENV)/.installed: $(PYTHON_REQUIREMENTS)

@@ -526,7 +526,7 @@ pub fn dictionary_markdown() -> String {
     let mut s = String::new();
     for d in DATASETS {
         s.push_str(&format!(
-            "#### `{}`\n\n{} Partitioned by `year` (in the path: `reports/{}/year=YYYY/part-00000.parquet`); rows sorted by {}.\n\n",
+            "#### `{}`\n\n{} Partitioned by `year` (in the path: `reports/{}/year=YYYY/part-<F>.parquet`); rows sorted by {}.\n\n",
             d.name,
             d.description,
             d.name,
