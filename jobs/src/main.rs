@@ -1,8 +1,10 @@
 //! `carbonstat`: the command a statistics bureau runs from cron, and the tools
 //! around it. Exit codes (README "Exit codes"): 0 published or up to date,
 //! 1 runtime failure, 2 usage, config or input-file error, 3 data quality
-//! threshold exceeded, 4 the output is locked by another run.
+//! threshold exceeded, 4 the output is locked by another run, 5 `verify`
+//! found differences.
 
+mod audit_cmd;
 mod factors_cmd;
 mod logging;
 mod run;
@@ -35,6 +37,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// How a report is printed on stdout.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the pipeline: validate the inputs, compute the indicators, publish
@@ -50,6 +59,38 @@ enum Command {
         /// fingerprint (inputs, factor set, config, program).
         #[arg(long)]
         force: bool,
+    },
+    /// Re-check a published run: inputs and factor set against their hashes,
+    /// published files against the manifest, and a re-computation of every file.
+    Verify {
+        /// The manifest (path or URL, e.g. s3://bucket/reports/manifest.json).
+        manifest: String,
+        /// Directory the run's relative input paths resolve against (default:
+        /// the one recorded in the manifest).
+        #[arg(long)]
+        base: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Show how one published number was made.
+    Explain {
+        /// The manifest of the published run.
+        #[arg(long, conflicts_with = "config")]
+        manifest: Option<String>,
+        /// Or a pipeline config, to explain a number before publishing.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        base: Option<PathBuf>,
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        year: i32,
+        /// A numeric column of region_indicators, e.g. co2_intensity.
+        #[arg(long)]
+        indicator: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
     },
     /// Inspect and check factor sets.
     Factors {
@@ -92,6 +133,28 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             print_summary: !no_summary,
             force,
             progress: matches!(log_format, LogFormat::Text),
+        }),
+        Command::Verify {
+            manifest,
+            base,
+            format,
+        } => audit_cmd::verify_cmd(&manifest, base.as_deref(), format),
+        Command::Explain {
+            manifest,
+            config,
+            base,
+            region,
+            year,
+            indicator,
+            format,
+        } => audit_cmd::explain_cmd(audit_cmd::ExplainArgs {
+            manifest,
+            config,
+            base,
+            region,
+            year,
+            indicator,
+            format,
         }),
         Command::Factors { command } => factors_cmd::run(command),
         Command::Schema { markdown } => {

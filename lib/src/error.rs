@@ -29,6 +29,10 @@ pub enum Error {
     #[error("{0}")]
     Quality(String),
 
+    /// `verify` found differences.
+    #[error("{0}")]
+    NotVerified(String),
+
     /// Another run holds the output's lock.
     #[error("{0}")]
     Locked(String),
@@ -119,6 +123,7 @@ impl Error {
             Error::Config { .. } | Error::InputFile { .. } | Error::FactorSet { .. } => 2,
             Error::Quality(_) => 3,
             Error::Locked(_) => 4,
+            Error::NotVerified(_) => 5,
             _ => 1,
         }
     }

@@ -6,6 +6,7 @@
 //! self-check, reading inputs with their file and line, the identifier checks
 //! (as UDFs), writing deterministic Parquet, publishing and the manifest.
 
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod factors;

@@ -22,6 +22,8 @@ pub struct Manifest {
     /// config, SQL, program version): equal fingerprints, equal outputs.
     pub fingerprint: String,
     pub config: ConfigRecord,
+    #[serde(default)]
+    pub engine: EngineRecord,
     pub factor_set: FactorSetRecord,
     pub sql_steps: Vec<StepRecord>,
     pub inputs: Vec<InputRecord>,
@@ -33,14 +35,47 @@ pub struct Manifest {
 pub struct Program {
     pub name: String,
     pub version: String,
+    /// The git commit the binary was built from ("-dirty" with local changes).
+    #[serde(default)]
+    pub git_commit: String,
     pub datafusion: String,
+}
+
+impl Program {
+    pub fn this() -> Program {
+        Program {
+            name: "carbonstat".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("CARBONSTAT_GIT_COMMIT").into(),
+            datafusion: datafusion::DATAFUSION_VERSION.into(),
+        }
+    }
+}
+
+/// The engine settings of a run. None of them changes a published byte (tests
+/// prove it for partitions 1, 2 and 8 and for a spilling memory limit); they
+/// are recorded so a re-run can reproduce the conditions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct EngineRecord {
+    pub target_partitions: usize,
+    pub threads: Option<usize>,
+    pub memory_limit: Option<String>,
+    pub spill_dir_set: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConfigRecord {
+    /// The file as given on the command line.
     pub path: String,
+    /// The directory relative paths in the config resolve against.
+    #[serde(default)]
+    pub base: String,
+    /// sha256 of the file's bytes.
     pub sha256: String,
-    /// The config as the run understood it, defaults filled in.
+    /// sha256 of `effective` serialized as canonical JSON (sorted keys, no spaces).
+    #[serde(default)]
+    pub canonical_sha256: String,
+    /// The config as the run understood it, defaults filled in, secrets redacted.
     pub effective: serde_json::Value,
 }
 

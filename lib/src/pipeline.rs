@@ -18,8 +18,8 @@ use crate::factors::{FactorSet, sha256_hex};
 use crate::ingest::{ListedInput, ResolvedInput, fetch_inputs, list_inputs, register_raw};
 use crate::lock::Lock;
 use crate::manifest::{
-    ConfigRecord, FactorSetRecord, InputRecord, InputTotal, MANIFEST_VERSION, Manifest, Program,
-    StepRecord,
+    ConfigRecord, EngineRecord, FactorSetRecord, InputRecord, InputTotal, MANIFEST_VERSION,
+    Manifest, Program, StepRecord,
 };
 use crate::publish::{OutputStore, STAGING_PREFIX, commit, fault, write_all};
 use crate::session::{new_session, register_run};
@@ -254,6 +254,107 @@ pub async fn run(cfg: &LoadedConfig, opts: &RunOptions) -> Result<RunOutcome> {
     result
 }
 
+/// What a run's fingerprint is made of, besides the factor set and inputs.
+pub struct Identity {
+    pub program: Program,
+    /// The effective config, secrets redacted.
+    pub effective: serde_json::Value,
+    pub steps: Vec<StepRecord>,
+}
+
+pub fn identity(cfg: &LoadedConfig) -> Result<Identity> {
+    Ok(Identity {
+        program: Program::this(),
+        effective: effective_config(cfg)?,
+        steps: STEPS
+            .iter()
+            .map(|s| StepRecord {
+                name: s.name.to_string(),
+                sha256: s.sha256(),
+            })
+            .collect(),
+    })
+}
+
+impl Identity {
+    pub fn fingerprint(&self, factors: &FactorSet, inputs: &[(String, String, String)]) -> String {
+        fingerprint(&self.program, &self.effective, &factors.hash, &self.steps, inputs)
+    }
+}
+
+/// (input, path, sha256) of every fetched file: the inputs' part of the fingerprint.
+pub fn input_keys(inputs: &[ResolvedInput]) -> Vec<(String, String, String)> {
+    inputs
+        .iter()
+        .flat_map(|i| {
+            i.files
+                .iter()
+                .map(move |f| (i.spec.name.to_string(), f.path.clone(), f.sha256.clone()))
+        })
+        .collect()
+}
+
+/// A computed run: every SQL step done, nothing written.
+pub struct Computed {
+    pub ctx: SessionContext,
+    pub factors: FactorSet,
+    pub inputs: Vec<ResolvedInput>,
+    pub records: Vec<InputRecord>,
+    pub totals: Vec<InputTotal>,
+    pub rejects_by_rule: Vec<(String, String, u64)>,
+}
+
+/// Validate (with the quality gate) and compute. Shared by `run`, `verify`,
+/// `explain` and `factors diff --impact`.
+pub async fn compute(
+    cfg: &LoadedConfig,
+    factors: FactorSet,
+    inputs: Vec<ResolvedInput>,
+    opts: &RunOptions,
+) -> Result<Computed> {
+    opts.stage("validating");
+    let Prepared {
+        ctx,
+        factors,
+        inputs,
+    } = prepare(cfg, factors, inputs).await?;
+    let counts = input_counts(&ctx).await?;
+    let rejects_by_rule = rejects_by_rule(&ctx).await?;
+    let (records, totals) = input_records(&inputs, &counts);
+    for t in &totals {
+        tracing::info!(input = %t.input, files = t.files, rows_read = t.rows_read, rows_accepted = t.rows_accepted, rows_rejected = t.rows_rejected, "input validated");
+    }
+    quality_gate(cfg, &ctx, &totals).await?;
+    fault("after_ingest")?;
+    opts.stage("computing");
+    run_steps(&ctx, &STEPS[2..]).await?;
+    Ok(Computed {
+        ctx,
+        factors,
+        inputs,
+        records,
+        totals,
+        rejects_by_rule,
+    })
+}
+
+/// Load the factor set and fetch every input of a config into `work`.
+pub async fn load_all(cfg: &LoadedConfig, work: &std::path::Path) -> Result<(FactorSet, Vec<ResolvedInput>)> {
+    let factors = load_factors(cfg, work).await?;
+    let listed = list_inputs(cfg).await?;
+    let inputs = fetch_inputs(&listed, work).await?;
+    Ok((factors, inputs))
+}
+
+fn engine_record(cfg: &LoadedConfig, ctx: &SessionContext) -> EngineRecord {
+    EngineRecord {
+        target_partitions: ctx.copied_config().target_partitions(),
+        threads: cfg.config.engine.threads,
+        memory_limit: cfg.config.engine.memory_limit.clone(),
+        spill_dir_set: cfg.config.engine.spill_dir.is_some(),
+    }
+}
+
 async fn run_locked(
     cfg: &LoadedConfig,
     opts: &RunOptions,
@@ -272,19 +373,7 @@ async fn run_locked(
             None
         }
     };
-    let effective = effective_config(cfg)?;
-    let steps: Vec<StepRecord> = STEPS
-        .iter()
-        .map(|s| StepRecord {
-            name: s.name.to_string(),
-            sha256: s.sha256(),
-        })
-        .collect();
-    let program = Program {
-        name: "carbonstat".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        datafusion: datafusion::DATAFUSION_VERSION.into(),
-    };
+    let id = identity(cfg)?;
 
     // The nightly no-op: same input metadata and same everything else.
     if !opts.force
@@ -296,7 +385,7 @@ async fn run_locked(
             .iter()
             .map(|r| (r.input.clone(), r.path.clone(), r.sha256.clone()))
             .collect();
-        let fp = fingerprint(&program, &effective, &factors.hash, &steps, &inputs);
+        let fp = id.fingerprint(&factors, &inputs);
         if fp == m.fingerprint && outputs_present(out, m).await? {
             tracing::info!(run_id = %m.run_id, fingerprint = %fp, "up to date: inputs, factor set, config and program are those of the published run");
             return Ok(RunOutcome::UpToDate {
@@ -308,15 +397,7 @@ async fn run_locked(
 
     opts.stage("reading and hashing the inputs");
     let inputs = fetch_inputs(&listed, work.path()).await?;
-    let input_keys: Vec<(String, String, String)> = inputs
-        .iter()
-        .flat_map(|i| {
-            i.files
-                .iter()
-                .map(move |f| (i.spec.name.to_string(), f.path.clone(), f.sha256.clone()))
-        })
-        .collect();
-    let fp = fingerprint(&program, &effective, &factors.hash, &steps, &input_keys);
+    let fp = id.fingerprint(&factors, &input_keys(&inputs));
     if !opts.force
         && let Some(m) = &published
         && m.fingerprint == fp
@@ -329,24 +410,15 @@ async fn run_locked(
         });
     }
 
-    opts.stage("validating");
-    let Prepared {
+    let Computed {
         ctx,
         factors,
-        inputs,
-    } = prepare(cfg, factors, inputs).await?;
+        inputs: _,
+        records,
+        totals,
+        rejects_by_rule,
+    } = compute(cfg, factors, inputs, opts).await?;
     ctx.register_object_store(&out.loc.root_url, out.loc.store.clone());
-    let counts = input_counts(&ctx).await?;
-    let rejects_by_rule = rejects_by_rule(&ctx).await?;
-    let (records, totals) = input_records(&inputs, &counts);
-    for t in &totals {
-        tracing::info!(input = %t.input, files = t.files, rows_read = t.rows_read, rows_accepted = t.rows_accepted, rows_rejected = t.rows_rejected, "input validated");
-    }
-    quality_gate(cfg, &ctx, &totals).await?;
-    fault("after_ingest")?;
-
-    opts.stage("computing");
-    run_steps(&ctx, &STEPS[2..]).await?;
 
     let run_id = format!("{}-{}", started_at.format("%Y%m%dT%H%M%SZ"), &fp[..8]);
     opts.stage("writing the reports");
@@ -358,18 +430,26 @@ async fn run_locked(
         }
     };
     let summary = summary(&ctx).await?;
+    let canonical = serde_json::to_vec(&id.effective)
+        .map_err(|e| Error::Internal(format!("config to JSON: {e}")))?;
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         run_id: run_id.clone(),
-        program,
+        program: id.program,
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         fingerprint: fp,
         config: ConfigRecord {
             path: cfg.path.display().to_string(),
+            base: std::path::absolute(&cfg.base_dir)
+                .unwrap_or_else(|_| cfg.base_dir.clone())
+                .display()
+                .to_string(),
             sha256: sha256_hex(cfg.raw.as_bytes()),
-            effective,
+            canonical_sha256: sha256_hex(&canonical),
+            effective: id.effective,
         },
+        engine: engine_record(cfg, &ctx),
         factor_set: FactorSetRecord {
             id: factors.meta.id.clone(),
             title: factors.meta.title.clone(),
@@ -377,7 +457,7 @@ async fn run_locked(
             sha256: factors.hash.clone(),
             files: factors.files.clone(),
         },
-        sql_steps: steps,
+        sql_steps: id.steps,
         inputs: records,
         input_totals: totals,
         outputs,

@@ -247,13 +247,20 @@ pub async fn write_dataset(
     fingerprint: &str,
 ) -> Result<Vec<OutputFile>> {
     let step = format!("dataset {}", dataset.name);
-    let batches = ctx
+    let plan = ctx
         .sql(&dataset.query())
         .await
         .map_err(|e| Error::sql(&step, e))?
-        .collect()
+        .create_physical_plan()
         .await
         .map_err(|e| Error::sql(&step, e))?;
+    let batches = datafusion::physical_plan::collect(plan.clone(), ctx.task_ctx())
+        .await
+        .map_err(|e| Error::sql(&step, e))?;
+    let spilled = spilled_bytes(plan.as_ref());
+    if spilled > 0 {
+        tracing::info!(dataset = dataset.name, spilled_bytes = spilled as u64, "spilled to disk (engine.memory_limit)");
+    }
     let schema = dataset.file_schema();
     let mut by_year: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
     for batch in batches {
@@ -312,6 +319,16 @@ pub async fn write_dataset(
         fault("mid_write")?;
     }
     Ok(files)
+}
+
+/// Bytes the operators of a finished plan spilled to disk.
+fn spilled_bytes(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> usize {
+    plan.metrics().and_then(|m| m.spilled_bytes()).unwrap_or(0)
+        + plan
+            .children()
+            .iter()
+            .map(|c| spilled_bytes(c.as_ref()))
+            .sum::<usize>()
 }
 
 /// Write all datasets under the run's staging prefix.

@@ -18,13 +18,18 @@ pub fn new_session(config: &Config) -> Result<SessionContext> {
         .engine
         .target_partitions
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let session_config = SessionConfig::new()
+    let mut session_config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_information_schema(true);
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = &config.engine.memory_limit {
         let bytes = parse_bytes(limit).map_err(Error::Internal)?;
         runtime = runtime.with_memory_limit(bytes, 1.0);
+        // Each sort reserves a merge buffer up front (10 MB by default): under a
+        // small limit that alone exhausts the pool. Scale it so sorts spill
+        // instead of failing.
+        let reservation = (bytes / (8 * partitions)).clamp(64 * 1024, 10 * 1024 * 1024);
+        session_config = session_config.with_sort_spill_reservation_bytes(reservation);
     }
     if let Some(dir) = &config.engine.spill_dir {
         runtime = runtime.with_temp_file_path(dir);

@@ -1,0 +1,162 @@
+//! `carbonstat verify` and `carbonstat explain`: for auditors.
+
+use std::path::{Path, PathBuf};
+
+use carbonstat::audit::{Explanation, Published, config_from_manifest, explain, open_published, published_value, verify};
+use carbonstat::config::LoadedConfig;
+use carbonstat::pipeline::{RunOptions, compute, load_all, work_dir};
+use carbonstat::storage::Storage;
+
+use crate::OutputFormat;
+
+fn runtime() -> carbonstat::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| carbonstat::Error::io("starting the async runtime", e))
+}
+
+pub fn verify_cmd(manifest: &str, base: Option<&Path>, format: OutputFormat) -> carbonstat::Result<()> {
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let p = open_published(manifest, &Storage::default()).await?;
+        verify(&p, base).await
+    })?;
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| carbonstat::Error::Internal(e.to_string()))?
+        ),
+        OutputFormat::Text => {
+            for f in &report.findings {
+                println!("{}: {f}", if report.failed() { "DIFFERS" } else { "warning" });
+            }
+        }
+    }
+    if report.failed() {
+        let n = report.findings.iter().filter(|f| !matches!(f, carbonstat::audit::Finding::ProgramDiffers { .. })).count();
+        return Err(carbonstat::Error::NotVerified(format!(
+            "not verified: {n} difference(s) between {} (run {}) and its inputs, factor set and re-computation",
+            report.manifest, report.run_id
+        )));
+    }
+    if format == OutputFormat::Text {
+        println!(
+            "verified: {} files, {} rows identical (run {}, {})",
+            report.files, report.rows, report.run_id, report.manifest
+        );
+    }
+    Ok(())
+}
+
+pub struct ExplainArgs {
+    pub manifest: Option<String>,
+    pub config: Option<PathBuf>,
+    pub base: Option<PathBuf>,
+    pub region: String,
+    pub year: i32,
+    pub indicator: String,
+    pub format: OutputFormat,
+}
+
+pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
+    let rt = runtime()?;
+    let e = rt.block_on(async {
+        let (cfg, published): (LoadedConfig, Option<Published>) = match (&a.manifest, &a.config) {
+            (Some(m), _) => {
+                let p = open_published(m, &Storage::default()).await?;
+                (config_from_manifest(&p.manifest, a.base.as_deref())?, Some(p))
+            }
+            (None, Some(c)) => (LoadedConfig::load(c)?, None),
+            (None, None) => {
+                return Err(carbonstat::Error::Config {
+                    file: PathBuf::from("(command line)"),
+                    message: "give --manifest <url> of a published run, or --config <pipeline.yaml>".into(),
+                });
+            }
+        };
+        let work = work_dir(&cfg)?;
+        let (factors, inputs) = load_all(&cfg, work.path()).await?;
+        let computed = compute(&cfg, factors, inputs, &RunOptions::default()).await?;
+        let published_v = match &published {
+            Some(p) => published_value(p, &a.region, a.year, &a.indicator).await?,
+            None => None,
+        };
+        explain(&computed, &a.region, a.year, &a.indicator, published_v).await
+    })?;
+    match a.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&e).map_err(|e| carbonstat::Error::Internal(e.to_string()))?
+        ),
+        OutputFormat::Text => print!("{}", text(&e)),
+    }
+    Ok(())
+}
+
+fn v(x: Option<f64>) -> String {
+    x.map_or("NULL".into(), |x| format!("{x}"))
+}
+
+fn text(e: &Explanation) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "{} of {} {} in {}: {} {}\n",
+        e.indicator, e.region_code, e.region_name, e.year, v(e.value), e.unit
+    ));
+    if let Some(p) = e.published_value {
+        s.push_str(&format!(
+            "  published value: {p} ({})\n",
+            if Some(p) == e.value { "reproduced exactly" } else { "DIFFERS from the re-computation" }
+        ));
+    }
+    s.push_str(&format!("\nformula: {}\n       = {}\n       = {}\n", e.formula, e.formula_with_values, v(e.formula_result)));
+    if let Some(r) = &e.rounding {
+        s.push_str(&format!("rounding: {r}\n"));
+    }
+    s.push_str("\nterms:\n");
+    for t in &e.terms {
+        s.push_str(&format!("  {:<40} {:>22} {}\n", t.name, v(t.value), t.unit));
+    }
+    if !e.gdp_chain.is_empty() {
+        s.push_str("\nGDP chain (10^8 yuan; gdp_const = previous year's x gdp_index / 100):\n  year          gdp   gdp_index      gdp_const\n");
+        for g in &e.gdp_chain {
+            s.push_str(&format!(
+                "  {} {:>12} {:>11} {:>14}\n",
+                g.year,
+                g.gdp,
+                g.gdp_index.map_or("".into(), |x| format!("{x}")),
+                v(g.gdp_const)
+            ));
+        }
+    }
+    let table = |s: &mut String, title: &str, rows: &[carbonstat::audit::Contribution]| {
+        s.push_str(&format!("\n{title}:\n  {:<24} {:<18} {:>16} {:>16} {:>8}\n", "key", "", "tce", "t CO2", "records"));
+        for r in rows {
+            let name: String = r.name.chars().take(16).collect();
+            s.push_str(&format!("  {:<24} {:<18} {:>16.6} {:>16.6} {:>8}\n", r.key, name, r.tce, r.co2_t, r.records));
+        }
+    };
+    table(&mut s, "by energy", &e.by_energy);
+    table(&mut s, "by sector (GB/T 4754 division)", &e.by_sector);
+    table(&mut s, "largest contributors (by CO2)", &e.top_enterprises);
+    s.push_str("\nfactor rows used:\n");
+    for f in &e.factors_used {
+        s.push_str(&format!(
+            "  {:<18} {:<34} {:>12} {:<16} year {:<6} {:<22} source {} ({})\n",
+            f.energy_code,
+            f.kind,
+            f.value,
+            f.unit,
+            f.factor_year.map_or("-".into(), |y| y.to_string()),
+            f.scope.clone().unwrap_or_default(),
+            f.source_id.clone().unwrap_or_default(),
+            f.quality.clone().unwrap_or_default()
+        ));
+    }
+    s.push_str("\nmade by:\n");
+    for st in &e.sql_steps {
+        s.push_str(&format!("  {} (sha256 {})\n", st.name, &st.sha256[..16]));
+    }
+    s
+}
