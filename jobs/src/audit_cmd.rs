@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use carbonstat::audit::{Explanation, Published, config_from_manifest, explain, open_published, published_value, verify};
+use carbonstat::audit::{
+    Explanation, Published, config_from_manifest, explain, open_published, published_value, verify,
+};
 use carbonstat::config::LoadedConfig;
 use carbonstat::pipeline::{RunOptions, compute, load_all, work_dir};
 use carbonstat::storage::Storage;
@@ -16,7 +18,11 @@ fn runtime() -> carbonstat::Result<tokio::runtime::Runtime> {
         .map_err(|e| carbonstat::Error::io("starting the async runtime", e))
 }
 
-pub fn verify_cmd(manifest: &str, base: Option<&Path>, format: OutputFormat) -> carbonstat::Result<()> {
+pub fn verify_cmd(
+    manifest: &str,
+    base: Option<&Path>,
+    format: OutputFormat,
+) -> carbonstat::Result<()> {
     let rt = runtime()?;
     let report = rt.block_on(async {
         let p = open_published(manifest, &Storage::default()).await?;
@@ -25,16 +31,28 @@ pub fn verify_cmd(manifest: &str, base: Option<&Path>, format: OutputFormat) -> 
     match format {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| carbonstat::Error::Internal(e.to_string()))?
+            serde_json::to_string_pretty(&report)
+                .map_err(|e| carbonstat::Error::Internal(e.to_string()))?
         ),
         OutputFormat::Text => {
             for f in &report.findings {
-                println!("{}: {f}", if report.failed() { "DIFFERS" } else { "warning" });
+                println!(
+                    "{}: {f}",
+                    if report.failed() {
+                        "DIFFERS"
+                    } else {
+                        "warning"
+                    }
+                );
             }
         }
     }
     if report.failed() {
-        let n = report.findings.iter().filter(|f| !matches!(f, carbonstat::audit::Finding::ProgramDiffers { .. })).count();
+        let n = report
+            .findings
+            .iter()
+            .filter(|f| !matches!(f, carbonstat::audit::Finding::ProgramDiffers { .. }))
+            .count();
         return Err(carbonstat::Error::NotVerified(format!(
             "not verified: {n} difference(s) between {} (run {}) and its inputs, factor set and re-computation",
             report.manifest, report.run_id
@@ -60,18 +78,24 @@ pub struct ExplainArgs {
 }
 
 pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
+    carbonstat::audit::indicator_column(&a.indicator)?;
     let rt = runtime()?;
     let e = rt.block_on(async {
         let (cfg, published): (LoadedConfig, Option<Published>) = match (&a.manifest, &a.config) {
             (Some(m), _) => {
                 let p = open_published(m, &Storage::default()).await?;
-                (config_from_manifest(&p.manifest, a.base.as_deref())?, Some(p))
+                (
+                    config_from_manifest(&p.manifest, a.base.as_deref())?,
+                    Some(p),
+                )
             }
             (None, Some(c)) => (LoadedConfig::load(c)?, None),
             (None, None) => {
                 return Err(carbonstat::Error::Config {
                     file: PathBuf::from("(command line)"),
-                    message: "give --manifest <url> of a published run, or --config <pipeline.yaml>".into(),
+                    message:
+                        "give --manifest <url> of a published run, or --config <pipeline.yaml>"
+                            .into(),
                 });
             }
         };
@@ -87,7 +111,8 @@ pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
     match a.format {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&e).map_err(|e| carbonstat::Error::Internal(e.to_string()))?
+            serde_json::to_string_pretty(&e)
+                .map_err(|e| carbonstat::Error::Internal(e.to_string()))?
         ),
         OutputFormat::Text => print!("{}", text(&e)),
     }
@@ -102,15 +127,29 @@ fn text(e: &Explanation) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "{} of {} {} in {}: {} {}\n",
-        e.indicator, e.region_code, e.region_name, e.year, v(e.value), e.unit
+        e.indicator,
+        e.region_code,
+        e.region_name,
+        e.year,
+        v(e.value),
+        e.unit
     ));
     if let Some(p) = e.published_value {
         s.push_str(&format!(
             "  published value: {p} ({})\n",
-            if Some(p) == e.value { "reproduced exactly" } else { "DIFFERS from the re-computation" }
+            if Some(p) == e.value {
+                "reproduced exactly"
+            } else {
+                "DIFFERS from the re-computation"
+            }
         ));
     }
-    s.push_str(&format!("\nformula: {}\n       = {}\n       = {}\n", e.formula, e.formula_with_values, v(e.formula_result)));
+    s.push_str(&format!(
+        "\nformula: {}\n       = {}\n       = {}\n",
+        e.formula,
+        e.formula_with_values,
+        v(e.formula_result)
+    ));
     if let Some(r) = &e.rounding {
         s.push_str(&format!("rounding: {r}\n"));
     }
@@ -131,10 +170,16 @@ fn text(e: &Explanation) -> String {
         }
     }
     let table = |s: &mut String, title: &str, rows: &[carbonstat::audit::Contribution]| {
-        s.push_str(&format!("\n{title}:\n  {:<24} {:<18} {:>16} {:>16} {:>8}\n", "key", "", "tce", "t CO2", "records"));
+        s.push_str(&format!(
+            "\n{title}:\n  {:<24} {:<18} {:>16} {:>16} {:>8}\n",
+            "key", "", "tce", "t CO2", "records"
+        ));
         for r in rows {
             let name: String = r.name.chars().take(16).collect();
-            s.push_str(&format!("  {:<24} {:<18} {:>16.6} {:>16.6} {:>8}\n", r.key, name, r.tce, r.co2_t, r.records));
+            s.push_str(&format!(
+                "  {:<24} {:<18} {:>16.6} {:>16.6} {:>8}\n",
+                r.key, name, r.tce, r.co2_t, r.records
+            ));
         }
     };
     table(&mut s, "by energy", &e.by_energy);

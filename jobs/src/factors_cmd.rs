@@ -1,6 +1,6 @@
 //! `carbonstat factors check|list <dir>`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use carbonstat::factors::FactorSet;
 use clap::Subcommand;
@@ -18,10 +18,37 @@ pub enum FactorsCommand {
         /// The factor set directory.
         dir: PathBuf,
     },
+    /// Factor rows changed, added and removed from set A to set B; with
+    /// --impact, how each region's indicators move when the config's inputs
+    /// are computed with each set.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Also compute the config's inputs with both sets.
+        #[arg(long, requires = "config")]
+        impact: bool,
+        /// The pipeline config whose inputs --impact computes.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = crate::OutputFormat::Text)]
+        format: crate::OutputFormat,
+    },
 }
 
 pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
     match cmd {
+        FactorsCommand::Diff {
+            a,
+            b,
+            impact,
+            config,
+            format,
+        } => diff(
+            &a,
+            &b,
+            impact.then_some(config).flatten().as_deref(),
+            format,
+        ),
         FactorsCommand::Check { dir } => {
             let set = FactorSet::load(&dir)?;
             let findings = set.check();
@@ -116,4 +143,107 @@ pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
             Ok(())
         }
     }
+}
+
+fn diff(
+    a: &Path,
+    b: &Path,
+    config: Option<&Path>,
+    format: crate::OutputFormat,
+) -> carbonstat::Result<()> {
+    use carbonstat::factors_diff::{diff_dirs, impact};
+    let d = diff_dirs(a, b)?;
+    let impacts = match config {
+        None => None,
+        Some(c) => {
+            let cfg = carbonstat::config::LoadedConfig::load(c)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| carbonstat::Error::io("starting the async runtime", e))?;
+            // the sets are named on the command line: relative to the working directory
+            let abs = |p: &Path| {
+                std::path::absolute(p)
+                    .unwrap_or_else(|_| p.to_path_buf())
+                    .display()
+                    .to_string()
+            };
+            let (sa, sb) = (abs(a), abs(b));
+            Some(rt.block_on(impact(&cfg, &sa, &sb))?)
+        }
+    };
+    if format == crate::OutputFormat::Json {
+        let v = serde_json::json!({"diff": d, "impact": impacts});
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v)
+                .map_err(|e| carbonstat::Error::Internal(e.to_string()))?
+        );
+        return Ok(());
+    }
+    println!("factor set {} ({}) -> {} ({})", d.a_id, d.a, d.b_id, d.b);
+    if d.is_empty() {
+        println!("no factor row differs");
+    }
+    for t in &d.tables {
+        println!(
+            "\n{}: {} changed, {} added, {} removed",
+            t.table,
+            t.changed.len(),
+            t.added.len(),
+            t.removed.len()
+        );
+        for c in &t.changed {
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .map(|(k, (o, n))| format!("{k} {o} -> {n}"))
+                .collect();
+            println!("  ~ {}: {}", c.key, fields.join(", "));
+        }
+        for r in &t.added {
+            println!(
+                "  + {}",
+                r.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+        for r in &t.removed {
+            println!(
+                "  - {}",
+                r.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    if let Some(impacts) = impacts {
+        println!(
+            "\nimpact on the config's regions ({} values move):",
+            impacts.len()
+        );
+        println!(
+            "  {:<10} {:<12} {:>4} {:<28} {:>18} {:>18} {:>9}",
+            "region", "name", "year", "indicator", "a", "b", "change"
+        );
+        for i in &impacts {
+            let name: String = i.region_name.chars().take(6).collect();
+            println!(
+                "  {:<10} {:<w$} {:>4} {:<28} {:>18} {:>18} {:>9}",
+                i.region_code,
+                name,
+                i.year,
+                i.indicator,
+                i.a.map_or("NULL".into(), |x| format!("{x:.6}")),
+                i.b.map_or("NULL".into(), |x| format!("{x:.6}")),
+                i.change
+                    .map_or("".into(), |x| format!("{:+.3}%", x * 100.0)),
+                w = 12 - name.chars().filter(|c| !c.is_ascii()).count(),
+            );
+        }
+    }
+    Ok(())
 }

@@ -106,6 +106,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `carbonstat … | head` ends quietly when head has read enough, as Unix
+    // tools do, instead of failing on a closed pipe.
+    #[cfg(unix)]
+    // SAFETY: called once at start, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     logging::init(cli.log_format, cli.quiet);
     // A panic is a bug (ours or the engine's), never the user's fault: report it

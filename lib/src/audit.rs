@@ -59,12 +59,11 @@ pub async fn open_published(url: &str, storage: &Storage) -> Result<Published> {
 /// `base` (default: the directory recorded in the manifest). Storage options
 /// whose values were redacted are dropped: the environment provides them.
 pub fn config_from_manifest(m: &Manifest, base: Option<&Path>) -> Result<LoadedConfig> {
-    let mut config: Config = serde_json::from_value(m.config.effective.clone()).map_err(|e| {
-        Error::Output {
+    let mut config: Config =
+        serde_json::from_value(m.config.effective.clone()).map_err(|e| Error::Output {
             url: MANIFEST_FILE.into(),
             message: format!("config.effective is not a carbonstat config: {e}"),
-        }
-    })?;
+        })?;
     config.storage.options.retain(|_, v| v != "***");
     let base_dir = base
         .map(Path::to_path_buf)
@@ -81,18 +80,58 @@ pub fn config_from_manifest(m: &Manifest, base: Option<&Path>) -> Result<LoadedC
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Finding {
-    ProgramDiffers { published: Program, verifier: Program },
-    FactorFileChanged { name: String, published: Option<String>, now: Option<String> },
-    InputChanged { input: String, path: String, published: String, now: String },
-    InputMissing { input: String, path: String },
-    InputAdded { input: String, path: String },
-    InputsUnreadable { message: String },
-    PublishedFileChanged { path: String, manifest: String, now: String },
-    PublishedFileMissing { path: String },
-    RerunFailed { message: String },
-    OutputDiffers { dataset: String, partition: String, published_rows: u64, rerun_rows: u64, rows: Vec<RowDiff> },
-    OutputMissing { dataset: String, partition: String },
-    OutputExtra { dataset: String, partition: String },
+    ProgramDiffers {
+        published: Program,
+        verifier: Program,
+    },
+    FactorFileChanged {
+        name: String,
+        published: Option<String>,
+        now: Option<String>,
+    },
+    InputChanged {
+        input: String,
+        path: String,
+        published: String,
+        now: String,
+    },
+    InputMissing {
+        input: String,
+        path: String,
+    },
+    InputAdded {
+        input: String,
+        path: String,
+    },
+    InputsUnreadable {
+        message: String,
+    },
+    PublishedFileChanged {
+        path: String,
+        manifest: String,
+        now: String,
+    },
+    PublishedFileMissing {
+        path: String,
+    },
+    RerunFailed {
+        message: String,
+    },
+    OutputDiffers {
+        dataset: String,
+        partition: String,
+        published_rows: u64,
+        rerun_rows: u64,
+        rows: Vec<RowDiff>,
+    },
+    OutputMissing {
+        dataset: String,
+        partition: String,
+    },
+    OutputExtra {
+        dataset: String,
+        partition: String,
+    },
 }
 
 /// A published row and the re-run's row at the same position, only the columns
@@ -107,29 +146,51 @@ pub struct RowDiff {
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Finding::ProgramDiffers { published, verifier } => write!(
+            Finding::ProgramDiffers {
+                published,
+                verifier,
+            } => write!(
                 f,
                 "program: published by carbonstat {} ({}), verified with {} ({}); bytes can differ between versions",
                 published.version, published.git_commit, verifier.version, verifier.git_commit
             ),
-            Finding::FactorFileChanged { name, published, now } => write!(
+            Finding::FactorFileChanged {
+                name,
+                published,
+                now,
+            } => write!(
                 f,
                 "factor set file {name}: {} in the manifest, {} now",
                 published.as_deref().unwrap_or("absent"),
                 now.as_deref().unwrap_or("absent")
             ),
-            Finding::InputChanged { input, path, published, now } => write!(
+            Finding::InputChanged {
+                input,
+                path,
+                published,
+                now,
+            } => write!(
                 f,
                 "input {input} {path} changed: sha256 {published} in the manifest, {now} now"
             ),
             Finding::InputMissing { input, path } => {
-                write!(f, "input {input} {path} is in the manifest but not found now")
+                write!(
+                    f,
+                    "input {input} {path} is in the manifest but not found now"
+                )
             }
             Finding::InputAdded { input, path } => {
-                write!(f, "input {input} {path} is found now but not in the manifest")
+                write!(
+                    f,
+                    "input {input} {path} is found now but not in the manifest"
+                )
             }
             Finding::InputsUnreadable { message } => write!(f, "inputs cannot be read: {message}"),
-            Finding::PublishedFileChanged { path, manifest, now } => write!(
+            Finding::PublishedFileChanged {
+                path,
+                manifest,
+                now,
+            } => write!(
                 f,
                 "published file {path} changed since the run: sha256 {manifest} in the manifest, {now} now"
             ),
@@ -137,7 +198,13 @@ impl std::fmt::Display for Finding {
                 write!(f, "published file {path} named by the manifest is missing")
             }
             Finding::RerunFailed { message } => write!(f, "the re-run failed: {message}"),
-            Finding::OutputDiffers { dataset, partition, published_rows, rerun_rows, rows } => {
+            Finding::OutputDiffers {
+                dataset,
+                partition,
+                published_rows,
+                rerun_rows,
+                rows,
+            } => {
                 write!(
                     f,
                     "{dataset} {partition} differs: {published_rows} rows published, {rerun_rows} re-computed"
@@ -156,10 +223,16 @@ impl std::fmt::Display for Finding {
                 Ok(())
             }
             Finding::OutputMissing { dataset, partition } => {
-                write!(f, "{dataset} {partition} is published but the re-run does not produce it")
+                write!(
+                    f,
+                    "{dataset} {partition} is published but the re-run does not produce it"
+                )
             }
             Finding::OutputExtra { dataset, partition } => {
-                write!(f, "{dataset} {partition} is produced by the re-run but not published")
+                write!(
+                    f,
+                    "{dataset} {partition} is produced by the re-run but not published"
+                )
             }
         }
     }
@@ -185,7 +258,8 @@ impl VerifyReport {
 }
 
 fn batches_of(bytes: &[u8]) -> Result<Vec<RecordBatch>> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))?.build()?;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))?.build()?;
     Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
@@ -270,7 +344,9 @@ pub async fn verify(p: &Published, base: Option<&Path>) -> Result<VerifyReport> 
     let mut published_bytes = BTreeMap::new();
     for f in &m.outputs {
         match p.out.get(&f.path).await? {
-            None => findings.push(Finding::PublishedFileMissing { path: f.path.clone() }),
+            None => findings.push(Finding::PublishedFileMissing {
+                path: f.path.clone(),
+            }),
             Some(bytes) => {
                 let now = sha256_hex(&bytes);
                 if now != f.sha256 {
@@ -288,9 +364,22 @@ pub async fn verify(p: &Published, base: Option<&Path>) -> Result<VerifyReport> 
     // the factor set
     let factors = load_factors(&cfg, work.path()).await?;
     if factors.hash != m.factor_set.sha256 {
-        let now: BTreeMap<&str, &str> = factors.files.iter().map(|f| (f.name.as_str(), f.sha256.as_str())).collect();
-        let then: BTreeMap<&str, &str> = m.factor_set.files.iter().map(|f| (f.name.as_str(), f.sha256.as_str())).collect();
-        for name in now.keys().chain(then.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let now: BTreeMap<&str, &str> = factors
+            .files
+            .iter()
+            .map(|f| (f.name.as_str(), f.sha256.as_str()))
+            .collect();
+        let then: BTreeMap<&str, &str> = m
+            .factor_set
+            .files
+            .iter()
+            .map(|f| (f.name.as_str(), f.sha256.as_str()))
+            .collect();
+        for name in now
+            .keys()
+            .chain(then.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             if now.get(name) != then.get(name) {
                 findings.push(Finding::FactorFileChanged {
                     name: name.to_string(),
@@ -310,7 +399,9 @@ pub async fn verify(p: &Published, base: Option<&Path>) -> Result<VerifyReport> 
     {
         Ok(i) => Some(i),
         Err(e) => {
-            findings.push(Finding::InputsUnreadable { message: e.to_string() });
+            findings.push(Finding::InputsUnreadable {
+                message: e.to_string(),
+            });
             None
         }
     };
@@ -334,7 +425,10 @@ pub async fn verify(p: &Published, base: Option<&Path>) -> Result<VerifyReport> 
         .collect();
     for (k, sha) in &then {
         match now.get(k) {
-            None => findings.push(Finding::InputMissing { input: k.0.clone(), path: k.1.clone() }),
+            None => findings.push(Finding::InputMissing {
+                input: k.0.clone(),
+                path: k.1.clone(),
+            }),
             Some(s) if s != sha => findings.push(Finding::InputChanged {
                 input: k.0.clone(),
                 path: k.1.clone(),
@@ -345,14 +439,19 @@ pub async fn verify(p: &Published, base: Option<&Path>) -> Result<VerifyReport> 
         }
     }
     for k in now.keys().filter(|k| !then.contains_key(*k)) {
-        findings.push(Finding::InputAdded { input: k.0.clone(), path: k.1.clone() });
+        findings.push(Finding::InputAdded {
+            input: k.0.clone(),
+            path: k.1.clone(),
+        });
     }
 
     // the re-run, into a scratch directory
     let computed = match compute(&cfg, factors, inputs, &RunOptions::default()).await {
         Ok(c) => c,
         Err(e) => {
-            findings.push(Finding::RerunFailed { message: e.to_string() });
+            findings.push(Finding::RerunFailed {
+                message: e.to_string(),
+            });
             return Ok(report(p, findings));
         }
     };
@@ -391,14 +490,21 @@ async fn compare_outputs(
     let now = by_key(rerun);
     for (k, f) in &then {
         let Some(r) = now.get(k) else {
-            findings.push(Finding::OutputMissing { dataset: k.0.clone(), partition: k.1.clone() });
+            findings.push(Finding::OutputMissing {
+                dataset: k.0.clone(),
+                partition: k.1.clone(),
+            });
             continue;
         };
         if r.sha256 == f.sha256 {
             continue;
         }
         let rerun_bytes = scratch
-            .get(&format!("{}/verify/{}", crate::publish::STAGING_PREFIX, r.path))
+            .get(&format!(
+                "{}/verify/{}",
+                crate::publish::STAGING_PREFIX,
+                r.path
+            ))
             .await?
             .unwrap_or_default();
         let key = crate::schema::DATASETS
@@ -407,7 +513,12 @@ async fn compare_outputs(
             .map(|d| d.sort_key.to_vec())
             .unwrap_or_default();
         let rows = match published.get(k) {
-            Some(bytes) => diff_rows(&rows_of(&batches_of(bytes)?)?, &rows_of(&batches_of(&rerun_bytes)?)?, &key, 5),
+            Some(bytes) => diff_rows(
+                &rows_of(&batches_of(bytes)?)?,
+                &rows_of(&batches_of(&rerun_bytes)?)?,
+                &key,
+                5,
+            ),
             None => vec![],
         };
         findings.push(Finding::OutputDiffers {
@@ -419,7 +530,10 @@ async fn compare_outputs(
         });
     }
     for k in now.keys().filter(|k| !then.contains_key(*k)) {
-        findings.push(Finding::OutputExtra { dataset: k.0.clone(), partition: k.1.clone() });
+        findings.push(Finding::OutputExtra {
+            dataset: k.0.clone(),
+            partition: k.1.clone(),
+        });
     }
     Ok(())
 }
@@ -498,13 +612,23 @@ fn nbs_round(x: f64) -> f64 {
 fn f64s(b: &RecordBatch, i: usize) -> Result<Vec<Option<f64>>> {
     let a = datafusion::arrow::compute::cast(b.column(i), &DataType::Float64)?;
     let a = a.as_primitive::<Float64Type>();
-    Ok((0..a.len()).map(|r| (!a.is_null(r)).then(|| a.value(r))).collect())
+    Ok((0..a.len())
+        .map(|r| (!a.is_null(r)).then(|| a.value(r)))
+        .collect())
 }
 
 fn strings(b: &RecordBatch, i: usize) -> Result<Vec<String>> {
     let a = datafusion::arrow::compute::cast(b.column(i), &DataType::Utf8)?;
     let a = a.as_string::<i32>();
-    Ok((0..a.len()).map(|r| if a.is_null(r) { String::new() } else { a.value(r).to_string() }).collect())
+    Ok((0..a.len())
+        .map(|r| {
+            if a.is_null(r) {
+                String::new()
+            } else {
+                a.value(r).to_string()
+            }
+        })
+        .collect())
 }
 
 async fn query(ctx: &datafusion::prelude::SessionContext, sql: String) -> Result<Vec<RecordBatch>> {
@@ -513,6 +637,27 @@ async fn query(ctx: &datafusion::prelude::SessionContext, sql: String) -> Result
 
 fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The region_indicators column an explanation is asked for.
+pub fn indicator_column(indicator: &str) -> Result<&'static crate::schema::Column> {
+    crate::schema::REGION_INDICATORS
+        .columns
+        .iter()
+        .find(|col| col.name == indicator && col.ty == crate::schema::ColType::Float)
+        .ok_or_else(|| Error::Config {
+            file: PathBuf::from("--indicator"),
+            message: format!(
+                "'{indicator}' is not a numeric column of region_indicators; one of: {}",
+                crate::schema::REGION_INDICATORS
+                    .columns
+                    .iter()
+                    .filter(|c| c.ty == crate::schema::ColType::Float)
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
 }
 
 /// Explain `indicator` of `region` in `year` from a computed run.
@@ -524,17 +669,13 @@ pub async fn explain(
     published_value: Option<f64>,
 ) -> Result<Explanation> {
     let ctx = &c.ctx;
-    let spec = crate::schema::REGION_INDICATORS
-        .columns
-        .iter()
-        .find(|col| col.name == indicator && col.ty == crate::schema::ColType::Float)
-        .ok_or_else(|| {
-            Error::Internal(format!(
-                "'{indicator}' is not a numeric column of region_indicators (`carbonstat schema` lists them)"
-            ))
-        })?;
+    let spec = indicator_column(indicator)?;
     let base_year: i32 = c_base_year(ctx).await?;
-    let basis_year = if indicator.ends_with("_change_base") { base_year } else { year - 1 };
+    let basis_year = if indicator.ends_with("_change_base") {
+        base_year
+    } else {
+        year - 1
+    };
     let rows = query(
         ctx,
         format!(
@@ -553,7 +694,10 @@ pub async fn explain(
         for r in 0..b.num_rows() {
             let mut m = BTreeMap::new();
             for (i, f) in schema.fields().iter().enumerate() {
-                if matches!(f.data_type(), DataType::Float64 | DataType::Int32 | DataType::Int64) {
+                if matches!(
+                    f.data_type(),
+                    DataType::Float64 | DataType::Int32 | DataType::Int64
+                ) {
                     m.insert(f.name().clone(), f64s(b, i)?[r]);
                 }
             }
@@ -566,19 +710,30 @@ pub async fn explain(
         }
     }
     let cur = cur.ok_or_else(|| {
-        Error::Internal(format!("region {region} has no row for {year} in region_indicators"))
+        Error::Internal(format!(
+            "region {region} has no row for {year} in region_indicators"
+        ))
     })?;
     let get = |m: &BTreeMap<String, Option<f64>>, k: &str| m.get(k).copied().flatten();
     let value = get(&cur, indicator);
 
-    let t = |name: &str, v: Option<f64>, unit: &str| Term { name: name.into(), value: v, unit: unit.into() };
+    let t = |name: &str, v: Option<f64>, unit: &str| Term {
+        name: name.into(),
+        value: v,
+        unit: unit.into(),
+    };
     let fmt = |v: Option<f64>| v.map_or("NULL".to_string(), |x| format!("{x}"));
     let mut rounding = None;
-    let (formula, with_values, result, terms) = if let Some(base) = indicator.strip_suffix("_change_yoy").or(indicator.strip_suffix("_change_base")) {
+    let (formula, with_values, result, terms) = if let Some(base) = indicator
+        .strip_suffix("_change_yoy")
+        .or(indicator.strip_suffix("_change_base"))
+    {
         let (now, then) = (get(&cur, base), prev.as_ref().and_then(|p| get(p, base)));
         let nbs = c_nbs_rounding(ctx).await?;
         let (rn, rt) = if nbs {
-            rounding = Some("both intensities rounded to 4 decimals before dividing (NBS practice)".into());
+            rounding = Some(
+                "both intensities rounded to 4 decimals before dividing (NBS practice)".into(),
+            );
             (now.map(nbs_round), then.map(nbs_round))
         } else {
             (now, then)
@@ -591,7 +746,10 @@ pub async fn explain(
             format!("{base}({year}) / {base}({basis_year}) - 1"),
             format!("{} / {} - 1", fmt(rn), fmt(rt)),
             res,
-            vec![t(&format!("{base} {year}"), now, "per 10^4 yuan"), t(&format!("{base} {basis_year}"), then, "per 10^4 yuan")],
+            vec![
+                t(&format!("{base} {year}"), now, "per 10^4 yuan"),
+                t(&format!("{base} {basis_year}"), then, "per 10^4 yuan"),
+            ],
         )
     } else if let Some(numerator) = match indicator {
         "energy_intensity" => Some("energy_tce"),
@@ -609,7 +767,11 @@ pub async fn explain(
             format!("{} / ({} x 10^4)", fmt(n), fmt(g)),
             res,
             vec![
-                t(numerator, n, if numerator == "co2_t" { "t CO2" } else { "tce" }),
+                t(
+                    numerator,
+                    n,
+                    if numerator == "co2_t" { "t CO2" } else { "tce" },
+                ),
                 t("gdp_const", g, "10^8 yuan at base-year prices"),
             ],
         )
@@ -623,17 +785,32 @@ pub async fn explain(
             (Some(n), Some(d)) if d != 0.0 => Some(n / d),
             _ => None,
         };
-        (format!("{part} / energy_mix_tce"), format!("{} / {}", fmt(n), fmt(d)), res, vec![t(part, n, "tce"), t("energy_mix_tce", d, "tce")])
+        (
+            format!("{part} / energy_mix_tce"),
+            format!("{} / {}", fmt(n), fmt(d)),
+            res,
+            vec![t(part, n, "tce"), t("energy_mix_tce", d, "tce")],
+        )
     } else if indicator == "high_energy_share" {
         let (n, d) = (get(&cur, "high_energy_tce"), get(&cur, "energy_tce"));
         let res = match (n, d) {
             (Some(n), Some(d)) if d != 0.0 => Some(n / d),
             _ => None,
         };
-        ("high_energy_tce / energy_tce".into(), format!("{} / {}", fmt(n), fmt(d)), res, vec![t("high_energy_tce", n, "tce"), t("energy_tce", d, "tce")])
+        (
+            "high_energy_tce / energy_tce".into(),
+            format!("{} / {}", fmt(n), fmt(d)),
+            res,
+            vec![t("high_energy_tce", n, "tce"), t("energy_tce", d, "tce")],
+        )
     } else {
         // a total: the sum of the records below, shown by energy and sector
-        (format!("sum over the region's records of {indicator}"), fmt(value), value, vec![t(indicator, value, spec.unit)])
+        (
+            format!("sum over the region's records of {indicator}"),
+            fmt(value),
+            value,
+            vec![t(indicator, value, spec.unit)],
+        )
     };
 
     // the GDP chain from the base year to this year
@@ -675,7 +852,13 @@ pub async fn explain(
     let read_contrib = |batches: Vec<RecordBatch>| -> Result<Vec<Contribution>> {
         let mut out = Vec::new();
         for b in &batches {
-            let (k, n, tce, co2, cnt) = (strings(b, 0)?, strings(b, 1)?, f64s(b, 2)?, f64s(b, 3)?, f64s(b, 4)?);
+            let (k, n, tce, co2, cnt) = (
+                strings(b, 0)?,
+                strings(b, 1)?,
+                f64s(b, 2)?,
+                f64s(b, 3)?,
+                f64s(b, 4)?,
+            );
             for r in 0..b.num_rows() {
                 out.push(Contribution {
                     key: k[r].clone(),
@@ -688,12 +871,21 @@ pub async fn explain(
         }
         Ok(out)
     };
-    let by_energy = read_contrib(query(ctx, contributions("r.energy_code", "min(r.category)", "")).await?)?;
+    let by_energy =
+        read_contrib(query(ctx, contributions("r.energy_code", "min(r.category)", "")).await?)?;
     let by_sector = read_contrib(
         query(ctx, contributions("CASE WHEN regexp_like(r.sector_code, '^[A-T]?[0-9]') THEN substr(regexp_replace(r.sector_code, '^[A-Z]', ''), 1, 2) ELSE r.sector_code END", "CASE WHEN bool_or(r.high_energy) THEN 'energy-intensive' ELSE '' END", "")).await?,
     )?;
     let top_enterprises = read_contrib(
-        query(ctx, contributions("coalesce(r.enterprise_id, concat('sector ', r.sector_code))", "min(coalesce(r.enterprise_name, ''))", "LIMIT 10")).await?,
+        query(
+            ctx,
+            contributions(
+                "coalesce(r.enterprise_id, concat('sector ', r.sector_code))",
+                "min(coalesce(r.enterprise_name, ''))",
+                "LIMIT 10",
+            ),
+        )
+        .await?,
     )?;
 
     // the factor rows the records used
@@ -712,18 +904,37 @@ pub async fn explain(
     )
     .await?;
     let mut factors_used = Vec::new();
-    let electricity = c.factors.standard_coal.iter().find(|r| r.energy_code == "electricity");
+    let electricity = c
+        .factors
+        .standard_coal
+        .iter()
+        .find(|r| r.energy_code == "electricity");
     for b in &factors {
         let code = strings(b, 0)?;
-        let (tce, unit, tyear, co2, ind) = (f64s(b, 1)?, strings(b, 2)?, f64s(b, 3)?, f64s(b, 4)?, f64s(b, 5)?);
+        let (tce, unit, tyear, co2, ind) = (
+            f64s(b, 1)?,
+            strings(b, 2)?,
+            f64s(b, 3)?,
+            f64s(b, 4)?,
+            f64s(b, 5)?,
+        );
         let (iscope, iarea, fyear) = (strings(b, 6)?, strings(b, 7)?, f64s(b, 8)?);
-        let (tsrc, tq, csrc, cq) = (strings(b, 9)?, strings(b, 10)?, strings(b, 11)?, strings(b, 12)?);
+        let (tsrc, tq, csrc, cq) = (
+            strings(b, 9)?,
+            strings(b, 10)?,
+            strings(b, 11)?,
+            strings(b, 12)?,
+        );
         for r in 0..b.num_rows() {
             let some = |s: &String| (!s.is_empty()).then(|| s.clone());
             if let Some(v) = tce[r] {
                 factors_used.push(FactorUsed {
                     energy_code: code[r].clone(),
-                    kind: if tyear[r].is_some() { "generation coal rate (equal value)".into() } else { "standard coal coefficient".into() },
+                    kind: if tyear[r].is_some() {
+                        "generation coal rate (equal value)".into()
+                    } else {
+                        "standard coal coefficient".into()
+                    },
                     value: v,
                     unit: format!("tce per {}", unit[r]),
                     factor_year: tyear[r].map(|y| y as i32),
@@ -759,11 +970,25 @@ pub async fn explain(
                 let heat = iscope[r] == "heat";
                 factors_used.push(FactorUsed {
                     energy_code: code[r].clone(),
-                    kind: if heat { "heat CO2 factor".into() } else { "grid CO2 factor".into() },
+                    kind: if heat {
+                        "heat CO2 factor".into()
+                    } else {
+                        "grid CO2 factor".into()
+                    },
                     value: v,
-                    unit: if heat { "t CO2 per GJ".into() } else { "t CO2 per MWh".into() },
+                    unit: if heat {
+                        "t CO2 per GJ".into()
+                    } else {
+                        "t CO2 per MWh".into()
+                    },
                     factor_year: fyear[r].map(|y| y as i32),
-                    scope: some(&iscope[r]).map(|s| if iarea[r].is_empty() { s } else { format!("{s} {}", iarea[r]) }),
+                    scope: some(&iscope[r]).map(|s| {
+                        if iarea[r].is_empty() {
+                            s
+                        } else {
+                            format!("{s} {}", iarea[r])
+                        }
+                    }),
                     source_id: None,
                     quality: None,
                 });
@@ -780,7 +1005,12 @@ pub async fn explain(
                 f.source_id = Some(row.source_id.clone());
                 f.quality = Some(row.quality.clone());
             }
-        } else if let Some(row) = c.factors.heat_factors.iter().find(|h| Some(h.data_year) == f.factor_year) {
+        } else if let Some(row) = c
+            .factors
+            .heat_factors
+            .iter()
+            .find(|h| Some(h.data_year) == f.factor_year)
+        {
             f.source_id = Some(row.source_id.clone());
             f.quality = Some(row.quality.clone());
         }
@@ -789,7 +1019,10 @@ pub async fn explain(
     let steps = crate::steps::STEPS
         .iter()
         .filter(|s| s.name != "60_targets.sql")
-        .map(|s| crate::manifest::StepRecord { name: format!("sql/{}", s.name), sha256: s.sha256() })
+        .map(|s| crate::manifest::StepRecord {
+            name: format!("sql/{}", s.name),
+            sha256: s.sha256(),
+        })
         .collect();
     Ok(Explanation {
         region_code: region.to_string(),
@@ -825,7 +1058,12 @@ async fn c_nbs_rounding(ctx: &datafusion::prelude::SessionContext) -> Result<boo
 
 /// The published value of `indicator` for a region and year, read from the
 /// published file the manifest names.
-pub async fn published_value(p: &Published, region: &str, year: i32, indicator: &str) -> Result<Option<f64>> {
+pub async fn published_value(
+    p: &Published,
+    region: &str,
+    year: i32,
+    indicator: &str,
+) -> Result<Option<f64>> {
     let Some(f) = p
         .manifest
         .outputs

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod config;
 pub mod error;
 pub mod factors;
+pub mod factors_diff;
 pub mod ids;
 pub mod ingest;
 pub mod lock;

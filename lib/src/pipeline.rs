@@ -278,7 +278,13 @@ pub fn identity(cfg: &LoadedConfig) -> Result<Identity> {
 
 impl Identity {
     pub fn fingerprint(&self, factors: &FactorSet, inputs: &[(String, String, String)]) -> String {
-        fingerprint(&self.program, &self.effective, &factors.hash, &self.steps, inputs)
+        fingerprint(
+            &self.program,
+            &self.effective,
+            &factors.hash,
+            &self.steps,
+            inputs,
+        )
     }
 }
 
@@ -339,7 +345,10 @@ pub async fn compute(
 }
 
 /// Load the factor set and fetch every input of a config into `work`.
-pub async fn load_all(cfg: &LoadedConfig, work: &std::path::Path) -> Result<(FactorSet, Vec<ResolvedInput>)> {
+pub async fn load_all(
+    cfg: &LoadedConfig,
+    work: &std::path::Path,
+) -> Result<(FactorSet, Vec<ResolvedInput>)> {
     let factors = load_factors(cfg, work).await?;
     let listed = list_inputs(cfg).await?;
     let inputs = fetch_inputs(&listed, work).await?;

@@ -259,7 +259,11 @@ pub async fn write_dataset(
         .map_err(|e| Error::sql(&step, e))?;
     let spilled = spilled_bytes(plan.as_ref());
     if spilled > 0 {
-        tracing::info!(dataset = dataset.name, spilled_bytes = spilled as u64, "spilled to disk (engine.memory_limit)");
+        tracing::info!(
+            dataset = dataset.name,
+            spilled_bytes = spilled as u64,
+            "spilled to disk (engine.memory_limit)"
+        );
     }
     let schema = dataset.file_schema();
     let mut by_year: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
