@@ -22,10 +22,11 @@ pub fn verify_cmd(
     manifest: &str,
     base: Option<&Path>,
     format: OutputFormat,
+    storage: &Storage,
 ) -> carbonstat::Result<()> {
     let rt = runtime()?;
     let report = rt.block_on(async {
-        let p = open_published(manifest, &Storage::default()).await?;
+        let p = open_published(manifest, storage).await?;
         verify(&p, base).await
     })?;
     match format {
@@ -75,6 +76,7 @@ pub struct ExplainArgs {
     pub year: i32,
     pub indicator: String,
     pub format: OutputFormat,
+    pub storage: Storage,
 }
 
 pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
@@ -83,7 +85,7 @@ pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
     let e = rt.block_on(async {
         let (cfg, published): (LoadedConfig, Option<Published>) = match (&a.manifest, &a.config) {
             (Some(m), _) => {
-                let p = open_published(m, &Storage::default()).await?;
+                let p = open_published(m, &a.storage).await?;
                 (
                     config_from_manifest(&p.manifest, a.base.as_deref())?,
                     Some(p),

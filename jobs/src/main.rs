@@ -37,6 +37,32 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where to reach the store a manifest is in (before the manifest, with the
+/// run's own `storage:` settings, has been read). The environment
+/// (AWS_ENDPOINT, AWS_ALLOW_HTTP, …) works too.
+#[derive(clap::Args, Clone, Default)]
+pub struct StoreArgs {
+    /// Endpoint of an S3-compatible store.
+    #[arg(long)]
+    endpoint: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    /// Allow plain http to the endpoint.
+    #[arg(long)]
+    allow_http: bool,
+}
+
+impl StoreArgs {
+    pub fn storage(&self) -> carbonstat::storage::Storage {
+        carbonstat::storage::Storage {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            allow_http: self.allow_http.then_some(true),
+            options: Default::default(),
+        }
+    }
+}
+
 /// How a report is printed on stdout.
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -71,6 +97,8 @@ enum Command {
         base: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Show how one published number was made.
     Explain {
@@ -91,6 +119,8 @@ enum Command {
         indicator: String,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Inspect and check factor sets.
     Factors {
@@ -145,7 +175,8 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             manifest,
             base,
             format,
-        } => audit_cmd::verify_cmd(&manifest, base.as_deref(), format),
+            store,
+        } => audit_cmd::verify_cmd(&manifest, base.as_deref(), format, &store.storage()),
         Command::Explain {
             manifest,
             config,
@@ -154,6 +185,7 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             year,
             indicator,
             format,
+            store,
         } => audit_cmd::explain_cmd(audit_cmd::ExplainArgs {
             manifest,
             config,
@@ -162,6 +194,7 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             year,
             indicator,
             format,
+            storage: store.storage(),
         }),
         Command::Factors { command } => factors_cmd::run(command),
         Command::Schema { markdown } => {

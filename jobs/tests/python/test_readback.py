@@ -113,3 +113,15 @@ def test_warning_levels_of_the_sample(out):
     # the chemical town's intensity rose in 2022: red
     town = tp[(tp["region_code"] == "150622103") & (tp["year"] == 2022)]
     assert list(town["status"]) == ["red"]
+
+
+def test_manifest_follows_its_json_schema(out):
+    import jsonschema
+
+    schema = json.loads((ROOT / "lib" / "schema" / "manifest-v1.schema.json").read_text(encoding="utf-8"))
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(manifest)
+    # and the schema is strict: an unknown field is refused
+    manifest["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(manifest, schema)

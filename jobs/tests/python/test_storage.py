@@ -53,6 +53,9 @@ class Local:
     def storage_yaml(self) -> str:
         return ""
 
+    def cli_storage(self):
+        return []
+
 
 class S3:
     """A fresh bucket on the moto server."""
@@ -89,6 +92,9 @@ class S3:
 
     def storage_yaml(self) -> str:
         return f"storage:\n  endpoint: {self.endpoint}\n  region: us-east-1\n  allow_http: true\n"
+
+    def cli_storage(self):
+        return ["--endpoint", self.endpoint, "--allow-http"]
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -224,3 +230,24 @@ def test_a_failed_run_leaves_the_published_run_and_the_next_repairs(store, point
     assert ok.returncode == 0, ok.stderr
     assert manifest(store)["fingerprint"] != published["fingerprint"]
     assert_consistent(store)
+
+
+def test_verify_a_published_run_in_the_store(store):
+    import jsonschema
+
+    assert run(store).returncode == 0
+    schema = json.loads((ROOT / "lib" / "schema" / "manifest-v1.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(manifest(store), schema)
+    env = dict(os.environ, **CREDENTIALS)
+    v = subprocess.run([CARBONSTAT, "--quiet", "verify", store.url("out/manifest.json"), *store.cli_storage()],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert v.stdout.startswith("verified: 18 files, 249 rows identical"), v.stdout
+    # a published file replaced by another: named
+    m = manifest(store)
+    a, b = (o for o in m["outputs"] if o["dataset"] == "region_indicators" and o["partition"] in ("year=2024", "year=2025"))
+    store.put(f"out/{b['path']}", store.get(f"out/{a['path']}"))
+    v = subprocess.run([CARBONSTAT, "--quiet", "verify", store.url("out/manifest.json"), *store.cli_storage()],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert v.returncode == 5
+    assert f"published file {b['path']} changed since the run" in v.stdout
