@@ -45,8 +45,9 @@ pub struct StoreArgs {
     /// Endpoint of an S3-compatible store.
     #[arg(long)]
     endpoint: Option<String>,
-    #[arg(long)]
-    region: Option<String>,
+    /// Region of the store (AWS_REGION works too).
+    #[arg(long = "store-region")]
+    store_region: Option<String>,
     /// Allow plain http to the endpoint.
     #[arg(long)]
     allow_http: bool,
@@ -56,7 +57,7 @@ impl StoreArgs {
     pub fn storage(&self) -> carbonstat::storage::Storage {
         carbonstat::storage::Storage {
             endpoint: self.endpoint.clone(),
-            region: self.region.clone(),
+            region: self.store_region.clone(),
             allow_http: self.allow_http.then_some(true),
             options: Default::default(),
         }

@@ -390,3 +390,20 @@ fn factors_diff_lists_rows_and_the_impact() {
         .unwrap();
     assert!(county_2023["change"].as_f64().unwrap() != 0.0);
 }
+
+#[test]
+fn every_command_parses_its_help() {
+    // clap checks a command's arguments when it is built: a clash panics
+    let p = Project::new();
+    for cmd in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["verify", "--help"],
+        vec!["explain", "--help"],
+        vec!["factors", "diff", "--help"],
+        vec!["schema", "--help"],
+    ] {
+        let out = p.run(&cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", stderr(&out));
+    }
+}
