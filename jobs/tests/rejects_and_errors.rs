@@ -292,24 +292,74 @@ fn missing_file_and_bad_config_exit_2() {
 }
 
 #[test]
-fn non_utf8_input_names_the_line() {
+fn gb18030_is_detected_and_bytes_in_neither_encoding_are_named() {
     let p = Project::new();
     p.write("regions.csv", REGIONS)
         .write("gdp.csv", "region_code,year,gdp\n150622,2020,10\n")
         .config("");
-    let mut bytes =
-        b"enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n".to_vec();
-    bytes.extend_from_slice(format!("{},150622,C3011,2020,", uscc(1)).as_bytes());
-    bytes.extend_from_slice(&[0xcc, 0xec, 0xc8, 0xbb, 0xc6, 0xf8]); // 天然气 in GBK (not UTF-8)
-    bytes.extend_from_slice(b",1,t\n");
-    std::fs::write(p.path("energy.csv"), bytes).unwrap();
+    let header = "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n";
+    let row_start = format!("{},150622,C3011,2020,", uscc(1));
+    // 天然气,10,万立方米 in GBK/GB18030: not UTF-8
+    let gbk_row: &[u8] = &[
+        0xcc, 0xec, 0xc8, 0xbb, 0xc6, 0xf8, b',', b'1', b'0', b',', 0xcd, 0xf2, 0xc1, 0xa2, 0xb7,
+        0xbd, 0xc3, 0xd7, b'\n',
+    ];
+    let mut bytes = header.as_bytes().to_vec();
+    bytes.extend_from_slice(row_start.as_bytes());
+    bytes.extend_from_slice(gbk_row);
+    std::fs::write(p.path("energy.csv"), &bytes).unwrap();
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 10 ×10^4 m3 of natural gas × 0.00133 tce/m3 = 133 tce
+    let county = p.rows("region_indicators", 2020);
+    close(
+        find(&county, &[("region_code", "150622")])["energy_tce"].f(),
+        133.0,
+        "read as GB18030",
+    );
+    let m = p.manifest();
+    let energy = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["input"] == "energy")
+        .unwrap();
+    assert_eq!(energy["encoding"], "gb18030");
+
+    // configured as UTF-8: a file error naming the byte offset and the fix
+    let yaml = std::fs::read_to_string(p.path("pipeline.yaml")).unwrap();
+    p.write(
+        "pipeline.yaml",
+        &yaml.replace(
+            "  energy: energy.csv",
+            "  energy:\n    path: energy.csv\n    encoding: utf-8",
+        ),
+    );
+    let out = p.run(&["--quiet", "run", "--config", "pipeline.yaml", "--force"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let offset = header.len() + row_start.len();
+    assert!(
+        stderr(&out).contains(&format!("byte offset {offset} is not UTF-8")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("set encoding: gb18030"),
+        "{}",
+        stderr(&out)
+    );
+
+    // bytes that are neither: 0xFF never starts a character in either encoding
+    p.write("pipeline.yaml", &yaml);
+    let mut bad = header.as_bytes().to_vec();
+    bad.extend_from_slice(row_start.as_bytes());
+    bad.extend_from_slice(&[0xff, 0xfe, b',', b'1', b',', b't', b'\n']);
+    std::fs::write(p.path("energy.csv"), &bad).unwrap();
     let out = p.run_pipeline();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(
-        err.contains("energy.csv") && err.contains("line 2") && err.contains("UTF-8"),
-        "{err}"
-    );
+    assert!(err.contains("input energy (energy.csv)"), "{err}");
+    assert!(err.contains(&format!("neither UTF-8 (first bad byte at offset {offset}) nor GB18030 (first bad byte at offset {offset})")), "{err}");
 }
 
 #[test]

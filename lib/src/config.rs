@@ -6,6 +6,7 @@
 //! Relative paths are resolved against the directory of the config file, so a
 //! config works wherever cron starts the binary.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -69,18 +70,90 @@ pub struct Inputs {
 }
 
 /// One location or a list of them; each may be a glob (`data/energy/*.csv`).
+/// The long form also says how to read the files:
+///
+/// ```yaml
+/// energy:
+///   path: data/bureau/*.xlsx
+///   encoding: gb18030          # CSV only: auto (default), utf-8, gb18030 (gbk)
+///   sheet: 能源消费             # Excel: a sheet name or a 0-based index (default: the first)
+///   header_row: 3              # 1-based; found automatically when absent
+///   columns: {本期消费量: quantity}   # header → contract column
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(untagged)]
 pub enum Sources {
     One(String),
     Many(Vec<String>),
+    Detailed(InputOptions),
+}
+
+/// How an input's files are read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputOptions {
+    pub path: Paths,
+    #[serde(default)]
+    pub encoding: Encoding,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<SheetRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_row: Option<usize>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Paths {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths::Many(vec![])
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8 (with or without BOM) when the bytes are valid UTF-8, else GB18030.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    /// GB18030, a superset of GBK and GB2312.
+    #[serde(rename = "gb18030", alias = "gbk", alias = "gb2312")]
+    Gb18030,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum SheetRef {
+    Index(usize),
+    Name(String),
 }
 
 impl Sources {
     pub fn patterns(&self) -> Vec<&str> {
+        let paths = match self {
+            Sources::One(s) => return vec![s.as_str()],
+            Sources::Many(v) => return v.iter().map(String::as_str).collect(),
+            Sources::Detailed(o) => &o.path,
+        };
+        match paths {
+            Paths::One(s) => vec![s.as_str()],
+            Paths::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// How to read the files (defaults for the short forms).
+    pub fn options(&self) -> InputOptions {
         match self {
-            Sources::One(s) => vec![s.as_str()],
-            Sources::Many(v) => v.iter().map(String::as_str).collect(),
+            Sources::Detailed(o) => o.clone(),
+            _ => InputOptions::default(),
         }
     }
 }
@@ -346,6 +419,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("city"), "{err}");
+    }
+
+    #[test]
+    fn inputs_take_a_long_form() {
+        let raw = MINIMAL.replace(
+            "  energy: e.csv\n",
+            "  energy:\n    path: [a.xlsx, b.csv]\n    encoding: gbk\n    sheet: 能源\n    header_row: 3\n    columns: {本期消费量: quantity}\n",
+        );
+        let c = LoadedConfig::from_str(&raw, Path::new("p.yaml"), Path::new(".")).unwrap();
+        let o = c.config.inputs.energy.options();
+        assert_eq!(c.config.inputs.energy.patterns(), vec!["a.xlsx", "b.csv"]);
+        assert_eq!(o.encoding, Encoding::Gb18030);
+        assert_eq!(o.sheet, Some(SheetRef::Name("能源".into())));
+        assert_eq!(o.header_row, Some(3));
+        assert_eq!(o.columns["本期消费量"], "quantity");
     }
 
     #[test]

@@ -13,17 +13,15 @@
 //! and says what to do.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::streaming::StreamingTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
@@ -31,13 +29,12 @@ use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::LoadedConfig;
+use crate::config::{InputOptions, LoadedConfig};
 use crate::error::{Error, Result};
+use crate::readers::{self, Utf8Scan, Utf8Validator, resolve_encoding};
 use crate::storage::{Location, glob_prefix, is_url};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-
-const BATCH_ROWS: usize = 8192;
 
 /// The columns of one input contract.
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +125,8 @@ pub const ALL_INPUTS: [InputSpec; 5] = [ENERGY, SECTOR_ENERGY, GDP, REGIONS, TAR
 pub enum Format {
     Csv,
     Parquet,
+    Xlsx,
+    Xls,
 }
 
 /// One input file, identified by content.
@@ -148,6 +147,28 @@ pub struct InputFile {
     /// The object's ETag, where the store has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
+    /// How the file is read (from the config).
+    #[serde(skip)]
+    pub options: InputOptions,
+    /// The text encoding of a CSV file, as detected or configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// The sheet of a workbook that was read, and its header row (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_row: Option<usize>,
+}
+
+impl InputFile {
+    /// How rows of this file name their source: the path, and for a workbook
+    /// the sheet too (`data/x.xlsx [能源消费]`).
+    pub fn source_name(&self) -> String {
+        match &self.sheet {
+            Some(sheet) => format!("{} [{sheet}]", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 /// The files of one input.
@@ -165,6 +186,7 @@ pub struct ListedFile {
     pub size: u64,
     pub last_modified: String,
     pub e_tag: Option<String>,
+    options: InputOptions,
     source: Source,
 }
 
@@ -200,11 +222,12 @@ pub async fn list_inputs(cfg: &LoadedConfig) -> Result<Vec<ListedInput>> {
     for spec in ALL_INPUTS {
         let mut files = Vec::new();
         if let Some(sources) = sources_of(cfg, spec) {
+            let options = sources.options();
             for pattern in sources.patterns() {
                 if is_url(pattern) && !pattern.starts_with("file://") {
-                    files.extend(list_remote(cfg, spec, pattern).await?);
+                    files.extend(list_remote(cfg, spec, pattern, &options).await?);
                 } else {
-                    files.extend(list_local(cfg, spec, pattern)?);
+                    files.extend(list_local(cfg, spec, pattern, &options)?);
                 }
             }
         }
@@ -223,12 +246,12 @@ pub async fn fetch_inputs(listed: &[ListedInput], work_dir: &Path) -> Result<Vec
         let spec = input.spec;
         let mut files = Vec::new();
         for (n, f) in input.files.iter().enumerate() {
-            let (local, size, sha256) = match &f.source {
+            let (local, size, sha256, utf8) = match &f.source {
                 Source::Local(p) => {
-                    let (size, sha) = hash_file(p).map_err(|e| {
+                    let (size, sha, utf8) = hash_file(p).map_err(|e| {
                         file_error(spec, &f.path, format!("cannot read the file: {e}"))
                     })?;
-                    (p.clone(), size, sha)
+                    (p.clone(), size, sha, utf8)
                 }
                 Source::Remote(loc, object) => {
                     let name = object.filename().unwrap_or("input");
@@ -237,10 +260,13 @@ pub async fn fetch_inputs(listed: &[ListedInput], work_dir: &Path) -> Result<Vec
                         .download(object, &to)
                         .await
                         .map_err(|m| file_error(spec, &f.path, format!("cannot fetch: {m}")))?;
-                    (to, size, sha)
+                    let (_, _, utf8) = hash_file(&to).map_err(|e| {
+                        file_error(spec, &f.path, format!("cannot read the fetched copy: {e}"))
+                    })?;
+                    (to, size, sha, utf8)
                 }
             };
-            let file = InputFile {
+            let mut file = InputFile {
                 path: f.path.clone(),
                 local,
                 format: f.format,
@@ -248,8 +274,12 @@ pub async fn fetch_inputs(listed: &[ListedInput], work_dir: &Path) -> Result<Vec
                 sha256,
                 last_modified: f.last_modified.clone(),
                 e_tag: f.e_tag.clone(),
+                options: f.options.clone(),
+                encoding: None,
+                sheet: None,
+                header_row: None,
             };
-            check_header(spec, &file)?;
+            check_file(spec, &mut file, utf8)?;
             files.push(file);
         }
         out.push(ResolvedInput { spec, files });
@@ -270,15 +300,22 @@ fn format_of(spec: InputSpec, shown: &str) -> Result<Format> {
     match ext.as_str() {
         "csv" => Ok(Format::Csv),
         "parquet" => Ok(Format::Parquet),
+        "xlsx" | "xlsm" => Ok(Format::Xlsx),
+        "xls" => Ok(Format::Xls),
         _ => Err(file_error(
             spec,
             shown,
-            "unknown file type; inputs are .csv or .parquet files".into(),
+            "unknown file type; inputs are .csv, .parquet, .xlsx or .xls files".into(),
         )),
     }
 }
 
-fn list_local(cfg: &LoadedConfig, spec: InputSpec, pattern: &str) -> Result<Vec<ListedFile>> {
+fn list_local(
+    cfg: &LoadedConfig,
+    spec: InputSpec,
+    pattern: &str,
+    options: &InputOptions,
+) -> Result<Vec<ListedFile>> {
     let local = cfg
         .location(&format!("inputs.{}", spec.name), pattern)?
         .local
@@ -337,6 +374,7 @@ fn list_local(cfg: &LoadedConfig, spec: InputSpec, pattern: &str) -> Result<Vec<
                 size: meta.len(),
                 last_modified: modified.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
                 e_tag: None,
+                options: options.clone(),
                 source: Source::Local(p),
             })
         })
@@ -347,6 +385,7 @@ async fn list_remote(
     cfg: &LoadedConfig,
     spec: InputSpec,
     pattern: &str,
+    options: &InputOptions,
 ) -> Result<Vec<ListedFile>> {
     let (prefix, has_glob) = glob_prefix(pattern);
     let loc = cfg.location(&format!("inputs.{}", spec.name), prefix)?;
@@ -393,6 +432,7 @@ async fn list_remote(
                     .last_modified
                     .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
                 e_tag: m.e_tag.clone(),
+                options: options.clone(),
                 source: Source::Remote(loc.clone(), m.location.clone()),
             })
         })
@@ -406,9 +446,11 @@ fn display_path(base: &Path, p: &Path) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
-fn hash_file(p: &Path) -> std::io::Result<(u64, String)> {
+/// Size, sha256 and a UTF-8 scan of a file, in one pass.
+fn hash_file(p: &Path) -> std::io::Result<(u64, String, Utf8Scan)> {
     let mut f = File::open(p)?;
     let mut h = Sha256::new();
+    let mut utf8 = Utf8Validator::default();
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
     loop {
@@ -418,102 +460,36 @@ fn hash_file(p: &Path) -> std::io::Result<(u64, String)> {
         }
         size += n as u64;
         h.update(&buf[..n]);
+        utf8.update(&buf[..n]);
     }
-    Ok((size, hex::encode(h.finalize())))
+    Ok((size, hex::encode(h.finalize()), utf8.finish()))
 }
 
-fn normalize_header(h: &str) -> String {
-    h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()
-}
-
-/// The header of a file, as normalized names.
-fn read_header(spec: InputSpec, f: &InputFile) -> Result<Vec<String>> {
-    match f.format {
+/// Decide how the file is read and check that its header has what the
+/// contract needs: a file error (exit 2) before anything runs.
+fn check_file(spec: InputSpec, file: &mut InputFile, utf8: Utf8Scan) -> Result<()> {
+    match file.format {
         Format::Csv => {
-            let file = File::open(&f.local)
-                .map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
-            let mut rdr = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(BufReader::new(file));
-            let header = rdr.byte_headers().map_err(|e| {
-                file_error(spec, &f.path, format!("cannot read the header line: {e}"))
-            })?;
-            header
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    std::str::from_utf8(h).map(normalize_header).map_err(|_| {
-                        file_error(
-                            spec,
-                            &f.path,
-                            format!(
-                                "line 1, column {}: the header is not valid UTF-8; save the file as UTF-8 CSV",
-                                i + 1
-                            ),
-                        )
-                    })
-                })
-                .collect()
+            let enc = resolve_encoding(spec, file, file.options.encoding, utf8)?;
+            file.encoding = Some(enc.to_string());
+            let header = readers::csv_header(spec, file)?;
+            readers::map_header(spec, &header, &file.options, &file.path)?;
         }
         Format::Parquet => {
-            let file = File::open(&f.local)
-                .map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-                file_error(spec, &f.path, format!("not a readable Parquet file: {e}"))
-            })?;
-            Ok(builder
-                .schema()
-                .fields()
-                .iter()
-                .map(|fl| normalize_header(fl.name()))
-                .collect())
+            let header = readers::parquet_header(spec, file)?;
+            readers::map_header(spec, &header, &file.options, &file.path)?;
         }
-    }
-}
-
-fn check_header(spec: InputSpec, f: &InputFile) -> Result<()> {
-    let header = read_header(spec, f)?;
-    let mut seen = std::collections::BTreeSet::new();
-    for h in &header {
-        if !h.is_empty() && !seen.insert(h.as_str()) {
-            return Err(file_error(
+        Format::Xlsx | Format::Xls => {
+            let (sheet, row, header) = readers::excel_header(spec, file)?;
+            readers::map_header(
                 spec,
-                &f.path,
-                format!("column '{h}' appears twice in the header; remove one"),
-            ));
+                &header,
+                &file.options,
+                &format!("{} [{sheet}]", file.path),
+            )?;
+            file.sheet = Some(sheet);
+            file.header_row = Some(row);
         }
-    }
-    let missing: Vec<&str> = spec
-        .required
-        .iter()
-        .copied()
-        .filter(|c| !header.iter().any(|h| h == c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(file_error(
-            spec,
-            &f.path,
-            format!(
-                "required column(s) {} missing; the header has: {}. The {} input needs: {}",
-                missing.join(", "),
-                header.join(", "),
-                spec.name,
-                spec.required.join(", ")
-            ),
-        ));
-    }
-    let unknown: Vec<&String> = header
-        .iter()
-        .filter(|h| !h.is_empty() && !spec.columns().any(|c| c == h.as_str()))
-        .collect();
-    if !unknown.is_empty() {
-        tracing::warn!(
-            input = spec.name,
-            file = %f.path,
-            "ignoring column(s) not in the {} contract: {}",
-            spec.name,
-            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        );
     }
     Ok(())
 }
@@ -556,17 +532,9 @@ impl PartitionStream for RawFileStream {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let iter: Box<dyn Iterator<Item = datafusion::error::Result<RecordBatch>> + Send> =
-            match self.file.format {
-                Format::Csv => match CsvBatches::open(self.spec, &self.file, self.schema.clone()) {
-                    Ok(it) => Box::new(it),
-                    Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
-                },
-                Format::Parquet => {
-                    match ParquetBatches::open(self.spec, &self.file, self.schema.clone()) {
-                        Ok(it) => Box::new(it),
-                        Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
-                    }
-                }
+            match crate::readers::open_batches(self.spec, &self.file, self.schema.clone()) {
+                Ok(it) => Box::new(it.map(|r| r.map_err(to_df))),
+                Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
             };
         Box::pin(RecordBatchStreamAdapter::new(
             self.schema.clone(),
@@ -577,243 +545,4 @@ impl PartitionStream for RawFileStream {
 
 fn to_df(e: Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
-}
-
-/// Columns being filled for one batch.
-struct BatchBuilder {
-    columns: Vec<StringBuilder>,
-    source_file: StringBuilder,
-    source_line: Int64Builder,
-    row_error: StringBuilder,
-    rows: usize,
-}
-
-impl BatchBuilder {
-    fn new(n: usize) -> Self {
-        BatchBuilder {
-            columns: (0..n).map(|_| StringBuilder::new()).collect(),
-            source_file: StringBuilder::new(),
-            source_line: Int64Builder::new(),
-            row_error: StringBuilder::new(),
-            rows: 0,
-        }
-    }
-
-    fn finish(&mut self, schema: &SchemaRef) -> datafusion::error::Result<RecordBatch> {
-        let mut arrays: Vec<ArrayRef> = self
-            .columns
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        arrays.push(Arc::new(self.source_file.finish()));
-        arrays.push(Arc::new(self.source_line.finish()));
-        arrays.push(Arc::new(self.row_error.finish()));
-        self.rows = 0;
-        Ok(RecordBatch::try_new(schema.clone(), arrays)?)
-    }
-}
-
-struct CsvBatches {
-    spec: InputSpec,
-    path: String,
-    reader: csv::Reader<BufReader<File>>,
-    /// For each contract column, its index in the file (None: absent optional).
-    mapping: Vec<Option<usize>>,
-    header_len: usize,
-    schema: SchemaRef,
-    record: csv::ByteRecord,
-    done: bool,
-}
-
-impl CsvBatches {
-    fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
-        let file = File::open(&f.local)
-            .map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(BufReader::with_capacity(1 << 20, file));
-        let header: Vec<String> = reader
-            .byte_headers()
-            .map_err(|e| file_error(spec, &f.path, format!("cannot read the header: {e}")))?
-            .iter()
-            .map(|h| normalize_header(&String::from_utf8_lossy(h)))
-            .collect();
-        let mapping = spec
-            .columns()
-            .map(|c| header.iter().position(|h| h == c))
-            .collect();
-        Ok(CsvBatches {
-            spec,
-            path: f.path.clone(),
-            reader,
-            mapping,
-            header_len: header.len(),
-            schema,
-            record: csv::ByteRecord::new(),
-            done: false,
-        })
-    }
-
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let mut b = BatchBuilder::new(self.mapping.len());
-        while b.rows < BATCH_ROWS {
-            let more = self
-                .reader
-                .read_byte_record(&mut self.record)
-                .map_err(|e| {
-                    file_error(
-                        self.spec,
-                        &self.path,
-                        format!("{e}; the file is not valid CSV from here on"),
-                    )
-                })?;
-            if !more {
-                self.done = true;
-                break;
-            }
-            let line = self.record.position().map(|p| p.line()).unwrap_or(0) as i64;
-            // a line with nothing but separators and blanks is not a record
-            if self
-                .record
-                .iter()
-                .all(|f| f.iter().all(u8::is_ascii_whitespace))
-            {
-                continue;
-            }
-            for (col, idx) in b.columns.iter_mut().zip(&self.mapping) {
-                match idx.and_then(|i| self.record.get(i)) {
-                    Some(bytes) => match std::str::from_utf8(bytes) {
-                        Ok(s) => col.append_value(s),
-                        Err(e) => {
-                            return Err(file_error(
-                                self.spec,
-                                &self.path,
-                                format!(
-                                    "line {line}: byte {} of a field is not valid UTF-8; save the file as UTF-8 (GB18030 input arrives in a later version)",
-                                    e.valid_up_to() + 1
-                                ),
-                            ));
-                        }
-                    },
-                    None => col.append_null(),
-                }
-            }
-            b.source_file.append_value(&self.path);
-            b.source_line.append_value(line);
-            if self.record.len() != self.header_len {
-                b.row_error.append_value(format!(
-                    "the row has {} fields but the header has {}",
-                    self.record.len(),
-                    self.header_len
-                ));
-            } else {
-                b.row_error.append_null();
-            }
-            b.rows += 1;
-        }
-        if b.rows == 0 {
-            return Ok(None);
-        }
-        Ok(Some(b.finish(&self.schema)?))
-    }
-}
-
-impl Iterator for CsvBatches {
-    type Item = datafusion::error::Result<RecordBatch>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.next_batch() {
-            Ok(Some(b)) => Some(Ok(b)),
-            Ok(None) => None,
-            Err(e) => {
-                self.done = true;
-                Some(Err(to_df(e)))
-            }
-        }
-    }
-}
-
-struct ParquetBatches {
-    spec: InputSpec,
-    path: String,
-    reader: datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader,
-    mapping: Vec<Option<usize>>,
-    schema: SchemaRef,
-    row: i64,
-}
-
-impl ParquetBatches {
-    fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
-        let file = File::open(&f.local)
-            .map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| file_error(spec, &f.path, format!("not a readable Parquet file: {e}")))?;
-        let names: Vec<String> = builder
-            .schema()
-            .fields()
-            .iter()
-            .map(|fl| normalize_header(fl.name()))
-            .collect();
-        let mapping = spec
-            .columns()
-            .map(|c| names.iter().position(|h| h == c))
-            .collect();
-        let reader = builder
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| file_error(spec, &f.path, format!("cannot read: {e}")))?;
-        Ok(ParquetBatches {
-            spec,
-            path: f.path.clone(),
-            reader,
-            mapping,
-            schema,
-            row: 0,
-        })
-    }
-
-    fn convert(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
-        let n = batch.num_rows();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.mapping.len() + 3);
-        for (idx, name) in self.mapping.iter().zip(self.spec.columns()) {
-            arrays.push(match idx {
-                Some(i) => cast(batch.column(*i), &DataType::Utf8).map_err(|e| {
-                    file_error(
-                        self.spec,
-                        &self.path,
-                        format!("column {name} cannot be read as text: {e}"),
-                    )
-                })?,
-                None => datafusion::arrow::array::new_null_array(&DataType::Utf8, n),
-            });
-        }
-        let mut files = StringBuilder::with_capacity(n, n * self.path.len());
-        let mut lines = Int64Builder::with_capacity(n);
-        for _ in 0..n {
-            self.row += 1;
-            files.append_value(&self.path);
-            lines.append_value(self.row);
-        }
-        arrays.push(Arc::new(files.finish()));
-        arrays.push(Arc::new(lines.finish()));
-        arrays.push(datafusion::arrow::array::new_null_array(&DataType::Utf8, n));
-        Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
-    }
-}
-
-impl Iterator for ParquetBatches {
-    type Item = datafusion::error::Result<RecordBatch>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let batch = self.reader.next()?;
-        Some(
-            batch
-                .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))
-                .and_then(|b| self.convert(b))
-                .map_err(to_df),
-        )
-    }
 }

@@ -17,6 +17,7 @@ pub mod lock;
 pub mod manifest;
 pub mod pipeline;
 pub mod publish;
+pub mod readers;
 pub mod schema;
 pub mod session;
 pub mod steps;

@@ -107,6 +107,14 @@ pub struct InputRecord {
     pub last_modified: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
+    /// CSV: the encoding the file was read in (utf-8 or gb18030).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// Excel: the sheet read and its header row (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_row: Option<usize>,
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_rejected: u64,

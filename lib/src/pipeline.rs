@@ -625,7 +625,7 @@ fn input_records(inputs: &[ResolvedInput], counts: &Counts) -> (Vec<InputRecord>
         };
         for f in &input.files {
             let (read, acc, rej) = counts
-                .get(&(input.spec.name.to_string(), f.path.clone()))
+                .get(&(input.spec.name.to_string(), f.source_name()))
                 .copied()
                 .unwrap_or((0, 0, 0));
             total.rows_read += read;
@@ -639,6 +639,9 @@ fn input_records(inputs: &[ResolvedInput], counts: &Counts) -> (Vec<InputRecord>
                 sha256: f.sha256.clone(),
                 last_modified: f.last_modified.clone(),
                 e_tag: f.e_tag.clone(),
+                encoding: f.encoding.clone(),
+                sheet: f.sheet.clone(),
+                header_row: f.header_row,
                 rows_read: read,
                 rows_accepted: acc,
                 rows_rejected: rej,

@@ -1,0 +1,1037 @@
+//! Turning a file into raw rows of text: CSV (UTF-8 or GB18030, detected or
+//! configured), Excel workbooks (.xlsx, .xls) with a title block above the
+//! header, and Parquet. Every reader maps the file's header to the input's
+//! contract columns — by the contract name, by the standard Chinese headers of
+//! the enterprise energy report (统一社会信用代码, 能源名称, 消费量 …) or by the
+//! config's `columns:` — and yields the same raw shape with the source file
+//! and line (for Excel: the workbook, sheet and row) of every row.
+//!
+//! Bytes in neither encoding, a missing column or an unreadable workbook are
+//! file errors that name the file and what to do; nothing in a file can make
+//! a reader panic (a fuzz test throws mutated files at them).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use calamine::{Data, Reader};
+use datafusion::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::config::{Encoding, InputOptions, SheetRef};
+use crate::error::{Error, Result};
+use crate::ingest::{Format, InputFile, InputSpec};
+
+pub const BATCH_ROWS: usize = 8192;
+
+/// A pseudo-column: a reporting period such as `2025年3月`, split into year and month.
+pub const PERIOD: &str = "period";
+
+fn file_error(spec: InputSpec, file: &str, message: String) -> Error {
+    Error::InputFile {
+        input: spec.name.to_string(),
+        file: file.to_string(),
+        message,
+    }
+}
+
+/// The standard Chinese (and a few English) headers of each contract column.
+fn builtin_aliases(spec: InputSpec, column: &str) -> &'static [&'static str] {
+    match (spec.name, column) {
+        (_, "enterprise_id") => &["统一社会信用代码", "社会信用代码", "信用代码", "uscc"],
+        (_, "enterprise_name") => &["单位名称", "企业名称", "单位详细名称", "法人单位名称"],
+        ("regions", "region_code") => &["区划代码", "行政区划代码", "地区代码", "代码"],
+        (_, "region_code") => &["行政区划代码", "区划代码", "地区代码", "所在地区代码"],
+        (_, "sector_code") => &["行业代码", "国民经济行业代码", "行业分类代码"],
+        (_, "year") => &["年份", "年度", "年"],
+        (_, "month") => &["月份", "月"],
+        (_, PERIOD) => &["报告期", "统计期", "时期", "期别"],
+        (_, "energy_code") => &["能源名称", "能源品种", "能源代码", "品种名称", "能源"],
+        (_, "use") => &["用途", "用能方式", "能源用途"],
+        (_, "flow") => &["流向", "消费或输出"],
+        (_, "quantity") => &[
+            "消费量",
+            "实物量",
+            "数量",
+            "本期消费量",
+            "本年消费量",
+            "消费实物量",
+        ],
+        (_, "unit") => &["计量单位", "单位"],
+        (_, "gdp") => &["地区生产总值", "生产总值", "gdp"],
+        (_, "gdp_index") => &["地区生产总值指数", "生产总值指数", "gdp指数", "指数"],
+        (_, "name") => &["名称", "区划名称", "地区名称"],
+        (_, "parent_code") => &["上级代码", "上级区划代码", "上级"],
+        (_, "level") => &["级别", "层级", "区划级别"],
+        (_, "plan") => &["规划", "规划名称"],
+        (_, "base_year") => &["基期", "基准年", "基期年份"],
+        (_, "target_year") => &["目标年", "目标年份"],
+        (_, "indicator") => &["指标", "指标名称"],
+        (_, "value") => &["目标值", "数值"],
+        _ => &[],
+    }
+}
+
+/// A header cell as compared: lower case, no blanks, no BOM, without a
+/// trailing unit in brackets (`消费量（吨）` is `消费量`).
+pub fn normalize_header(h: &str) -> String {
+    let mut s: String = h
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
+    for (open, close) in [('（', '）'), ('(', ')'), ('【', '】'), ('[', ']')] {
+        if s.ends_with(close)
+            && let Some(i) = s.rfind(open)
+            && i > 0
+        {
+            s.truncate(i);
+        }
+    }
+    s
+}
+
+/// Where each contract column is in the file.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// per contract column (InputSpec::columns order): the file column
+    pub columns: Vec<Option<usize>>,
+    /// a period column to split into year and month
+    pub period: Option<usize>,
+}
+
+/// Map a file's header to the contract. `shown` names the file in messages.
+pub fn map_header(
+    spec: InputSpec,
+    header: &[String],
+    options: &InputOptions,
+    shown: &str,
+) -> Result<Mapping> {
+    let norm: Vec<String> = header.iter().map(|h| normalize_header(h)).collect();
+    let contract: Vec<&str> = spec.columns().collect();
+    let mut configured: BTreeMap<String, String> = BTreeMap::new();
+    for (from, to) in &options.columns {
+        if !(contract.contains(&to.as_str()) || (to == PERIOD && contract.contains(&"year"))) {
+            return Err(file_error(
+                spec,
+                shown,
+                format!(
+                    "columns: '{from}' is mapped to '{to}', which is not a column of the {} input ({})",
+                    spec.name,
+                    contract.join(", ")
+                ),
+            ));
+        }
+        configured.insert(normalize_header(from), to.clone());
+    }
+    let target_of = |i: usize| -> Option<String> {
+        let h = &norm[i];
+        if h.is_empty() {
+            return None;
+        }
+        if let Some(t) = configured.get(h) {
+            return Some(t.clone());
+        }
+        if contract.contains(&h.as_str()) || (h == PERIOD && contract.contains(&"year")) {
+            return Some(h.clone());
+        }
+        contract
+            .iter()
+            .copied()
+            .chain(contract.contains(&"month").then_some(PERIOD))
+            .find(|c| {
+                builtin_aliases(spec, c)
+                    .iter()
+                    .any(|a| normalize_header(a) == *h)
+            })
+            .map(str::to_string)
+    };
+    let mut found: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..norm.len() {
+        if let Some(t) = target_of(i) {
+            if let Some(prev) = found.insert(t.clone(), i) {
+                return Err(file_error(
+                    spec,
+                    shown,
+                    format!(
+                        "columns '{}' and '{}' both read as {t}; map one of them elsewhere in the config (inputs.{}.columns)",
+                        header[prev], header[i], spec.name
+                    ),
+                ));
+            }
+        }
+    }
+    let period = found.get(PERIOD).copied();
+    let missing: Vec<&str> = spec
+        .required
+        .iter()
+        .copied()
+        .filter(|c| !found.contains_key(*c) && !(*c == "year" && period.is_some()))
+        .collect();
+    if !missing.is_empty() {
+        let unmapped: Vec<&String> = (0..header.len())
+            .filter(|i| target_of(*i).is_none() && !norm[*i].is_empty())
+            .map(|i| &header[i])
+            .collect();
+        let suggestion = missing
+            .iter()
+            .zip(unmapped.iter())
+            .map(|(c, h)| format!("{h}: {c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = if suggestion.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; if a column has another name, map it in the config, e.g. inputs.{}.columns: {{{suggestion}}}",
+                spec.name
+            )
+        };
+        return Err(file_error(
+            spec,
+            shown,
+            format!(
+                "required column(s) {} missing; the header has: {}. The {} input needs: {}{hint}",
+                missing.join(", "),
+                header
+                    .iter()
+                    .map(|h| h.trim())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                spec.name,
+                spec.required.join(", ")
+            ),
+        ));
+    }
+    let unknown: Vec<&str> = (0..header.len())
+        .filter(|i| target_of(*i).is_none() && !norm[*i].is_empty())
+        .map(|i| header[i].trim())
+        .collect();
+    if !unknown.is_empty() {
+        tracing::warn!(
+            input = spec.name,
+            file = shown,
+            "ignoring column(s) not in the {} contract: {}",
+            spec.name,
+            unknown.join(", ")
+        );
+    }
+    Ok(Mapping {
+        columns: contract.iter().map(|c| found.get(*c).copied()).collect(),
+        period,
+    })
+}
+
+/// `2025年3月`, `2025-03`, `2025/3`, `2025.03`, `202503`, `2025年`, `2025` →
+/// (year, month).
+pub fn parse_period(s: &str) -> Option<(i32, Option<u32>)> {
+    let t = s.trim().trim_end_matches('份');
+    let digits = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit());
+    let (y, m) = if let Some(rest) = t.strip_suffix('月') {
+        let (y, m) = rest.split_once('年')?;
+        (y, Some(m))
+    } else if let Some(y) = t.strip_suffix('年') {
+        (y, None)
+    } else if let Some((y, m)) = t.split_once(['-', '/', '.']) {
+        (y, Some(m))
+    } else if t.len() == 6 && digits(t) {
+        (&t[..4], Some(&t[4..]))
+    } else {
+        (t, None)
+    };
+    if !(digits(y) && y.len() == 4) {
+        return None;
+    }
+    let year: i32 = y.parse().ok()?;
+    let month = match m {
+        None => None,
+        Some(m) if digits(m) && m.len() <= 2 => {
+            Some(m.parse::<u32>().ok().filter(|m| (1..=12).contains(m))?)
+        }
+        Some(_) => return None,
+    };
+    Some((year, month))
+}
+
+/// Columns being filled for one batch.
+pub struct BatchBuilder {
+    columns: Vec<StringBuilder>,
+    source_file: StringBuilder,
+    source_line: Int64Builder,
+    row_error: StringBuilder,
+    pub rows: usize,
+    year_index: Option<usize>,
+    month_index: Option<usize>,
+}
+
+impl BatchBuilder {
+    pub fn new(spec: InputSpec) -> Self {
+        let cols: Vec<&str> = spec.columns().collect();
+        BatchBuilder {
+            columns: (0..cols.len()).map(|_| StringBuilder::new()).collect(),
+            source_file: StringBuilder::new(),
+            source_line: Int64Builder::new(),
+            row_error: StringBuilder::new(),
+            rows: 0,
+            year_index: cols.iter().position(|c| *c == "year"),
+            month_index: cols.iter().position(|c| *c == "month"),
+        }
+    }
+
+    /// Append one row: `cell(i)` is the text of file column i.
+    pub fn push<'a>(
+        &mut self,
+        mapping: &Mapping,
+        cell: impl Fn(usize) -> Option<&'a str>,
+        file: &str,
+        line: i64,
+        row_error: Option<String>,
+    ) {
+        let period = mapping.period.and_then(&cell).map(|p| (p, parse_period(p)));
+        for (i, (col, idx)) in self.columns.iter_mut().zip(&mapping.columns).enumerate() {
+            let value: Option<String> = match (idx, &period) {
+                (Some(i), _) => cell(*i).map(str::to_string),
+                (None, Some((raw, parsed))) if Some(i) == self.year_index => {
+                    // an unreadable period keeps its text: the year rule rejects it
+                    Some(parsed.map_or_else(|| raw.to_string(), |(y, _)| y.to_string()))
+                }
+                (None, Some((_, Some((_, Some(m)))))) if Some(i) == self.month_index => {
+                    Some(m.to_string())
+                }
+                _ => None,
+            };
+            match value {
+                Some(v) => col.append_value(v),
+                None => col.append_null(),
+            }
+        }
+        self.source_file.append_value(file);
+        self.source_line.append_value(line);
+        match row_error {
+            Some(e) => self.row_error.append_value(e),
+            None => self.row_error.append_null(),
+        }
+        self.rows += 1;
+    }
+
+    pub fn finish(&mut self, schema: &SchemaRef) -> datafusion::error::Result<RecordBatch> {
+        let mut arrays: Vec<ArrayRef> = self
+            .columns
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        arrays.push(Arc::new(self.source_file.finish()));
+        arrays.push(Arc::new(self.source_line.finish()));
+        arrays.push(Arc::new(self.row_error.finish()));
+        self.rows = 0;
+        Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+    }
+}
+
+// ------------------------------------------------------------ encodings --
+
+/// What a scan of the bytes found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utf8Scan {
+    /// Offset of the first byte that is not UTF-8, if any.
+    pub first_invalid: Option<u64>,
+}
+
+/// Incremental UTF-8 validation over chunks (a sequence may span chunks).
+#[derive(Default)]
+pub struct Utf8Validator {
+    pending: Vec<u8>,
+    offset: u64,
+    first_invalid: Option<u64>,
+}
+
+impl Utf8Validator {
+    pub fn update(&mut self, chunk: &[u8]) {
+        if self.first_invalid.is_some() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.pending);
+        buf.extend_from_slice(chunk);
+        let start = self.offset;
+        match std::str::from_utf8(&buf) {
+            Ok(_) => self.offset += buf.len() as u64,
+            Err(e) => {
+                let valid = e.valid_up_to();
+                match e.error_len() {
+                    Some(_) => self.first_invalid = Some(start + valid as u64),
+                    None => {
+                        // an incomplete sequence at the end: wait for the next chunk
+                        self.offset += valid as u64;
+                        self.pending = buf[valid..].to_vec();
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) -> Utf8Scan {
+        Utf8Scan {
+            first_invalid: self
+                .first_invalid
+                .or((!self.pending.is_empty()).then_some(self.offset)),
+        }
+    }
+}
+
+/// The offset of the first byte sequence that is not GB18030, if any.
+pub fn gb18030_first_invalid(path: &Path) -> std::io::Result<Option<u64>> {
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut f = File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut out = vec![0u8; (1 << 16) * 3 + 16];
+    let mut pos = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        let last = n == 0;
+        let mut src = &buf[..n];
+        loop {
+            let (result, read, _) = decoder.decode_to_utf8_without_replacement(src, &mut out, last);
+            match result {
+                encoding_rs::DecoderResult::InputEmpty => {
+                    pos += read as u64;
+                    break;
+                }
+                encoding_rs::DecoderResult::OutputFull => {
+                    pos += read as u64;
+                    src = &src[read..];
+                }
+                encoding_rs::DecoderResult::Malformed(bad, after) => {
+                    let at = pos + read as u64 - bad as u64 - after as u64;
+                    return Ok(Some(at));
+                }
+            }
+        }
+        if last {
+            return Ok(None);
+        }
+    }
+}
+
+/// Decide a CSV file's encoding (see [`Encoding`]); a file in neither fails
+/// with the offset of the first byte that does not fit.
+pub fn resolve_encoding(
+    spec: InputSpec,
+    file: &InputFile,
+    wanted: Encoding,
+    utf8: Utf8Scan,
+) -> Result<&'static str> {
+    let gb = || {
+        gb18030_first_invalid(&file.local)
+            .map_err(|e| file_error(spec, &file.path, format!("cannot read: {e}")))
+    };
+    match wanted {
+        Encoding::Utf8 => match utf8.first_invalid {
+            None => Ok("utf-8"),
+            Some(at) => Err(file_error(
+                spec,
+                &file.path,
+                format!(
+                    "byte offset {at} is not UTF-8 (encoding: utf-8 is configured); if the file comes from Excel or a Chinese government system it is likely GB18030: set encoding: gb18030 or auto"
+                ),
+            )),
+        },
+        Encoding::Gb18030 => match gb()? {
+            None => Ok("gb18030"),
+            Some(at) => Err(file_error(
+                spec,
+                &file.path,
+                format!(
+                    "byte offset {at} is not GB18030 (encoding: gb18030 is configured); save the file as UTF-8 or GB18030"
+                ),
+            )),
+        },
+        Encoding::Auto => match utf8.first_invalid {
+            None => Ok("utf-8"),
+            Some(u) => match gb()? {
+                None => Ok("gb18030"),
+                Some(g) => Err(file_error(
+                    spec,
+                    &file.path,
+                    format!(
+                        "the file is neither UTF-8 (first bad byte at offset {u}) nor GB18030 (first bad byte at offset {g}); save it as UTF-8 or GB18030 CSV"
+                    ),
+                )),
+            },
+        },
+    }
+}
+
+// ------------------------------------------------------------------ CSV --
+
+fn open_text(file: &InputFile) -> std::io::Result<Box<dyn Read + Send>> {
+    let f = File::open(&file.local)?;
+    Ok(match file.encoding.as_deref() {
+        Some("gb18030") => Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding_rs::GB18030))
+                .build(f),
+        ),
+        // UTF-8: the bytes as they are (a BOM is stripped from the header)
+        _ => Box::new(f),
+    })
+}
+
+pub struct CsvBatches {
+    spec: InputSpec,
+    path: String,
+    reader: csv::Reader<BufReader<Box<dyn Read + Send>>>,
+    mapping: Mapping,
+    header_len: usize,
+    schema: SchemaRef,
+    record: csv::StringRecord,
+    done: bool,
+}
+
+/// The header line of a CSV file, transcoded.
+pub fn csv_header(spec: InputSpec, file: &InputFile) -> Result<Vec<String>> {
+    let r =
+        open_text(file).map_err(|e| file_error(spec, &file.path, format!("cannot open: {e}")))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(BufReader::new(r));
+    let header = reader.headers().map_err(|e| {
+        file_error(
+            spec,
+            &file.path,
+            format!("cannot read the header line: {e}"),
+        )
+    })?;
+    Ok(header.iter().map(str::to_string).collect())
+}
+
+impl CsvBatches {
+    pub fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
+        let r = open_text(f).map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(BufReader::with_capacity(1 << 20, r));
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| file_error(spec, &f.path, format!("cannot read the header: {e}")))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let mapping = map_header(spec, &header, &f.options, &f.path)?;
+        Ok(CsvBatches {
+            spec,
+            path: f.path.clone(),
+            reader,
+            mapping,
+            header_len: header.len(),
+            schema,
+            record: csv::StringRecord::new(),
+            done: false,
+        })
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let mut b = BatchBuilder::new(self.spec);
+        while b.rows < BATCH_ROWS {
+            let more = match self.reader.read_record(&mut self.record) {
+                Ok(m) => m,
+                Err(e) => {
+                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    let what = match e.kind() {
+                        csv::ErrorKind::Utf8 { err, .. } => format!(
+                            "line {line}: field {} is not valid UTF-8; set the input's encoding (gb18030 for files from Excel or Chinese systems)",
+                            err.field() + 1
+                        ),
+                        _ => format!("{e}; the file is not valid CSV from here on"),
+                    };
+                    return Err(file_error(self.spec, &self.path, what));
+                }
+            };
+            if !more {
+                self.done = true;
+                break;
+            }
+            let line = self.record.position().map(|p| p.line()).unwrap_or(0) as i64;
+            // a line with nothing but separators and blanks is not a record
+            if self.record.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            let row_error = (self.record.len() != self.header_len).then(|| {
+                format!(
+                    "the row has {} fields but the header has {}",
+                    self.record.len(),
+                    self.header_len
+                )
+            });
+            let rec = &self.record;
+            b.push(&self.mapping, |i| rec.get(i), &self.path, line, row_error);
+        }
+        if b.rows == 0 {
+            return Ok(None);
+        }
+        Ok(Some(b.finish(&self.schema)?))
+    }
+}
+
+impl Iterator for CsvBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_batch() {
+            Ok(Some(b)) => Some(Ok(b)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Excel --
+
+/// A cell as the text a person sees: whole numbers without `.0`.
+fn cell_text(d: &Data) -> Option<String> {
+    match d {
+        Data::Empty => None,
+        Data::String(s) => Some(s.clone()),
+        Data::Int(i) => Some(i.to_string()),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(format!("{}", *f as i64)),
+        Data::Float(f) => Some(f.to_string()),
+        Data::Bool(b) => Some(b.to_string()),
+        Data::DateTime(dt) => dt
+            .as_datetime()
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .or_else(|| Some(dt.as_f64().to_string())),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Some(s.clone()),
+        Data::Error(e) => Some(format!("#{e:?}")),
+    }
+}
+
+/// A sheet, read: where each row came from and its cells as text.
+pub struct Sheet {
+    pub name: String,
+    /// (1-based row number, cells)
+    pub rows: Vec<(i64, Vec<Option<String>>)>,
+}
+
+fn read_sheet(spec: InputSpec, file: &InputFile) -> Result<Sheet> {
+    let err = |m: String| file_error(spec, &file.path, m);
+    // calamine parses untrusted bytes: a panic in it is reported as a file error
+    let read = std::panic::catch_unwind(|| -> Result<Sheet> {
+        let mut wb = calamine::open_workbook_auto(&file.local)
+            .map_err(|e| err(format!("not a readable Excel workbook: {e}")))?;
+        let names = wb.sheet_names();
+        let (name, range) = match &file.options.sheet {
+            None => {
+                let name = names
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| err("the workbook has no sheet".into()))?;
+                let r = wb
+                    .worksheet_range(&name)
+                    .map_err(|e| err(format!("sheet '{name}': {e}")))?;
+                (name, r)
+            }
+            Some(SheetRef::Name(n)) => {
+                if !names.contains(n) {
+                    return Err(err(format!(
+                        "no sheet '{n}'; the workbook has: {}",
+                        names.join(", ")
+                    )));
+                }
+                (
+                    n.clone(),
+                    wb.worksheet_range(n)
+                        .map_err(|e| err(format!("sheet '{n}': {e}")))?,
+                )
+            }
+            Some(SheetRef::Index(i)) => {
+                let n = names.get(*i).cloned().ok_or_else(|| {
+                    err(format!(
+                        "no sheet number {i} (0-based); the workbook has {}: {}",
+                        names.len(),
+                        names.join(", ")
+                    ))
+                })?;
+                (
+                    n.clone(),
+                    wb.worksheet_range(&n)
+                        .map_err(|e| err(format!("sheet '{n}': {e}")))?,
+                )
+            }
+        };
+        let first_row = range.start().map_or(0, |(r, _)| r as i64);
+        let first_col = range.start().map_or(0, |(_, c)| c as usize);
+        let rows = range
+            .rows()
+            .enumerate()
+            .map(|(i, cells)| {
+                let mut v: Vec<Option<String>> = vec![None; first_col];
+                v.extend(cells.iter().map(cell_text));
+                (first_row + i as i64 + 1, v)
+            })
+            .collect();
+        Ok(Sheet { name, rows })
+    });
+    read.unwrap_or_else(|_| {
+        Err(err(
+            "the workbook is damaged (the Excel reader gave up on it)".into(),
+        ))
+    })
+}
+
+/// The header row of a sheet: the configured one, or the first of the top 30
+/// rows that names the most contract columns (a title block above it is skipped).
+fn find_header(spec: InputSpec, file: &InputFile, sheet: &Sheet) -> Result<usize> {
+    let shown = format!("{} [{}]", file.path, sheet.name);
+    if let Some(r) = file.options.header_row {
+        return sheet
+            .rows
+            .iter()
+            .position(|(n, _)| *n == r as i64)
+            .ok_or_else(|| {
+                file_error(spec, &shown, format!("header_row {r} is outside the sheet"))
+            });
+    }
+    let mut best: Option<(usize, usize)> = None;
+    for (i, (_, cells)) in sheet.rows.iter().take(30).enumerate() {
+        let header: Vec<String> = cells
+            .iter()
+            .map(|c| c.clone().unwrap_or_default())
+            .collect();
+        let probe = map_header_count(spec, &header, &file.options);
+        if probe >= 2 && best.is_none_or(|(_, n)| probe > n) {
+            best = Some((i, probe));
+        }
+    }
+    best.map(|(i, _)| i).ok_or_else(|| {
+        file_error(
+            spec,
+            &shown,
+            format!(
+                "no header row found in the first 30 rows (a row naming at least two of: {}); set header_row or map the columns in the config",
+                spec.required.join(", ")
+            ),
+        )
+    })
+}
+
+/// How many contract columns a candidate header row names.
+fn map_header_count(spec: InputSpec, header: &[String], options: &InputOptions) -> usize {
+    let contract: Vec<&str> = spec.columns().chain([PERIOD]).collect();
+    let configured: Vec<String> = options
+        .columns
+        .keys()
+        .map(|k| normalize_header(k))
+        .collect();
+    header
+        .iter()
+        .map(|h| normalize_header(h))
+        .filter(|h| {
+            !h.is_empty()
+                && (contract.contains(&h.as_str())
+                    || configured.contains(h)
+                    || contract.iter().any(|c| {
+                        builtin_aliases(spec, c)
+                            .iter()
+                            .any(|a| normalize_header(a) == *h)
+                    }))
+        })
+        .count()
+}
+
+pub struct ExcelBatches {
+    spec: InputSpec,
+    shown: String,
+    mapping: Mapping,
+    rows: std::vec::IntoIter<(i64, Vec<Option<String>>)>,
+    schema: SchemaRef,
+}
+
+/// The header of a workbook's sheet (checked when the inputs are fetched).
+pub fn excel_header(spec: InputSpec, file: &InputFile) -> Result<(String, usize, Vec<String>)> {
+    let sheet = read_sheet(spec, file)?;
+    let h = find_header(spec, file, &sheet)?;
+    let header = sheet.rows[h]
+        .1
+        .iter()
+        .map(|c| c.clone().unwrap_or_default())
+        .collect();
+    Ok((sheet.name.clone(), sheet.rows[h].0 as usize, header))
+}
+
+impl ExcelBatches {
+    pub fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
+        let sheet = read_sheet(spec, f)?;
+        let h = find_header(spec, f, &sheet)?;
+        let shown = format!("{} [{}]", f.path, sheet.name);
+        let header: Vec<String> = sheet.rows[h]
+            .1
+            .iter()
+            .map(|c| c.clone().unwrap_or_default())
+            .collect();
+        let mapping = map_header(spec, &header, &f.options, &shown)?;
+        let rows: Vec<_> = sheet.rows.into_iter().skip(h + 1).collect();
+        Ok(ExcelBatches {
+            spec,
+            shown,
+            mapping,
+            rows: rows.into_iter(),
+            schema,
+        })
+    }
+}
+
+impl Iterator for ExcelBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut b = BatchBuilder::new(self.spec);
+        for (line, cells) in self.rows.by_ref() {
+            // empty rows (trailing ones, spacer rows) are not records
+            if cells
+                .iter()
+                .all(|c| c.as_deref().is_none_or(|s| s.trim().is_empty()))
+            {
+                continue;
+            }
+            b.push(
+                &self.mapping,
+                |i| cells.get(i).and_then(|c| c.as_deref()),
+                &self.shown,
+                line,
+                None,
+            );
+            if b.rows >= BATCH_ROWS {
+                break;
+            }
+        }
+        (b.rows > 0).then(|| b.finish(&self.schema).map_err(Error::from))
+    }
+}
+
+// -------------------------------------------------------------- Parquet --
+
+pub struct ParquetBatches {
+    spec: InputSpec,
+    path: String,
+    reader: datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    mapping: Mapping,
+    schema: SchemaRef,
+    row: i64,
+}
+
+pub fn parquet_header(spec: InputSpec, f: &InputFile) -> Result<Vec<String>> {
+    let file =
+        File::open(&f.local).map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| file_error(spec, &f.path, format!("not a readable Parquet file: {e}")))?;
+    Ok(builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|fl| fl.name().clone())
+        .collect())
+}
+
+impl ParquetBatches {
+    pub fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
+        let file = File::open(&f.local)
+            .map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| file_error(spec, &f.path, format!("not a readable Parquet file: {e}")))?;
+        let names: Vec<String> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|fl| fl.name().clone())
+            .collect();
+        let mapping = map_header(spec, &names, &f.options, &f.path)?;
+        let reader = builder
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| file_error(spec, &f.path, format!("cannot read: {e}")))?;
+        Ok(ParquetBatches {
+            spec,
+            path: f.path.clone(),
+            reader,
+            mapping,
+            schema,
+            row: 0,
+        })
+    }
+
+    fn convert(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
+        let text: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| cast(c, &DataType::Utf8))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| {
+                file_error(
+                    self.spec,
+                    &self.path,
+                    format!("a column cannot be read as text: {e}"),
+                )
+            })?;
+        let cols: Vec<&datafusion::arrow::array::StringArray> = text
+            .iter()
+            .map(|a| {
+                a.as_any()
+                    .downcast_ref()
+                    .expect("cast to Utf8 gives a StringArray")
+            })
+            .collect();
+        let mut b = BatchBuilder::new(self.spec);
+        for r in 0..batch.num_rows() {
+            self.row += 1;
+            b.push(
+                &self.mapping,
+                |i| {
+                    use datafusion::arrow::array::Array;
+                    let c = cols[i];
+                    (!c.is_null(r)).then(|| c.value(r))
+                },
+                &self.path,
+                self.row,
+                None,
+            );
+        }
+        Ok(b.finish(&self.schema)?)
+    }
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = self.reader.next()?;
+        Some(
+            batch
+                .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))
+                .and_then(|b| self.convert(b)),
+        )
+    }
+}
+
+/// The batches of any input file.
+pub fn open_batches(
+    spec: InputSpec,
+    f: &InputFile,
+    schema: SchemaRef,
+) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
+    Ok(match f.format {
+        Format::Csv => Box::new(CsvBatches::open(spec, f, schema)?),
+        Format::Parquet => Box::new(ParquetBatches::open(spec, f, schema)?),
+        Format::Xlsx | Format::Xls => Box::new(ExcelBatches::open(spec, f, schema)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods() {
+        assert_eq!(parse_period("2025年3月"), Some((2025, Some(3))));
+        assert_eq!(parse_period("2025年03月份"), Some((2025, Some(3))));
+        assert_eq!(parse_period("2025-03"), Some((2025, Some(3))));
+        assert_eq!(parse_period("2025/12"), Some((2025, Some(12))));
+        assert_eq!(parse_period("202503"), Some((2025, Some(3))));
+        assert_eq!(parse_period("2025年"), Some((2025, None)));
+        assert_eq!(parse_period("2025"), Some((2025, None)));
+        assert_eq!(parse_period("2025年13月"), None);
+        assert_eq!(parse_period("25年3月"), None);
+        assert_eq!(parse_period("三月"), None);
+    }
+
+    #[test]
+    fn headers_normalize() {
+        assert_eq!(normalize_header(" 消费量（吨） "), "消费量");
+        assert_eq!(normalize_header("\u{feff}Enterprise_ID"), "enterprise_id");
+        assert_eq!(normalize_header("计量 单位"), "计量单位");
+    }
+
+    #[test]
+    fn chinese_headers_map_and_missing_ones_get_a_suggestion() {
+        let h: Vec<String> = [
+            "统一社会信用代码",
+            "单位名称",
+            "行政区划代码",
+            "行业代码",
+            "报告期",
+            "能源名称",
+            "用途",
+            "计量单位",
+            "消费量（万吨）",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let m = map_header(crate::ingest::ENERGY, &h, &InputOptions::default(), "f.csv").unwrap();
+        assert_eq!(m.period, Some(4));
+        let cols: Vec<&str> = crate::ingest::ENERGY.columns().collect();
+        assert_eq!(
+            m.columns[cols.iter().position(|c| *c == "quantity").unwrap()],
+            Some(8)
+        );
+        assert_eq!(
+            m.columns[cols.iter().position(|c| *c == "year").unwrap()],
+            None
+        );
+
+        let mut h2 = h.clone();
+        h2[8] = "本月实耗".into();
+        let e = map_header(
+            crate::ingest::ENERGY,
+            &h2,
+            &InputOptions::default(),
+            "f.csv",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("required column(s) quantity missing"), "{e}");
+        assert!(
+            e.contains("inputs.energy.columns: {本月实耗: quantity}"),
+            "{e}"
+        );
+
+        let mut o = InputOptions::default();
+        o.columns.insert("本月实耗".into(), "quantity".into());
+        assert!(map_header(crate::ingest::ENERGY, &h2, &o, "f.csv").is_ok());
+        o.columns.insert("单位名称".into(), "weight".into());
+        let e = map_header(crate::ingest::ENERGY, &h2, &o, "f.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'weight', which is not a column"), "{e}");
+    }
+
+    #[test]
+    fn utf8_validation_across_chunks() {
+        let text = "能源,消费量\n原煤,1\n".as_bytes();
+        for split in 0..text.len() {
+            let mut v = Utf8Validator::default();
+            v.update(&text[..split]);
+            v.update(&text[split..]);
+            assert_eq!(v.finish().first_invalid, None, "split at {split}");
+        }
+        let mut v = Utf8Validator::default();
+        v.update(b"ab\xcc\xec");
+        assert_eq!(v.finish().first_invalid, Some(2));
+        let mut v = Utf8Validator::default();
+        v.update("ab能".as_bytes().split_at(3).0);
+        assert_eq!(
+            v.finish().first_invalid,
+            Some(2),
+            "a truncated last character"
+        );
+    }
+}
