@@ -153,17 +153,17 @@ pub fn map_header(
     };
     let mut found: BTreeMap<String, usize> = BTreeMap::new();
     for i in 0..norm.len() {
-        if let Some(t) = target_of(i) {
-            if let Some(prev) = found.insert(t.clone(), i) {
-                return Err(file_error(
-                    spec,
-                    shown,
-                    format!(
-                        "columns '{}' and '{}' both read as {t}; map one of them elsewhere in the config (inputs.{}.columns)",
-                        header[prev], header[i], spec.name
-                    ),
-                ));
-            }
+        if let Some(t) = target_of(i)
+            && let Some(prev) = found.insert(t.clone(), i)
+        {
+            return Err(file_error(
+                spec,
+                shown,
+                format!(
+                    "columns '{}' and '{}' both read as {t}; map one of them elsewhere in the config (inputs.{}.columns)",
+                    header[prev], header[i], spec.name
+                ),
+            ));
         }
     }
     let period = found.get(PERIOD).copied();
@@ -171,7 +171,7 @@ pub fn map_header(
         .required
         .iter()
         .copied()
-        .filter(|c| !found.contains_key(*c) && !(*c == "year" && period.is_some()))
+        .filter(|c| !(found.contains_key(*c) || (*c == "year" && period.is_some())))
         .collect();
     if !missing.is_empty() {
         let unmapped: Vec<&String> = (0..header.len())
