@@ -446,6 +446,36 @@ fn display_path(base: &Path, p: &Path) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
+/// Read one local file as an input, the way a run does (hash, encoding,
+/// header, every row), without a session: for tools and tests.
+pub fn read_local_file(
+    spec: InputSpec,
+    path: &Path,
+    options: InputOptions,
+) -> Result<(InputFile, Vec<RecordBatch>)> {
+    let shown = path.display().to_string();
+    let format = format_of(spec, &shown)?;
+    let (size, sha256, utf8) = hash_file(path)
+        .map_err(|e| file_error(spec, &shown, format!("cannot read the file: {e}")))?;
+    let mut file = InputFile {
+        path: shown,
+        local: path.to_path_buf(),
+        format,
+        size,
+        sha256,
+        last_modified: String::new(),
+        e_tag: None,
+        options,
+        encoding: None,
+        sheet: None,
+        header_row: None,
+    };
+    check_file(spec, &mut file, utf8)?;
+    let batches =
+        readers::open_batches(spec, &file, spec.raw_schema())?.collect::<Result<Vec<_>>>()?;
+    Ok((file, batches))
+}
+
 /// Size, sha256 and a UTF-8 scan of a file, in one pass.
 fn hash_file(p: &Path) -> std::io::Result<(u64, String, Utf8Scan)> {
     let mut f = File::open(p)?;
