@@ -19,7 +19,8 @@
 --   high_energy_share = high_energy_tce / energy_tce (both comprehensive consumption)
 --
 -- Reads:  gdp_ok, region_energy, regions_ok, run_params.
--- Writes: gdp_const (table), region_indicators (view).
+-- Writes: gdp_const_forward, gdp_const_backward, region_intensity (tables),
+--         gdp_const, region_indicators (views).
 
 CREATE OR REPLACE TABLE gdp_const_forward AS
 WITH RECURSIVE chain(region_code, year, gdp_const) AS (
@@ -53,7 +54,10 @@ SELECT b.region_code, b.year, b.gdp_const
 FROM gdp_const_backward b CROSS JOIN run_params p
 WHERE b.year < p.base_year;
 
-CREATE OR REPLACE VIEW region_indicators AS
+-- Region-year rows with their intensities, rounded as the change rates use
+-- them: small (regions × years) at any scale, so kept as a table and joined to
+-- itself for the previous and the base year.
+CREATE OR REPLACE TABLE region_intensity AS
 WITH e AS (
     SELECT
         region_code, year,
@@ -101,6 +105,9 @@ r AS (
         p.factor_set
     FROM i CROSS JOIN run_params p
 )
+SELECT * FROM r;
+
+CREATE OR REPLACE VIEW region_indicators AS
 SELECT
     r.region_code, r.region_name, r.level, r.year,
     r.energy_tce, r.energy_tce_controlled, r.feedstock_tce, r.non_fossil_tce,
@@ -119,6 +126,6 @@ SELECT
     r.high_energy_tce / nullif(r.energy_tce, 0) AS high_energy_share,
     r.enterprises, r.records,
     r.factor_set
-FROM r
-LEFT JOIN r prev ON prev.region_code = r.region_code AND prev.year = r.year - 1
-LEFT JOIN r base ON base.region_code = r.region_code AND base.year = r.base_year;
+FROM region_intensity r
+LEFT JOIN region_intensity prev ON prev.region_code = r.region_code AND prev.year = r.year - 1
+LEFT JOIN region_intensity base ON base.region_code = r.region_code AND base.year = r.base_year;

@@ -326,7 +326,7 @@ pub async fn write_dataset(
 }
 
 /// Bytes the operators of a finished plan spilled to disk.
-fn spilled_bytes(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> usize {
+pub fn spilled_bytes(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> usize {
     plan.metrics().and_then(|m| m.spilled_bytes()).unwrap_or(0)
         + plan
             .children()

@@ -60,7 +60,10 @@ fn parse(name: &str, sql: &str) -> Result<VecDeque<Statement>> {
 }
 
 /// Run every statement of a SQL text, in order (CREATE VIEW / CREATE TABLE …).
+/// A `CREATE TABLE … AS` is executed here rather than by the engine, so its
+/// duration, rows and spilled bytes are logged per statement.
 pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> {
+    use datafusion::logical_expr::{DdlStatement, LogicalPlan};
     for (i, statement) in parse(name, sql)?.into_iter().enumerate() {
         let head: String = statement.to_string().chars().take(60).collect();
         let wrap = |source| Error::sql(format!("{name} statement {} ({head}…)", i + 1), source);
@@ -69,6 +72,34 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             .statement_to_plan(statement)
             .await
             .map_err(wrap)?;
+        if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = &plan {
+            let started = std::time::Instant::now();
+            let physical = ctx
+                .execute_logical_plan((*create.input).clone())
+                .await
+                .map_err(wrap)?
+                .create_physical_plan()
+                .await
+                .map_err(wrap)?;
+            let batches = datafusion::physical_plan::collect(physical.clone(), ctx.task_ctx())
+                .await
+                .map_err(wrap)?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let table = datafusion::datasource::MemTable::try_new(physical.schema(), vec![batches])
+                .map_err(wrap)?;
+            let table_name = create.name.to_string();
+            if create.or_replace {
+                ctx.deregister_table(create.name.clone()).map_err(wrap)?;
+            }
+            ctx.register_table(create.name.clone(), std::sync::Arc::new(table))
+                .map_err(wrap)?;
+            let spilled = crate::publish::spilled_bytes(physical.as_ref());
+            tracing::debug!(step = name, table = %table_name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table created");
+            if spilled > 0 {
+                tracing::info!(step = name, table = %table_name, spilled_bytes = spilled as u64, "spilled to disk (engine.memory_limit)");
+            }
+            continue;
+        }
         let df = ctx.execute_logical_plan(plan).await.map_err(wrap)?;
         df.collect().await.map_err(wrap)?;
     }
