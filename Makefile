@@ -10,10 +10,11 @@ CARBONSTAT := $(CARGO_TARGET_DIR)/debug/carbonstat
 VENV := .venv
 PYTHON_REQUIREMENTS := jobs/tests/python/requirements.txt
 
-.PHONY: help run build test test-rust test-python lint fmt clean-out schema bench
+.PHONY: help run run-bureau build test test-rust test-python lint fmt clean-out schema bench
 
 help:
 	@echo "make run     build, run the sample region (data-samples/pipeline.yaml), write out/, print a summary"
+	@echo "make run-bureau  the same county from a GB18030 CSV and an Excel workbook (data-samples/pipeline-bureau.yaml)"
 	@echo "make test    Rust unit, integration and SQL logic tests, then the Python read-back tests"
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make fmt     format the code"
@@ -24,6 +25,9 @@ build:
 
 run: build
 	$(CARBONSTAT) run --config data-samples/pipeline.yaml --force
+
+run-bureau: build
+	$(CARBONSTAT) run --config data-samples/pipeline-bureau.yaml --force
 
 # The Python environment of the read-back tests: created once, reused.
 $(VENV)/.installed: $(PYTHON_REQUIREMENTS)
