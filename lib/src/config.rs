@@ -80,12 +80,45 @@ pub struct Inputs {
 ///   header_row: 3              # 1-based; found automatically when absent
 ///   columns: {本期消费量: quantity}   # header → contract column
 /// ```
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Sources {
     One(String),
     Many(Vec<String>),
     Detailed(InputOptions),
+}
+
+// By hand rather than `untagged`: a typo inside the long form is reported as
+// such (`unknown field encodng, expected one of …`) with its line, instead of
+// "data did not match any variant".
+impl<'de> Deserialize<'de> for Sources {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Sources;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a path, a list of paths, or a map with path, encoding, sheet, header_row, columns")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Sources, E> {
+                Ok(Sources::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> std::result::Result<Sources, A::Error> {
+                Vec::<String>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(Sources::Many)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Sources, A::Error> {
+                InputOptions::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Sources::Detailed)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// How an input's files are read.
@@ -434,6 +467,14 @@ mod tests {
         assert_eq!(o.sheet, Some(SheetRef::Name("能源".into())));
         assert_eq!(o.header_row, Some(3));
         assert_eq!(o.columns["本期消费量"], "quantity");
+        let typo = MINIMAL.replace(
+            "  energy: e.csv\n",
+            "  energy:\n    path: e.csv\n    encodng: gbk\n",
+        );
+        let e = LoadedConfig::from_str(&typo, Path::new("p.yaml"), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("encodng") && e.contains("line 4"), "{e}");
     }
 
     #[test]
