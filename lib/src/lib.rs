@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod factors;
 pub mod factors_diff;
+pub mod generate;
 pub mod ids;
 pub mod ingest;
 pub mod lock;
