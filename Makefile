@@ -19,6 +19,7 @@ help:
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make fmt     format the code"
 	@echo "make schema  print the output data dictionary (Markdown)"
+	@echo "make bench   carbonstat vs DuckDB on generated data (SCALE=1e7 RUNS=3 THREADS=2 MEMORY=)"
 
 build:
 	cargo build --bin carbonstat
@@ -53,9 +54,11 @@ fmt:
 schema: build
 	@$(CARBONSTAT) schema --markdown
 
-bench:
-	@echo "benchmarks arrive with the performance issue (generator, DuckDB comparison); nothing to run yet" >&2
-	@exit 2
+# Release build with thin LTO, generated data, DuckDB side by side: docs/benchmarks.md.
+# SCALE (input rows, default 1e7), RUNS (3), THREADS (2), MEMORY (e.g. 1536MiB).
+bench: $(VENV)/.installed
+	cargo build --release --bin carbonstat
+	$(VENV)/bin/python bench/run_bench.py
 
 clean-out:
 	rm -rf out

@@ -10,6 +10,8 @@
 -- Duplicate checks look only at rows that passed every other rule, so a
 -- broken row never turns a good one into a "duplicate"; of true duplicates the
 -- first (by file, line) is kept and the later ones are rejected naming it.
+-- (A row that repeats an earlier one while breaking another rule is rejected
+-- for that rule.)
 --
 -- Reads:  *_norm (10_normalize.sql), energy_catalog, unit_catalog,
 --         special_sector (factor set).
@@ -238,32 +240,50 @@ WITH c AS (
     LEFT JOIN energy_catalog e ON e.energy_code = n.energy_code
     LEFT JOIN unit_catalog u ON u.unit = n.unit
 ),
-d AS (
+-- The record key as one text (NULLs as empty: a sector row has no enterprise
+-- and no month). Duplicates and annual/monthly overlaps are found by grouping
+-- the accepted rows' keys (hash aggregation over narrow rows: a national input
+-- is not sorted), and only the few keys that repeat are joined back.
+k AS (
     SELECT c.*,
-        row_number() OVER (
-            PARTITION BY passed, input, enterprise_id, region_code, sector_code, year, month, energy_code, use, flow
-            ORDER BY source_file, source_line
-        ) AS key_rank,
-        first_value(concat(source_file, ' line ', CAST(source_line AS VARCHAR))) OVER (
-            PARTITION BY passed, input, enterprise_id, region_code, sector_code, year, month, energy_code, use, flow
-            ORDER BY source_file, source_line
-        ) AS key_first,
-        sum(CASE WHEN month IS NOT NULL THEN 1 ELSE 0 END) OVER (
-            PARTITION BY passed, input, enterprise_id, region_code, sector_code, year, energy_code, use, flow
-        ) AS monthly_rows
-    FROM (SELECT c.*, reject IS NULL AS passed FROM c) c
+        concat_ws('|', input, coalesce(enterprise_id, ''), region_code, sector_code, CAST(year AS VARCHAR),
+            coalesce(CAST(month AS VARCHAR), ''), energy_code, use, flow) AS record_key,
+        concat_ws('|', input, coalesce(enterprise_id, ''), region_code, sector_code, CAST(year AS VARCHAR),
+            energy_code, use, flow) AS year_key
+    FROM c
+),
+repeated AS (
+    SELECT record_key,
+        first_value(source_file ORDER BY source_file, source_line) AS first_file,
+        first_value(source_line ORDER BY source_file, source_line) AS first_line
+    FROM k
+    WHERE reject IS NULL
+    GROUP BY record_key
+    HAVING count(*) > 1
+),
+overlapping AS (
+    SELECT year_key, sum(CASE WHEN month IS NOT NULL THEN 1 ELSE 0 END) AS monthly_rows
+    FROM k
+    WHERE reject IS NULL
+    GROUP BY year_key
+    HAVING sum(CASE WHEN month IS NOT NULL THEN 1 ELSE 0 END) > 0
+       AND sum(CASE WHEN month IS NULL THEN 1 ELSE 0 END) > 0
 )
-SELECT d.* EXCLUDE (reject, passed, key_rank, key_first, monthly_rows),
+SELECT k.* EXCLUDE (reject, record_key, year_key),
     CASE
-        WHEN reject IS NOT NULL THEN reject
-        WHEN key_rank > 1 THEN named_struct('rule', 'duplicate_key', 'column', '',
-            'message', concat('same ', CASE WHEN input = 'energy' THEN 'enterprise, ' ELSE '' END,
-                'region, sector, period, energy, use and flow as ', key_first, '; remove one of them or correct it'))
-        WHEN month IS NULL AND monthly_rows > 0 THEN named_struct('rule', 'period_overlap', 'column', 'month',
-            'message', concat('an annual record, but ', CAST(monthly_rows AS VARCHAR), ' monthly records of ', CAST(year AS VARCHAR),
+        WHEN k.reject IS NOT NULL THEN k.reject
+        WHEN r.record_key IS NOT NULL AND NOT (k.source_file = r.first_file AND k.source_line = r.first_line) THEN named_struct(
+            'rule', 'duplicate_key', 'column', '',
+            'message', concat('same ', CASE WHEN k.input = 'energy' THEN 'enterprise, ' ELSE '' END,
+                'region, sector, period, energy, use and flow as ', r.first_file, ' line ', CAST(r.first_line AS VARCHAR),
+                '; remove one of them or correct it'))
+        WHEN k.month IS NULL AND o.year_key IS NOT NULL THEN named_struct('rule', 'period_overlap', 'column', 'month',
+            'message', concat('an annual record, but ', CAST(o.monthly_rows AS VARCHAR), ' monthly records of ', CAST(k.year AS VARCHAR),
                 ' exist for the same enterprise, energy, use and flow; report either months or the year'))
     END AS reject
-FROM d;
+FROM k
+LEFT JOIN repeated r ON r.record_key = k.record_key
+LEFT JOIN overlapping o ON o.year_key = k.year_key;
 
 CREATE OR REPLACE VIEW records_ok AS
 SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, month,

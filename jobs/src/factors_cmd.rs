@@ -18,6 +18,15 @@ pub enum FactorsCommand {
         /// The factor set directory.
         dir: PathBuf,
     },
+    /// Write the tables the SQL steps join (energy_catalog with tce and CO2 per
+    /// base unit, unit_catalog, unit_alias, energy_alias, grid_factor,
+    /// grid_region, heat_factor, generation_coal_rate, electricity_equivalent,
+    /// high_energy_division) as CSV: the factor set as other tools can use it.
+    Export {
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Factor rows changed, added and removed from set A to set B; with
     /// --impact, how each region's indicators move when the config's inputs
     /// are computed with each set.
@@ -37,6 +46,7 @@ pub enum FactorsCommand {
 
 pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
     match cmd {
+        FactorsCommand::Export { dir, out } => export(&dir, &out),
         FactorsCommand::Diff {
             a,
             b,
@@ -245,5 +255,30 @@ fn diff(
             );
         }
     }
+    Ok(())
+}
+
+fn export(dir: &Path, out: &Path) -> carbonstat::Result<()> {
+    use carbonstat::datafusion::arrow::csv::Writer;
+    let set = FactorSet::load_checked(dir)?;
+    let ctx = carbonstat::datafusion::prelude::SessionContext::new();
+    set.register(&ctx)?;
+    std::fs::create_dir_all(out).map_err(|e| carbonstat::Error::io(out.display().to_string(), e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| carbonstat::Error::io("runtime", e))?;
+    for table in [
+        "energy_catalog", "energy_alias", "unit_catalog", "unit_alias", "grid_factor", "grid_region",
+        "heat_factor", "generation_coal_rate", "electricity_equivalent", "high_energy_division", "special_sector",
+    ] {
+        let batches = rt.block_on(async { ctx.sql(&format!("SELECT * FROM {table}")).await?.collect().await })?;
+        let path = out.join(format!("{table}.csv"));
+        let f = std::fs::File::create(&path).map_err(|e| carbonstat::Error::io(path.display().to_string(), e))?;
+        let mut w = Writer::new(f);
+        for b in &batches {
+            w.write(b)?;
+        }
+    }
+    println!("factor set {} ({}) exported to {}", set.meta.id, &set.hash[..12], out.display());
     Ok(())
 }

@@ -156,6 +156,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Benchmark floor: read the energy files of a config as the run does, and
+    /// with DataFusion's own CSV reader (every column parsed, no other work).
+    #[command(hide = true)]
+    BenchScan {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Print the output datasets' columns, types, units and meanings.
     Schema {
         /// As the Markdown data dictionary of the README.
@@ -226,6 +233,7 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             storage: store.storage(),
         }),
         Command::Factors { command } => factors_cmd::run(command),
+        Command::BenchScan { config } => bench_scan(&config),
         Command::Sample {
             enterprises,
             years,
@@ -304,4 +312,46 @@ fn sample(
         r.energy_rows as f64 / secs / 1e6
     );
     Ok(())
+}
+
+/// Rows/s of the two ways to read the energy input (see `Command::BenchScan`).
+fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
+    use carbonstat::datafusion::prelude::CsvReadOptions;
+    let cfg = carbonstat::config::LoadedConfig::load(config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| carbonstat::Error::io("runtime", e))?;
+    rt.block_on(async {
+        let listed = carbonstat::ingest::list_inputs(&cfg).await?;
+        let work = carbonstat::pipeline::work_dir(&cfg)?;
+        let energy: Vec<_> = listed.into_iter().filter(|i| i.spec.name == "energy").collect();
+        let inputs = carbonstat::ingest::fetch_inputs(&energy, work.path()).await?;
+        let files: Vec<String> = inputs[0].files.iter().map(|f| f.local.display().to_string()).collect();
+        let cols: Vec<&str> = carbonstat::ingest::ENERGY.columns().collect();
+        let counts = cols.iter().map(|c| format!("count(\"{c}\")")).collect::<Vec<_>>().join(", ");
+        // 1. carbonstat's reader (file and line per row, encoding, header mapping)
+        let ctx = carbonstat::session::new_session(&cfg.config)?;
+        carbonstat::ingest::register_raw(&ctx, &inputs)?;
+        let t = std::time::Instant::now();
+        let b = ctx.sql(&format!("SELECT count(*), {counts} FROM raw_energy")).await?.collect().await?;
+        let rows = carbonstat::datafusion::arrow::compute::cast(b[0].column(0), &carbonstat::datafusion::arrow::datatypes::DataType::Int64)?;
+        let rows = rows.as_any().downcast_ref::<carbonstat::datafusion::arrow::array::Int64Array>().map_or(0, |a| a.value(0));
+        let s1 = t.elapsed().as_secs_f64();
+        println!("carbonstat reader: {rows} rows in {s1:.2} s = {:.2} M rows/s", rows as f64 / s1 / 1e6);
+        // 2. DataFusion's CSV reader, explicit all-text schema
+        if inputs[0].files.iter().all(|f| f.format == carbonstat::ingest::Format::Csv) {
+            let ctx = carbonstat::session::new_session(&cfg.config)?;
+            let schema = carbonstat::datafusion::arrow::datatypes::Schema::new(
+                cols.iter().map(|c| carbonstat::datafusion::arrow::datatypes::Field::new(*c, carbonstat::datafusion::arrow::datatypes::DataType::Utf8, true)).collect::<Vec<_>>(),
+            );
+            let t = std::time::Instant::now();
+            let df = ctx.read_csv(files, CsvReadOptions::new().schema(&schema).has_header(true)).await?;
+            ctx.register_table("csv", df.into_view())?;
+            ctx.sql(&format!("SELECT count(*), {counts} FROM csv")).await?.collect().await?;
+            let s2 = t.elapsed().as_secs_f64();
+            println!("DataFusion CSV reader: {rows} rows in {s2:.2} s = {:.2} M rows/s", rows as f64 / s2 / 1e6);
+        }
+        Ok::<_, carbonstat::Error>(())
+    })
 }
