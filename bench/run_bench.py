@@ -67,7 +67,7 @@ def rows_of(data):
             with open(f, "rb") as fh:
                 n += sum(1 for _ in fh) - 1
         else:
-            n += duckdb.sql(f"SELECT count(*) FROM '{f}'").fetchone()[0]
+            n += duckdb.sql(f"SELECT count(*) FROM '{f}'").fetchall()[0][0]
     return n
 
 
