@@ -263,22 +263,43 @@ fn export(dir: &Path, out: &Path) -> carbonstat::Result<()> {
     let set = FactorSet::load_checked(dir)?;
     let ctx = carbonstat::datafusion::prelude::SessionContext::new();
     set.register(&ctx)?;
-    std::fs::create_dir_all(out).map_err(|e| carbonstat::Error::io(out.display().to_string(), e))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| carbonstat::Error::io(out.display().to_string(), e))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| carbonstat::Error::io("runtime", e))?;
     for table in [
-        "energy_catalog", "energy_alias", "unit_catalog", "unit_alias", "grid_factor", "grid_region",
-        "heat_factor", "generation_coal_rate", "electricity_equivalent", "high_energy_division", "special_sector",
+        "energy_catalog",
+        "energy_alias",
+        "unit_catalog",
+        "unit_alias",
+        "grid_factor",
+        "grid_region",
+        "heat_factor",
+        "generation_coal_rate",
+        "electricity_equivalent",
+        "high_energy_division",
+        "special_sector",
     ] {
-        let batches = rt.block_on(async { ctx.sql(&format!("SELECT * FROM {table}")).await?.collect().await })?;
+        let batches = rt.block_on(async {
+            ctx.sql(&format!("SELECT * FROM {table}"))
+                .await?
+                .collect()
+                .await
+        })?;
         let path = out.join(format!("{table}.csv"));
-        let f = std::fs::File::create(&path).map_err(|e| carbonstat::Error::io(path.display().to_string(), e))?;
+        let f = std::fs::File::create(&path)
+            .map_err(|e| carbonstat::Error::io(path.display().to_string(), e))?;
         let mut w = Writer::new(f);
         for b in &batches {
             w.write(b)?;
         }
     }
-    println!("factor set {} ({}) exported to {}", set.meta.id, &set.hash[..12], out.display());
+    println!(
+        "factor set {} ({}) exported to {}",
+        set.meta.id,
+        &set.hash[..12],
+        out.display()
+    );
     Ok(())
 }

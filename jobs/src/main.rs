@@ -286,7 +286,10 @@ fn sample(
         message: format!("'{years}' is not a year range such as 2020-2025"),
     };
     let (a, b) = years.split_once('-').ok_or_else(bad)?;
-    let (a, b): (i32, i32) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    let (a, b): (i32, i32) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
     if a > b {
         return Err(bad());
     }
@@ -325,32 +328,79 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
     rt.block_on(async {
         let listed = carbonstat::ingest::list_inputs(&cfg).await?;
         let work = carbonstat::pipeline::work_dir(&cfg)?;
-        let energy: Vec<_> = listed.into_iter().filter(|i| i.spec.name == "energy").collect();
+        let energy: Vec<_> = listed
+            .into_iter()
+            .filter(|i| i.spec.name == "energy")
+            .collect();
         let inputs = carbonstat::ingest::fetch_inputs(&energy, work.path()).await?;
-        let files: Vec<String> = inputs[0].files.iter().map(|f| f.local.display().to_string()).collect();
+        let files: Vec<String> = inputs[0]
+            .files
+            .iter()
+            .map(|f| f.local.display().to_string())
+            .collect();
         let cols: Vec<&str> = carbonstat::ingest::ENERGY.columns().collect();
-        let counts = cols.iter().map(|c| format!("count(\"{c}\")")).collect::<Vec<_>>().join(", ");
+        let counts = cols
+            .iter()
+            .map(|c| format!("count(\"{c}\")"))
+            .collect::<Vec<_>>()
+            .join(", ");
         // 1. carbonstat's reader (file and line per row, encoding, header mapping)
         let ctx = carbonstat::session::new_session(&cfg.config)?;
         carbonstat::ingest::register_raw(&ctx, &inputs)?;
         let t = std::time::Instant::now();
-        let b = ctx.sql(&format!("SELECT count(*), {counts} FROM raw_energy")).await?.collect().await?;
-        let rows = carbonstat::datafusion::arrow::compute::cast(b[0].column(0), &carbonstat::datafusion::arrow::datatypes::DataType::Int64)?;
-        let rows = rows.as_any().downcast_ref::<carbonstat::datafusion::arrow::array::Int64Array>().map_or(0, |a| a.value(0));
+        let b = ctx
+            .sql(&format!("SELECT count(*), {counts} FROM raw_energy"))
+            .await?
+            .collect()
+            .await?;
+        let rows = carbonstat::datafusion::arrow::compute::cast(
+            b[0].column(0),
+            &carbonstat::datafusion::arrow::datatypes::DataType::Int64,
+        )?;
+        let rows = rows
+            .as_any()
+            .downcast_ref::<carbonstat::datafusion::arrow::array::Int64Array>()
+            .map_or(0, |a| a.value(0));
         let s1 = t.elapsed().as_secs_f64();
-        println!("carbonstat reader: {rows} rows in {s1:.2} s = {:.2} M rows/s", rows as f64 / s1 / 1e6);
+        println!(
+            "carbonstat reader: {rows} rows in {s1:.2} s = {:.2} M rows/s",
+            rows as f64 / s1 / 1e6
+        );
         // 2. DataFusion's CSV reader, explicit all-text schema
-        if inputs[0].files.iter().all(|f| f.format == carbonstat::ingest::Format::Csv) {
+        if inputs[0]
+            .files
+            .iter()
+            .all(|f| f.format == carbonstat::ingest::Format::Csv)
+        {
             let ctx = carbonstat::session::new_session(&cfg.config)?;
             let schema = carbonstat::datafusion::arrow::datatypes::Schema::new(
-                cols.iter().map(|c| carbonstat::datafusion::arrow::datatypes::Field::new(*c, carbonstat::datafusion::arrow::datatypes::DataType::Utf8, true)).collect::<Vec<_>>(),
+                cols.iter()
+                    .map(|c| {
+                        carbonstat::datafusion::arrow::datatypes::Field::new(
+                            *c,
+                            carbonstat::datafusion::arrow::datatypes::DataType::Utf8,
+                            true,
+                        )
+                    })
+                    .collect::<Vec<_>>(),
             );
             let t = std::time::Instant::now();
-            let df = ctx.read_csv(files, CsvReadOptions::new().schema(&schema).has_header(true)).await?;
+            let df = ctx
+                .read_csv(
+                    files,
+                    CsvReadOptions::new().schema(&schema).has_header(true),
+                )
+                .await?;
             ctx.register_table("csv", df.into_view())?;
-            ctx.sql(&format!("SELECT count(*), {counts} FROM csv")).await?.collect().await?;
+            ctx.sql(&format!("SELECT count(*), {counts} FROM csv"))
+                .await?
+                .collect()
+                .await?;
             let s2 = t.elapsed().as_secs_f64();
-            println!("DataFusion CSV reader: {rows} rows in {s2:.2} s = {:.2} M rows/s", rows as f64 / s2 / 1e6);
+            println!(
+                "DataFusion CSV reader: {rows} rows in {s2:.2} s = {:.2} M rows/s",
+                rows as f64 / s2 / 1e6
+            );
         }
         Ok::<_, carbonstat::Error>(())
     })

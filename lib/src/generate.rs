@@ -18,10 +18,22 @@ use crate::ids::uscc_check_char;
 
 /// Province codes (GB/T 2260) used in order.
 const PROVINCES: &[(&str, &str)] = &[
-    ("150000", "内蒙古自治区"), ("140000", "山西省"), ("130000", "河北省"), ("410000", "河南省"),
-    ("360000", "江西省"), ("530000", "云南省"), ("370000", "山东省"), ("320000", "江苏省"),
-    ("440000", "广东省"), ("510000", "四川省"), ("610000", "陕西省"), ("210000", "辽宁省"),
-    ("330000", "浙江省"), ("340000", "安徽省"), ("420000", "湖北省"), ("430000", "湖南省"),
+    ("150000", "内蒙古自治区"),
+    ("140000", "山西省"),
+    ("130000", "河北省"),
+    ("410000", "河南省"),
+    ("360000", "江西省"),
+    ("530000", "云南省"),
+    ("370000", "山东省"),
+    ("320000", "江苏省"),
+    ("440000", "广东省"),
+    ("510000", "四川省"),
+    ("610000", "陕西省"),
+    ("210000", "辽宁省"),
+    ("330000", "浙江省"),
+    ("340000", "安徽省"),
+    ("420000", "湖北省"),
+    ("430000", "湖南省"),
 ];
 const CITIES_PER_PROVINCE: u64 = 8;
 const COUNTIES_PER_CITY: u64 = 6;
@@ -30,18 +42,89 @@ const TOWNS_PER_COUNTY: u64 = 4;
 /// (sector, share in 1000, [(energy, use, flow, unit, monthly quantity scale)])
 type Stream = (&'static str, &'static str, &'static str, &'static str, f64);
 const KINDS: &[(&str, u64, &[Stream])] = &[
-    ("C3419", 380, &[("electricity", "fuel", "consumption", "10^4 kWh", 40.0), ("natural_gas", "fuel", "consumption", "10^4 m3", 3.0)]),
-    ("H6110", 220, &[("electricity", "fuel", "consumption", "kWh", 80_000.0), ("heat", "fuel", "consumption", "GJ", 300.0), ("natural_gas", "fuel", "consumption", "m3", 5_000.0)]),
-    ("C3011", 90, &[("raw_coal", "fuel", "consumption", "t", 8_000.0), ("electricity", "fuel", "consumption", "10^4 kWh", 600.0), ("diesel", "fuel", "consumption", "t", 30.0)]),
-    ("C2614", 60, &[("raw_coal", "fuel", "consumption", "t", 20_000.0), ("raw_coal", "feedstock", "consumption", "t", 30_000.0), ("natural_gas", "fuel", "consumption", "10^4 m3", 100.0), ("electricity", "fuel", "consumption", "10^4 kWh", 2_000.0)]),
-    ("C3120", 60, &[("coke", "fuel", "consumption", "t", 15_000.0), ("electricity", "fuel", "consumption", "10^4 kWh", 3_000.0), ("natural_gas", "fuel", "consumption", "10^4 m3", 50.0)]),
-    ("B0610", 80, &[("electricity", "fuel", "consumption", "10^4 kWh", 300.0), ("diesel", "fuel", "consumption", "t", 600.0)]),
-    ("D4411", 40, &[("raw_coal", "fuel", "consumption", "t", 120_000.0), ("electricity", "fuel", "output", "10^4 kWh", 25_000.0), ("heat", "fuel", "output", "GJ", 60_000.0)]),
-    ("D4415", 40, &[("wind_power", "fuel", "consumption", "10^4 kWh", 5_000.0), ("electricity", "fuel", "output", "10^4 kWh", 5_000.0)]),
-    ("D4416", 30, &[("solar_power", "fuel", "consumption", "10^4 kWh", 2_000.0), ("electricity", "fuel", "output", "10^4 kWh", 2_000.0)]),
+    (
+        "C3419",
+        380,
+        &[
+            ("electricity", "fuel", "consumption", "10^4 kWh", 40.0),
+            ("natural_gas", "fuel", "consumption", "10^4 m3", 3.0),
+        ],
+    ),
+    (
+        "H6110",
+        220,
+        &[
+            ("electricity", "fuel", "consumption", "kWh", 80_000.0),
+            ("heat", "fuel", "consumption", "GJ", 300.0),
+            ("natural_gas", "fuel", "consumption", "m3", 5_000.0),
+        ],
+    ),
+    (
+        "C3011",
+        90,
+        &[
+            ("raw_coal", "fuel", "consumption", "t", 8_000.0),
+            ("electricity", "fuel", "consumption", "10^4 kWh", 600.0),
+            ("diesel", "fuel", "consumption", "t", 30.0),
+        ],
+    ),
+    (
+        "C2614",
+        60,
+        &[
+            ("raw_coal", "fuel", "consumption", "t", 20_000.0),
+            ("raw_coal", "feedstock", "consumption", "t", 30_000.0),
+            ("natural_gas", "fuel", "consumption", "10^4 m3", 100.0),
+            ("electricity", "fuel", "consumption", "10^4 kWh", 2_000.0),
+        ],
+    ),
+    (
+        "C3120",
+        60,
+        &[
+            ("coke", "fuel", "consumption", "t", 15_000.0),
+            ("electricity", "fuel", "consumption", "10^4 kWh", 3_000.0),
+            ("natural_gas", "fuel", "consumption", "10^4 m3", 50.0),
+        ],
+    ),
+    (
+        "B0610",
+        80,
+        &[
+            ("electricity", "fuel", "consumption", "10^4 kWh", 300.0),
+            ("diesel", "fuel", "consumption", "t", 600.0),
+        ],
+    ),
+    (
+        "D4411",
+        40,
+        &[
+            ("raw_coal", "fuel", "consumption", "t", 120_000.0),
+            ("electricity", "fuel", "output", "10^4 kWh", 25_000.0),
+            ("heat", "fuel", "output", "GJ", 60_000.0),
+        ],
+    ),
+    (
+        "D4415",
+        40,
+        &[
+            ("wind_power", "fuel", "consumption", "10^4 kWh", 5_000.0),
+            ("electricity", "fuel", "output", "10^4 kWh", 5_000.0),
+        ],
+    ),
+    (
+        "D4416",
+        30,
+        &[
+            ("solar_power", "fuel", "consumption", "10^4 kWh", 2_000.0),
+            ("electricity", "fuel", "output", "10^4 kWh", 2_000.0),
+        ],
+    ),
 ];
 
-const SEASON: [f64; 12] = [1.15, 1.08, 1.01, 0.95, 0.91, 0.90, 0.93, 0.94, 0.91, 0.98, 1.07, 1.17];
+const SEASON: [f64; 12] = [
+    1.15, 1.08, 1.01, 0.95, 0.91, 0.90, 0.93, 0.94, 0.91, 0.98, 1.07, 1.17,
+];
 
 /// splitmix64: a hash of the seed and a number, the source of every attribute.
 fn mix(mut x: u64) -> u64 {
@@ -120,7 +203,10 @@ pub fn write_sample(out: &Path, spec: &SampleSpec, factors: &Path) -> Result<Sam
                 let county = format!("{}{c:02}{k:02}", &pcode[..2]);
                 lines.push(format!("{county},{pname}{c}市{k}县,{city},county"));
                 for t in 0..TOWNS_PER_COUNTY {
-                    lines.push(format!("{county}{:03},{county}镇{t},{county},town", 100 + t));
+                    lines.push(format!(
+                        "{county}{:03},{county}镇{t},{county},town",
+                        100 + t
+                    ));
                 }
             }
         }
@@ -156,24 +242,44 @@ pub fn write_sample(out: &Path, spec: &SampleSpec, factors: &Path) -> Result<Sam
     // targets of every county, sector statistics (households) of every county
     let path = out.join("targets.csv");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| io(&path, e))?);
-    writeln!(w, "region_code,plan,base_year,target_year,indicator,value").map_err(|e| io(&path, e))?;
+    writeln!(w, "region_code,plan,base_year,target_year,indicator,value")
+        .map_err(|e| io(&path, e))?;
     let last = *spec.years.end();
     for n in 0..geo.counties() {
         let code = geo.county(n);
-        writeln!(w, "{code},FYP,{first},{last},energy_intensity_reduction,0.135").map_err(|e| io(&path, e))?;
-        writeln!(w, "{code},FYP,{first},{last},co2_intensity_reduction,0.18").map_err(|e| io(&path, e))?;
+        writeln!(
+            w,
+            "{code},FYP,{first},{last},energy_intensity_reduction,0.135"
+        )
+        .map_err(|e| io(&path, e))?;
+        writeln!(w, "{code},FYP,{first},{last},co2_intensity_reduction,0.18")
+            .map_err(|e| io(&path, e))?;
     }
     w.flush().map_err(|e| io(&path, e))?;
     report.files.push("targets.csv".into());
     let path = out.join("sector_energy.csv");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| io(&path, e))?);
-    writeln!(w, "region_code,sector_code,year,energy_code,use,flow,quantity,unit").map_err(|e| io(&path, e))?;
+    writeln!(
+        w,
+        "region_code,sector_code,year,energy_code,use,flow,quantity,unit"
+    )
+    .map_err(|e| io(&path, e))?;
     for n in 0..geo.counties() {
         let code = geo.county(n);
         for y in spec.years.clone() {
             let s = 1.0 + unit_f(mix(spec.seed ^ (n << 12) ^ y as u64));
-            writeln!(w, "{code},HH,{y},electricity,fuel,consumption,{:.1},10^4 kWh", 5000.0 * s).map_err(|e| io(&path, e))?;
-            writeln!(w, "{code},HH,{y},raw_coal,fuel,consumption,{:.1},t", 8000.0 * s).map_err(|e| io(&path, e))?;
+            writeln!(
+                w,
+                "{code},HH,{y},electricity,fuel,consumption,{:.1},10^4 kWh",
+                5000.0 * s
+            )
+            .map_err(|e| io(&path, e))?;
+            writeln!(
+                w,
+                "{code},HH,{y},raw_coal,fuel,consumption,{:.1},t",
+                8000.0 * s
+            )
+            .map_err(|e| io(&path, e))?;
         }
     }
     w.flush().map_err(|e| io(&path, e))?;
@@ -218,7 +324,12 @@ pub fn write_sample(out: &Path, spec: &SampleSpec, factors: &Path) -> Result<Sam
             let size = 0.2 + 1.6 * unit_f(mix(h ^ 0xABCD));
             for month in 1..=12u32 {
                 for (i, s) in kind.2.iter().enumerate() {
-                    let noise = 0.95 + 0.1 * unit_f(mix(h ^ ((y as u64) << 20) ^ ((month as u64) << 8) ^ i as u64));
+                    let noise = 0.95
+                        + 0.1
+                            * unit_f(mix(h
+                                ^ ((y as u64) << 20)
+                                ^ ((month as u64) << 8)
+                                ^ i as u64));
                     let q = s.4 * size * SEASON[month as usize - 1] * trend * noise;
                     sink.row(&id, &e, &region, kind.0, y, month, s.0, s.1, s.2, q, s.3)?;
                 }
@@ -246,12 +357,27 @@ const BATCH: usize = 65_536;
 
 enum Sink {
     Csv(std::io::BufWriter<std::fs::File>, std::path::PathBuf, u64),
-    Parquet(Box<ArrowWriter<std::fs::File>>, Vec<StringBuilder>, usize, u64, SchemaRef),
+    Parquet(
+        Box<ArrowWriter<std::fs::File>>,
+        Vec<StringBuilder>,
+        usize,
+        u64,
+        SchemaRef,
+    ),
 }
 
 const COLUMNS: [&str; 11] = [
-    "enterprise_id", "enterprise_name", "region_code", "sector_code", "year", "month",
-    "energy_code", "use", "flow", "quantity", "unit",
+    "enterprise_id",
+    "enterprise_name",
+    "region_code",
+    "sector_code",
+    "year",
+    "month",
+    "energy_code",
+    "use",
+    "flow",
+    "quantity",
+    "unit",
 ];
 
 impl Sink {
@@ -265,11 +391,20 @@ impl Sink {
             }
             SampleFormat::Parquet => {
                 let schema: SchemaRef = Arc::new(Schema::new(
-                    COLUMNS.iter().map(|c| Field::new(*c, DataType::Utf8, true)).collect::<Vec<_>>(),
+                    COLUMNS
+                        .iter()
+                        .map(|c| Field::new(*c, DataType::Utf8, true))
+                        .collect::<Vec<_>>(),
                 ));
                 let props = crate::publish::writer_properties();
                 let w = ArrowWriter::try_new(f, schema.clone(), Some(props))?;
-                Sink::Parquet(Box::new(w), COLUMNS.iter().map(|_| StringBuilder::new()).collect(), 0, 0, schema)
+                Sink::Parquet(
+                    Box::new(w),
+                    COLUMNS.iter().map(|_| StringBuilder::new()).collect(),
+                    0,
+                    0,
+                    schema,
+                )
             }
         })
     }
@@ -317,7 +452,13 @@ impl Sink {
                     w.write_all(flow.as_bytes())?;
                     w.write_all(b",")?;
                     w.write_all(whole.as_bytes())?;
-                    w.write_all(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8, b','])?;
+                    w.write_all(&[
+                        b'.',
+                        b'0' + (frac / 100) as u8,
+                        b'0' + (frac / 10 % 10) as u8,
+                        b'0' + (frac % 10) as u8,
+                        b',',
+                    ])?;
                     w.write_all(unit.as_bytes())?;
                     w.write_all(b"\n")
                 })();
@@ -328,7 +469,9 @@ impl Sink {
                 let q = format!("{whole}.{frac:03}");
                 let name = format!("E{e}");
                 let (ys, ms) = (year.to_string(), month.to_string());
-                for (c, v) in cols.iter_mut().zip([id, &name, region, sector, &ys, &ms, energy, use_, flow, &q, unit]) {
+                for (c, v) in cols.iter_mut().zip([
+                    id, &name, region, sector, &ys, &ms, energy, use_, flow, &q, unit,
+                ]) {
                     c.append_value(v);
                 }
                 *rows += 1;
@@ -345,7 +488,10 @@ impl Sink {
         if let Sink::Parquet(w, cols, rows, _, schema) = self
             && *rows > 0
         {
-            let arrays: Vec<ArrayRef> = cols.iter_mut().map(|c| Arc::new(c.finish()) as ArrayRef).collect();
+            let arrays: Vec<ArrayRef> = cols
+                .iter_mut()
+                .map(|c| Arc::new(c.finish()) as ArrayRef)
+                .collect();
             w.write(&RecordBatch::try_new(schema.clone(), arrays)?)?;
             *rows = 0;
         }
@@ -374,16 +520,34 @@ mod tests {
     #[test]
     fn deterministic_and_valid() {
         let factors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../factors/cn-2024");
-        let spec = SampleSpec { enterprises: 200, years: 2020..=2021, format: SampleFormat::Csv, seed: 7, provinces: 2 };
+        let spec = SampleSpec {
+            enterprises: 200,
+            years: 2020..=2021,
+            format: SampleFormat::Csv,
+            seed: 7,
+            provinces: 2,
+        };
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         let ra = write_sample(a.path(), &spec, &factors).unwrap();
         write_sample(b.path(), &spec, &factors).unwrap();
         for f in &ra.files {
-            assert_eq!(std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap(), "{f}");
+            assert_eq!(
+                std::fs::read(a.path().join(f)).unwrap(),
+                std::fs::read(b.path().join(f)).unwrap(),
+                "{f}"
+            );
         }
         let text = std::fs::read_to_string(a.path().join("energy/energy_2020.csv")).unwrap();
-        assert_eq!(text.lines().count() as u64 - 1 + std::fs::read_to_string(a.path().join("energy/energy_2021.csv")).unwrap().lines().count() as u64 - 1, ra.energy_rows);
+        assert_eq!(
+            text.lines().count() as u64 - 1
+                + std::fs::read_to_string(a.path().join("energy/energy_2021.csv"))
+                    .unwrap()
+                    .lines()
+                    .count() as u64
+                - 1,
+            ra.energy_rows
+        );
         for line in text.lines().skip(1).take(500) {
             let id = line.split(',').next().unwrap();
             assert_eq!(crate::ids::uscc_error(id), None, "{id}");
