@@ -183,6 +183,22 @@ fn io(path: &Path, e: std::io::Error) -> Error {
     Error::io(path.display().to_string(), e)
 }
 
+/// Create `out/name`, let `body` write it, flush, and record it in the report.
+fn write_file(
+    out: &Path,
+    name: &str,
+    report: &mut SampleReport,
+    body: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let path = out.join(name);
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| io(&path, e))?);
+    body(&mut w)
+        .and_then(|_| w.flush())
+        .map_err(|e| io(&path, e))?;
+    report.files.push(name.to_string());
+    Ok(())
+}
+
 /// Write a synthetic dataset and its pipeline.yaml into `out`.
 pub fn write_sample(out: &Path, spec: &SampleSpec, factors: &Path) -> Result<SampleReport> {
     let provinces = spec.provinces.clamp(1, PROVINCES.len());
@@ -191,99 +207,88 @@ pub fn write_sample(out: &Path, spec: &SampleSpec, factors: &Path) -> Result<Sam
     let mut report = SampleReport::default();
 
     // regions: province > city > county > town
-    let path = out.join("regions.csv");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| io(&path, e))?);
-    let mut lines = vec!["region_code,name,parent_code,level".to_string()];
-    for (pcode, pname) in PROVINCES.iter().take(provinces) {
-        lines.push(format!("{pcode},{pname},,province"));
-        for c in 1..=CITIES_PER_PROVINCE {
-            let city = format!("{}{c:02}00", &pcode[..2]);
-            lines.push(format!("{city},{pname}{c}市,{pcode},city"));
-            for k in 1..=COUNTIES_PER_CITY {
-                let county = format!("{}{c:02}{k:02}", &pcode[..2]);
-                lines.push(format!("{county},{pname}{c}市{k}县,{city},county"));
-                for t in 0..TOWNS_PER_COUNTY {
-                    lines.push(format!(
-                        "{county}{:03},{county}镇{t},{county},town",
-                        100 + t
-                    ));
+    let mut regions = 0u64;
+    write_file(out, "regions.csv", &mut report, |w| {
+        writeln!(w, "region_code,name,parent_code,level")?;
+        for (pcode, pname) in PROVINCES.iter().take(provinces) {
+            writeln!(w, "{pcode},{pname},,province")?;
+            regions += 1;
+            for c in 1..=CITIES_PER_PROVINCE {
+                let city = format!("{}{c:02}00", &pcode[..2]);
+                writeln!(w, "{city},{pname}{c}市,{pcode},city")?;
+                regions += 1;
+                for k in 1..=COUNTIES_PER_CITY {
+                    let county = format!("{}{c:02}{k:02}", &pcode[..2]);
+                    writeln!(w, "{county},{pname}{c}市{k}县,{city},county")?;
+                    regions += 1;
+                    for t in 0..TOWNS_PER_COUNTY {
+                        writeln!(w, "{county}{:03},{county}镇{t},{county},town", 100 + t)?;
+                        regions += 1;
+                    }
                 }
             }
         }
-    }
-    report.regions = (lines.len() - 1) as u64;
-    for l in &lines {
-        writeln!(w, "{l}").map_err(|e| io(&path, e))?;
-    }
-    w.flush().map_err(|e| io(&path, e))?;
-    report.files.push("regions.csv".into());
+        Ok(())
+    })?;
+    report.regions = regions;
 
-    // GDP of counties and provinces, real indices around 105
-    let path = out.join("gdp.csv");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| io(&path, e))?);
-    writeln!(w, "region_code,year,gdp,gdp_index").map_err(|e| io(&path, e))?;
+    // GDP of every county, real indices around 105
     let first = *spec.years.start();
-    for n in 0..geo.counties() {
-        let code = geo.county(n);
-        let mut gdp = 100.0 + 900.0 * unit_f(mix(spec.seed ^ n.wrapping_mul(31)));
-        for y in spec.years.clone() {
-            if y == first {
-                writeln!(w, "{code},{y},{gdp:.2},").map_err(|e| io(&path, e))?;
-            } else {
-                let idx = 103.0 + 5.0 * unit_f(mix(spec.seed ^ (n << 8) ^ y as u64));
-                gdp *= idx / 100.0 * 1.02;
-                writeln!(w, "{code},{y},{gdp:.2},{idx:.1}").map_err(|e| io(&path, e))?;
+    let last = *spec.years.end();
+    write_file(out, "gdp.csv", &mut report, |w| {
+        writeln!(w, "region_code,year,gdp,gdp_index")?;
+        for n in 0..geo.counties() {
+            let code = geo.county(n);
+            let mut gdp = 100.0 + 900.0 * unit_f(mix(spec.seed ^ n.wrapping_mul(31)));
+            for y in spec.years.clone() {
+                if y == first {
+                    writeln!(w, "{code},{y},{gdp:.2},")?;
+                } else {
+                    let idx = 103.0 + 5.0 * unit_f(mix(spec.seed ^ (n << 8) ^ y as u64));
+                    gdp *= idx / 100.0 * 1.02;
+                    writeln!(w, "{code},{y},{gdp:.2},{idx:.1}")?;
+                }
             }
         }
-    }
-    w.flush().map_err(|e| io(&path, e))?;
-    report.files.push("gdp.csv".into());
+        Ok(())
+    })?;
 
-    // targets of every county, sector statistics (households) of every county
-    let path = out.join("targets.csv");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| io(&path, e))?);
-    writeln!(w, "region_code,plan,base_year,target_year,indicator,value")
-        .map_err(|e| io(&path, e))?;
-    let last = *spec.years.end();
-    for n in 0..geo.counties() {
-        let code = geo.county(n);
+    // targets and sector statistics (households) of every county
+    write_file(out, "targets.csv", &mut report, |w| {
+        writeln!(w, "region_code,plan,base_year,target_year,indicator,value")?;
+        for n in 0..geo.counties() {
+            let code = geo.county(n);
+            writeln!(
+                w,
+                "{code},FYP,{first},{last},energy_intensity_reduction,0.135"
+            )?;
+            writeln!(w, "{code},FYP,{first},{last},co2_intensity_reduction,0.18")?;
+        }
+        Ok(())
+    })?;
+    write_file(out, "sector_energy.csv", &mut report, |w| {
         writeln!(
             w,
-            "{code},FYP,{first},{last},energy_intensity_reduction,0.135"
-        )
-        .map_err(|e| io(&path, e))?;
-        writeln!(w, "{code},FYP,{first},{last},co2_intensity_reduction,0.18")
-            .map_err(|e| io(&path, e))?;
-    }
-    w.flush().map_err(|e| io(&path, e))?;
-    report.files.push("targets.csv".into());
-    let path = out.join("sector_energy.csv");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| io(&path, e))?);
-    writeln!(
-        w,
-        "region_code,sector_code,year,energy_code,use,flow,quantity,unit"
-    )
-    .map_err(|e| io(&path, e))?;
-    for n in 0..geo.counties() {
-        let code = geo.county(n);
-        for y in spec.years.clone() {
-            let s = 1.0 + unit_f(mix(spec.seed ^ (n << 12) ^ y as u64));
-            writeln!(
-                w,
-                "{code},HH,{y},electricity,fuel,consumption,{:.1},10^4 kWh",
-                5000.0 * s
-            )
-            .map_err(|e| io(&path, e))?;
-            writeln!(
-                w,
-                "{code},HH,{y},raw_coal,fuel,consumption,{:.1},t",
-                8000.0 * s
-            )
-            .map_err(|e| io(&path, e))?;
+            "region_code,sector_code,year,energy_code,use,flow,quantity,unit"
+        )?;
+        for n in 0..geo.counties() {
+            let code = geo.county(n);
+            for y in spec.years.clone() {
+                let s = 1.0 + unit_f(mix(spec.seed ^ (n << 12) ^ y as u64));
+                writeln!(
+                    w,
+                    "{code},HH,{y},electricity,fuel,consumption,{:.1},10^4 kWh",
+                    5000.0 * s
+                )?;
+                writeln!(
+                    w,
+                    "{code},HH,{y},raw_coal,fuel,consumption,{:.1},t",
+                    8000.0 * s
+                )?;
+            }
         }
-    }
-    w.flush().map_err(|e| io(&path, e))?;
-    report.files.push("sector_energy.csv".into());
+        Ok(())
+    })?;
 
     // enterprise records: one file per year
     let total_share: u64 = KINDS.iter().map(|k| k.1).sum();
