@@ -11,20 +11,13 @@ use carbonstat::storage::Storage;
 
 use crate::OutputFormat;
 
-fn runtime() -> carbonstat::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| carbonstat::Error::io("starting the async runtime", e))
-}
-
 pub fn verify_cmd(
     manifest: &str,
     base: Option<&Path>,
     format: OutputFormat,
     storage: &Storage,
 ) -> carbonstat::Result<()> {
-    let rt = runtime()?;
+    let rt = crate::runtime(None)?;
     let report = rt.block_on(async {
         let p = open_published(manifest, storage).await?;
         verify(&p, base).await
@@ -81,7 +74,7 @@ pub struct ExplainArgs {
 
 pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
     carbonstat::audit::indicator_column(&a.indicator)?;
-    let rt = runtime()?;
+    let rt = crate::runtime(None)?;
     let e = rt.block_on(async {
         let (cfg, published): (LoadedConfig, Option<Published>) = match (&a.manifest, &a.config) {
             (Some(m), _) => {

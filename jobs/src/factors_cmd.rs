@@ -167,10 +167,7 @@ fn diff(
         None => None,
         Some(c) => {
             let cfg = carbonstat::config::LoadedConfig::load(c)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| carbonstat::Error::io("starting the async runtime", e))?;
+            let rt = crate::runtime(None)?;
             // the sets are named on the command line: relative to the working directory
             let abs = |p: &Path| {
                 std::path::absolute(p)
@@ -265,9 +262,7 @@ fn export(dir: &Path, out: &Path) -> carbonstat::Result<()> {
     set.register(&ctx)?;
     std::fs::create_dir_all(out)
         .map_err(|e| carbonstat::Error::io(out.display().to_string(), e))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| carbonstat::Error::io("runtime", e))?;
+    let rt = crate::runtime(Some(1))?;
     for table in [
         "energy_catalog",
         "energy_alias",

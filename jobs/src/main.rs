@@ -321,10 +321,7 @@ fn sample(
 fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
     use carbonstat::datafusion::prelude::CsvReadOptions;
     let cfg = carbonstat::config::LoadedConfig::load(config)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| carbonstat::Error::io("runtime", e))?;
+    let rt = runtime(None)?;
     rt.block_on(async {
         let listed = carbonstat::ingest::list_inputs(&cfg).await?;
         let work = carbonstat::pipeline::work_dir(&cfg)?;
@@ -404,4 +401,15 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
         }
         Ok::<_, carbonstat::Error>(())
     })
+}
+
+/// The async runtime a command runs in (`threads` worker threads, default: one per core).
+pub fn runtime(threads: Option<usize>) -> carbonstat::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        b.worker_threads(n);
+    }
+    b.enable_all()
+        .build()
+        .map_err(|e| carbonstat::Error::io("starting the async runtime", e))
 }

@@ -20,14 +20,7 @@ pub struct Args<'a> {
 
 pub fn run(args: Args) -> carbonstat::Result<()> {
     let cfg = LoadedConfig::load(args.config)?;
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = cfg.config.engine.threads {
-        runtime.worker_threads(n);
-    }
-    let runtime = runtime
-        .enable_all()
-        .build()
-        .map_err(|e| carbonstat::Error::io("starting the async runtime", e))?;
+    let runtime = crate::runtime(cfg.config.engine.threads)?;
     // In cron or with JSON logs there is no terminal to draw on: no spinner.
     let spinner = (args.progress && std::io::stderr().is_terminal()).then(|| {
         let pb = ProgressBar::new_spinner();

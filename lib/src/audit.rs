@@ -409,7 +409,7 @@ pub async fn verify(p: &Published, base: Option<&Path>) -> Result<VerifyReport> 
         for r in &m.inputs {
             findings.push(Finding::InputMissing {
                 input: r.input.clone(),
-                path: r.path.clone(),
+                path: r.file.path.clone(),
             });
         }
         return Ok(report(p, findings));
@@ -421,7 +421,12 @@ pub async fn verify(p: &Published, base: Option<&Path>) -> Result<VerifyReport> 
     let then: BTreeMap<(String, String), String> = m
         .inputs
         .iter()
-        .map(|r| ((r.input.clone(), r.path.clone()), r.sha256.clone()))
+        .map(|r| {
+            (
+                (r.input.clone(), r.file.path.clone()),
+                r.file.sha256.clone(),
+            )
+        })
         .collect();
     for (k, sha) in &then {
         match now.get(k) {

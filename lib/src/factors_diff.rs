@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
 use crate::factors::FactorSet;
-use crate::pipeline::{RunOptions, collect, compute, load_factors, work_dir};
+use crate::pipeline::{RunOptions, collect, compute, load_all, work_dir};
 
 /// The key columns of each table: rows with the same key are "the same row".
 const KEYS: &[(&str, &[&str])] = &[
@@ -191,9 +191,7 @@ async fn indicators(cfg: &LoadedConfig, factors_location: &str) -> Result<Values
     let mut cfg = cfg.clone();
     cfg.config.factors = factors_location.to_string();
     let work = work_dir(&cfg)?;
-    let factors = load_factors(&cfg, work.path()).await?;
-    let listed = crate::ingest::list_inputs(&cfg).await?;
-    let inputs = crate::ingest::fetch_inputs(&listed, work.path()).await?;
+    let (factors, inputs) = load_all(&cfg, work.path()).await?;
     let c = compute(&cfg, factors, inputs, &RunOptions::default()).await?;
     let sql = format!(
         "SELECT region_code, region_name, year, {} FROM region_indicators ORDER BY region_code, year",

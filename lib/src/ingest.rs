@@ -256,13 +256,12 @@ pub async fn fetch_inputs(listed: &[ListedInput], work_dir: &Path) -> Result<Vec
                 Source::Remote(loc, object) => {
                     let name = object.filename().unwrap_or("input");
                     let to = work_dir.join(format!("{}-{n}-{name}", spec.name));
+                    let mut validator = Utf8Validator::default();
                     let (size, sha) = loc
-                        .download(object, &to)
+                        .download(object, &to, &mut |chunk| validator.update(chunk))
                         .await
                         .map_err(|m| file_error(spec, &f.path, format!("cannot fetch: {m}")))?;
-                    let (_, _, utf8) = hash_file(&to).map_err(|e| {
-                        file_error(spec, &f.path, format!("cannot read the fetched copy: {e}"))
-                    })?;
+                    let utf8 = validator.finish();
                     (to, size, sha, utf8)
                 }
             };

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::factors::FactorFile;
+use crate::ingest::InputFile;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const MANIFEST_VERSION: u32 = 1;
@@ -97,24 +98,10 @@ pub struct StepRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InputRecord {
     pub input: String,
-    pub path: String,
-    pub format: String,
-    pub size: u64,
-    pub sha256: String,
-    /// As listed when the run started (RFC 3339): with path, size and ETag,
-    /// what the cheap no-change check compares.
-    #[serde(default)]
-    pub last_modified: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub e_tag: Option<String>,
-    /// CSV: the encoding the file was read in (utf-8 or gb18030).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
-    /// Excel: the sheet read and its header row (1-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sheet: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub header_row: Option<usize>,
+    /// path, format, size, sha256, last_modified, e_tag, encoding, sheet,
+    /// header_row: the file as the run read it
+    #[serde(flatten)]
+    pub file: InputFile,
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_rejected: u64,

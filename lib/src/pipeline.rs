@@ -136,7 +136,7 @@ pub async fn load_factors(cfg: &LoadedConfig, work: &std::path::Path) -> Result<
         if rel.contains('/') || rel.is_empty() {
             continue; // a set is one flat directory
         }
-        loc.download(&m.location, &dir.join(&rel))
+        loc.download(&m.location, &dir.join(&rel), &mut |_| {})
             .await
             .map_err(err)?;
     }
@@ -221,10 +221,10 @@ fn unchanged_since(listed: &[ListedInput], m: &Manifest) -> bool {
         .map(|r| {
             (
                 r.input.as_str(),
-                r.path.as_str(),
-                r.size,
-                r.last_modified.as_str(),
-                r.e_tag.as_deref(),
+                r.file.path.as_str(),
+                r.file.size,
+                r.file.last_modified.as_str(),
+                r.file.e_tag.as_deref(),
             )
         })
         .collect();
@@ -392,7 +392,7 @@ async fn run_locked(
         let inputs: Vec<(String, String, String)> = m
             .inputs
             .iter()
-            .map(|r| (r.input.clone(), r.path.clone(), r.sha256.clone()))
+            .map(|r| (r.input.clone(), r.file.path.clone(), r.file.sha256.clone()))
             .collect();
         let fp = id.fingerprint(&factors, &inputs);
         if fp == m.fingerprint && outputs_present(out, m).await? {
@@ -633,15 +633,7 @@ fn input_records(inputs: &[ResolvedInput], counts: &Counts) -> (Vec<InputRecord>
             total.rows_rejected += rej;
             records.push(InputRecord {
                 input: input.spec.name.to_string(),
-                path: f.path.clone(),
-                format: format!("{:?}", f.format).to_lowercase(),
-                size: f.size,
-                sha256: f.sha256.clone(),
-                last_modified: f.last_modified.clone(),
-                e_tag: f.e_tag.clone(),
-                encoding: f.encoding.clone(),
-                sheet: f.sheet.clone(),
-                header_row: f.header_row,
+                file: f.clone(),
                 rows_read: read,
                 rows_accepted: acc,
                 rows_rejected: rej,

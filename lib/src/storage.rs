@@ -223,9 +223,15 @@ impl Location {
         Ok(v)
     }
 
-    /// Copy one object to a local file, hashing it on the way.
+    /// Copy one object to a local file, hashing it on the way; `observe` sees
+    /// every chunk too (a caller's own check, in the same pass).
     /// Returns (size, sha256).
-    pub async fn download(&self, object: &ObjectPath, to: &Path) -> Result<(u64, String), String> {
+    pub async fn download(
+        &self,
+        object: &ObjectPath,
+        to: &Path,
+        observe: &mut dyn FnMut(&[u8]),
+    ) -> Result<(u64, String), String> {
         let shown = self.show(object);
         let result = self
             .store
@@ -239,6 +245,7 @@ impl Location {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| format!("{shown}: {e}"))?;
             hasher.update(&chunk);
+            observe(&chunk);
             size += chunk.len() as u64;
             file.write_all(&chunk)
                 .map_err(|e| format!("{}: {e}", to.display()))?;
