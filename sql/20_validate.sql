@@ -15,9 +15,10 @@
 --
 -- Reads:  *_norm (10_normalize.sql), energy_catalog, unit_catalog,
 --         special_sector (factor set).
--- Writes: regions_checked, gdp_checked, targets_checked, records_checked
---         (tables), regions_ok, gdp_ok, targets_ok, records_ok, rejects,
---         input_counts (views).
+-- Writes: regions_checked, gdp_checked, targets_checked, records_rows,
+--         record_key_conflicts, record_key_rejects (tables), records_checked,
+--         regions_ok, gdp_ok, targets_ok, records_ok, rejects, input_counts
+--         (views).
 
 CREATE OR REPLACE TABLE regions_checked AS
 WITH codes AS (
@@ -180,13 +181,13 @@ SELECT region_code, plan, base_year, target_year, indicator, value
 FROM targets_checked
 WHERE reject IS NULL;
 
-CREATE OR REPLACE TABLE records_checked AS
-WITH c AS (
-    SELECT n.*,
-        e.dimension AS energy_dimension,
-        e.base_unit AS energy_base_unit,
-        e.fossil AS energy_fossil,
-        u.dimension AS unit_dimension,
+-- Records in three statements, so the inputs are read once: the row rules
+-- (records_rows, one pass over the files), then the record keys that repeat
+-- among the accepted rows (an aggregation per enterprise, period, energy, use
+-- and flow, about a twelfth of the rows for monthly data), then the rows of
+-- those few keys that are rejected (record_key_rejects).
+CREATE OR REPLACE TABLE records_rows AS
+SELECT n.*,
         CASE
             WHEN n.row_error IS NOT NULL THEN named_struct('rule', 'malformed_row', 'column', '',
                 'message', concat(n.row_error, '; fix the quoting or the number of separators'))
@@ -238,52 +239,64 @@ WITH c AS (
     LEFT JOIN regions_ok r ON r.region_code = n.region_code
     LEFT JOIN special_sector s ON s.sector_code = n.sector_code
     LEFT JOIN energy_catalog e ON e.energy_code = n.energy_code
-    LEFT JOIN unit_catalog u ON u.unit = n.unit
-),
--- The record key as one text (NULLs as empty: a sector row has no enterprise
--- and no month). Duplicates and annual/monthly overlaps are found by grouping
--- the accepted rows' keys (hash aggregation over narrow rows: a national input
--- is not sorted), and only the few keys that repeat are joined back.
-k AS (
-    SELECT c.*,
-        concat_ws('|', input, coalesce(enterprise_id, ''), region_code, sector_code, CAST(year AS VARCHAR),
-            coalesce(CAST(month AS VARCHAR), ''), energy_code, use, flow) AS record_key,
-        concat_ws('|', input, coalesce(enterprise_id, ''), region_code, sector_code, CAST(year AS VARCHAR),
-            energy_code, use, flow) AS year_key
-    FROM c
-),
-repeated AS (
-    SELECT record_key,
-        first_value(source_file ORDER BY source_file, source_line) AS first_file,
-        first_value(source_line ORDER BY source_file, source_line) AS first_line
-    FROM k
-    WHERE reject IS NULL
-    GROUP BY record_key
-    HAVING count(*) > 1
-),
-overlapping AS (
-    SELECT year_key, sum(CASE WHEN month IS NOT NULL THEN 1 ELSE 0 END) AS monthly_rows
-    FROM k
-    WHERE reject IS NULL
-    GROUP BY year_key
-    HAVING sum(CASE WHEN month IS NOT NULL THEN 1 ELSE 0 END) > 0
-       AND sum(CASE WHEN month IS NULL THEN 1 ELSE 0 END) > 0
+    LEFT JOIN unit_catalog u ON u.unit = n.unit;
+
+-- Per year key (input, enterprise, region, sector, year, energy, use, flow) of
+-- the accepted rows, the keys with a conflict:
+--   two annual records                 count(*) − count(month) > 1
+--   annual and monthly records         count(month) > 0 AND count(*) > count(month)
+--   a month given twice                sum(2^month) ≠ bit_or(2^month): the sum of
+--                                      distinct powers of two equals their OR
+-- A sector row has no enterprise and no month: NULLs group together.
+CREATE OR REPLACE TABLE record_key_conflicts AS
+SELECT input, coalesce(enterprise_id, '') AS enterprise_key, region_code, sector_code, year,
+    energy_code, use, flow, count(month) AS monthly_rows
+FROM records_rows
+WHERE reject IS NULL
+GROUP BY input, coalesce(enterprise_id, ''), region_code, sector_code, year, energy_code, use, flow
+HAVING count(*) - count(month) > 1
+    OR (count(month) > 0 AND count(*) > count(month))
+    OR sum(1 << month) <> bit_or(1 << month);
+
+-- The rows of those keys that are rejected: of rows with the same key and
+-- month (or both annual) the first by file and line is kept and the later ones
+-- are duplicates naming it; an annual row beside monthly rows of the same
+-- year is a period overlap.
+CREATE OR REPLACE TABLE record_key_rejects AS
+WITH in_conflict AS (
+    SELECT r.input, r.source_file, r.source_line, r.year, r.month, c.monthly_rows,
+        row_number() OVER w AS key_rank,
+        first_value(r.source_file) OVER w AS first_file,
+        first_value(r.source_line) OVER w AS first_line
+    FROM records_rows r
+    JOIN record_key_conflicts c
+        ON c.input = r.input AND c.enterprise_key = coalesce(r.enterprise_id, '')
+        AND c.region_code = r.region_code AND c.sector_code = r.sector_code AND c.year = r.year
+        AND c.energy_code = r.energy_code AND c.use = r.use AND c.flow = r.flow
+    WHERE r.reject IS NULL
+    WINDOW w AS (PARTITION BY r.input, coalesce(r.enterprise_id, ''), r.region_code, r.sector_code, r.year,
+        r.month, r.energy_code, r.use, r.flow ORDER BY r.source_file, r.source_line)
 )
-SELECT k.* EXCLUDE (reject, record_key, year_key),
+SELECT input, source_file, source_line,
     CASE
-        WHEN k.reject IS NOT NULL THEN k.reject
-        WHEN r.record_key IS NOT NULL AND NOT (k.source_file = r.first_file AND k.source_line = r.first_line) THEN named_struct(
+        WHEN key_rank > 1 THEN named_struct(
             'rule', 'duplicate_key', 'column', '',
-            'message', concat('same ', CASE WHEN k.input = 'energy' THEN 'enterprise, ' ELSE '' END,
-                'region, sector, period, energy, use and flow as ', r.first_file, ' line ', CAST(r.first_line AS VARCHAR),
+            'message', concat('same ', CASE WHEN input = 'energy' THEN 'enterprise, ' ELSE '' END,
+                'region, sector, period, energy, use and flow as ', first_file, ' line ', CAST(first_line AS VARCHAR),
                 '; remove one of them or correct it'))
-        WHEN k.month IS NULL AND o.year_key IS NOT NULL THEN named_struct('rule', 'period_overlap', 'column', 'month',
-            'message', concat('an annual record, but ', CAST(o.monthly_rows AS VARCHAR), ' monthly records of ', CAST(k.year AS VARCHAR),
+        ELSE named_struct('rule', 'period_overlap', 'column', 'month',
+            'message', concat('an annual record, but ', CAST(monthly_rows AS VARCHAR), ' monthly records of ', CAST(year AS VARCHAR),
                 ' exist for the same enterprise, energy, use and flow; report either months or the year'))
     END AS reject
-FROM k
-LEFT JOIN repeated r ON r.record_key = k.record_key
-LEFT JOIN overlapping o ON o.year_key = k.year_key;
+FROM in_conflict
+WHERE key_rank > 1 OR (month IS NULL AND monthly_rows > 0);
+
+-- Every raw record once, with its reject (NULL when accepted).
+CREATE OR REPLACE VIEW records_checked AS
+SELECT r.* EXCLUDE (reject), coalesce(r.reject, k.reject) AS reject
+FROM records_rows r
+LEFT JOIN record_key_rejects k
+    ON k.input = r.input AND k.source_file = r.source_file AND k.source_line = r.source_line;
 
 CREATE OR REPLACE VIEW records_ok AS
 SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, month,

@@ -24,15 +24,20 @@
 -- Reads:  records_ok, energy_catalog, unit_catalog, grid_factor, grid_region,
 --         heat_factor, generation_coal_rate, electricity_equivalent,
 --         high_energy_division, run_params.
--- Writes: grid_factor_used, heat_factor_used, generation_rate_used (views),
---         records_computed (table), enterprise_annual (view).
+-- Writes: record_periods, grid_factor_used, heat_factor_used,
+--         generation_rate_used, period_factors, record_totals (tables), records_computed,
+--         enterprise_annual (views).
+
+-- The (province, year) pairs the accepted records need factors for: one scan
+-- of the records; the factor choices below are made once per pair and kept
+-- as small tables (the engine then broadcasts them to every record).
+CREATE OR REPLACE TABLE record_periods AS
+SELECT DISTINCT concat(substr(region_code, 1, 2), '0000') AS province_code, year
+FROM records_ok;
 
 -- The grid factor row each (province, year) uses.
-CREATE OR REPLACE VIEW grid_factor_used AS
-WITH need AS (
-    SELECT DISTINCT concat(substr(region_code, 1, 2), '0000') AS province_code, year
-    FROM records_ok
-),
+CREATE OR REPLACE TABLE grid_factor_used AS
+WITH need AS (SELECT province_code, year FROM record_periods),
 candidates AS (
     SELECT n.province_code, n.year, g.scope, g.area_code, g.data_year, g.tco2_per_mwh,
         g.source_id, g.quality,
@@ -68,8 +73,8 @@ JOIN year_chosen y
     ON y.province_code = i.province_code AND y.year = i.year AND y.data_year = i.data_year;
 
 -- The heat factor row each year uses.
-CREATE OR REPLACE VIEW heat_factor_used AS
-WITH years AS (SELECT DISTINCT year FROM records_ok),
+CREATE OR REPLACE TABLE heat_factor_used AS
+WITH years AS (SELECT DISTINCT year FROM record_periods),
 chosen AS (
     SELECT y.year,
         coalesce(max(CASE WHEN h.data_year <= y.year THEN h.data_year END), min(h.data_year)) AS data_year
@@ -80,8 +85,8 @@ SELECT c.year, h.data_year, h.tco2_per_gj, h.source_id, h.quality
 FROM chosen c JOIN heat_factor h ON h.data_year = c.data_year;
 
 -- The thermal generation coal rate each year uses (equal-value electricity).
-CREATE OR REPLACE VIEW generation_rate_used AS
-WITH years AS (SELECT DISTINCT year FROM records_ok),
+CREATE OR REPLACE TABLE generation_rate_used AS
+WITH years AS (SELECT DISTINCT year FROM record_periods),
 chosen AS (
     SELECT y.year,
         coalesce(max(CASE WHEN g.data_year <= y.year THEN g.data_year END), min(g.data_year)) AS data_year
@@ -91,7 +96,26 @@ chosen AS (
 SELECT c.year, g.data_year, g.tce_per_kwh
 FROM chosen c JOIN generation_coal_rate g ON g.data_year = c.data_year;
 
-CREATE OR REPLACE TABLE records_computed AS
+-- Every factor that depends on the record's province and year, one row per
+-- (province, year) pair: each record joins this one small table.
+CREATE OR REPLACE TABLE period_factors AS
+SELECT p.province_code, p.year,
+    gr.tce_per_kwh AS generation_tce_per_kwh,
+    gr.data_year AS generation_rate_year,
+    gf.tco2_per_mwh,
+    gf.scope AS grid_factor_scope,
+    gf.area_code AS grid_factor_area,
+    gf.data_year AS grid_factor_year,
+    hf.tco2_per_gj,
+    hf.data_year AS heat_factor_year
+FROM record_periods p
+LEFT JOIN generation_rate_used gr ON gr.year = p.year
+LEFT JOIN grid_factor_used gf ON gf.province_code = p.province_code AND gf.year = p.year
+LEFT JOIN heat_factor_used hf ON hf.year = p.year;
+
+-- Per record (a view: computed as it is read; `record_totals` below keeps
+-- what the reports need).
+CREATE OR REPLACE VIEW records_computed AS
 WITH f AS (
     SELECT
         r.*,
@@ -104,29 +128,28 @@ WITH f AS (
         u.to_base,
         CASE r.flow WHEN 'output' THEN -1 ELSE 1 END AS sign,
         CASE
-            WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN gr.tce_per_kwh
+            WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_tce_per_kwh
             WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh
             ELSE e.tce_per_base_unit
         END AS tce_per_base_unit,
-        CASE WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN gr.data_year END
+        CASE WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_rate_year END
             AS tce_factor_year,
-        gf.tco2_per_mwh,
-        gf.scope AS grid_factor_scope,
-        gf.area_code AS grid_factor_area,
-        gf.data_year AS grid_factor_year,
-        hf.tco2_per_gj,
-        hf.data_year AS heat_factor_year,
+        pf.tco2_per_mwh,
+        pf.grid_factor_scope,
+        pf.grid_factor_area,
+        pf.grid_factor_year,
+        pf.tco2_per_gj,
+        pf.heat_factor_year,
         hd.division IS NOT NULL AS high_energy,
         p.factor_set
-    FROM records_ok r
-    CROSS JOIN run_params p
-    CROSS JOIN electricity_equivalent ee
+    -- the small tables first: the engine keeps the left side of a join in memory
+    FROM period_factors pf
+    JOIN records_ok r
+        ON pf.province_code = concat(substr(r.region_code, 1, 2), '0000') AND pf.year = r.year
     JOIN energy_catalog e ON e.energy_code = r.energy_code
     JOIN unit_catalog u ON u.unit = r.unit
-    LEFT JOIN generation_rate_used gr ON gr.year = r.year
-    LEFT JOIN grid_factor_used gf
-        ON gf.province_code = concat(substr(r.region_code, 1, 2), '0000') AND gf.year = r.year
-    LEFT JOIN heat_factor_used hf ON hf.year = r.year
+    CROSS JOIN run_params p
+    CROSS JOIN electricity_equivalent ee
     LEFT JOIN high_energy_division hd
         ON hd.division = substr(regexp_replace(r.sector_code, '^[A-Z]', ''), 1, 2)
 ),
@@ -168,10 +191,14 @@ SELECT
     source_line
 FROM q;
 
--- Per enterprise, year, energy, use and flow (consumption and output stay
--- apart, so a plant's coal in and coke out are both visible).
-CREATE OR REPLACE VIEW enterprise_annual AS
+-- Per input, enterprise (none for sector rows), region, sector, year, energy,
+-- use and flow: the records summed over the months (a twelfth of the rows
+-- for monthly data). Consumption and output stay apart, so a plant's coal in
+-- and coke out are both visible. Every factor column is the same for all
+-- records of a group (factors depend on province, year and energy only).
+CREATE OR REPLACE TABLE record_totals AS
 SELECT
+    input,
     enterprise_id,
     min(enterprise_name) AS enterprise_name,
     region_code,
@@ -180,18 +207,33 @@ SELECT
     energy_code,
     use,
     flow,
+    min(category) AS category,
+    bool_and(high_energy) AS high_energy,
     min(base_unit) AS base_unit,
-    CAST(sum(quantity_base) AS DOUBLE) AS quantity_base,
-    CAST(sum(tce) AS DOUBLE) AS tce,
-    CAST(sum(co2_direct_t) AS DOUBLE) AS co2_direct_t,
-    CAST(sum(co2_indirect_t) AS DOUBLE) AS co2_indirect_t,
-    CAST(sum(co2_direct_t) + sum(co2_indirect_t) AS DOUBLE) AS co2_t,
-    CAST(count(*) AS INT) AS records,
-    CAST(count(month) AS INT) AS months,
+    sum(quantity_base) AS quantity_base,
+    sum(tce) AS tce,
+    sum(co2_direct_t) AS co2_direct_t,
+    sum(co2_indirect_t) AS co2_indirect_t,
+    count(*) AS records,
+    count(month) AS months,
     max(tce_factor_year) AS tce_factor_year,
     max(factor_year) AS factor_year,
     max(indirect_factor_scope) AS indirect_factor_scope,
     min(factor_set) AS factor_set
 FROM records_computed
-WHERE input = 'energy'
-GROUP BY enterprise_id, region_code, sector_code, year, energy_code, use, flow;
+GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow;
+
+-- Per enterprise, year, energy, use and flow.
+CREATE OR REPLACE VIEW enterprise_annual AS
+SELECT
+    enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow, base_unit,
+    CAST(quantity_base AS DOUBLE) AS quantity_base,
+    CAST(tce AS DOUBLE) AS tce,
+    CAST(co2_direct_t AS DOUBLE) AS co2_direct_t,
+    CAST(co2_indirect_t AS DOUBLE) AS co2_indirect_t,
+    CAST(co2_direct_t + co2_indirect_t AS DOUBLE) AS co2_t,
+    CAST(records AS INT) AS records,
+    CAST(months AS INT) AS months,
+    tce_factor_year, factor_year, indirect_factor_scope, factor_set
+FROM record_totals
+WHERE input = 'energy';

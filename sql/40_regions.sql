@@ -13,7 +13,7 @@
 --                    25, 26, 30, 31, 32, 44)
 --   co2_direct_t, co2_indirect_t
 --
--- Reads:  records_computed, regions_ok.
+-- Reads:  record_totals, regions_ok.
 -- Writes: region_closure (table), region_energy (view).
 
 -- (region_code, ancestor_code, depth): every region with itself and each of
@@ -30,23 +30,44 @@ WITH RECURSIVE closure(region_code, ancestor_code, depth) AS (
 )
 SELECT region_code, ancestor_code, depth FROM closure;
 
+-- Summed per region, year and enterprise first (a few rows per enterprise
+-- and year), then rolled up to every ancestor: the fixed-point sums are exact,
+-- so summing in two stages gives the same totals.
 CREATE OR REPLACE VIEW region_energy AS
+WITH by_enterprise AS (
+    SELECT
+        region_code, year, enterprise_id,
+        sum(tce) AS energy_tce,
+        sum(CASE WHEN use = 'feedstock' THEN tce ELSE 0 END) AS feedstock_tce,
+        sum(CASE WHEN category = 'non_fossil' THEN tce ELSE 0 END) AS non_fossil_tce,
+        sum(CASE WHEN category = 'coal' THEN tce ELSE 0 END) AS coal_tce,
+        sum(CASE WHEN category = 'oil' THEN tce ELSE 0 END) AS oil_tce,
+        sum(CASE WHEN category = 'gas' THEN tce ELSE 0 END) AS gas_tce,
+        sum(CASE WHEN category = 'electricity' THEN tce ELSE 0 END) AS electricity_tce,
+        sum(CASE WHEN category = 'heat' THEN tce ELSE 0 END) AS heat_tce,
+        sum(CASE WHEN high_energy THEN tce ELSE 0 END) AS high_energy_tce,
+        sum(co2_direct_t) AS co2_direct_t,
+        sum(co2_indirect_t) AS co2_indirect_t,
+        sum(records) AS records
+    FROM record_totals
+    GROUP BY region_code, year, enterprise_id
+)
 SELECT
     a.ancestor_code AS region_code,
-    r.year,
-    sum(r.tce) AS energy_tce,
-    sum(CASE WHEN r.use = 'feedstock' THEN r.tce ELSE 0 END) AS feedstock_tce,
-    sum(CASE WHEN r.category = 'non_fossil' THEN r.tce ELSE 0 END) AS non_fossil_tce,
-    sum(CASE WHEN r.category = 'coal' THEN r.tce ELSE 0 END) AS coal_tce,
-    sum(CASE WHEN r.category = 'oil' THEN r.tce ELSE 0 END) AS oil_tce,
-    sum(CASE WHEN r.category = 'gas' THEN r.tce ELSE 0 END) AS gas_tce,
-    sum(CASE WHEN r.category = 'electricity' THEN r.tce ELSE 0 END) AS electricity_tce,
-    sum(CASE WHEN r.category = 'heat' THEN r.tce ELSE 0 END) AS heat_tce,
-    sum(CASE WHEN r.high_energy THEN r.tce ELSE 0 END) AS high_energy_tce,
-    sum(r.co2_direct_t) AS co2_direct_t,
-    sum(r.co2_indirect_t) AS co2_indirect_t,
-    count(DISTINCT r.enterprise_id) AS enterprises,
-    count(*) AS records
-FROM records_computed r
-JOIN region_closure a ON a.region_code = r.region_code
-GROUP BY a.ancestor_code, r.year;
+    b.year,
+    sum(b.energy_tce) AS energy_tce,
+    sum(b.feedstock_tce) AS feedstock_tce,
+    sum(b.non_fossil_tce) AS non_fossil_tce,
+    sum(b.coal_tce) AS coal_tce,
+    sum(b.oil_tce) AS oil_tce,
+    sum(b.gas_tce) AS gas_tce,
+    sum(b.electricity_tce) AS electricity_tce,
+    sum(b.heat_tce) AS heat_tce,
+    sum(b.high_energy_tce) AS high_energy_tce,
+    sum(b.co2_direct_t) AS co2_direct_t,
+    sum(b.co2_indirect_t) AS co2_indirect_t,
+    count(DISTINCT b.enterprise_id) AS enterprises,
+    sum(b.records) AS records
+FROM by_enterprise b
+JOIN region_closure a ON a.region_code = b.region_code
+GROUP BY a.ancestor_code, b.year;

@@ -103,7 +103,8 @@ r AS (
         CASE WHEN p.nbs_rounding THEN round(co2_intensity, 4) ELSE co2_intensity END AS ci_r,
         p.base_year,
         p.factor_set
-    FROM i CROSS JOIN run_params p
+    -- the one-row table on the left: the cross join then streams i in batches
+    FROM run_params p CROSS JOIN i
 )
 SELECT * FROM r;
 

@@ -1183,6 +1183,21 @@ pub fn register_batch(
     name: &str,
     columns: Vec<(&str, ArrayRef)>,
 ) -> Result<()> {
+    // text as string views, like the inputs: a join then copies 16-byte
+    // views per record, not the text
+    let columns = columns
+        .into_iter()
+        .map(|(name, a)| {
+            let a = match a.data_type() {
+                datafusion::arrow::datatypes::DataType::Utf8 => datafusion::arrow::compute::cast(
+                    &a,
+                    &datafusion::arrow::datatypes::DataType::Utf8View,
+                )?,
+                _ => a,
+            };
+            Ok((name, a))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let batch = RecordBatch::try_from_iter(columns)?;
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
     ctx.deregister_table(name)?;

@@ -57,11 +57,11 @@ impl InputSpec {
     pub fn raw_schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = self
             .columns()
-            .map(|c| Field::new(c, DataType::Utf8, true))
+            .map(|c| Field::new(c, DataType::Utf8View, true))
             .collect();
-        fields.push(Field::new("source_file", DataType::Utf8, false));
+        fields.push(Field::new("source_file", DataType::Utf8View, false));
         fields.push(Field::new("source_line", DataType::Int64, false));
-        fields.push(Field::new("row_error", DataType::Utf8, true));
+        fields.push(Field::new("row_error", DataType::Utf8View, true));
         Arc::new(Schema::new(fields))
     }
 }

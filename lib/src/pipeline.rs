@@ -727,7 +727,7 @@ async fn summary(ctx: &SessionContext) -> Result<Vec<SummaryRow>> {
     let batches = collect(ctx, sql).await?;
     let mut out = Vec::new();
     for b in &batches {
-        let s = |i: usize| text(b, i);
+        let (codes, names, levels) = (text(b, 0)?, text(b, 1)?, text(b, 2)?);
         let f = |i: usize| b.column(i).as_primitive::<Float64Type>();
         let opt_f = |i: usize, r: usize| {
             let a = f(i);
@@ -739,9 +739,9 @@ async fn summary(ctx: &SessionContext) -> Result<Vec<SummaryRow>> {
         };
         for r in 0..b.num_rows() {
             out.push(SummaryRow {
-                region_code: s(0)?.value(r).to_string(),
-                region_name: s(1)?.value(r).to_string(),
-                level: s(2)?.value(r).to_string(),
+                region_code: codes.value(r).to_string(),
+                region_name: names.value(r).to_string(),
+                level: levels.value(r).to_string(),
                 year: b.column(3).as_primitive::<Int32Type>().value(r),
                 energy_tce: f(4).value(r),
                 co2_t: f(5).value(r),

@@ -94,6 +94,17 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             ctx.register_table(create.name.clone(), std::sync::Arc::new(table))
                 .map_err(wrap)?;
             let spilled = crate::publish::spilled_bytes(physical.as_ref());
+            if explain_analyze() {
+                let shown =
+                    datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+                        physical.as_ref(),
+                    )
+                    .indent(true);
+                eprintln!(
+                    "-- {name}: {table_name} ({rows} rows, {} ms)\n{shown}",
+                    started.elapsed().as_millis()
+                );
+            }
             tracing::debug!(step = name, table = %table_name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table created");
             if spilled > 0 {
                 tracing::info!(step = name, table = %table_name, spilled_bytes = spilled as u64, "spilled to disk (engine.memory_limit)");
@@ -104,6 +115,13 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
         df.collect().await.map_err(wrap)?;
     }
     Ok(())
+}
+
+/// `CARBONSTAT_EXPLAIN_ANALYZE=1`: print every materialised statement's
+/// physical plan with its metrics (rows, time per operator, spills) to stderr,
+/// as `EXPLAIN ANALYZE` would, while the run goes on as usual.
+fn explain_analyze() -> bool {
+    std::env::var_os("CARBONSTAT_EXPLAIN_ANALYZE").is_some_and(|v| v != "0" && !v.is_empty())
 }
 
 /// Run the named steps in order.
