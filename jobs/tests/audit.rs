@@ -55,7 +55,7 @@ fn identical_bytes_with_1_2_8_partitions_and_when_spilling() {
         // one worker thread: which partition takes the small pool first does not
         // depend on scheduling, so the run spills but does not fail
         (
-            "  target_partitions: 2\n  threads: 1\n  memory_limit: 6MiB\n",
+            "  target_partitions: 2\n  threads: 1\n  memory_limit: 10MiB\n",
             true,
         ),
     ] {

@@ -18,7 +18,7 @@
 //! written with fixed writer settings and rows in a total order, so the same
 //! inputs give byte-identical files.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use datafusion::arrow::array::{Array, Int32Array, RecordBatch, Scalar};
 use datafusion::arrow::compute::kernels::cmp::eq;
@@ -246,6 +246,7 @@ pub async fn write_dataset(
     run_id: &str,
     fingerprint: &str,
 ) -> Result<Vec<OutputFile>> {
+    use futures::StreamExt;
     let step = format!("dataset {}", dataset.name);
     let plan = ctx
         .sql(&dataset.query())
@@ -254,20 +255,16 @@ pub async fn write_dataset(
         .create_physical_plan()
         .await
         .map_err(|e| Error::sql(&step, e))?;
-    let batches = datafusion::physical_plan::collect(plan.clone(), ctx.task_ctx())
-        .await
+    // The query is ordered by year first: batches stream through one open
+    // Parquet writer at a time (memory: one year's compressed file, not the
+    // dataset).
+    let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())
         .map_err(|e| Error::sql(&step, e))?;
-    let spilled = spilled_bytes(plan.as_ref());
-    if spilled > 0 {
-        tracing::info!(
-            dataset = dataset.name,
-            spilled_bytes = spilled as u64,
-            "spilled to disk (engine.memory_limit)"
-        );
-    }
     let schema = dataset.file_schema();
-    let mut by_year: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
-    for batch in batches {
+    let mut open: Option<YearFile> = None;
+    let mut files = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| Error::sql(&step, e))?;
         if batch.num_rows() == 0 {
             continue;
         }
@@ -292,37 +289,84 @@ pub async fn write_dataset(
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let typed = RecordBatch::try_new(schema.clone(), columns)?;
         for y in distinct {
-            let mask = eq(years, &Scalar::new(Int32Array::from(vec![y])))?;
-            by_year
-                .entry(y)
-                .or_default()
-                .push(filter_record_batch(&typed, &mask)?);
+            let part = if years.values().iter().all(|v| *v == y) {
+                typed.clone()
+            } else {
+                let mask = eq(years, &Scalar::new(Int32Array::from(vec![y])))?;
+                filter_record_batch(&typed, &mask)?
+            };
+            match &mut open {
+                Some(f) if f.year == y => {}
+                Some(f) if f.year > y => {
+                    return Err(Error::Internal(format!(
+                        "{}: rows of {y} after rows of {}: the query must be ordered by year",
+                        dataset.name, f.year
+                    )));
+                }
+                _ => {
+                    if let Some(done) = open.take() {
+                        files.push(done.finish(dataset, out, run_id, fingerprint).await?);
+                    }
+                    open = Some(YearFile::new(y, schema.clone())?);
+                }
+            }
+            if let Some(f) = &mut open {
+                f.rows += part.num_rows() as u64;
+                f.writer.write(&part)?;
+            }
         }
     }
-    let mut files = Vec::new();
-    for (year, batches) in by_year {
-        let mut buf = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut buf, schema.clone(), Some(writer_properties()))?;
-        let mut rows = 0u64;
-        for b in &batches {
-            rows += b.num_rows() as u64;
-            writer.write(b)?;
-        }
-        writer.close()?;
-        let path = partition_path(dataset.name, year, fingerprint);
+    if let Some(done) = open.take() {
+        files.push(done.finish(dataset, out, run_id, fingerprint).await?);
+    }
+    let spilled = spilled_bytes(plan.as_ref());
+    if spilled > 0 {
+        tracing::info!(
+            dataset = dataset.name,
+            spilled_bytes = spilled as u64,
+            "spilled to disk (engine.memory_limit)"
+        );
+    }
+    Ok(files)
+}
+
+/// The Parquet file of one year partition being written.
+struct YearFile {
+    year: i32,
+    rows: u64,
+    writer: ArrowWriter<Vec<u8>>,
+}
+
+impl YearFile {
+    fn new(year: i32, schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Self> {
+        Ok(YearFile {
+            year,
+            rows: 0,
+            writer: ArrowWriter::try_new(Vec::new(), schema, Some(writer_properties()))?,
+        })
+    }
+
+    async fn finish(
+        self,
+        dataset: &Dataset,
+        out: &OutputStore,
+        run_id: &str,
+        fingerprint: &str,
+    ) -> Result<OutputFile> {
+        let buf = self.writer.into_inner()?;
+        let path = partition_path(dataset.name, self.year, fingerprint);
         let file = OutputFile {
             dataset: dataset.name.to_string(),
-            partition: format!("{PARTITION_COLUMN}={year}"),
+            partition: format!("{PARTITION_COLUMN}={}", self.year),
             path: path.clone(),
-            rows,
+            rows: self.rows,
             bytes: buf.len() as u64,
             sha256: sha256_hex(&buf),
         };
         out.put(&staged(run_id, &path), buf).await?;
-        files.push(file);
         fault("mid_write")?;
+        Ok(file)
     }
-    Ok(files)
 }
 
 /// Bytes the operators of a finished plan spilled to disk.

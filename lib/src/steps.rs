@@ -81,18 +81,51 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
                 .create_physical_plan()
                 .await
                 .map_err(wrap)?;
-            let batches = datafusion::physical_plan::collect(physical.clone(), ctx.task_ctx())
-                .await
-                .map_err(wrap)?;
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let table = datafusion::datasource::MemTable::try_new(physical.schema(), vec![batches])
-                .map_err(wrap)?;
             let table_name = create.name.to_string();
             if create.or_replace {
                 ctx.deregister_table(create.name.clone()).map_err(wrap)?;
             }
-            ctx.register_table(create.name.clone(), std::sync::Arc::new(table))
-                .map_err(wrap)?;
+            let intermediates = ctx
+                .state()
+                .config()
+                .get_extension::<crate::session::Intermediates>();
+            let rows = match intermediates {
+                // stream the rows to Parquet files and read them back from
+                // there (bounded memory)
+                Some(inter) => {
+                    let dir = inter.dir.path().join(&table_name);
+                    if dir.exists() {
+                        std::fs::remove_dir_all(&dir)
+                            .map_err(|e| Error::io(dir.display().to_string(), e))?;
+                    }
+                    let url = dir.display().to_string();
+                    ctx.write_parquet(physical.clone(), &url, Some(intermediate_properties()))
+                        .await
+                        .map_err(wrap)?;
+                    ctx.register_parquet(
+                        create.name.clone(),
+                        &url,
+                        datafusion::prelude::ParquetReadOptions::default(),
+                    )
+                    .await
+                    .map_err(wrap)?;
+                    output_rows(physical.as_ref())
+                }
+                // a session without a table directory (built by hand)
+                None => {
+                    let batches =
+                        datafusion::physical_plan::collect(physical.clone(), ctx.task_ctx())
+                            .await
+                            .map_err(wrap)?;
+                    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                    let table =
+                        datafusion::datasource::MemTable::try_new(physical.schema(), vec![batches])
+                            .map_err(wrap)?;
+                    ctx.register_table(create.name.clone(), std::sync::Arc::new(table))
+                        .map_err(wrap)?;
+                    rows
+                }
+            };
             let spilled = crate::publish::spilled_bytes(physical.as_ref());
             if explain_analyze() {
                 let shown =
@@ -115,6 +148,19 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
         df.collect().await.map_err(wrap)?;
     }
     Ok(())
+}
+
+/// Intermediate tables on disk: fast to write and read (LZ4, dictionaries),
+/// they live only for the run.
+fn intermediate_properties() -> datafusion::parquet::file::properties::WriterProperties {
+    datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_compression(datafusion::parquet::basic::Compression::LZ4_RAW)
+        .build()
+}
+
+/// Rows a finished plan produced (its root operator's output).
+fn output_rows(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> usize {
+    plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0)
 }
 
 /// `CARBONSTAT_EXPLAIN_ANALYZE=1`: print every materialised statement's
