@@ -19,7 +19,7 @@ help:
 	@echo "make lint    cargo fmt --check and clippy -D warnings"
 	@echo "make fmt     format the code"
 	@echo "make schema  print the output data dictionary (Markdown)"
-	@echo "make bench   carbonstat vs DuckDB on generated data (SCALE=1e7 RUNS=3 THREADS=2 MEMORY=)"
+	@echo "make bench   carbonstat vs DuckDB on generated data (SCALE=1e7 RUNS=3 THREADS=2 MEMORY=1536MiB)"
 
 build:
 	cargo build --bin carbonstat
@@ -55,7 +55,7 @@ schema: build
 	@$(CARBONSTAT) schema --markdown
 
 # Release build with thin LTO, generated data, DuckDB side by side: docs/benchmarks.md.
-# SCALE (input rows, default 1e7), RUNS (3), THREADS (2), MEMORY (e.g. 1536MiB).
+# SCALE (input rows, default 1e7), RUNS (3), THREADS (2), MEMORY (1536MiB; empty = unbounded).
 bench: $(VENV)/.installed
 	cargo build --release --bin carbonstat
 	$(VENV)/bin/python bench/run_bench.py
