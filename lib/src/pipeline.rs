@@ -95,23 +95,20 @@ pub struct Prepared {
 /// A scratch directory for fetched inputs and factor sets (in engine.spill_dir
 /// when set), removed when dropped.
 pub fn work_dir(cfg: &LoadedConfig) -> Result<tempfile::TempDir> {
-    let mut b = tempfile::Builder::new();
-    b.prefix("carbonstat-");
-    match &cfg.config.engine.spill_dir {
+    let parent = match &cfg.config.engine.spill_dir {
         Some(d) => {
-            let dir = cfg
-                .location("engine.spill_dir", d)?
-                .local
-                .ok_or_else(|| Error::Config {
-                    file: cfg.path.clone(),
-                    message: "engine.spill_dir must be a local directory".into(),
-                })?;
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
-            b.tempdir_in(&dir)
-                .map_err(|e| Error::io(dir.display().to_string(), e))
+            Some(
+                cfg.location("engine.spill_dir", d)?
+                    .local
+                    .ok_or_else(|| Error::Config {
+                        file: cfg.path.clone(),
+                        message: "engine.spill_dir must be a local directory".into(),
+                    })?,
+            )
         }
-        None => b.tempdir().map_err(|e| Error::io("temporary directory", e)),
-    }
+        None => None,
+    };
+    crate::session::scratch_dir(parent.as_deref(), "carbonstat-")
 }
 
 /// Load the configured factor set (a remote one is copied into `work` first)

@@ -295,25 +295,24 @@ pub async fn write_dataset(
                 let mask = eq(years, &Scalar::new(Int32Array::from(vec![y])))?;
                 filter_record_batch(&typed, &mask)?
             };
-            match &mut open {
-                Some(f) if f.year == y => {}
+            let mut file = match open.take() {
+                Some(f) if f.year == y => f,
                 Some(f) if f.year > y => {
                     return Err(Error::Internal(format!(
                         "{}: rows of {y} after rows of {}: the query must be ordered by year",
                         dataset.name, f.year
                     )));
                 }
-                _ => {
-                    if let Some(done) = open.take() {
+                previous => {
+                    if let Some(done) = previous {
                         files.push(done.finish(dataset, out, run_id, fingerprint).await?);
                     }
-                    open = Some(YearFile::new(y, schema.clone())?);
+                    YearFile::new(y, schema.clone())?
                 }
-            }
-            if let Some(f) = &mut open {
-                f.rows += part.num_rows() as u64;
-                f.writer.write(&part)?;
-            }
+            };
+            file.rows += part.num_rows() as u64;
+            file.writer.write(&part)?;
+            open = Some(file);
         }
     }
     if let Some(done) = open.take() {

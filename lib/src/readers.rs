@@ -266,8 +266,8 @@ pub fn parse_period(s: &str) -> Option<(i32, Option<u32>)> {
 /// allocation per field).
 pub struct BatchBuilder {
     columns: Vec<StringViewBuilder>,
-    /// runs of (file, rows): a batch normally comes from one file
-    source_files: Vec<(String, usize)>,
+    /// the file every row of the batch comes from (as shown in rejects)
+    source_file: String,
     source_line: Int64Builder,
     row_error: StringViewBuilder,
     pub rows: usize,
@@ -276,11 +276,11 @@ pub struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub fn new(spec: InputSpec) -> Self {
+    pub fn new(spec: InputSpec, source_file: &str) -> Self {
         let cols: Vec<&str> = spec.columns().collect();
         BatchBuilder {
             columns: (0..cols.len()).map(|_| StringViewBuilder::new()).collect(),
-            source_files: Vec::new(),
+            source_file: source_file.to_string(),
             source_line: Int64Builder::new(),
             row_error: StringViewBuilder::new(),
             rows: 0,
@@ -294,7 +294,6 @@ impl BatchBuilder {
         &mut self,
         mapping: &Mapping,
         cell: impl Fn(usize) -> Option<&'a str>,
-        file: &str,
         line: i64,
         row_error: Option<String>,
     ) {
@@ -318,10 +317,6 @@ impl BatchBuilder {
                 _ => col.append_null(),
             }
         }
-        match self.source_files.last_mut() {
-            Some((f, n)) if f == file => *n += 1,
-            _ => self.source_files.push((file.to_string(), 1)),
-        }
         self.source_line.append_value(line);
         match row_error {
             Some(e) => self.row_error.append_value(e),
@@ -336,9 +331,7 @@ impl BatchBuilder {
             .iter_mut()
             .map(|b| Arc::new(b.finish()) as ArrayRef)
             .collect();
-        arrays.push(Arc::new(repeated_text(&std::mem::take(
-            &mut self.source_files,
-        ))?));
+        arrays.push(Arc::new(repeated_text(&self.source_file, self.rows)?));
         arrays.push(Arc::new(self.source_line.finish()));
         arrays.push(Arc::new(self.row_error.finish()));
         self.rows = 0;
@@ -346,25 +339,16 @@ impl BatchBuilder {
     }
 }
 
-/// A string-view column of runs of one value each. For the usual single run
-/// (a batch from one file) the text is stored once and every row's view
-/// points at it.
+/// A string-view column holding `text` `n` times: the text is stored once and
+/// every row's view points at it.
 fn repeated_text(
-    runs: &[(String, usize)],
+    text: &str,
+    n: usize,
 ) -> std::result::Result<StringViewArray, datafusion::arrow::error::ArrowError> {
-    if let [(text, n)] = runs {
-        let mut one = StringViewBuilder::with_capacity(1);
-        one.append_value(text);
-        let (views, buffers, _) = one.finish().into_parts();
-        return StringViewArray::try_new(vec![views[0]; *n].into(), buffers, None);
-    }
-    let mut b = StringViewBuilder::new();
-    for (text, n) in runs {
-        for _ in 0..*n {
-            b.append_value(text);
-        }
-    }
-    Ok(b.finish())
+    let mut one = StringViewBuilder::with_capacity(1);
+    one.append_value(text);
+    let (views, buffers, _) = one.finish().into_parts();
+    StringViewArray::try_new(vec![views[0]; n].into(), buffers, None)
 }
 
 // ------------------------------------------------------------ encodings --
@@ -569,7 +553,7 @@ impl CsvBatches {
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let mut b = BatchBuilder::new(self.spec);
+        let mut b = BatchBuilder::new(self.spec, &self.path);
         while b.rows < BATCH_ROWS {
             let more = match self.reader.read_record(&mut self.record) {
                 Ok(m) => m,
@@ -602,7 +586,7 @@ impl CsvBatches {
                 )
             });
             let rec = &self.record;
-            b.push(&self.mapping, |i| rec.get(i), &self.path, line, row_error);
+            b.push(&self.mapping, |i| rec.get(i), line, row_error);
         }
         if b.rows == 0 {
             return Ok(None);
@@ -990,7 +974,7 @@ impl Iterator for ExcelBatches {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut b = BatchBuilder::new(self.spec);
+        let mut b = BatchBuilder::new(self.spec, &self.shown);
         for (line, cells) in self.rows.by_ref() {
             // empty rows (trailing ones, spacer rows) are not records
             if cells
@@ -1002,7 +986,6 @@ impl Iterator for ExcelBatches {
             b.push(
                 &self.mapping,
                 |i| cells.get(i).and_then(|c| c.as_deref()),
-                &self.shown,
                 line,
                 None,
             );
@@ -1086,7 +1069,7 @@ impl ParquetBatches {
                     .expect("cast to Utf8 gives a StringArray")
             })
             .collect();
-        let mut b = BatchBuilder::new(self.spec);
+        let mut b = BatchBuilder::new(self.spec, &self.path);
         for r in 0..batch.num_rows() {
             self.row += 1;
             b.push(
@@ -1096,7 +1079,6 @@ impl ParquetBatches {
                     let c = cols[i];
                     (!c.is_null(r)).then(|| c.value(r))
                 },
-                &self.path,
                 self.row,
                 None,
             );

@@ -1,6 +1,7 @@
 //! The DataFusion session every job runs in: bounded memory, a fixed number of
 //! partitions, our UDFs, the factor tables and the run parameters.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, StringArray};
@@ -21,9 +22,6 @@ pub fn new_session(config: &Config) -> Result<SessionContext> {
     let mut session_config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_information_schema(true);
-    // row counts of tables read back from disk, so small tables stay on the
-    // build side of joins
-    session_config.options_mut().execution.collect_statistics = true;
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = &config.engine.memory_limit {
         let bytes = parse_bytes(limit).map_err(Error::Internal)?;
@@ -59,18 +57,24 @@ pub struct Intermediates {
 
 impl Intermediates {
     fn new(spill_dir: Option<&str>) -> Result<Self> {
-        let mut b = tempfile::Builder::new();
-        b.prefix("carbonstat-tables-");
-        let dir = match spill_dir {
-            Some(d) => {
-                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-                b.tempdir_in(d).map_err(|e| Error::io(d, e))?
-            }
-            None => b
-                .tempdir()
-                .map_err(|e| Error::io("temporary directory", e))?,
-        };
-        Ok(Intermediates { dir })
+        Ok(Intermediates {
+            dir: scratch_dir(spill_dir.map(Path::new), "carbonstat-tables-")?,
+        })
+    }
+}
+
+/// A temporary directory under `parent` (created if missing) or the system
+/// temp dir, removed when dropped.
+pub fn scratch_dir(parent: Option<&Path>, prefix: &str) -> Result<tempfile::TempDir> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    match parent {
+        Some(d) => {
+            let shown = d.display().to_string();
+            std::fs::create_dir_all(d).map_err(|e| Error::io(&shown, e))?;
+            b.tempdir_in(d).map_err(|e| Error::io(&shown, e))
+        }
+        None => b.tempdir().map_err(|e| Error::io("temporary directory", e)),
     }
 }
 

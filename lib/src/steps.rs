@@ -85,47 +85,34 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             if create.or_replace {
                 ctx.deregister_table(create.name.clone()).map_err(wrap)?;
             }
-            let intermediates = ctx
+            // stream the rows to Parquet files in the session's table
+            // directory and read them back from there (bounded memory)
+            let inter = ctx
                 .state()
                 .config()
-                .get_extension::<crate::session::Intermediates>();
-            let rows = match intermediates {
-                // stream the rows to Parquet files and read them back from
-                // there (bounded memory)
-                Some(inter) => {
-                    let dir = inter.dir.path().join(&table_name);
-                    if dir.exists() {
-                        std::fs::remove_dir_all(&dir)
-                            .map_err(|e| Error::io(dir.display().to_string(), e))?;
-                    }
-                    let url = dir.display().to_string();
-                    ctx.write_parquet(physical.clone(), &url, Some(intermediate_properties()))
-                        .await
-                        .map_err(wrap)?;
-                    ctx.register_parquet(
-                        create.name.clone(),
-                        &url,
-                        datafusion::prelude::ParquetReadOptions::default(),
+                .get_extension::<crate::session::Intermediates>()
+                .ok_or_else(|| {
+                    Error::Internal(
+                        "SQL steps need a session made by carbonstat::session::new_session".into(),
                     )
-                    .await
-                    .map_err(wrap)?;
-                    output_rows(physical.as_ref())
-                }
-                // a session without a table directory (built by hand)
-                None => {
-                    let batches =
-                        datafusion::physical_plan::collect(physical.clone(), ctx.task_ctx())
-                            .await
-                            .map_err(wrap)?;
-                    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                    let table =
-                        datafusion::datasource::MemTable::try_new(physical.schema(), vec![batches])
-                            .map_err(wrap)?;
-                    ctx.register_table(create.name.clone(), std::sync::Arc::new(table))
-                        .map_err(wrap)?;
-                    rows
-                }
-            };
+                })?;
+            let dir = inter.dir.path().join(&table_name);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| Error::io(dir.display().to_string(), e))?;
+            }
+            let url = dir.display().to_string();
+            ctx.write_parquet(physical.clone(), &url, Some(intermediate_properties()))
+                .await
+                .map_err(wrap)?;
+            ctx.register_parquet(
+                create.name.clone(),
+                &url,
+                datafusion::prelude::ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(wrap)?;
+            let rows = output_rows(physical.as_ref());
             let spilled = crate::publish::spilled_bytes(physical.as_ref());
             if explain_analyze() {
                 let shown =
