@@ -6,7 +6,7 @@
 -- Reads:  raw_energy, raw_sector_energy, raw_gdp, raw_regions, raw_targets
 --         (all columns as text, plus source_file, source_line, row_error),
 --         energy_alias and unit_alias (factor set).
--- Writes: regions_norm, gdp_norm, targets_norm, records_norm (views).
+-- Writes: regions_norm, gdp_norm, targets_norm, records_raw, records_norm (views).
 --
 -- Conventions: an empty or blank cell is a missing value (NULL); codes keep
 -- their leading zeros (they are never numbers); numbers may carry thousands
@@ -71,23 +71,23 @@ FROM raw_targets;
 
 -- Enterprise records and sector statistics share one shape: a sector_energy
 -- row is a record without an enterprise and without a month.
+CREATE OR REPLACE VIEW records_raw AS
+SELECT
+    'energy' AS input,
+    source_file, source_line, row_error,
+    enterprise_id, enterprise_name, region_code, sector_code, year, month,
+    energy_code, use, flow, quantity, unit
+FROM raw_energy
+UNION ALL
+SELECT
+    'sector_energy' AS input,
+    source_file, source_line, row_error,
+    CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), region_code, sector_code, year,
+    CAST(NULL AS VARCHAR),
+    energy_code, use, flow, quantity, unit
+FROM raw_sector_energy;
+
 CREATE OR REPLACE VIEW records_norm AS
-WITH raw AS (
-    SELECT
-        'energy' AS input,
-        source_file, source_line, row_error,
-        enterprise_id, enterprise_name, region_code, sector_code, year, month,
-        energy_code, use, flow, quantity, unit
-    FROM raw_energy
-    UNION ALL
-    SELECT
-        'sector_energy' AS input,
-        source_file, source_line, row_error,
-        CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), region_code, sector_code, year,
-        CAST(NULL AS VARCHAR),
-        energy_code, use, flow, quantity, unit
-    FROM raw_sector_energy
-)
 SELECT
     r.input,
     r.source_file,
@@ -113,18 +113,23 @@ SELECT
     try_cast(nullif(trim(r.year), '') AS INT) AS year,
     try_cast(nullif(trim(r.month), '') AS INT) AS month,
     ea.energy_code,
+    -- the canonical words first: one comparison for almost every row
     CASE
+        WHEN r.use = 'fuel' THEN 'fuel'
+        WHEN r.use = 'feedstock' THEN 'feedstock'
         WHEN nullif(trim(r.use), '') IS NULL THEN 'fuel'
         WHEN lower(trim(r.use)) IN ('fuel', '燃料', '燃料用', '燃料用能') THEN 'fuel'
         WHEN lower(trim(r.use)) IN ('feedstock', '原料', '原料用', '原料用能') THEN 'feedstock'
     END AS use,
     CASE
+        WHEN r.flow = 'consumption' THEN 'consumption'
+        WHEN r.flow = 'output' THEN 'output'
         WHEN nullif(trim(r.flow), '') IS NULL THEN 'consumption'
         WHEN lower(trim(r.flow)) IN ('consumption', '消费', '消费量') THEN 'consumption'
         WHEN lower(trim(r.flow)) IN ('output', '输出', '外供', '产出', '供出') THEN 'output'
     END AS flow,
     try_cast(replace(nullif(trim(r.quantity), ''), ',', '') AS DOUBLE) AS quantity,
     ua.unit
-FROM raw r
+FROM records_raw r
 LEFT JOIN energy_alias ea ON ea.alias = lower(trim(r.energy_code))
 LEFT JOIN unit_alias ua ON ua.alias = lower(trim(r.unit));

@@ -187,7 +187,8 @@ WHERE reject IS NULL;
 -- and flow, about a twelfth of the rows for monthly data), then the rows of
 -- those few keys that are rejected (record_key_rejects).
 CREATE OR REPLACE TABLE records_rows AS
-SELECT n.*,
+WITH c AS (
+    SELECT n.*,
         CASE
             WHEN n.row_error IS NOT NULL THEN named_struct('rule', 'malformed_row', 'column', '',
                 'message', concat(n.row_error, '; fix the quoting or the number of separators'))
@@ -234,12 +235,29 @@ SELECT n.*,
                 'message', concat('quantity ', n.quantity_raw, ' is negative; report energy supplied to others as a positive quantity with flow = output'))
             WHEN n.use = 'feedstock' AND NOT e.fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',
                 'message', concat(n.energy_code, ' cannot be feedstock: only coal, oil and gas products are used as raw material (原料用能)'))
-        END AS reject
+        END AS row_reject
     FROM records_norm n
     LEFT JOIN regions_ok r ON r.region_code = n.region_code
     LEFT JOIN special_sector s ON s.sector_code = n.sector_code
     LEFT JOIN energy_catalog e ON e.energy_code = n.energy_code
-    LEFT JOIN unit_catalog u ON u.unit = n.unit;
+    LEFT JOIN unit_catalog u ON u.unit = n.unit
+)
+-- The parsed values only; the row as written is kept for rejected rows (a
+-- sector_energy row has no enterprise and no month: concat_ws skips the
+-- NULLs). record_key_rejects below spells the row the same way.
+SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code, sector_code,
+    year, month, energy_code, use, flow, quantity, unit, row_reject,
+    CASE WHEN row_reject IS NOT NULL THEN concat_ws('; ',
+        CASE WHEN input = 'energy' THEN concat('enterprise_id=', enterprise_id_raw) END,
+        CASE WHEN input = 'energy' THEN concat('enterprise_name=', enterprise_name_raw) END,
+        concat('region_code=', region_code_raw), concat('sector_code=', sector_code_raw),
+        concat('year=', year_raw),
+        CASE WHEN input = 'energy' THEN concat('month=', month_raw) END,
+        concat('energy_code=', energy_code_raw),
+        concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
+        concat('unit=', unit_raw))
+    END AS row_raw_record
+FROM c;
 
 -- Per year key (input, enterprise, region, sector, year, energy, use, flow) of
 -- the accepted rows, the keys with a conflict:
@@ -252,7 +270,7 @@ CREATE OR REPLACE TABLE record_key_conflicts AS
 SELECT input, coalesce(enterprise_id, '') AS enterprise_key, region_code, sector_code, year,
     energy_code, use, flow, count(month) AS monthly_rows
 FROM records_rows
-WHERE reject IS NULL
+WHERE row_reject IS NULL
 GROUP BY input, coalesce(enterprise_id, ''), region_code, sector_code, year, energy_code, use, flow
 HAVING count(*) - count(month) > 1
     OR (count(month) > 0 AND count(*) > count(month))
@@ -273,27 +291,46 @@ WITH in_conflict AS (
         ON c.input = r.input AND c.enterprise_key = coalesce(r.enterprise_id, '')
         AND c.region_code = r.region_code AND c.sector_code = r.sector_code AND c.year = r.year
         AND c.energy_code = r.energy_code AND c.use = r.use AND c.flow = r.flow
-    WHERE r.reject IS NULL
+    WHERE r.row_reject IS NULL
     WINDOW w AS (PARTITION BY r.input, coalesce(r.enterprise_id, ''), r.region_code, r.sector_code, r.year,
         r.month, r.energy_code, r.use, r.flow ORDER BY r.source_file, r.source_line)
+),
+key_rejects AS (
+    SELECT input, source_file, source_line,
+        CASE
+            WHEN key_rank > 1 THEN named_struct(
+                'rule', 'duplicate_key', 'column', '',
+                'message', concat('same ', CASE WHEN input = 'energy' THEN 'enterprise, ' ELSE '' END,
+                    'region, sector, period, energy, use and flow as ', first_file, ' line ', CAST(first_line AS VARCHAR),
+                    '; remove one of them or correct it'))
+            ELSE named_struct('rule', 'period_overlap', 'column', 'month',
+                'message', concat('an annual record, but ', CAST(monthly_rows AS VARCHAR), ' monthly records of ', CAST(year AS VARCHAR),
+                    ' exist for the same enterprise, energy, use and flow; report either months or the year'))
+        END AS key_reject
+    FROM in_conflict
+    WHERE key_rank > 1 OR (month IS NULL AND monthly_rows > 0)
 )
-SELECT input, source_file, source_line,
-    CASE
-        WHEN key_rank > 1 THEN named_struct(
-            'rule', 'duplicate_key', 'column', '',
-            'message', concat('same ', CASE WHEN input = 'energy' THEN 'enterprise, ' ELSE '' END,
-                'region, sector, period, energy, use and flow as ', first_file, ' line ', CAST(first_line AS VARCHAR),
-                '; remove one of them or correct it'))
-        ELSE named_struct('rule', 'period_overlap', 'column', 'month',
-            'message', concat('an annual record, but ', CAST(monthly_rows AS VARCHAR), ' monthly records of ', CAST(year AS VARCHAR),
-                ' exist for the same enterprise, energy, use and flow; report either months or the year'))
-    END AS reject
-FROM in_conflict
-WHERE key_rank > 1 OR (month IS NULL AND monthly_rows > 0);
+-- with each row as written, read again from the input (the engine skips that
+-- read when no key conflicts)
+SELECT k.input, k.source_file, k.source_line, k.key_reject,
+    concat_ws('; ',
+        CASE WHEN w.input = 'energy' THEN concat('enterprise_id=', w.enterprise_id) END,
+        CASE WHEN w.input = 'energy' THEN concat('enterprise_name=', w.enterprise_name) END,
+        concat('region_code=', w.region_code), concat('sector_code=', w.sector_code),
+        concat('year=', w.year),
+        CASE WHEN w.input = 'energy' THEN concat('month=', w.month) END,
+        concat('energy_code=', w.energy_code),
+        concat('use=', w.use), concat('flow=', w.flow), concat('quantity=', w.quantity),
+        concat('unit=', w.unit)) AS key_raw_record
+FROM key_rejects k
+JOIN records_raw w ON w.input = k.input AND w.source_file = k.source_file AND w.source_line = k.source_line;
 
--- Every raw record once, with its reject (NULL when accepted).
+-- Every raw record once, with its reject (NULL when accepted). (The columns
+-- of the two tables have their own names: DataFusion 55's get_field
+-- extraction confuses an alias with an input column of the same name.)
 CREATE OR REPLACE VIEW records_checked AS
-SELECT r.* EXCLUDE (reject), coalesce(r.reject, k.reject) AS reject
+SELECT r.* EXCLUDE (row_reject, row_raw_record), coalesce(r.row_reject, k.key_reject) AS reject,
+    coalesce(r.row_raw_record, k.key_raw_record) AS raw_record
 FROM records_rows r
 LEFT JOIN record_key_rejects k
     ON k.input = r.input AND k.source_file = r.source_file AND k.source_line = r.source_line;
@@ -308,16 +345,7 @@ WHERE reject IS NULL;
 CREATE OR REPLACE VIEW rejects AS
 SELECT input, source_file, source_line, coalesce(year, 0) AS year,
     get_field(reject, 'rule') AS rule_id, get_field(reject, 'column') AS column_name, get_field(reject, 'message') AS message,
-    concat_ws('; ',
-        -- sector_energy has no enterprise and no month: concat_ws skips the NULLs
-        CASE WHEN input = 'energy' THEN concat('enterprise_id=', enterprise_id_raw) END,
-        CASE WHEN input = 'energy' THEN concat('enterprise_name=', enterprise_name_raw) END,
-        concat('region_code=', region_code_raw), concat('sector_code=', sector_code_raw),
-        concat('year=', year_raw),
-        CASE WHEN input = 'energy' THEN concat('month=', month_raw) END,
-        concat('energy_code=', energy_code_raw),
-        concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
-        concat('unit=', unit_raw)) AS raw_record
+    raw_record
 FROM records_checked WHERE reject IS NOT NULL
 UNION ALL
 SELECT 'gdp', source_file, source_line, coalesce(year, 0),

@@ -25,15 +25,16 @@
 --         heat_factor, generation_coal_rate, electricity_equivalent,
 --         high_energy_division, run_params.
 -- Writes: record_periods, grid_factor_used, heat_factor_used,
---         generation_rate_used, period_factors, record_totals (tables), records_computed,
+--         generation_rate_used, period_factors, energy_factors, record_factors,
+--         record_totals (tables), record_amounts, records_computed,
 --         enterprise_annual (views).
 
 -- The (province, year) pairs the accepted records need factors for: one scan
 -- of the records; the factor choices below are made once per pair and kept
 -- as small tables (the engine then broadcasts them to every record).
 CREATE OR REPLACE TABLE record_periods AS
-SELECT DISTINCT concat(substr(region_code, 1, 2), '0000') AS province_code, year
-FROM records_ok;
+SELECT concat(province_prefix, '0000') AS province_code, year
+FROM (SELECT DISTINCT substr(region_code, 1, 2) AS province_prefix, year FROM records_ok) p;
 
 -- The grid factor row each (province, year) uses.
 CREATE OR REPLACE TABLE grid_factor_used AS
@@ -113,115 +114,132 @@ LEFT JOIN generation_rate_used gr ON gr.year = p.year
 LEFT JOIN grid_factor_used gf ON gf.province_code = p.province_code AND gf.year = p.year
 LEFT JOIN heat_factor_used hf ON hf.year = p.year;
 
--- Per record (a view: computed as it is read; `record_totals` below keeps
--- what the reports need).
-CREATE OR REPLACE VIEW records_computed AS
-WITH f AS (
+-- Every factor a record of a province, year and energy uses, chosen once
+-- (provinces × years × energies rows).
+CREATE OR REPLACE TABLE energy_factors AS
+SELECT
+    substr(pf.province_code, 1, 2) AS province_prefix,
+    pf.year,
+    e.energy_code,
+    e.category,
+    e.fossil,
+    e.dimension,
+    e.base_unit,
+    e.co2_method,
+    e.co2_t_per_base_unit,
+    CASE
+        WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_tce_per_kwh
+        WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh
+        ELSE e.tce_per_base_unit
+    END AS tce_per_base_unit,
+    CASE WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_rate_year END
+        AS tce_factor_year,
+    CASE e.co2_method WHEN 'combustion' THEN e.co2_t_per_base_unit END AS co2_factor,
+    CASE e.co2_method WHEN 'grid' THEN pf.tco2_per_mwh WHEN 'heat' THEN pf.tco2_per_gj END AS indirect_factor,
+    CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_scope WHEN 'heat' THEN 'heat' END AS indirect_factor_scope,
+    CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_area END AS indirect_factor_area,
+    CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_year WHEN 'heat' THEN pf.heat_factor_year END AS factor_year,
+    p.factor_set
+FROM period_factors pf
+CROSS JOIN energy_catalog e
+CROSS JOIN run_params p
+CROSS JOIN electricity_equivalent ee;
+
+-- The same for every unit a record of that energy may be given in, with the
+-- arithmetic reduced to multipliers:
+--   quantity_base = quantity × to_base ÷ base_divisor   (tce_per_base_unit for a
+--                   unit of standard coal, else 1)
+--   tce           = quantity × to_base × tce_multiplier (1 for a unit of
+--                   standard coal, else tce_per_base_unit)
+--   indirect CO2  = sign × quantity_base ÷ indirect_divisor × indirect_factor
+--                   (1000 kWh per MWh for the grid factor, else 1)
+-- Dividing or multiplying by 1 is exact: the amounts are the ones the rules
+-- above give, to the last bit.
+CREATE OR REPLACE TABLE record_factors AS
+SELECT f.*, u.unit, u.dimension AS unit_dimension, u.to_base,
+    CASE WHEN u.dimension = 'tce' THEN f.tce_per_base_unit ELSE 1.0 END AS base_divisor,
+    CASE WHEN u.dimension = 'tce' THEN 1.0 ELSE f.tce_per_base_unit END AS tce_multiplier,
+    f.co2_method = 'combustion' AS burnt,
+    f.co2_method IN ('grid', 'heat') AS bought,
+    CASE f.co2_method WHEN 'grid' THEN 1000.0 ELSE 1.0 END AS indirect_divisor
+FROM energy_factors f
+JOIN unit_catalog u ON u.dimension = f.dimension OR u.dimension = 'tce';
+
+-- Per accepted record: quantity_base, signed tce, direct and indirect CO2. One
+-- join to the small record_factors table (written first: the engine keeps the
+-- left side of a join in memory).
+CREATE OR REPLACE VIEW record_amounts AS
+WITH q AS (
     SELECT
-        r.*,
-        e.category,
-        e.fossil,
-        e.base_unit,
-        e.co2_method,
-        e.co2_t_per_base_unit,
-        u.dimension AS unit_dimension,
-        u.to_base,
+        r.input, r.enterprise_id, r.enterprise_name, r.region_code, r.sector_code, r.year, r.month,
+        r.energy_code, r.use, r.flow, r.quantity, r.unit, r.source_file, r.source_line,
+        f.category, f.fossil, f.base_unit, f.co2_method, f.burnt, f.bought, f.indirect_divisor,
+        f.tce_per_base_unit, f.tce_factor_year, f.co2_factor, f.indirect_factor, f.indirect_factor_scope,
+        f.indirect_factor_area, f.factor_year, f.factor_set,
         CASE r.flow WHEN 'output' THEN -1 ELSE 1 END AS sign,
-        CASE
-            WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_tce_per_kwh
-            WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh
-            ELSE e.tce_per_base_unit
-        END AS tce_per_base_unit,
-        CASE WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_rate_year END
-            AS tce_factor_year,
-        pf.tco2_per_mwh,
-        pf.grid_factor_scope,
-        pf.grid_factor_area,
-        pf.grid_factor_year,
-        pf.tco2_per_gj,
-        pf.heat_factor_year,
-        hd.division IS NOT NULL AS high_energy,
-        p.factor_set
-    -- the small tables first: the engine keeps the left side of a join in memory
-    FROM period_factors pf
+        r.quantity * f.to_base / f.base_divisor AS quantity_base_f,
+        r.quantity * f.to_base * f.tce_multiplier AS tce_f
+    FROM record_factors f
     JOIN records_ok r
-        ON pf.province_code = concat(substr(r.region_code, 1, 2), '0000') AND pf.year = r.year
-    JOIN energy_catalog e ON e.energy_code = r.energy_code
-    JOIN unit_catalog u ON u.unit = r.unit
-    CROSS JOIN run_params p
-    CROSS JOIN electricity_equivalent ee
-    LEFT JOIN high_energy_division hd
-        ON hd.division = substr(regexp_replace(r.sector_code, '^[A-Z]', ''), 1, 2)
-),
-q AS (
-    SELECT f.*,
-        CASE
-            WHEN unit_dimension = 'tce' THEN quantity * to_base / tce_per_base_unit
-            ELSE quantity * to_base
-        END AS quantity_base_f,
-        CASE
-            WHEN unit_dimension = 'tce' THEN quantity * to_base
-            ELSE quantity * to_base * tce_per_base_unit
-        END AS tce_f
-    FROM f
+        ON f.province_prefix = substr(r.region_code, 1, 2) AND f.year = r.year
+        AND f.energy_code = r.energy_code AND f.unit = r.unit
 )
 SELECT
-    input, enterprise_id, enterprise_name, region_code, sector_code, high_energy, year, month,
+    input, enterprise_id, enterprise_name, region_code, sector_code, year, month,
     energy_code, category, fossil, use, flow, sign, quantity, unit, base_unit,
     CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
     CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
-    CAST(CASE
-        WHEN co2_method = 'combustion' AND use = 'fuel' THEN sign * quantity_base_f * co2_t_per_base_unit
-        ELSE 0
-    END AS DECIMAL(38, 6)) AS co2_direct_t,
-    CAST(CASE co2_method
-        WHEN 'grid' THEN sign * quantity_base_f / 1000 * tco2_per_mwh
-        WHEN 'heat' THEN sign * quantity_base_f * tco2_per_gj
-        ELSE 0
-    END AS DECIMAL(38, 6)) AS co2_indirect_t,
-    tce_per_base_unit,
-    tce_factor_year,
-    CASE co2_method WHEN 'combustion' THEN co2_t_per_base_unit END AS co2_factor,
-    CASE co2_method WHEN 'grid' THEN tco2_per_mwh WHEN 'heat' THEN tco2_per_gj END AS indirect_factor,
-    CASE co2_method WHEN 'grid' THEN grid_factor_scope WHEN 'heat' THEN 'heat' END AS indirect_factor_scope,
-    CASE co2_method WHEN 'grid' THEN grid_factor_area END AS indirect_factor_area,
-    CASE co2_method WHEN 'grid' THEN grid_factor_year WHEN 'heat' THEN heat_factor_year END AS factor_year,
-    factor_set,
-    source_file,
-    source_line
+    CAST(CASE WHEN burnt AND use = 'fuel' THEN sign * quantity_base_f * co2_factor ELSE 0 END
+        AS DECIMAL(38, 6)) AS co2_direct_t,
+    CAST(CASE WHEN bought THEN sign * quantity_base_f / indirect_divisor * indirect_factor ELSE 0 END
+        AS DECIMAL(38, 6)) AS co2_indirect_t,
+    tce_per_base_unit, tce_factor_year, co2_factor, indirect_factor, indirect_factor_scope,
+    indirect_factor_area, factor_year, factor_set, source_file, source_line
 FROM q;
+
+-- Per record, with the high-energy flag of its sector (a view: computed as it
+-- is read; `record_totals` below keeps what the reports need).
+CREATE OR REPLACE VIEW records_computed AS
+SELECT
+    a.input, a.enterprise_id, a.enterprise_name, a.region_code, a.sector_code,
+    hd.division IS NOT NULL AS high_energy,
+    a.year, a.month, a.energy_code, a.category, a.fossil, a.use, a.flow, a.sign, a.quantity, a.unit,
+    a.base_unit, a.quantity_base, a.tce, a.co2_direct_t, a.co2_indirect_t, a.tce_per_base_unit,
+    a.tce_factor_year, a.co2_factor, a.indirect_factor, a.indirect_factor_scope, a.indirect_factor_area,
+    a.factor_year, a.factor_set, a.source_file, a.source_line
+FROM record_amounts a
+LEFT JOIN high_energy_division hd
+    ON hd.division = substr(regexp_replace(a.sector_code, '^[A-Z]', ''), 1, 2);
 
 -- Per input, enterprise (none for sector rows), region, sector, year, energy,
 -- use and flow: the records summed over the months (a twelfth of the rows
 -- for monthly data). Consumption and output stay apart, so a plant's coal in
--- and coke out are both visible. Every factor column is the same for all
--- records of a group (factors depend on province, year and energy only).
+-- and coke out are both visible. The factor columns, the category and the
+-- high-energy flag depend on province, year, energy and sector only: they are
+-- joined to the sums, not carried through them.
 CREATE OR REPLACE TABLE record_totals AS
+WITH t AS (
+    SELECT
+        input, enterprise_id, min(enterprise_name) AS enterprise_name, region_code, sector_code, year,
+        energy_code, use, flow,
+        sum(quantity_base) AS quantity_base,
+        sum(tce) AS tce,
+        sum(co2_direct_t) AS co2_direct_t,
+        sum(co2_indirect_t) AS co2_indirect_t,
+        count(*) AS records,
+        count(month) AS months
+    FROM record_amounts
+    GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow
+)
 SELECT
-    input,
-    enterprise_id,
-    min(enterprise_name) AS enterprise_name,
-    region_code,
-    sector_code,
-    year,
-    energy_code,
-    use,
-    flow,
-    min(category) AS category,
-    bool_and(high_energy) AS high_energy,
-    min(base_unit) AS base_unit,
-    sum(quantity_base) AS quantity_base,
-    sum(tce) AS tce,
-    sum(co2_direct_t) AS co2_direct_t,
-    sum(co2_indirect_t) AS co2_indirect_t,
-    count(*) AS records,
-    count(month) AS months,
-    max(tce_factor_year) AS tce_factor_year,
-    max(factor_year) AS factor_year,
-    max(indirect_factor_scope) AS indirect_factor_scope,
-    min(factor_set) AS factor_set
-FROM records_computed
-GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow;
+    t.input, t.enterprise_id, t.enterprise_name, t.region_code, t.sector_code, t.year, t.energy_code,
+    t.use, t.flow, f.category, hd.division IS NOT NULL AS high_energy, f.base_unit,
+    t.quantity_base, t.tce, t.co2_direct_t, t.co2_indirect_t, t.records, t.months,
+    f.tce_factor_year, f.factor_year, f.indirect_factor_scope, f.factor_set
+FROM energy_factors f
+JOIN t ON f.province_prefix = substr(t.region_code, 1, 2) AND f.year = t.year AND f.energy_code = t.energy_code
+LEFT JOIN high_energy_division hd
+    ON hd.division = substr(regexp_replace(t.sector_code, '^[A-Z]', ''), 1, 2);
 
 -- Per enterprise, year, energy, use and flow.
 CREATE OR REPLACE VIEW enterprise_annual AS

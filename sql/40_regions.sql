@@ -30,13 +30,14 @@ WITH RECURSIVE closure(region_code, ancestor_code, depth) AS (
 )
 SELECT region_code, ancestor_code, depth FROM closure;
 
--- Summed per region, year and enterprise first (a few rows per enterprise
--- and year), then rolled up to every ancestor: the fixed-point sums are exact,
--- so summing in two stages gives the same totals.
+-- Summed per region and year first (regions × years rows), then rolled up to
+-- every ancestor: the fixed-point sums are exact, so summing in two stages
+-- gives the same totals. An enterprise is counted once per ancestor and year,
+-- also when it reports from two regions below it.
 CREATE OR REPLACE VIEW region_energy AS
-WITH by_enterprise AS (
+WITH by_region AS (
     SELECT
-        region_code, year, enterprise_id,
+        region_code, year,
         sum(tce) AS energy_tce,
         sum(CASE WHEN use = 'feedstock' THEN tce ELSE 0 END) AS feedstock_tce,
         sum(CASE WHEN category = 'non_fossil' THEN tce ELSE 0 END) AS non_fossil_tce,
@@ -50,24 +51,46 @@ WITH by_enterprise AS (
         sum(co2_indirect_t) AS co2_indirect_t,
         sum(records) AS records
     FROM record_totals
-    GROUP BY region_code, year, enterprise_id
+    GROUP BY region_code, year
+),
+rolled_up AS (
+    SELECT
+        a.ancestor_code AS region_code,
+        b.year,
+        sum(b.energy_tce) AS energy_tce,
+        sum(b.feedstock_tce) AS feedstock_tce,
+        sum(b.non_fossil_tce) AS non_fossil_tce,
+        sum(b.coal_tce) AS coal_tce,
+        sum(b.oil_tce) AS oil_tce,
+        sum(b.gas_tce) AS gas_tce,
+        sum(b.electricity_tce) AS electricity_tce,
+        sum(b.heat_tce) AS heat_tce,
+        sum(b.high_energy_tce) AS high_energy_tce,
+        sum(b.co2_direct_t) AS co2_direct_t,
+        sum(b.co2_indirect_t) AS co2_indirect_t,
+        sum(b.records) AS records
+    FROM region_closure a
+    JOIN by_region b ON a.region_code = b.region_code
+    GROUP BY a.ancestor_code, b.year
+),
+enterprise_regions AS (
+    SELECT DISTINCT region_code, year, enterprise_id
+    FROM record_totals
+    WHERE enterprise_id IS NOT NULL
+),
+enterprises AS (
+    SELECT ancestor_code AS region_code, year, count(*) AS enterprises
+    FROM (
+        SELECT DISTINCT a.ancestor_code, e.year, e.enterprise_id
+        FROM region_closure a
+        JOIN enterprise_regions e ON a.region_code = e.region_code
+    ) d
+    GROUP BY ancestor_code, year
 )
 SELECT
-    a.ancestor_code AS region_code,
-    b.year,
-    sum(b.energy_tce) AS energy_tce,
-    sum(b.feedstock_tce) AS feedstock_tce,
-    sum(b.non_fossil_tce) AS non_fossil_tce,
-    sum(b.coal_tce) AS coal_tce,
-    sum(b.oil_tce) AS oil_tce,
-    sum(b.gas_tce) AS gas_tce,
-    sum(b.electricity_tce) AS electricity_tce,
-    sum(b.heat_tce) AS heat_tce,
-    sum(b.high_energy_tce) AS high_energy_tce,
-    sum(b.co2_direct_t) AS co2_direct_t,
-    sum(b.co2_indirect_t) AS co2_indirect_t,
-    count(DISTINCT b.enterprise_id) AS enterprises,
-    sum(b.records) AS records
-FROM by_enterprise b
-JOIN region_closure a ON a.region_code = b.region_code
-GROUP BY a.ancestor_code, b.year;
+    r.region_code, r.year, r.energy_tce, r.feedstock_tce, r.non_fossil_tce, r.coal_tce, r.oil_tce,
+    r.gas_tce, r.electricity_tce, r.heat_tce, r.high_energy_tce, r.co2_direct_t, r.co2_indirect_t,
+    coalesce(e.enterprises, 0) AS enterprises,
+    r.records
+FROM rolled_up r
+LEFT JOIN enterprises e ON e.region_code = r.region_code AND e.year = r.year;

@@ -51,9 +51,10 @@ fn identical_bytes_with_1_2_8_partitions_and_when_spilling() {
         ("  target_partitions: 1\n", false),
         ("  target_partitions: 2\n", false),
         ("  target_partitions: 8\n", false),
-        // the sorts of the datasets spill under this limit (it is logged)
-        // one worker thread: which partition takes the small pool first does not
-        // depend on scheduling, so the run spills but does not fail
+        // sorts and aggregations spill under this limit (it is logged; with
+        // the data samples 10-24 MiB spill and complete, 8 MiB fails in a
+        // hash join, which cannot spill); one worker thread: which partition
+        // takes its share of the small pool first does not depend on scheduling
         (
             "  target_partitions: 2\n  threads: 1\n  memory_limit: 10MiB\n",
             true,

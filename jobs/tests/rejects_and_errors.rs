@@ -122,6 +122,32 @@ fn every_energy_rule_rejects_its_row() {
         rule_of(19).2
     );
     assert!(rule_of(17).2.contains("flow = output"), "{}", rule_of(17).2);
+    // every reject repeats its row as written: a row-rule reject, and the rows
+    // the key checks reject (read again from the input)
+    let raw = |line: i64| {
+        rejects
+            .iter()
+            .find(|r| r["source_line"].i() == line)
+            .map(|r| r["raw_record"].s().to_string())
+            .unwrap()
+    };
+    assert_eq!(
+        raw(13),
+        format!(
+            "enterprise_id={ok}; enterprise_name=A; region_code=150622; sector_code=C3011; year=2020; \
+             month=8; energy_code=raw_coal; use=fuel; flow=consumption; quantity=100; unit=barrel"
+        )
+    );
+    assert!(
+        raw(19).contains("energy_code=原煤; use=燃料; flow=消费; quantity=100; unit=吨"),
+        "{}",
+        raw(19)
+    );
+    assert!(
+        raw(20).contains("month=; energy_code=raw_coal"),
+        "{}",
+        raw(20)
+    );
     // line 2 (the first of the duplicates) is accepted; nothing is lost
     assert!(rejects.iter().all(|r| r["source_line"].i() != 2));
     let energy = p.input_total("energy");

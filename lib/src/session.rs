@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, StringArray};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -25,7 +26,14 @@ pub fn new_session(config: &Config) -> Result<SessionContext> {
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = &config.engine.memory_limit {
         let bytes = parse_bytes(limit).map_err(Error::Internal)?;
-        runtime = runtime.with_memory_limit(bytes, 1.0);
+        // Fair shares for the operators that can spill (sorts, aggregations):
+        // under the greedy pool one of them could take the whole limit and
+        // leave a hash join nothing. The tracking wrapper names the largest
+        // consumers when an allocation fails.
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(bytes),
+            std::num::NonZeroUsize::new(5).expect("5 > 0"),
+        )));
         // Each sort reserves a merge buffer up front (10 MB by default): under a
         // small limit that alone exhausts the pool. Scale it so sorts spill
         // instead of failing.

@@ -138,10 +138,14 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
 }
 
 /// Intermediate tables on disk: fast to write and read (LZ4, dictionaries),
-/// they live only for the run.
+/// they live only for the run. No column statistics: they are read whole, and
+/// min/max per page cost a second of 10^7 records (the row counts the planner
+/// uses are in the file footer anyway).
 fn intermediate_properties() -> datafusion::parquet::file::properties::WriterProperties {
-    datafusion::parquet::file::properties::WriterProperties::builder()
+    use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+    WriterProperties::builder()
         .set_compression(datafusion::parquet::basic::Compression::LZ4_RAW)
+        .set_statistics_enabled(EnabledStatistics::None)
         .build()
 }
 
