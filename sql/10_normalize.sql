@@ -5,8 +5,9 @@
 --
 -- Reads:  raw_energy, raw_sector_energy, raw_gdp, raw_regions, raw_targets
 --         (all columns as text, plus source_file, source_line, row_error),
---         energy_alias and unit_alias (factor set).
--- Writes: regions_norm, gdp_norm, targets_norm, records_raw, records_norm (views).
+--         energy_alias, energy_catalog, unit_alias, unit_catalog (factor set).
+-- Writes: energy_lookup, unit_lookup (tables), regions_norm, gdp_norm,
+--         targets_norm, records_raw, records_norm (views).
 --
 -- Conventions: an empty or blank cell is a missing value (NULL); codes keep
 -- their leading zeros (they are never numbers); numbers may carry thousands
@@ -87,6 +88,20 @@ SELECT
     energy_code, use, flow, quantity, unit
 FROM raw_sector_energy;
 
+-- Every alias of an energy and of a unit with what the row rules need of it
+-- (small tables: each record is looked up once in each).
+CREATE OR REPLACE TABLE energy_lookup AS
+SELECT a.alias, e.energy_code, e.dimension, e.base_unit, e.fossil
+FROM energy_alias a
+JOIN energy_catalog e ON e.energy_code = a.energy_code
+WHERE a.alias <> '';
+
+CREATE OR REPLACE TABLE unit_lookup AS
+SELECT a.alias, u.unit, u.dimension
+FROM unit_alias a
+JOIN unit_catalog u ON u.unit = a.unit
+WHERE a.alias <> '';
+
 CREATE OR REPLACE VIEW records_norm AS
 SELECT
     r.input,
@@ -105,14 +120,20 @@ SELECT
     r.flow AS flow_raw,
     r.quantity AS quantity_raw,
     r.unit AS unit_raw,
-    -- parsed and resolved values (NULL where the text does not parse or resolve)
-    upper(nullif(trim(r.enterprise_id), '')) AS enterprise_id,
+    -- parsed and resolved values (NULL where the text does not parse or
+    -- resolve). The records are the bulk of the input: clean_code, parse_int,
+    -- parse_number and fold_key are the built-in expressions of the other
+    -- views in one pass each (lib/src/text.rs spells out which).
+    clean_code(r.enterprise_id) AS enterprise_id,
     nullif(trim(r.enterprise_name), '') AS enterprise_name,
     nullif(trim(r.region_code), '') AS region_code,
-    upper(nullif(trim(r.sector_code), '')) AS sector_code,
-    try_cast(nullif(trim(r.year), '') AS INT) AS year,
-    try_cast(nullif(trim(r.month), '') AS INT) AS month,
+    clean_code(r.sector_code) AS sector_code,
+    parse_int(r.year) AS year,
+    parse_int(r.month) AS month,
     ea.energy_code,
+    ea.dimension AS energy_dimension,
+    ea.base_unit AS energy_base_unit,
+    ea.fossil AS energy_fossil,
     -- the canonical words first: one comparison for almost every row
     CASE
         WHEN r.use = 'fuel' THEN 'fuel'
@@ -128,8 +149,9 @@ SELECT
         WHEN lower(trim(r.flow)) IN ('consumption', '消费', '消费量') THEN 'consumption'
         WHEN lower(trim(r.flow)) IN ('output', '输出', '外供', '产出', '供出') THEN 'output'
     END AS flow,
-    try_cast(replace(nullif(trim(r.quantity), ''), ',', '') AS DOUBLE) AS quantity,
-    ua.unit
+    parse_number(r.quantity) AS quantity,
+    ua.unit,
+    ua.dimension AS unit_dimension
 FROM records_raw r
-LEFT JOIN energy_alias ea ON ea.alias = lower(trim(r.energy_code))
-LEFT JOIN unit_alias ua ON ua.alias = lower(trim(r.unit));
+LEFT JOIN energy_lookup ea ON ea.alias = fold_key(r.energy_code)
+LEFT JOIN unit_lookup ua ON ua.alias = fold_key(r.unit);

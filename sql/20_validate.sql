@@ -13,8 +13,8 @@
 -- (A row that repeats an earlier one while breaking another rule is rejected
 -- for that rule.)
 --
--- Reads:  *_norm (10_normalize.sql), energy_catalog, unit_catalog,
---         special_sector (factor set).
+-- Reads:  *_norm and records_raw (10_normalize.sql), special_sector (factor
+--         set).
 -- Writes: regions_checked, gdp_checked, targets_checked, records_rows,
 --         record_key_conflicts, record_key_rejects (tables), records_checked,
 --         regions_ok, gdp_ok, targets_ok, records_ok, rejects, input_counts
@@ -186,6 +186,9 @@ WHERE reject IS NULL;
 -- among the accepted rows (an aggregation per enterprise, period, energy, use
 -- and flow, about a twelfth of the rows for monthly data), then the rows of
 -- those few keys that are rejected (record_key_rejects).
+-- (A parsed value is NULL whenever its text is blank, so the cheap test comes
+-- first in each AND: the engine skips the text test for a batch where the
+-- first one is false on every row.)
 CREATE OR REPLACE TABLE records_rows AS
 WITH c AS (
     SELECT n.*,
@@ -198,13 +201,13 @@ WITH c AS (
                 'message', 'region_code is empty')
             WHEN n.sector_code IS NULL THEN named_struct('rule', 'missing_value', 'column', 'sector_code',
                 'message', 'sector_code is empty')
-            WHEN nullif(trim(n.year_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'year',
+            WHEN n.year IS NULL AND nullif(trim(n.year_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'year',
                 'message', 'year is empty')
-            WHEN nullif(trim(n.energy_code_raw), '') IS NULL THEN named_struct('rule', 'missing_value',
+            WHEN n.energy_code IS NULL AND nullif(trim(n.energy_code_raw), '') IS NULL THEN named_struct('rule', 'missing_value',
                 'column', 'energy_code', 'message', 'energy_code is empty')
-            WHEN nullif(trim(n.quantity_raw), '') IS NULL THEN named_struct('rule', 'missing_value',
+            WHEN n.quantity IS NULL AND nullif(trim(n.quantity_raw), '') IS NULL THEN named_struct('rule', 'missing_value',
                 'column', 'quantity', 'message', 'quantity is empty')
-            WHEN nullif(trim(n.unit_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'unit',
+            WHEN n.unit IS NULL AND nullif(trim(n.unit_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'unit',
                 'message', 'unit is empty')
             WHEN n.input = 'energy' AND uscc_error(n.enterprise_id) IS NOT NULL THEN named_struct(
                 'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
@@ -215,7 +218,7 @@ WITH c AS (
                 'message', concat('''', n.sector_code_raw, ''' is not a GB/T 4754-2017 code such as C2511 or 2511 (or a code of the factor set''s special_sectors, e.g. HH for households)'))
             WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid',
                 'column', 'year', 'message', concat('year ''', n.year_raw, ''' is not a year between 1949 and 2100'))
-            WHEN nullif(trim(n.month_raw), '') IS NOT NULL AND (n.month IS NULL OR n.month NOT BETWEEN 1 AND 12) THEN named_struct(
+            WHEN (n.month IS NULL OR n.month NOT BETWEEN 1 AND 12) AND nullif(trim(n.month_raw), '') IS NOT NULL THEN named_struct(
                 'rule', 'period_invalid', 'column', 'month',
                 'message', concat('month ''', n.month_raw, ''' is not 1-12; leave it empty for an annual record'))
             WHEN n.energy_code IS NULL THEN named_struct('rule', 'energy_unknown', 'column', 'energy_code',
@@ -226,21 +229,19 @@ WITH c AS (
                 'message', concat('flow ''', n.flow_raw, ''' is not consumption (消费) or output (输出)'))
             WHEN n.unit IS NULL THEN named_struct('rule', 'unit_invalid', 'column', 'unit',
                 'message', concat('unit ''', n.unit_raw, ''' is not a unit of the factor set (t, 10^4 t, kg, m3, 10^4 m3, kWh, 10^4 kWh, MWh, GWh, GJ, MJ, tce, 10^4 tce and their Chinese names)'))
-            WHEN u.dimension <> e.dimension AND u.dimension <> 'tce' THEN named_struct('rule', 'unit_invalid', 'column', 'unit',
-                'message', concat('unit ''', n.unit_raw, ''' measures ', u.dimension, ' but ', n.energy_code, ' is reported in ', e.dimension, ' (base unit ', e.base_unit, ')'))
+            WHEN n.unit_dimension <> n.energy_dimension AND n.unit_dimension <> 'tce' THEN named_struct('rule', 'unit_invalid', 'column', 'unit',
+                'message', concat('unit ''', n.unit_raw, ''' measures ', n.unit_dimension, ' but ', n.energy_code, ' is reported in ', n.energy_dimension, ' (base unit ', n.energy_base_unit, ')'))
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
                 'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number'))
             WHEN n.quantity < 0 THEN named_struct('rule', 'quantity_negative', 'column', 'quantity',
                 'message', concat('quantity ', n.quantity_raw, ' is negative; report energy supplied to others as a positive quantity with flow = output'))
-            WHEN n.use = 'feedstock' AND NOT e.fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',
+            WHEN n.use = 'feedstock' AND NOT n.energy_fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',
                 'message', concat(n.energy_code, ' cannot be feedstock: only coal, oil and gas products are used as raw material (原料用能)'))
         END AS row_reject
     FROM records_norm n
     LEFT JOIN regions_ok r ON r.region_code = n.region_code
     LEFT JOIN special_sector s ON s.sector_code = n.sector_code
-    LEFT JOIN energy_catalog e ON e.energy_code = n.energy_code
-    LEFT JOIN unit_catalog u ON u.unit = n.unit
 )
 -- The parsed values only; the row as written is kept for rejected rows (a
 -- sector_energy row has no enterprise and no month: concat_ws skips the

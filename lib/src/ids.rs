@@ -20,8 +20,22 @@ pub const USCC_WEIGHTS: [u32; 17] = [
     1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
 ];
 
+/// The value of every byte: its position in [`USCC_CHARSET`], or 255.
+const USCC_VALUES: [u8; 256] = {
+    let mut t = [255u8; 256];
+    let mut i = 0;
+    while i < USCC_CHARSET.len() {
+        t[USCC_CHARSET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 fn value_of(c: u8) -> Option<u32> {
-    USCC_CHARSET.iter().position(|&x| x == c).map(|p| p as u32)
+    match USCC_VALUES[c as usize] {
+        255 => None,
+        v => Some(v as u32),
+    }
 }
 
 /// The check character for the first 17 characters, or None if one is not a
@@ -95,6 +109,9 @@ pub fn uscc_error_udf() -> ScalarUDF {
 /// Register every carbonstat UDF in a session.
 pub fn register_udfs(ctx: &SessionContext) {
     ctx.register_udf(uscc_error_udf());
+    for f in crate::text::udfs() {
+        ctx.register_udf(f);
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod schema;
 pub mod session;
 pub mod steps;
 pub mod storage;
+pub mod text;
 
 pub use datafusion;
 pub use error::{Error, Result};

@@ -239,6 +239,11 @@ fn staged(run_id: &str, path: &str) -> String {
 
 /// Run a dataset's query and stage its partitions. Returns the files with
 /// their final paths.
+///
+/// The query is ordered by year first, so one Parquet file is open at a time
+/// (memory: one year's compressed file, not the dataset). Encoding and
+/// compressing run on their own thread while the engine merges the sorted
+/// rows: the two overlap instead of taking turns.
 pub async fn write_dataset(
     ctx: &SessionContext,
     dataset: &Dataset,
@@ -255,14 +260,13 @@ pub async fn write_dataset(
         .create_physical_plan()
         .await
         .map_err(|e| Error::sql(&step, e))?;
-    // The query is ordered by year first: batches stream through one open
-    // Parquet writer at a time (memory: one year's compressed file, not the
-    // dataset).
     let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())
         .map_err(|e| Error::sql(&step, e))?;
     let schema = dataset.file_schema();
-    let mut open: Option<YearFile> = None;
+    let (batches, mut encoded) = encoder(schema.clone());
     let mut files = Vec::new();
+    let mut last_year: Option<i32> = None;
+    let mut failed: Option<Error> = None;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| Error::sql(&step, e))?;
         if batch.num_rows() == 0 {
@@ -289,34 +293,42 @@ pub async fn write_dataset(
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let typed = RecordBatch::try_new(schema.clone(), columns)?;
         for y in distinct {
+            if let Some(last) = last_year.filter(|last| *last > y) {
+                return Err(Error::Internal(format!(
+                    "{}: rows of {y} after rows of {last}: the query must be ordered by year",
+                    dataset.name
+                )));
+            }
+            last_year = Some(y);
             let part = if years.values().iter().all(|v| *v == y) {
                 typed.clone()
             } else {
                 let mask = eq(years, &Scalar::new(Int32Array::from(vec![y])))?;
                 filter_record_batch(&typed, &mask)?
             };
-            let mut file = match open.take() {
-                Some(f) if f.year == y => f,
-                Some(f) if f.year > y => {
-                    return Err(Error::Internal(format!(
-                        "{}: rows of {y} after rows of {}: the query must be ordered by year",
-                        dataset.name, f.year
-                    )));
-                }
-                previous => {
-                    if let Some(done) = previous {
-                        files.push(done.finish(dataset, out, run_id, fingerprint).await?);
-                    }
-                    YearFile::new(y, schema.clone())?
-                }
-            };
-            file.rows += part.num_rows() as u64;
-            file.writer.write(&part)?;
-            open = Some(file);
+            if batches.send((y, part)).await.is_err() {
+                // the encoder stopped: its error is in `encoded`
+                failed = Some(Error::Internal(format!(
+                    "{}: the Parquet encoder stopped",
+                    dataset.name
+                )));
+                break;
+            }
+        }
+        if failed.is_some() {
+            break;
+        }
+        // stage the years the encoder has finished meanwhile
+        while let Ok(done) = encoded.try_recv() {
+            files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
         }
     }
-    if let Some(done) = open.take() {
-        files.push(done.finish(dataset, out, run_id, fingerprint).await?);
+    drop(batches);
+    while let Some(done) = encoded.recv().await {
+        files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     let spilled = spilled_bytes(plan.as_ref());
     if spilled > 0 {
@@ -329,40 +341,103 @@ pub async fn write_dataset(
     Ok(files)
 }
 
-/// The Parquet file of one year partition being written.
+type Encoded = Result<YearFile>;
+
+/// A thread that encodes the batches of each year into one Parquet file and
+/// hands back every finished file. It ends when the batch sender is dropped,
+/// or at the first error (which it hands back).
+fn encoder(
+    schema: datafusion::arrow::datatypes::SchemaRef,
+) -> (
+    tokio::sync::mpsc::Sender<(i32, RecordBatch)>,
+    tokio::sync::mpsc::UnboundedReceiver<Encoded>,
+) {
+    let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<(i32, RecordBatch)>(4);
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Encoded>();
+    std::thread::spawn(move || {
+        let mut open: Option<(YearFile, ArrowWriter<Vec<u8>>)> = None;
+        let run = |open: &mut Option<(YearFile, ArrowWriter<Vec<u8>>)>,
+                   year: i32,
+                   part: RecordBatch|
+         -> Result<Option<YearFile>> {
+            let mut finished = None;
+            if open.as_ref().is_some_and(|(f, _)| f.year != year) {
+                let (file, writer) = open.take().expect("checked");
+                finished = Some(file.with_bytes(writer.into_inner()?));
+            }
+            if open.is_none() {
+                let writer =
+                    ArrowWriter::try_new(Vec::new(), schema.clone(), Some(writer_properties()))?;
+                *open = Some((YearFile::new(year), writer));
+            }
+            let (file, writer) = open.as_mut().expect("opened");
+            file.rows += part.num_rows() as u64;
+            writer.write(&part)?;
+            Ok(finished)
+        };
+        while let Some((year, part)) = batch_rx.blocking_recv() {
+            match run(&mut open, year, part) {
+                Ok(Some(done)) => {
+                    if done_tx.send(Ok(done)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = done_tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        if let Some((file, writer)) = open.take() {
+            let done = writer
+                .into_inner()
+                .map_err(Error::from)
+                .map(|buf| file.with_bytes(buf));
+            let _ = done_tx.send(done);
+        }
+    });
+    (batch_tx, done_rx)
+}
+
+/// The Parquet file of one year partition.
 struct YearFile {
     year: i32,
     rows: u64,
-    writer: ArrowWriter<Vec<u8>>,
+    bytes: Vec<u8>,
 }
 
 impl YearFile {
-    fn new(year: i32, schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Self> {
-        Ok(YearFile {
+    fn new(year: i32) -> Self {
+        YearFile {
             year,
             rows: 0,
-            writer: ArrowWriter::try_new(Vec::new(), schema, Some(writer_properties()))?,
-        })
+            bytes: Vec::new(),
+        }
     }
 
-    async fn finish(
+    fn with_bytes(self, bytes: Vec<u8>) -> Self {
+        YearFile { bytes, ..self }
+    }
+
+    /// Put the file under the run's staging prefix.
+    async fn stage(
         self,
         dataset: &Dataset,
         out: &OutputStore,
         run_id: &str,
         fingerprint: &str,
     ) -> Result<OutputFile> {
-        let buf = self.writer.into_inner()?;
         let path = partition_path(dataset.name, self.year, fingerprint);
         let file = OutputFile {
             dataset: dataset.name.to_string(),
             partition: format!("{PARTITION_COLUMN}={}", self.year),
             path: path.clone(),
             rows: self.rows,
-            bytes: buf.len() as u64,
-            sha256: sha256_hex(&buf),
+            bytes: self.bytes.len() as u64,
+            sha256: sha256_hex(&self.bytes),
         };
-        out.put(&staged(run_id, &path), buf).await?;
+        out.put(&staged(run_id, &path), self.bytes).await?;
         fault("mid_write")?;
         Ok(file)
     }
