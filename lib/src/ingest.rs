@@ -241,6 +241,16 @@ pub async fn list_inputs(cfg: &LoadedConfig) -> Result<Vec<ListedInput>> {
 /// Hash local files and copy remote ones into `work_dir` (hashing them on the
 /// way), then check every file's header.
 pub async fn fetch_inputs(listed: &[ListedInput], work_dir: &Path) -> Result<Vec<ResolvedInput>> {
+    // local files are hashed first, several at a time (a core each)
+    let local: Vec<&Path> = listed
+        .iter()
+        .flat_map(|i| i.files.iter())
+        .filter_map(|f| match &f.source {
+            Source::Local(p) => Some(p.as_path()),
+            Source::Remote(..) => None,
+        })
+        .collect();
+    let mut hashed = hash_files(&local).into_iter();
     let mut out = Vec::new();
     for input in listed {
         let spec = input.spec;
@@ -248,9 +258,12 @@ pub async fn fetch_inputs(listed: &[ListedInput], work_dir: &Path) -> Result<Vec
         for (n, f) in input.files.iter().enumerate() {
             let (local, size, sha256, utf8) = match &f.source {
                 Source::Local(p) => {
-                    let (size, sha, utf8) = hash_file(p).map_err(|e| {
-                        file_error(spec, &f.path, format!("cannot read the file: {e}"))
-                    })?;
+                    let (size, sha, utf8) = hashed
+                        .next()
+                        .ok_or_else(|| Error::Internal("a local input file was not hashed".into()))?
+                        .map_err(|e| {
+                            file_error(spec, &f.path, format!("cannot read the file: {e}"))
+                        })?;
                     (p.clone(), size, sha, utf8)
                 }
                 Source::Remote(loc, object) => {
@@ -473,6 +486,41 @@ pub fn read_local_file(
     let batches =
         readers::open_batches(spec, &file, spec.raw_schema())?.collect::<Result<Vec<_>>>()?;
     Ok((file, batches))
+}
+
+/// Size, sha256 and UTF-8 scan of a file (see [`hash_file`]).
+type Hashed = std::io::Result<(u64, String, Utf8Scan)>;
+
+/// [`hash_file`] of every file, in order, on as many threads as there are
+/// cores (at most one per file).
+fn hash_files(paths: &[&Path]) -> Vec<Hashed> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len());
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Hashed>>> = paths.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = paths.get(i) else { break };
+                    let r = hash_file(p);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(|| Err(std::io::Error::other("not hashed")))
+        })
+        .collect()
 }
 
 /// Size, sha256 and a UTF-8 scan of a file, in one pass.
