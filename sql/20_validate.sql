@@ -297,7 +297,7 @@ WITH in_conflict AS (
         r.month, r.energy_code, r.use, r.flow ORDER BY r.source_file, r.source_line)
 ),
 key_rejects AS (
-    SELECT input, source_file, source_line,
+    SELECT input, source_file, source_line, year,
         CASE
             WHEN key_rank > 1 THEN named_struct(
                 'rule', 'duplicate_key', 'column', '',
@@ -313,7 +313,7 @@ key_rejects AS (
 )
 -- with each row as written, read again from the input (the engine skips that
 -- read when no key conflicts)
-SELECT k.input, k.source_file, k.source_line, k.key_reject,
+SELECT k.input, k.source_file, k.source_line, k.year, k.key_reject,
     concat_ws('; ',
         CASE WHEN w.input = 'energy' THEN concat('enterprise_id=', w.enterprise_id) END,
         CASE WHEN w.input = 'energy' THEN concat('enterprise_name=', w.enterprise_name) END,
@@ -345,9 +345,14 @@ WHERE reject IS NULL;
 -- One row per rejected input row; `raw_record` repeats the row as written.
 CREATE OR REPLACE VIEW rejects AS
 SELECT input, source_file, source_line, coalesce(year, 0) AS year,
-    get_field(reject, 'rule') AS rule_id, get_field(reject, 'column') AS column_name, get_field(reject, 'message') AS message,
-    raw_record
-FROM records_checked WHERE reject IS NOT NULL
+    get_field(row_reject, 'rule') AS rule_id, get_field(row_reject, 'column') AS column_name,
+    get_field(row_reject, 'message') AS message, row_raw_record AS raw_record
+FROM records_rows WHERE row_reject IS NOT NULL
+UNION ALL
+SELECT input, source_file, source_line, year,
+    get_field(key_reject, 'rule'), get_field(key_reject, 'column'), get_field(key_reject, 'message'),
+    key_raw_record
+FROM record_key_rejects
 UNION ALL
 SELECT 'gdp', source_file, source_line, coalesce(year, 0),
     get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'),
@@ -369,13 +374,16 @@ SELECT 'targets', source_file, source_line, coalesce(target_year, 0),
 FROM targets_checked WHERE reject IS NOT NULL;
 
 -- Rows read, accepted and rejected per input and file (the manifest's counts).
+-- A record is rejected by a row rule or by the key checks, never by both.
 CREATE OR REPLACE VIEW input_counts AS
-SELECT input, source_file, count(*) AS rows_read, count(*) - count(reject) AS rows_accepted,
-       count(reject) AS rows_rejected
+SELECT input, source_file, sum(rows_read) AS rows_read, sum(rows_read) - sum(rows_rejected) AS rows_accepted,
+    sum(rows_rejected) AS rows_rejected
 FROM (
-    SELECT input, source_file, reject FROM records_checked
-    UNION ALL SELECT 'gdp', source_file, reject FROM gdp_checked
-    UNION ALL SELECT 'regions', source_file, reject FROM regions_checked
-    UNION ALL SELECT 'targets', source_file, reject FROM targets_checked
+    SELECT input, source_file, count(*) AS rows_read, count(row_reject) AS rows_rejected
+    FROM records_rows GROUP BY input, source_file
+    UNION ALL SELECT input, source_file, 0, count(*) FROM record_key_rejects GROUP BY input, source_file
+    UNION ALL SELECT 'gdp', source_file, count(*), count(reject) FROM gdp_checked GROUP BY source_file
+    UNION ALL SELECT 'regions', source_file, count(*), count(reject) FROM regions_checked GROUP BY source_file
+    UNION ALL SELECT 'targets', source_file, count(*), count(reject) FROM targets_checked GROUP BY source_file
 ) t
 GROUP BY input, source_file;

@@ -21,7 +21,7 @@
 -- exact, so totals are identical whatever the parallelism or the order rows
 -- arrive in. They become DOUBLE in the published datasets.
 --
--- Reads:  records_ok, energy_catalog, unit_catalog, grid_factor, grid_region,
+-- Reads:  records_ok, records_rows, energy_catalog, unit_catalog, grid_factor, grid_region,
 --         heat_factor, generation_coal_rate, electricity_equivalent,
 --         high_energy_division, run_params.
 -- Writes: record_periods, grid_factor_used, heat_factor_used,
@@ -31,10 +31,17 @@
 
 -- The (province, year) pairs the accepted records need factors for: one scan
 -- of the records; the factor choices below are made once per pair and kept
--- as small tables (the engine then broadcasts them to every record).
+-- as small tables (the engine then broadcasts them to every record). The key
+-- checks never reject every record of a pair (of duplicates the first is
+-- kept, beside an annual record its months are), so the rows the row rules
+-- accept give the same pairs.
 CREATE OR REPLACE TABLE record_periods AS
 SELECT concat(province_prefix, '0000') AS province_code, year
-FROM (SELECT DISTINCT substr(region_code, 1, 2) AS province_prefix, year FROM records_ok) p;
+FROM (
+    SELECT DISTINCT substr(region_code, 1, 2) AS province_prefix, year
+    FROM records_rows
+    WHERE row_reject IS NULL
+) p;
 
 -- The grid factor row each (province, year) uses.
 CREATE OR REPLACE TABLE grid_factor_used AS

@@ -14,7 +14,7 @@
 --   co2_direct_t, co2_indirect_t
 --
 -- Reads:  record_totals, regions_ok.
--- Writes: region_closure (table), region_energy (view).
+-- Writes: region_closure, enterprise_years (tables), region_energy (view).
 
 -- (region_code, ancestor_code, depth): every region with itself and each of
 -- its ancestors. Depth is bounded so a cycle in parent_code cannot loop; the
@@ -29,6 +29,16 @@ WITH RECURSIVE closure(region_code, ancestor_code, depth) AS (
     WHERE r.parent_code IS NOT NULL AND c.depth < 12
 )
 SELECT region_code, ancestor_code, depth FROM closure;
+
+-- Per year and enterprise, the regions it reported from (a table: the view
+-- below reads it twice). One region (nearly always): the enterprise counts
+-- once for that region and each of its ancestors. Several: once per distinct
+-- ancestor of them.
+CREATE OR REPLACE TABLE enterprise_years AS
+SELECT year, enterprise_id, min(region_code) AS region_code, max(region_code) AS last_region_code
+FROM record_totals
+WHERE enterprise_id IS NOT NULL
+GROUP BY year, enterprise_id;
 
 -- Summed per region and year first (regions × years rows), then rolled up to
 -- every ancestor: the fixed-point sums are exact, so summing in two stages
@@ -73,19 +83,32 @@ rolled_up AS (
     JOIN by_region b ON a.region_code = b.region_code
     GROUP BY a.ancestor_code, b.year
 ),
-enterprise_regions AS (
-    SELECT DISTINCT region_code, year, enterprise_id
-    FROM record_totals
-    WHERE enterprise_id IS NOT NULL
+single_region AS (
+    SELECT a.ancestor_code AS region_code, e.year, sum(e.enterprises) AS enterprises
+    FROM region_closure a
+    JOIN (
+        SELECT region_code, year, count(*) AS enterprises
+        FROM enterprise_years
+        WHERE region_code = last_region_code
+        GROUP BY region_code, year
+    ) e ON a.region_code = e.region_code
+    GROUP BY a.ancestor_code, e.year
 ),
-enterprises AS (
+several_regions AS (
     SELECT ancestor_code AS region_code, year, count(*) AS enterprises
     FROM (
-        SELECT DISTINCT a.ancestor_code, e.year, e.enterprise_id
-        FROM region_closure a
-        JOIN enterprise_regions e ON a.region_code = e.region_code
+        SELECT DISTINCT a.ancestor_code, t.year, t.enterprise_id
+        FROM enterprise_years m
+        JOIN record_totals t ON t.year = m.year AND t.enterprise_id = m.enterprise_id
+        JOIN region_closure a ON a.region_code = t.region_code
+        WHERE m.region_code <> m.last_region_code
     ) d
     GROUP BY ancestor_code, year
+),
+enterprises AS (
+    SELECT region_code, year, sum(enterprises) AS enterprises
+    FROM (SELECT * FROM single_region UNION ALL SELECT * FROM several_regions) u
+    GROUP BY region_code, year
 )
 SELECT
     r.region_code, r.year, r.energy_tce, r.feedstock_tce, r.non_fossil_tce, r.coal_tce, r.oil_tce,
