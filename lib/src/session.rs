@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, StringArray};
+use datafusion::common::config::SpillCompression;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -40,6 +41,9 @@ pub fn new_session(config: &Config) -> Result<SessionContext> {
         let reservation = (bytes / (8 * partitions)).clamp(64 * 1024, 10 * 1024 * 1024);
         session_config = session_config.with_sort_spill_reservation_bytes(reservation);
     }
+    // Spill files compressed with LZ4: at 10^8 records the aggregations spill
+    // a tenth of the bytes, and the run is 8 % faster (docs/benchmarks.md).
+    session_config = session_config.with_spill_compression(SpillCompression::Lz4Frame);
     if let Some(dir) = &config.engine.spill_dir {
         runtime = runtime.with_temp_file_path(dir);
     }
