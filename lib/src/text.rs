@@ -79,38 +79,46 @@ fn map_views(
 
 /// `upper(nullif(trim(t), ''))`
 fn clean_code_one(value: &str, scratch: &mut String) -> Mapped {
-    let (t, start) = trim_spaces(value);
-    if t.is_empty() {
-        return Mapped::Null;
-    }
-    if t.is_ascii() {
-        if !t.bytes().any(|b| b.is_ascii_lowercase()) {
-            return Mapped::Same(start, t.len());
-        }
-        scratch.push_str(t);
-        scratch.make_ascii_uppercase();
-        return Mapped::New;
-    }
-    scratch.push_str(&t.to_uppercase());
-    if scratch == t {
-        Mapped::Same(start, t.len())
-    } else {
-        Mapped::New
+    match trim_spaces(value) {
+        ("", _) => Mapped::Null,
+        (t, start) => recase(t, start, Case::Upper, scratch),
     }
 }
 
 /// `lower(trim(t))`
 fn fold_key_one(value: &str, scratch: &mut String) -> Mapped {
     let (t, start) = trim_spaces(value);
+    recase(t, start, Case::Lower, scratch)
+}
+
+#[derive(Clone, Copy)]
+enum Case {
+    Upper,
+    Lower,
+}
+
+/// `t` (which starts at byte `start` of its value) in upper or lower case:
+/// the same bytes when nothing changes, else the new text in `scratch`.
+fn recase(t: &str, start: usize, case: Case, scratch: &mut String) -> Mapped {
     if t.is_ascii() {
-        if !t.bytes().any(|b| b.is_ascii_uppercase()) {
+        let changes = match case {
+            Case::Upper => t.bytes().any(|b| b.is_ascii_lowercase()),
+            Case::Lower => t.bytes().any(|b| b.is_ascii_uppercase()),
+        };
+        if !changes {
             return Mapped::Same(start, t.len());
         }
         scratch.push_str(t);
-        scratch.make_ascii_lowercase();
+        match case {
+            Case::Upper => scratch.make_ascii_uppercase(),
+            Case::Lower => scratch.make_ascii_lowercase(),
+        }
         return Mapped::New;
     }
-    scratch.push_str(&t.to_lowercase());
+    scratch.push_str(&match case {
+        Case::Upper => t.to_uppercase(),
+        Case::Lower => t.to_lowercase(),
+    });
     if scratch == t {
         Mapped::Same(start, t.len())
     } else {
