@@ -133,7 +133,6 @@ SELECT
     e.dimension,
     e.base_unit,
     e.co2_method,
-    e.co2_t_per_base_unit,
     CASE
         WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_tce_per_kwh
         WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh
@@ -180,7 +179,7 @@ WITH q AS (
     SELECT
         r.input, r.enterprise_id, r.enterprise_name, r.region_code, r.sector_code, r.year, r.month,
         r.energy_code, r.use, r.flow, r.quantity, r.unit, r.source_file, r.source_line,
-        f.category, f.fossil, f.base_unit, f.co2_method, f.burnt, f.bought, f.indirect_divisor,
+        f.category, f.fossil, f.base_unit, f.burnt, f.bought, f.indirect_divisor,
         f.tce_per_base_unit, f.tce_factor_year, f.co2_factor, f.indirect_factor, f.indirect_factor_scope,
         f.indirect_factor_area, f.factor_year, f.factor_set,
         CASE r.flow WHEN 'output' THEN -1 ELSE 1 END AS sign,

@@ -18,10 +18,9 @@ pub enum FactorsCommand {
         /// The factor set directory.
         dir: PathBuf,
     },
-    /// Write the tables the SQL steps join (energy_catalog with tce and CO2 per
-    /// base unit, unit_catalog, unit_alias, energy_alias, grid_factor,
-    /// grid_region, heat_factor, generation_coal_rate, electricity_equivalent,
-    /// high_energy_division) as CSV: the factor set as other tools can use it.
+    /// Write every table the SQL steps join (energy_catalog with tce and CO2
+    /// per base unit, unit_catalog, the aliases, grid, heat and generation
+    /// factors, …) as CSV: the factor set as other tools can use it.
     Export {
         dir: PathBuf,
         #[arg(long)]
@@ -263,19 +262,14 @@ fn export(dir: &Path, out: &Path) -> carbonstat::Result<()> {
     std::fs::create_dir_all(out)
         .map_err(|e| carbonstat::Error::io(out.display().to_string(), e))?;
     let rt = crate::runtime(Some(1))?;
-    for table in [
-        "energy_catalog",
-        "energy_alias",
-        "unit_catalog",
-        "unit_alias",
-        "grid_factor",
-        "grid_region",
-        "heat_factor",
-        "generation_coal_rate",
-        "electricity_equivalent",
-        "high_energy_division",
-        "special_sector",
-    ] {
+    // every table the set registers for the SQL steps
+    let mut tables = ctx
+        .catalog("datafusion")
+        .and_then(|c| c.schema("public"))
+        .map(|s| s.table_names())
+        .unwrap_or_default();
+    tables.sort();
+    for table in tables {
         let batches = rt.block_on(async {
             ctx.sql(&format!("SELECT * FROM {table}"))
                 .await?

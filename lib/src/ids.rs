@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::as_string_view_array;
-use datafusion::error::Result as DfResult;
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 /// The 31 symbols of a USCC, in value order (no I, O, Z, S, V).
@@ -80,30 +78,19 @@ pub fn uscc_error(code: &str) -> Option<String> {
     })
 }
 
-fn uscc_error_array(args: &[ColumnarValue]) -> DfResult<ColumnarValue> {
-    let arrays = ColumnarValue::values_to_arrays(args)?;
-    let input = as_string_view_array(&arrays[0])?;
-    // valid codes (nearly all) only add a null bit: no allocation per row
-    let mut out = StringBuilder::with_capacity(input.len(), 0);
-    for v in input.iter() {
-        match v.and_then(uscc_error) {
-            Some(msg) => out.append_value(msg),
-            None => out.append_null(),
-        }
-    }
-    let array: ArrayRef = Arc::new(out.finish());
-    Ok(ColumnarValue::Array(array))
-}
-
 /// `uscc_error(text) -> text`: NULL when valid (or NULL input).
 pub fn uscc_error_udf() -> ScalarUDF {
-    create_udf(
-        "uscc_error",
-        vec![DataType::Utf8View],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(uscc_error_array),
-    )
+    crate::text::text_udf("uscc_error", DataType::Utf8, |input| {
+        // valid codes (nearly all) only add a null bit: no allocation per row
+        let mut out = StringBuilder::with_capacity(input.len(), 0);
+        for v in input.iter() {
+            match v.and_then(uscc_error) {
+                Some(msg) => out.append_value(msg),
+                None => out.append_null(),
+            }
+        }
+        Ok(Arc::new(out.finish()) as ArrayRef)
+    })
 }
 
 /// Register every carbonstat UDF in a session.

@@ -492,35 +492,30 @@ pub fn read_local_file(
 type Hashed = std::io::Result<(u64, String, Utf8Scan)>;
 
 /// [`hash_file`] of every file, in order, on as many threads as there are
-/// cores (at most one per file).
+/// cores (at most one per file): each thread takes the next file not taken.
 fn hash_files(paths: &[&Path]) -> Vec<Hashed> {
-    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(paths.len());
     let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Hashed>>> = paths.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = paths.get(i) else { break };
-                    let r = hash_file(p);
-                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-                }
-            });
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(p) = paths.get(i) else { break done };
+            done.push((i, hash_file(p)));
         }
+    };
+    let mut hashed: Vec<(usize, Hashed)> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..workers).map(|_| s.spawn(take)).collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
     });
-    results
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or_else(|| Err(std::io::Error::other("not hashed")))
-        })
-        .collect()
+    hashed.sort_by_key(|(i, _)| *i);
+    hashed.into_iter().map(|(_, h)| h).collect()
 }
 
 /// Size, sha256 and a UTF-8 scan of a file, in one pass.

@@ -263,11 +263,10 @@ pub async fn write_dataset(
     let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())
         .map_err(|e| Error::sql(&step, e))?;
     let schema = dataset.file_schema();
-    let (batches, mut encoded) = encoder(schema.clone());
+    let (batches, mut encoded, thread) = encoder(schema.clone());
     let mut files = Vec::new();
     let mut last_year: Option<i32> = None;
-    let mut failed: Option<Error> = None;
-    while let Some(batch) = stream.next().await {
+    'stream: while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| Error::sql(&step, e))?;
         if batch.num_rows() == 0 {
             continue;
@@ -307,16 +306,8 @@ pub async fn write_dataset(
                 filter_record_batch(&typed, &mask)?
             };
             if batches.send((y, part)).await.is_err() {
-                // the encoder stopped: its error is in `encoded`
-                failed = Some(Error::Internal(format!(
-                    "{}: the Parquet encoder stopped",
-                    dataset.name
-                )));
-                break;
+                break 'stream; // the encoder stopped: its error follows below
             }
-        }
-        if failed.is_some() {
-            break;
         }
         // stage the years the encoder has finished meanwhile
         while let Ok(done) = encoded.try_recv() {
@@ -327,9 +318,10 @@ pub async fn write_dataset(
     while let Some(done) = encoded.recv().await {
         files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
     }
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    // it has finished (it dropped its sender): joining does not wait
+    thread
+        .join()
+        .map_err(|_| Error::Internal(format!("{}: the Parquet encoder failed", dataset.name)))?;
     let spilled = spilled_bytes(plan.as_ref());
     if spilled > 0 {
         tracing::info!(
@@ -341,6 +333,7 @@ pub async fn write_dataset(
     Ok(files)
 }
 
+/// A finished year file, or why the encoder stopped.
 type Encoded = Result<YearFile>;
 
 /// A thread that encodes the batches of each year into one Parquet file and
@@ -351,56 +344,64 @@ fn encoder(
 ) -> (
     tokio::sync::mpsc::Sender<(i32, RecordBatch)>,
     tokio::sync::mpsc::UnboundedReceiver<Encoded>,
+    std::thread::JoinHandle<()>,
 ) {
     let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<(i32, RecordBatch)>(4);
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Encoded>();
-    std::thread::spawn(move || {
-        let mut open: Option<(YearFile, ArrowWriter<Vec<u8>>)> = None;
-        let run = |open: &mut Option<(YearFile, ArrowWriter<Vec<u8>>)>,
-                   year: i32,
-                   part: RecordBatch|
-         -> Result<Option<YearFile>> {
-            let mut finished = None;
-            if open.as_ref().is_some_and(|(f, _)| f.year != year) {
-                let (file, writer) = open.take().expect("checked");
-                finished = Some(file.with_bytes(writer.into_inner()?));
+    let thread = std::thread::spawn(move || {
+        let mut encode = || -> Result<()> {
+            let mut open: Option<OpenYear> = None;
+            while let Some((year, part)) = batch_rx.blocking_recv() {
+                if let Some(previous) = open.take_if(|o| o.year != year)
+                    && done_tx.send(Ok(previous.finish()?)).is_err()
+                {
+                    return Ok(()); // nobody waits for the files any more
+                }
+                let o = match &mut open {
+                    Some(o) => o,
+                    None => open.insert(OpenYear::new(year, schema.clone())?),
+                };
+                o.rows += part.num_rows() as u64;
+                o.writer.write(&part)?;
             }
-            if open.is_none() {
-                let writer =
-                    ArrowWriter::try_new(Vec::new(), schema.clone(), Some(writer_properties()))?;
-                *open = Some((YearFile::new(year), writer));
+            if let Some(o) = open {
+                let _ = done_tx.send(Ok(o.finish()?));
             }
-            let (file, writer) = open.as_mut().expect("opened");
-            file.rows += part.num_rows() as u64;
-            writer.write(&part)?;
-            Ok(finished)
+            Ok(())
         };
-        while let Some((year, part)) = batch_rx.blocking_recv() {
-            match run(&mut open, year, part) {
-                Ok(Some(done)) => {
-                    if done_tx.send(Ok(done)).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    let _ = done_tx.send(Err(e));
-                    return;
-                }
-            }
-        }
-        if let Some((file, writer)) = open.take() {
-            let done = writer
-                .into_inner()
-                .map_err(Error::from)
-                .map(|buf| file.with_bytes(buf));
-            let _ = done_tx.send(done);
+        if let Err(e) = encode() {
+            let _ = done_tx.send(Err(e));
         }
     });
-    (batch_tx, done_rx)
+    (batch_tx, done_rx, thread)
 }
 
-/// The Parquet file of one year partition.
+/// The Parquet file of one year partition being written.
+struct OpenYear {
+    year: i32,
+    rows: u64,
+    writer: ArrowWriter<Vec<u8>>,
+}
+
+impl OpenYear {
+    fn new(year: i32, schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Self> {
+        Ok(OpenYear {
+            year,
+            rows: 0,
+            writer: ArrowWriter::try_new(Vec::new(), schema, Some(writer_properties()))?,
+        })
+    }
+
+    fn finish(self) -> Result<YearFile> {
+        Ok(YearFile {
+            year: self.year,
+            rows: self.rows,
+            bytes: self.writer.into_inner()?,
+        })
+    }
+}
+
+/// The Parquet file of one year partition, written.
 struct YearFile {
     year: i32,
     rows: u64,
@@ -408,18 +409,6 @@ struct YearFile {
 }
 
 impl YearFile {
-    fn new(year: i32) -> Self {
-        YearFile {
-            year,
-            rows: 0,
-            bytes: Vec::new(),
-        }
-    }
-
-    fn with_bytes(self, bytes: Vec<u8>) -> Self {
-        YearFile { bytes, ..self }
-    }
-
     /// Put the file under the run's staging prefix.
     async fn stage(
         self,

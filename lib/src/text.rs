@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Builder, Int32Builder, StringViewArray, StringViewBuilder,
+    Array, ArrayRef, Float64Array, Int32Array, StringViewArray, StringViewBuilder,
 };
 use datafusion::arrow::compute::kernels::cast_utils::Parser;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int32Type};
@@ -126,85 +126,68 @@ fn recase(t: &str, start: usize, case: Case, scratch: &mut String) -> Mapped {
     }
 }
 
-fn views(args: &[ColumnarValue]) -> DfResult<ArrayRef> {
-    let arrays = ColumnarValue::values_to_arrays(args)?;
-    Ok(arrays[0].clone())
-}
-
-fn string_udf(name: &str, one: fn(&str, &mut String) -> Mapped) -> ScalarUDF {
+/// A UDF of one text argument (string views) in one pass over the array.
+pub(crate) fn text_udf(
+    name: &str,
+    returns: DataType,
+    f: impl Fn(&StringViewArray) -> DfResult<ArrayRef> + Send + Sync + 'static,
+) -> ScalarUDF {
     create_udf(
         name,
         vec![DataType::Utf8View],
-        DataType::Utf8View,
+        returns,
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
-            let array = views(args)?;
-            let out = map_views(as_string_view_array(&array)?, one)?;
-            Ok(ColumnarValue::Array(Arc::new(out)))
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            Ok(ColumnarValue::Array(f(as_string_view_array(&arrays[0])?)?))
         }),
     )
 }
 
+/// The trimmed text of a cell, None when blank (`nullif(trim(t), '')`).
+fn non_blank(s: &str) -> Option<&str> {
+    Some(trim_spaces(s).0).filter(|t| !t.is_empty())
+}
+
 /// `parse_int(t)`: `try_cast(nullif(trim(t), '') AS INT)`.
-fn parse_int_array(args: &[ColumnarValue]) -> DfResult<ColumnarValue> {
-    let array = views(args)?;
-    let input = as_string_view_array(&array)?;
-    let mut out = Int32Builder::with_capacity(input.len());
-    for v in input.iter() {
-        out.append_option(v.and_then(|s| {
-            let (t, _) = trim_spaces(s);
-            if t.is_empty() {
-                None
-            } else {
-                Int32Type::parse(t)
-            }
-        }));
-    }
-    Ok(ColumnarValue::Array(Arc::new(out.finish())))
+fn parse_int(input: &StringViewArray) -> DfResult<ArrayRef> {
+    let out: Int32Array = input
+        .iter()
+        .map(|v| v.and_then(non_blank).and_then(Int32Type::parse))
+        .collect();
+    Ok(Arc::new(out))
 }
 
 /// `parse_number(t)`: `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)`.
-fn parse_number_array(args: &[ColumnarValue]) -> DfResult<ColumnarValue> {
-    let array = views(args)?;
-    let input = as_string_view_array(&array)?;
-    let mut out = Float64Builder::with_capacity(input.len());
+fn parse_number(input: &StringViewArray) -> DfResult<ArrayRef> {
     let mut scratch = String::new();
-    for v in input.iter() {
-        out.append_option(v.and_then(|s| {
-            let (t, _) = trim_spaces(s);
-            if t.is_empty() {
-                None
-            } else if t.contains(',') {
-                scratch.clear();
-                scratch.extend(t.split(','));
-                Float64Type::parse(&scratch)
-            } else {
-                Float64Type::parse(t)
+    let out: Float64Array = input
+        .iter()
+        .map(|v| {
+            let t = v.and_then(non_blank)?;
+            if !t.contains(',') {
+                return Float64Type::parse(t);
             }
-        }));
-    }
-    Ok(ColumnarValue::Array(Arc::new(out.finish())))
+            scratch.clear();
+            scratch.extend(t.split(','));
+            Float64Type::parse(&scratch)
+        })
+        .collect();
+    Ok(Arc::new(out))
 }
 
 /// The four UDFs of this module.
 pub fn udfs() -> Vec<ScalarUDF> {
+    let recased = |one: fn(&str, &mut String) -> Mapped| {
+        move |input: &StringViewArray| -> DfResult<ArrayRef> {
+            Ok(Arc::new(map_views(input, one)?))
+        }
+    };
     vec![
-        string_udf("clean_code", clean_code_one),
-        string_udf("fold_key", fold_key_one),
-        create_udf(
-            "parse_int",
-            vec![DataType::Utf8View],
-            DataType::Int32,
-            Volatility::Immutable,
-            Arc::new(parse_int_array),
-        ),
-        create_udf(
-            "parse_number",
-            vec![DataType::Utf8View],
-            DataType::Float64,
-            Volatility::Immutable,
-            Arc::new(parse_number_array),
-        ),
+        text_udf("clean_code", DataType::Utf8View, recased(clean_code_one)),
+        text_udf("fold_key", DataType::Utf8View, recased(fold_key_one)),
+        text_udf("parse_int", DataType::Int32, parse_int),
+        text_udf("parse_number", DataType::Float64, parse_number),
     ]
 }
 
