@@ -13,12 +13,16 @@
 -- (A row that repeats an earlier one while breaking another rule is rejected
 -- for that rule.)
 --
--- Reads:  *_norm and records_raw (10_normalize.sql), special_sector (factor
---         set).
--- Writes: regions_checked, gdp_checked, targets_checked, records_rows,
---         record_key_conflicts, record_key_rejects (tables), records_checked,
---         regions_ok, gdp_ok, targets_ok, records_ok, rejects, input_counts
---         (views).
+-- The records are also summed here, in the same pass (record_groups): the
+-- key checks need the sums, and 30_emissions.sql starts from them.
+--
+-- Reads:  *_norm (10_normalize.sql), unit_factors, period_factors
+--         (15_factors.sql), special_sector (factor set).
+-- Writes: regions_checked, gdp_checked, targets_checked, region_lookup,
+--         record_groups, record_key_sums, record_key_conflicts,
+--         record_key_rows (tables), regions_ok, gdp_ok, targets_ok,
+--         records_rows, row_amounts, record_key_rejects, records_checked,
+--         records_ok, rejects, input_counts (views).
 
 CREATE OR REPLACE TABLE regions_checked AS
 WITH codes AS (
@@ -181,15 +185,25 @@ SELECT region_code, plan, base_year, target_year, indicator, value
 FROM targets_checked
 WHERE reject IS NULL;
 
--- Records in three statements, so the inputs are read once: the row rules
--- (records_rows, one pass over the files), then the record keys that repeat
--- among the accepted rows (an aggregation per enterprise, period, energy, use
--- and flow, about a twelfth of the rows for monthly data), then the rows of
--- those few keys that are rejected (record_key_rejects).
+-- The records are read once, by record_groups: each row is checked (the row
+-- rules of records_rows), its amounts are computed with the factors chosen in
+-- 15_factors.sql (row_amounts), and the rows are summed per file and year key
+-- (input, enterprise, region, sector, year, energy, use and flow; about a
+-- twelfth of the rows for monthly data). A rejected row is a group of its own,
+-- with its reject and its text. The key checks then need only the sums, and
+-- read the rows again only for the few keys that have a conflict
+-- (record_key_rows: DataFusion skips that read when nothing conflicts).
+
+-- Every region the row rules accept, with its province (the first two digits).
+CREATE OR REPLACE TABLE region_lookup AS
+SELECT region_code, substr(region_code, 1, 2) AS province_prefix
+FROM regions_ok;
+
+-- The row rules (a view: computed as record_groups reads the inputs).
 -- (A parsed value is NULL whenever its text is blank, so the cheap test comes
 -- first in each AND: the engine skips the text test for a batch where the
 -- first one is false on every row.)
-CREATE OR REPLACE TABLE records_rows AS
+CREATE OR REPLACE VIEW records_rows AS
 WITH c AS (
     SELECT n.*,
         CASE
@@ -238,16 +252,17 @@ WITH c AS (
                 'message', concat('quantity ', n.quantity_raw, ' is negative; report energy supplied to others as a positive quantity with flow = output'))
             WHEN n.use = 'feedstock' AND NOT n.energy_fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',
                 'message', concat(n.energy_code, ' cannot be feedstock: only coal, oil and gas products are used as raw material (原料用能)'))
-        END AS row_reject
+        END AS row_reject,
+        r.province_prefix
     FROM records_norm n
-    LEFT JOIN regions_ok r ON r.region_code = n.region_code
+    LEFT JOIN region_lookup r ON r.region_code = n.region_code
     LEFT JOIN special_sector s ON s.sector_code = n.sector_code
 )
--- The parsed values only; the row as written is kept for rejected rows (a
+-- The parsed values, and the row as written for rejected rows (a
 -- sector_energy row has no enterprise and no month: concat_ws skips the
--- NULLs). record_key_rejects below spells the row the same way.
-SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code, sector_code,
-    year, month, energy_code, use, flow, quantity, unit, row_reject,
+-- NULLs). record_key_rows below spells the row the same way.
+SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code, province_prefix,
+    sector_code, year, month, energy_code, use, flow, quantity, unit, row_reject,
     CASE WHEN row_reject IS NOT NULL THEN concat_ws('; ',
         CASE WHEN input = 'energy' THEN concat('enterprise_id=', enterprise_id_raw) END,
         CASE WHEN input = 'energy' THEN concat('enterprise_name=', enterprise_name_raw) END,
@@ -257,38 +272,139 @@ SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_c
         concat('energy_code=', energy_code_raw),
         concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
         concat('unit=', unit_raw))
-    END AS row_raw_record
+    END AS row_raw_record,
+    enterprise_id_raw, enterprise_name_raw, region_code_raw, sector_code_raw, year_raw, month_raw,
+    energy_code_raw, use_raw, flow_raw, quantity_raw, unit_raw
 FROM c;
 
--- Per year key (input, enterprise, region, sector, year, energy, use, flow) of
--- the accepted rows, the keys with a conflict:
---   two annual records                 count(*) − count(month) > 1
---   annual and monthly records         count(month) > 0 AND count(*) > count(month)
---   a month given twice                sum(2^month) ≠ bit_or(2^month): the sum of
---                                      distinct powers of two equals their OR
+-- Per row the row rules accept: quantity in the base unit, signed standard
+-- coal (tce), direct and indirect CO2, and the factors that made them; NULL
+-- amounts for a rejected row. The rules (README "How numbers are made"):
+--   quantity_base  = quantity × unit.to_base (a record given in tce is turned
+--                    back into the base unit with the same coefficient)
+--   sign           = +1 for consumption, −1 for output (energy supplied to others)
+--   tce            = sign × quantity_base × coefficient; electricity and primary
+--                    electricity at the configured valuation
+--   co2_direct_t   = sign × quantity_base × fuel CO2 factor, fossil fuel burnt as
+--                    fuel only (0 for feedstock, electricity, heat, non-fossil)
+--   co2_indirect_t = sign × MWh × grid factor, or sign × GJ × heat factor
+-- with the factors of 15_factors.sql: two joins to small tables, one per
+-- energy and unit, one per province and year.
+-- Amounts are fixed-point DECIMAL(38, 6) (1 g of coal, 1 g of CO2): sums are
+-- exact, so totals are identical whatever the parallelism or the order rows
+-- arrive in. They become DOUBLE in the published datasets.
+CREATE OR REPLACE VIEW row_amounts AS
+WITH f AS (
+    SELECT r.*,
+        CASE r.flow WHEN 'output' THEN -1 ELSE 1 END AS sign,
+        u.category, u.fossil, u.base_unit, u.factor_set, u.burnt, u.co2_factor, u.indirect_divisor,
+        u.unit_is_tce, u.grid_bought OR u.heat_bought AS bought,
+        CASE WHEN u.equal_valued THEN p.generation_tce_per_kwh ELSE u.tce_per_base_unit END AS tce_per_base_unit,
+        CASE WHEN u.equal_valued THEN p.generation_rate_year END AS tce_factor_year,
+        CASE WHEN u.grid_bought THEN p.tco2_per_mwh WHEN u.heat_bought THEN p.tco2_per_gj END AS indirect_factor,
+        CASE WHEN u.grid_bought THEN p.grid_factor_scope WHEN u.heat_bought THEN 'heat' END AS indirect_factor_scope,
+        CASE WHEN u.grid_bought THEN p.grid_factor_area END AS indirect_factor_area,
+        CASE WHEN u.grid_bought THEN p.grid_factor_year WHEN u.heat_bought THEN p.heat_factor_year END AS factor_year,
+        -- (a rejected row may have any quantity, NaN too: no amounts)
+        CASE WHEN r.row_reject IS NULL THEN r.quantity * u.to_base END AS q
+    FROM records_rows r
+    LEFT JOIN unit_factors u ON u.energy_code = r.energy_code AND u.unit = r.unit
+    LEFT JOIN period_factors p ON p.province_prefix = r.province_prefix AND p.year = r.year
+),
+b AS (
+    SELECT f.*,
+        CASE WHEN unit_is_tce THEN q / tce_per_base_unit ELSE q END AS quantity_base_f,
+        CASE WHEN unit_is_tce THEN q ELSE q * tce_per_base_unit END AS tce_f
+    FROM f
+)
+SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, burnt, bought, unit_is_tce, indirect_divisor),
+    CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
+    CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
+    CAST(CASE WHEN burnt AND use = 'fuel' THEN sign * quantity_base_f * co2_factor ELSE 0 END
+        AS DECIMAL(38, 6)) AS co2_direct_t,
+    CAST(CASE WHEN bought THEN sign * quantity_base_f / indirect_divisor * indirect_factor ELSE 0 END
+        AS DECIMAL(38, 6)) AS co2_indirect_t
+FROM b;
+
+-- The one pass over the records: per input, file and year key the accepted
+-- rows summed, and every rejected row alone (reject_line is its line) with
+-- its reject and its text. For the key checks:
+--   months          rows with a month
+--   month_bits_sum  sum(2^month) and month_bits = bit_or(2^month): they differ
+--                   when a month is given twice (a sum of distinct powers of
+--                   two equals their OR)
 -- A sector row has no enterprise and no month: NULLs group together.
+CREATE OR REPLACE TABLE record_groups AS
+SELECT input, source_file, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_line,
+    min(enterprise_name) AS enterprise_name,
+    sum(quantity_base) AS quantity_base,
+    sum(tce) AS tce,
+    sum(co2_direct_t) AS co2_direct_t,
+    sum(co2_indirect_t) AS co2_indirect_t,
+    count(*) AS records,
+    count(month) AS months,
+    sum(1 << month) AS month_bits_sum,
+    bit_or(1 << month) AS month_bits,
+    min(reject_rule) AS reject_rule,
+    min(reject_column) AS reject_column,
+    min(reject_message) AS reject_message,
+    min(row_raw_record) AS reject_raw_record
+FROM (
+    SELECT a.*,
+        CASE WHEN row_reject IS NOT NULL THEN source_line END AS reject_line,
+        get_field(row_reject, 'rule') AS reject_rule,
+        get_field(row_reject, 'column') AS reject_column,
+        get_field(row_reject, 'message') AS reject_message
+    FROM row_amounts a
+) g
+GROUP BY input, source_file, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_line;
+
+-- Per year key of the accepted rows, over all files, with its conflicts:
+--   two annual records                 records − months > 1
+--   annual and monthly records         months > 0 AND records > months
+--   a month given twice                sum(2^month) ≠ bit_or(2^month)
+-- The sums are final for a key without a conflict (record_totals,
+-- 30_emissions.sql, reads them).
+CREATE OR REPLACE TABLE record_key_sums AS
+SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_code, sector_code, year,
+    energy_code, use, flow,
+    sum(quantity_base) AS quantity_base,
+    sum(tce) AS tce,
+    sum(co2_direct_t) AS co2_direct_t,
+    sum(co2_indirect_t) AS co2_indirect_t,
+    sum(records) AS records,
+    sum(months) AS months,
+    sum(records) - sum(months) > 1
+        OR (sum(months) > 0 AND sum(records) > sum(months))
+        OR sum(month_bits_sum) IS DISTINCT FROM bit_or(month_bits) AS key_conflict
+FROM record_groups
+WHERE reject_rule IS NULL
+GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow;
+
 CREATE OR REPLACE TABLE record_key_conflicts AS
 SELECT input, coalesce(enterprise_id, '') AS enterprise_key, region_code, sector_code, year,
-    energy_code, use, flow, count(month) AS monthly_rows
-FROM records_rows
-WHERE row_reject IS NULL
-GROUP BY input, coalesce(enterprise_id, ''), region_code, sector_code, year, energy_code, use, flow
-HAVING count(*) - count(month) > 1
-    OR (count(month) > 0 AND count(*) > count(month))
-    OR sum(1 << month) <> bit_or(1 << month);
+    energy_code, use, flow, months AS monthly_rows
+FROM record_key_sums
+WHERE key_conflict;
 
--- The rows of those keys that are rejected: of rows with the same key and
--- month (or both annual) the first by file and line is kept and the later ones
--- are duplicates naming it; an annual row beside monthly rows of the same
--- year is a period overlap.
-CREATE OR REPLACE TABLE record_key_rejects AS
+-- Every accepted row of those keys, read again, with its key reject: of rows
+-- with the same key and month (or both annual) the first by file and line is
+-- kept and the later ones are duplicates naming it; an annual row beside
+-- monthly rows of the same year is a period overlap. A rejected row keeps its
+-- text (spelled as in records_rows).
+CREATE OR REPLACE TABLE record_key_rows AS
 WITH in_conflict AS (
-    SELECT r.input, r.source_file, r.source_line, r.year, r.month, c.monthly_rows,
+    SELECT r.input, r.source_file, r.source_line, r.enterprise_id, r.enterprise_name, r.region_code,
+        r.sector_code, r.year, r.month, r.energy_code, r.use, r.flow,
+        r.quantity_base, r.tce, r.co2_direct_t, r.co2_indirect_t,
+        r.enterprise_id_raw, r.enterprise_name_raw, r.region_code_raw, r.sector_code_raw, r.year_raw,
+        r.month_raw, r.energy_code_raw, r.use_raw, r.flow_raw, r.quantity_raw, r.unit_raw,
+        c.monthly_rows,
         row_number() OVER w AS key_rank,
         first_value(r.source_file) OVER w AS first_file,
         first_value(r.source_line) OVER w AS first_line
-    FROM records_rows r
-    JOIN record_key_conflicts c
+    FROM record_key_conflicts c
+    JOIN row_amounts r
         ON c.input = r.input AND c.enterprise_key = coalesce(r.enterprise_id, '')
         AND c.region_code = r.region_code AND c.sector_code = r.sector_code AND c.year = r.year
         AND c.energy_code = r.energy_code AND c.use = r.use AND c.flow = r.flow
@@ -296,41 +412,48 @@ WITH in_conflict AS (
     WINDOW w AS (PARTITION BY r.input, coalesce(r.enterprise_id, ''), r.region_code, r.sector_code, r.year,
         r.month, r.energy_code, r.use, r.flow ORDER BY r.source_file, r.source_line)
 ),
-key_rejects AS (
-    SELECT input, source_file, source_line, year,
+k AS (
+    SELECT in_conflict.*,
         CASE
             WHEN key_rank > 1 THEN named_struct(
                 'rule', 'duplicate_key', 'column', '',
                 'message', concat('same ', CASE WHEN input = 'energy' THEN 'enterprise, ' ELSE '' END,
                     'region, sector, period, energy, use and flow as ', first_file, ' line ', CAST(first_line AS VARCHAR),
                     '; remove one of them or correct it'))
-            ELSE named_struct('rule', 'period_overlap', 'column', 'month',
+            WHEN month IS NULL AND monthly_rows > 0 THEN named_struct('rule', 'period_overlap', 'column', 'month',
                 'message', concat('an annual record, but ', CAST(monthly_rows AS VARCHAR), ' monthly records of ', CAST(year AS VARCHAR),
                     ' exist for the same enterprise, energy, use and flow; report either months or the year'))
         END AS key_reject
     FROM in_conflict
-    WHERE key_rank > 1 OR (month IS NULL AND monthly_rows > 0)
 )
--- with each row as written, read again from the input (the engine skips that
--- read when no key conflicts)
-SELECT k.input, k.source_file, k.source_line, k.year, k.key_reject,
-    concat_ws('; ',
-        CASE WHEN w.input = 'energy' THEN concat('enterprise_id=', w.enterprise_id) END,
-        CASE WHEN w.input = 'energy' THEN concat('enterprise_name=', w.enterprise_name) END,
-        concat('region_code=', w.region_code), concat('sector_code=', w.sector_code),
-        concat('year=', w.year),
-        CASE WHEN w.input = 'energy' THEN concat('month=', w.month) END,
-        concat('energy_code=', w.energy_code),
-        concat('use=', w.use), concat('flow=', w.flow), concat('quantity=', w.quantity),
-        concat('unit=', w.unit)) AS key_raw_record
-FROM key_rejects k
-JOIN records_raw w ON w.input = k.input AND w.source_file = k.source_file AND w.source_line = k.source_line;
+SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code, sector_code, year, month,
+    energy_code, use, flow, quantity_base, tce, co2_direct_t, co2_indirect_t, key_reject,
+    CASE WHEN key_reject IS NOT NULL THEN concat_ws('; ',
+        CASE WHEN input = 'energy' THEN concat('enterprise_id=', enterprise_id_raw) END,
+        CASE WHEN input = 'energy' THEN concat('enterprise_name=', enterprise_name_raw) END,
+        concat('region_code=', region_code_raw), concat('sector_code=', sector_code_raw),
+        concat('year=', year_raw),
+        CASE WHEN input = 'energy' THEN concat('month=', month_raw) END,
+        concat('energy_code=', energy_code_raw),
+        concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
+        concat('unit=', unit_raw))
+    END AS key_raw_record
+FROM k;
 
--- Every raw record once, with its reject (NULL when accepted). (The columns
--- of the two tables have their own names: DataFusion 55's get_field
--- extraction confuses an alias with an input column of the same name.)
+-- The rows the key checks reject.
+CREATE OR REPLACE VIEW record_key_rejects AS
+SELECT input, source_file, source_line, year, key_reject, key_raw_record
+FROM record_key_rows
+WHERE key_reject IS NOT NULL;
+
+-- Every raw record once, with its reject (NULL when accepted); computed as it
+-- is read (explain and the tests read it). (The columns of the two tables
+-- have their own names: DataFusion 55's get_field extraction confuses an alias
+-- with an input column of the same name.)
 CREATE OR REPLACE VIEW records_checked AS
-SELECT r.* EXCLUDE (row_reject, row_raw_record), coalesce(r.row_reject, k.key_reject) AS reject,
+SELECT r.input, r.source_file, r.source_line, r.enterprise_id, r.enterprise_name, r.region_code,
+    r.sector_code, r.year, r.month, r.energy_code, r.use, r.flow, r.quantity, r.unit,
+    coalesce(r.row_reject, k.key_reject) AS reject,
     coalesce(r.row_raw_record, k.key_raw_record) AS raw_record
 FROM records_rows r
 LEFT JOIN record_key_rejects k
@@ -344,10 +467,10 @@ WHERE reject IS NULL;
 
 -- One row per rejected input row; `raw_record` repeats the row as written.
 CREATE OR REPLACE VIEW rejects AS
-SELECT input, source_file, source_line, coalesce(year, 0) AS year,
-    get_field(row_reject, 'rule') AS rule_id, get_field(row_reject, 'column') AS column_name,
-    get_field(row_reject, 'message') AS message, row_raw_record AS raw_record
-FROM records_rows WHERE row_reject IS NOT NULL
+SELECT input, source_file, reject_line AS source_line, coalesce(year, 0) AS year,
+    reject_rule AS rule_id, reject_column AS column_name, reject_message AS message,
+    reject_raw_record AS raw_record
+FROM record_groups WHERE reject_rule IS NOT NULL
 UNION ALL
 SELECT input, source_file, source_line, year,
     get_field(key_reject, 'rule'), get_field(key_reject, 'column'), get_field(key_reject, 'message'),
@@ -379,8 +502,8 @@ CREATE OR REPLACE VIEW input_counts AS
 SELECT input, source_file, sum(rows_read) AS rows_read, sum(rows_read) - sum(rows_rejected) AS rows_accepted,
     sum(rows_rejected) AS rows_rejected
 FROM (
-    SELECT input, source_file, count(*) AS rows_read, count(row_reject) AS rows_rejected
-    FROM records_rows GROUP BY input, source_file
+    SELECT input, source_file, sum(records) AS rows_read, count(reject_rule) AS rows_rejected
+    FROM record_groups GROUP BY input, source_file
     UNION ALL SELECT input, source_file, 0, count(*) FROM record_key_rejects GROUP BY input, source_file
     UNION ALL SELECT 'gdp', source_file, count(*), count(reject) FROM gdp_checked GROUP BY source_file
     UNION ALL SELECT 'regions', source_file, count(*), count(reject) FROM regions_checked GROUP BY source_file

@@ -152,7 +152,7 @@ pub async fn prepare(
     let ctx = new_session(&cfg.config)?;
     register_run(&ctx, &cfg.config, &factors)?;
     register_raw(&ctx, &inputs)?;
-    run_steps(&ctx, &STEPS[..2]).await?;
+    run_steps(&ctx, &STEPS[..3]).await?;
     check_region_cycles(&ctx).await?;
     Ok(Prepared {
         ctx,
@@ -330,7 +330,7 @@ pub async fn compute(
     quality_gate(cfg, &ctx, &totals).await?;
     fault("after_ingest")?;
     opts.stage("computing");
-    run_steps(&ctx, &STEPS[2..]).await?;
+    run_steps(&ctx, &STEPS[3..]).await?;
     Ok(Computed {
         ctx,
         factors,

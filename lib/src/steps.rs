@@ -28,6 +28,10 @@ pub const STEPS: &[Step] = &[
         sql: include_str!("../../sql/10_normalize.sql"),
     },
     Step {
+        name: "15_factors.sql",
+        sql: include_str!("../../sql/15_factors.sql"),
+    },
+    Step {
         name: "20_validate.sql",
         sql: include_str!("../../sql/20_validate.sql"),
     },

@@ -1,0 +1,172 @@
+-- 15_factors.sql — which factor row every record will use, chosen once per
+-- province and year and once per energy and unit, before any record is read,
+-- so that 20_validate.sql can compute each record's amounts in the same pass
+-- that checks it.
+--
+-- Choices (README "How numbers are made"):
+--   factor years  the latest data year ≤ the record's year, or the earliest one
+--                 when the record is older than every factor; the year used is
+--                 kept per row
+--   grid scope    the most specific scope the config allows that has a factor
+--                 for the province (provincial → regional grid → national)
+--   electricity   equivalent value (electricity_equivalent, 0.1229 kgce/kWh) or
+--                 equal value (that year's thermal generation coal rate)
+--
+-- Every province the regions input names × every year a record may have
+-- (1949-2100, the row rules reject the others): a few thousand rows, small
+-- enough for the engine to keep in memory beside every record.
+--
+-- Reads:  regions_norm (10_normalize.sql), energy_catalog, unit_catalog,
+--         grid_factor, grid_region, heat_factor, generation_coal_rate,
+--         electricity_equivalent, run_params (factor set and config).
+-- Writes: factor_periods, grid_factor_used, heat_factor_used,
+--         generation_rate_used, period_factors, energy_factors, unit_factors
+--         (tables).
+
+CREATE OR REPLACE TABLE factor_periods AS
+SELECT concat(p.province_prefix, '0000') AS province_code, p.province_prefix, CAST(y.value AS INT) AS year
+FROM (
+    SELECT DISTINCT substr(region_code, 1, 2) AS province_prefix
+    FROM regions_norm
+    WHERE region_code IS NOT NULL
+) p
+CROSS JOIN generate_series(1949, 2100) y;
+
+-- The grid factor row each (province, year) uses.
+CREATE OR REPLACE TABLE grid_factor_used AS
+WITH candidates AS (
+    SELECT n.province_code, n.year, g.scope, g.area_code, g.data_year, g.tco2_per_mwh,
+        g.source_id, g.quality,
+        CASE g.scope WHEN 'provincial' THEN 1 WHEN 'regional' THEN 2 ELSE 3 END AS specificity
+    FROM factor_periods n
+    CROSS JOIN run_params p
+    LEFT JOIN grid_region gr ON gr.province_code = n.province_code
+    JOIN grid_factor g ON
+        (g.scope = 'provincial' AND p.electricity_factor = 'provincial' AND g.area_code = n.province_code)
+        OR (g.scope = 'regional' AND p.electricity_factor IN ('provincial', 'regional') AND g.area_code = gr.grid_region)
+        OR g.scope = 'national'
+),
+scope_chosen AS (
+    SELECT province_code, year, min(specificity) AS specificity
+    FROM candidates
+    GROUP BY province_code, year
+),
+in_scope AS (
+    SELECT c.*
+    FROM candidates c
+    JOIN scope_chosen s
+        ON s.province_code = c.province_code AND s.year = c.year AND s.specificity = c.specificity
+),
+year_chosen AS (
+    SELECT province_code, year,
+        coalesce(max(CASE WHEN data_year <= year THEN data_year END), min(data_year)) AS data_year
+    FROM in_scope
+    GROUP BY province_code, year
+)
+SELECT i.province_code, i.year, i.scope, i.area_code, i.data_year, i.tco2_per_mwh, i.source_id, i.quality
+FROM in_scope i
+JOIN year_chosen y
+    ON y.province_code = i.province_code AND y.year = i.year AND y.data_year = i.data_year;
+
+-- The heat factor row each year uses.
+CREATE OR REPLACE TABLE heat_factor_used AS
+WITH years AS (SELECT DISTINCT year FROM factor_periods),
+chosen AS (
+    SELECT y.year,
+        coalesce(max(CASE WHEN h.data_year <= y.year THEN h.data_year END), min(h.data_year)) AS data_year
+    FROM years y CROSS JOIN heat_factor h
+    GROUP BY y.year
+)
+SELECT c.year, h.data_year, h.tco2_per_gj, h.source_id, h.quality
+FROM chosen c JOIN heat_factor h ON h.data_year = c.data_year;
+
+-- The thermal generation coal rate each year uses (equal-value electricity).
+CREATE OR REPLACE TABLE generation_rate_used AS
+WITH years AS (SELECT DISTINCT year FROM factor_periods),
+chosen AS (
+    SELECT y.year,
+        coalesce(max(CASE WHEN g.data_year <= y.year THEN g.data_year END), min(g.data_year)) AS data_year
+    FROM years y CROSS JOIN generation_coal_rate g
+    GROUP BY y.year
+)
+SELECT c.year, g.data_year, g.tce_per_kwh
+FROM chosen c JOIN generation_coal_rate g ON g.data_year = c.data_year;
+
+-- Every factor that depends on the record's province and year, one row per
+-- (province, year).
+CREATE OR REPLACE TABLE period_factors AS
+SELECT p.province_code, p.province_prefix, p.year,
+    gr.tce_per_kwh AS generation_tce_per_kwh,
+    gr.data_year AS generation_rate_year,
+    gf.tco2_per_mwh,
+    gf.scope AS grid_factor_scope,
+    gf.area_code AS grid_factor_area,
+    gf.data_year AS grid_factor_year,
+    hf.tco2_per_gj,
+    hf.data_year AS heat_factor_year
+FROM factor_periods p
+LEFT JOIN generation_rate_used gr ON gr.year = p.year
+LEFT JOIN grid_factor_used gf ON gf.province_code = p.province_code AND gf.year = p.year
+LEFT JOIN heat_factor_used hf ON hf.year = p.year;
+
+-- Every factor of a province, year and energy (provinces × years × energies
+-- rows): what the sums per enterprise and energy report beside their amounts.
+CREATE OR REPLACE TABLE energy_factors AS
+SELECT
+    pf.province_prefix,
+    pf.year,
+    e.energy_code,
+    e.category,
+    e.fossil,
+    e.dimension,
+    e.base_unit,
+    e.co2_method,
+    CASE
+        WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_tce_per_kwh
+        WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh
+        ELSE e.tce_per_base_unit
+    END AS tce_per_base_unit,
+    CASE WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_rate_year END
+        AS tce_factor_year,
+    CASE e.co2_method WHEN 'combustion' THEN e.co2_t_per_base_unit END AS co2_factor,
+    CASE e.co2_method WHEN 'grid' THEN pf.tco2_per_mwh WHEN 'heat' THEN pf.tco2_per_gj END AS indirect_factor,
+    CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_scope WHEN 'heat' THEN 'heat' END AS indirect_factor_scope,
+    CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_area END AS indirect_factor_area,
+    CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_year WHEN 'heat' THEN pf.heat_factor_year END AS factor_year,
+    p.factor_set
+FROM period_factors pf
+CROSS JOIN energy_catalog e
+CROSS JOIN run_params p
+CROSS JOIN electricity_equivalent ee;
+
+-- Every factor of an energy given in a unit (energies × their units rows),
+-- with the arithmetic reduced to flags and multipliers. A record's amounts
+-- (20_validate.sql, record_groups) are
+--   q              = quantity × to_base
+--   quantity_base  = q ÷ tce_per_base_unit for a unit of standard coal, else q
+--   tce            = q for a unit of standard coal, else q × tce_per_base_unit
+--   indirect CO2   = sign × quantity_base ÷ indirect_divisor × the period's grid
+--                    or heat factor (1000 kWh per MWh for the grid factor)
+-- where tce_per_base_unit is the period's generation coal rate for
+-- equal-value electricity and this table's value otherwise.
+CREATE OR REPLACE TABLE unit_factors AS
+SELECT
+    e.energy_code,
+    u.unit,
+    u.to_base,
+    u.dimension = 'tce' AS unit_is_tce,
+    e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' AS equal_valued,
+    CASE WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh ELSE e.tce_per_base_unit END AS tce_per_base_unit,
+    e.co2_method = 'combustion' AS burnt,
+    e.co2_method = 'grid' AS grid_bought,
+    e.co2_method = 'heat' AS heat_bought,
+    CASE e.co2_method WHEN 'combustion' THEN e.co2_t_per_base_unit END AS co2_factor,
+    CASE e.co2_method WHEN 'grid' THEN 1000.0 ELSE 1.0 END AS indirect_divisor,
+    e.category,
+    e.fossil,
+    e.base_unit,
+    p.factor_set
+FROM energy_catalog e
+CROSS JOIN run_params p
+CROSS JOIN electricity_equivalent ee
+JOIN unit_catalog u ON u.dimension = e.dimension OR u.dimension = 'tce';
