@@ -1,7 +1,6 @@
 -- 15_factors.sql — which factor row every record will use, chosen once per
--- province and year and once per energy and unit, before any record is read,
--- so that 20_validate.sql can compute each record's amounts in the same pass
--- that checks it.
+-- province and year and once per energy and unit, before any record is read:
+-- the choice depends on the factor set, the config and the regions only.
 --
 -- Choices (README "How numbers are made"):
 --   factor years  the latest data year ≤ the record's year, or the earliest one
@@ -141,7 +140,7 @@ CROSS JOIN electricity_equivalent ee;
 
 -- Every factor of an energy given in a unit (energies × their units rows),
 -- with the arithmetic reduced to flags and multipliers. A record's amounts
--- (20_validate.sql, record_groups) are
+-- (20_validate.sql, row_amounts) are
 --   q              = quantity × to_base
 --   quantity_base  = q ÷ tce_per_base_unit for a unit of standard coal, else q
 --   tce            = q for a unit of standard coal, else q × tce_per_base_unit

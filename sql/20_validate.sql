@@ -13,16 +13,16 @@
 -- (A row that repeats an earlier one while breaking another rule is rejected
 -- for that rule.)
 --
--- The records are also summed here, in the same pass (record_groups): the
--- key checks need the sums, and 30_emissions.sql starts from them.
+-- The records are also summed here (record_key_sums): the key checks need
+-- the sums, and 30_emissions.sql starts from them.
 --
 -- Reads:  *_norm (10_normalize.sql), unit_factors, period_factors
 --         (15_factors.sql), special_sector (factor set).
 -- Writes: regions_checked, gdp_checked, targets_checked, region_lookup,
---         record_groups, record_key_sums, record_key_conflicts,
---         record_key_rows (tables), regions_ok, gdp_ok, targets_ok,
---         records_rows, row_amounts, record_key_rejects, records_checked,
---         records_ok, rejects, input_counts (views).
+--         records_rows, record_key_sums, record_key_conflicts,
+--         record_key_rows, record_key_rejects (tables), regions_ok, gdp_ok,
+--         targets_ok, row_amounts, records_checked, records_ok, rejects,
+--         input_counts (views).
 
 CREATE OR REPLACE TABLE regions_checked AS
 WITH codes AS (
@@ -185,25 +185,23 @@ SELECT region_code, plan, base_year, target_year, indicator, value
 FROM targets_checked
 WHERE reject IS NULL;
 
--- The records are read once, by record_groups: each row is checked (the row
--- rules of records_rows), its amounts are computed with the factors chosen in
--- 15_factors.sql (row_amounts), and the rows are summed per file and year key
--- (input, enterprise, region, sector, year, energy, use and flow; about a
--- twelfth of the rows for monthly data). A rejected row is a group of its own,
--- with its reject and its text. The key checks then need only the sums, and
--- read the rows again only for the few keys that have a conflict
--- (record_key_rows: DataFusion skips that read when nothing conflicts).
+-- Records in three passes: the row rules (records_rows, one pass over the
+-- input files), then the amounts summed per year key with the key checks
+-- (record_key_sums: an aggregation per enterprise, period, energy, use and
+-- flow, about a twelfth of the rows for monthly data), then the rows of the
+-- few keys with a conflict (record_key_rows; DataFusion skips that read when
+-- nothing conflicts).
 
 -- Every region the row rules accept, with its province (the first two digits).
 CREATE OR REPLACE TABLE region_lookup AS
 SELECT region_code, substr(region_code, 1, 2) AS province_prefix
 FROM regions_ok;
 
--- The row rules (a view: computed as record_groups reads the inputs).
--- (A parsed value is NULL whenever its text is blank, so the cheap test comes
+-- The row rules: every raw row once, with its parsed values and its first
+-- broken rule. (A parsed value is NULL whenever its text is blank, so the cheap test comes
 -- first in each AND: the engine skips the text test for a batch where the
 -- first one is false on every row.)
-CREATE OR REPLACE VIEW records_rows AS
+CREATE OR REPLACE TABLE records_rows AS
 WITH c AS (
     SELECT n.*,
         CASE
@@ -260,7 +258,7 @@ WITH c AS (
 )
 -- The parsed values, and the row as written for rejected rows (a
 -- sector_energy row has no enterprise and no month: concat_ws skips the
--- NULLs). record_key_rows below spells the row the same way.
+-- NULLs). record_key_rejects below spells the row the same way.
 SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code, province_prefix,
     sector_code, year, month, energy_code, use, flow, quantity, unit, row_reject,
     CASE WHEN row_reject IS NOT NULL THEN concat_ws('; ',
@@ -272,9 +270,7 @@ SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_c
         concat('energy_code=', energy_code_raw),
         concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
         concat('unit=', unit_raw))
-    END AS row_raw_record,
-    enterprise_id_raw, enterprise_name_raw, region_code_raw, sector_code_raw, year_raw, month_raw,
-    energy_code_raw, use_raw, flow_raw, quantity_raw, unit_raw
+    END AS row_raw_record
 FROM c;
 
 -- Per row the row rules accept: quantity in the base unit, signed standard
@@ -326,45 +322,16 @@ SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, burnt, bought, unit_is_tce, indir
         AS DECIMAL(38, 6)) AS co2_indirect_t
 FROM b;
 
--- The one pass over the records: per input, file and year key the accepted
--- rows summed, and every rejected row alone (reject_line is its line) with
--- its reject and its text. For the key checks:
---   months          rows with a month
---   month_bits_sum  sum(2^month) and month_bits = bit_or(2^month): they differ
---                   when a month is given twice (a sum of distinct powers of
---                   two equals their OR)
--- A sector row has no enterprise and no month: NULLs group together.
-CREATE OR REPLACE TABLE record_groups AS
-SELECT input, source_file, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_line,
-    min(enterprise_name) AS enterprise_name,
-    sum(quantity_base) AS quantity_base,
-    sum(tce) AS tce,
-    sum(co2_direct_t) AS co2_direct_t,
-    sum(co2_indirect_t) AS co2_indirect_t,
-    count(*) AS records,
-    count(month) AS months,
-    sum(1 << month) AS month_bits_sum,
-    bit_or(1 << month) AS month_bits,
-    min(reject_rule) AS reject_rule,
-    min(reject_column) AS reject_column,
-    min(reject_message) AS reject_message,
-    min(row_raw_record) AS reject_raw_record
-FROM (
-    SELECT a.*,
-        CASE WHEN row_reject IS NOT NULL THEN source_line END AS reject_line,
-        get_field(row_reject, 'rule') AS reject_rule,
-        get_field(row_reject, 'column') AS reject_column,
-        get_field(row_reject, 'message') AS reject_message
-    FROM row_amounts a
-) g
-GROUP BY input, source_file, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_line;
-
--- Per year key of the accepted rows, over all files, with its conflicts:
---   two annual records                 records − months > 1
---   annual and monthly records         months > 0 AND records > months
---   a month given twice                sum(2^month) ≠ bit_or(2^month)
--- The sums are final for a key without a conflict (record_totals,
--- 30_emissions.sql, reads them).
+-- Per year key (input, enterprise, region, sector, year, energy, use, flow) of
+-- the rows the row rules accept: the amounts summed over the months, and
+-- whether the key has a conflict:
+--   two annual records                 count(*) − count(month) > 1
+--   annual and monthly records         count(month) > 0 AND count(*) > count(month)
+--   a month given twice                sum(2^month) ≠ bit_or(2^month): the sum of
+--                                      distinct powers of two equals their OR
+-- A sector row has no enterprise and no month: NULLs group together. The sums
+-- are final for a key without a conflict (record_totals, 30_emissions.sql,
+-- reads them); a key with one is summed again over the rows the checks keep.
 CREATE OR REPLACE TABLE record_key_sums AS
 SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_code, sector_code, year,
     energy_code, use, flow,
@@ -372,13 +339,13 @@ SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_cod
     sum(tce) AS tce,
     sum(co2_direct_t) AS co2_direct_t,
     sum(co2_indirect_t) AS co2_indirect_t,
-    sum(records) AS records,
-    sum(months) AS months,
-    sum(records) - sum(months) > 1
-        OR (sum(months) > 0 AND sum(records) > sum(months))
-        OR sum(month_bits_sum) IS DISTINCT FROM bit_or(month_bits) AS key_conflict
-FROM record_groups
-WHERE reject_rule IS NULL
+    count(*) AS records,
+    count(month) AS months,
+    count(*) - count(month) > 1
+        OR (count(month) > 0 AND count(*) > count(month))
+        OR sum(1 << month) IS DISTINCT FROM bit_or(1 << month) AS key_conflict
+FROM row_amounts
+WHERE row_reject IS NULL
 GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow;
 
 CREATE OR REPLACE TABLE record_key_conflicts AS
@@ -390,16 +357,12 @@ WHERE key_conflict;
 -- Every accepted row of those keys, read again, with its key reject: of rows
 -- with the same key and month (or both annual) the first by file and line is
 -- kept and the later ones are duplicates naming it; an annual row beside
--- monthly rows of the same year is a period overlap. A rejected row keeps its
--- text (spelled as in records_rows).
+-- monthly rows of the same year is a period overlap.
 CREATE OR REPLACE TABLE record_key_rows AS
 WITH in_conflict AS (
     SELECT r.input, r.source_file, r.source_line, r.enterprise_id, r.enterprise_name, r.region_code,
         r.sector_code, r.year, r.month, r.energy_code, r.use, r.flow,
-        r.quantity_base, r.tce, r.co2_direct_t, r.co2_indirect_t,
-        r.enterprise_id_raw, r.enterprise_name_raw, r.region_code_raw, r.sector_code_raw, r.year_raw,
-        r.month_raw, r.energy_code_raw, r.use_raw, r.flow_raw, r.quantity_raw, r.unit_raw,
-        c.monthly_rows,
+        r.quantity_base, r.tce, r.co2_direct_t, r.co2_indirect_t, c.monthly_rows,
         row_number() OVER w AS key_rank,
         first_value(r.source_file) OVER w AS first_file,
         first_value(r.source_line) OVER w AS first_line
@@ -411,43 +374,38 @@ WITH in_conflict AS (
     WHERE r.row_reject IS NULL
     WINDOW w AS (PARTITION BY r.input, coalesce(r.enterprise_id, ''), r.region_code, r.sector_code, r.year,
         r.month, r.energy_code, r.use, r.flow ORDER BY r.source_file, r.source_line)
-),
-k AS (
-    SELECT in_conflict.*,
-        CASE
-            WHEN key_rank > 1 THEN named_struct(
-                'rule', 'duplicate_key', 'column', '',
-                'message', concat('same ', CASE WHEN input = 'energy' THEN 'enterprise, ' ELSE '' END,
-                    'region, sector, period, energy, use and flow as ', first_file, ' line ', CAST(first_line AS VARCHAR),
-                    '; remove one of them or correct it'))
-            WHEN month IS NULL AND monthly_rows > 0 THEN named_struct('rule', 'period_overlap', 'column', 'month',
-                'message', concat('an annual record, but ', CAST(monthly_rows AS VARCHAR), ' monthly records of ', CAST(year AS VARCHAR),
-                    ' exist for the same enterprise, energy, use and flow; report either months or the year'))
-        END AS key_reject
-    FROM in_conflict
 )
 SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code, sector_code, year, month,
-    energy_code, use, flow, quantity_base, tce, co2_direct_t, co2_indirect_t, key_reject,
-    CASE WHEN key_reject IS NOT NULL THEN concat_ws('; ',
-        CASE WHEN input = 'energy' THEN concat('enterprise_id=', enterprise_id_raw) END,
-        CASE WHEN input = 'energy' THEN concat('enterprise_name=', enterprise_name_raw) END,
-        concat('region_code=', region_code_raw), concat('sector_code=', sector_code_raw),
-        concat('year=', year_raw),
-        CASE WHEN input = 'energy' THEN concat('month=', month_raw) END,
-        concat('energy_code=', energy_code_raw),
-        concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
-        concat('unit=', unit_raw))
-    END AS key_raw_record
-FROM k;
+    energy_code, use, flow, quantity_base, tce, co2_direct_t, co2_indirect_t,
+    CASE
+        WHEN key_rank > 1 THEN named_struct(
+            'rule', 'duplicate_key', 'column', '',
+            'message', concat('same ', CASE WHEN input = 'energy' THEN 'enterprise, ' ELSE '' END,
+                'region, sector, period, energy, use and flow as ', first_file, ' line ', CAST(first_line AS VARCHAR),
+                '; remove one of them or correct it'))
+        WHEN month IS NULL AND monthly_rows > 0 THEN named_struct('rule', 'period_overlap', 'column', 'month',
+            'message', concat('an annual record, but ', CAST(monthly_rows AS VARCHAR), ' monthly records of ', CAST(year AS VARCHAR),
+                ' exist for the same enterprise, energy, use and flow; report either months or the year'))
+    END AS key_reject
+FROM in_conflict;
 
--- The rows the key checks reject.
-CREATE OR REPLACE VIEW record_key_rejects AS
-SELECT input, source_file, source_line, year, key_reject, key_raw_record
-FROM record_key_rows
-WHERE key_reject IS NOT NULL;
+-- The rows the key checks reject, each with the row as written, read again
+-- from the input (the engine skips that read when no key conflicts).
+CREATE OR REPLACE TABLE record_key_rejects AS
+SELECT k.input, k.source_file, k.source_line, k.year, k.key_reject,
+    concat_ws('; ',
+        CASE WHEN w.input = 'energy' THEN concat('enterprise_id=', w.enterprise_id) END,
+        CASE WHEN w.input = 'energy' THEN concat('enterprise_name=', w.enterprise_name) END,
+        concat('region_code=', w.region_code), concat('sector_code=', w.sector_code),
+        concat('year=', w.year),
+        CASE WHEN w.input = 'energy' THEN concat('month=', w.month) END,
+        concat('energy_code=', w.energy_code),
+        concat('use=', w.use), concat('flow=', w.flow), concat('quantity=', w.quantity),
+        concat('unit=', w.unit)) AS key_raw_record
+FROM (SELECT * FROM record_key_rows WHERE key_reject IS NOT NULL) k
+JOIN records_raw w ON w.input = k.input AND w.source_file = k.source_file AND w.source_line = k.source_line;
 
--- Every raw record once, with its reject (NULL when accepted); computed as it
--- is read (explain and the tests read it). (The columns of the two tables
+-- Every raw record once, with its reject (NULL when accepted). (The columns of the two tables
 -- have their own names: DataFusion 55's get_field extraction confuses an alias
 -- with an input column of the same name.)
 CREATE OR REPLACE VIEW records_checked AS
@@ -467,10 +425,10 @@ WHERE reject IS NULL;
 
 -- One row per rejected input row; `raw_record` repeats the row as written.
 CREATE OR REPLACE VIEW rejects AS
-SELECT input, source_file, reject_line AS source_line, coalesce(year, 0) AS year,
-    reject_rule AS rule_id, reject_column AS column_name, reject_message AS message,
-    reject_raw_record AS raw_record
-FROM record_groups WHERE reject_rule IS NOT NULL
+SELECT input, source_file, source_line, coalesce(year, 0) AS year,
+    get_field(row_reject, 'rule') AS rule_id, get_field(row_reject, 'column') AS column_name,
+    get_field(row_reject, 'message') AS message, row_raw_record AS raw_record
+FROM records_rows WHERE row_reject IS NOT NULL
 UNION ALL
 SELECT input, source_file, source_line, year,
     get_field(key_reject, 'rule'), get_field(key_reject, 'column'), get_field(key_reject, 'message'),
@@ -502,8 +460,8 @@ CREATE OR REPLACE VIEW input_counts AS
 SELECT input, source_file, sum(rows_read) AS rows_read, sum(rows_read) - sum(rows_rejected) AS rows_accepted,
     sum(rows_rejected) AS rows_rejected
 FROM (
-    SELECT input, source_file, sum(records) AS rows_read, count(reject_rule) AS rows_rejected
-    FROM record_groups GROUP BY input, source_file
+    SELECT input, source_file, count(*) AS rows_read, count(row_reject) AS rows_rejected
+    FROM records_rows GROUP BY input, source_file
     UNION ALL SELECT input, source_file, 0, count(*) FROM record_key_rejects GROUP BY input, source_file
     UNION ALL SELECT 'gdp', source_file, count(*), count(reject) FROM gdp_checked GROUP BY source_file
     UNION ALL SELECT 'regions', source_file, count(*), count(reject) FROM regions_checked GROUP BY source_file

@@ -2,8 +2,8 @@
 -- year and energy, with which factor rows made them.
 --
 -- The amounts are computed by row_amounts (20_validate.sql) with the factors
--- 15_factors.sql chose, and summed per year key in the same pass over the
--- inputs (record_groups, record_key_sums). Here they are joined to the
+-- 15_factors.sql chose, and summed per year key in the same aggregation that
+-- finds the key conflicts (record_key_sums). Here they are joined to the
 -- category, the high-energy flag and the factor years, which depend on the
 -- province, year, energy and sector only.
 --
@@ -45,8 +45,8 @@ LEFT JOIN high_energy_division hd
 -- use and flow: the records summed over the months (a twelfth of the rows
 -- for monthly data). Consumption and output stay apart, so a plant's coal in
 -- and coke out are both visible. The sums of a key without a conflict come
--- from the pass over the inputs; a key with one is summed again over the rows
--- the key checks keep.
+-- from record_key_sums; a key with one is summed again over the rows the key
+-- checks keep.
 CREATE OR REPLACE VIEW record_totals AS
 WITH t AS (
     SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow,
