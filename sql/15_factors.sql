@@ -18,9 +18,8 @@
 -- Reads:  regions_norm (10_normalize.sql), energy_catalog, unit_catalog,
 --         grid_factor, grid_region, heat_factor, generation_coal_rate,
 --         electricity_equivalent, run_params (factor set and config).
--- Writes: factor_periods, grid_factor_used, heat_factor_used,
---         generation_rate_used, period_factors, energy_factors, unit_factors
---         (tables).
+-- Writes: factor_periods, grid_factor_used, yearly_factor_years,
+--         period_factors, energy_factors, unit_factors (tables).
 
 CREATE OR REPLACE TABLE factor_periods AS
 SELECT concat(p.province_prefix, '0000') AS province_code, p.province_prefix, CAST(y.value AS INT) AS year
@@ -67,29 +66,20 @@ FROM in_scope i
 JOIN year_chosen y
     ON y.province_code = i.province_code AND y.year = i.year AND y.data_year = i.data_year;
 
--- The heat factor row each year uses.
-CREATE OR REPLACE TABLE heat_factor_used AS
-WITH years AS (SELECT DISTINCT year FROM factor_periods),
-chosen AS (
-    SELECT y.year,
-        coalesce(max(CASE WHEN h.data_year <= y.year THEN h.data_year END), min(h.data_year)) AS data_year
-    FROM years y CROSS JOIN heat_factor h
-    GROUP BY y.year
+-- The data year each year uses of the factors that depend on the year only:
+-- the heat factor and the thermal generation coal rate (equal-value
+-- electricity).
+CREATE OR REPLACE TABLE yearly_factor_years AS
+WITH data_years AS (
+    SELECT DISTINCT 'heat' AS factor, data_year FROM heat_factor
+    UNION ALL
+    SELECT DISTINCT 'generation_rate', data_year FROM generation_coal_rate
 )
-SELECT c.year, h.data_year, h.tco2_per_gj, h.source_id, h.quality
-FROM chosen c JOIN heat_factor h ON h.data_year = c.data_year;
-
--- The thermal generation coal rate each year uses (equal-value electricity).
-CREATE OR REPLACE TABLE generation_rate_used AS
-WITH years AS (SELECT DISTINCT year FROM factor_periods),
-chosen AS (
-    SELECT y.year,
-        coalesce(max(CASE WHEN g.data_year <= y.year THEN g.data_year END), min(g.data_year)) AS data_year
-    FROM years y CROSS JOIN generation_coal_rate g
-    GROUP BY y.year
-)
-SELECT c.year, g.data_year, g.tce_per_kwh
-FROM chosen c JOIN generation_coal_rate g ON g.data_year = c.data_year;
+SELECT d.factor, y.year,
+    coalesce(max(CASE WHEN d.data_year <= y.year THEN d.data_year END), min(d.data_year)) AS data_year
+FROM (SELECT DISTINCT year FROM factor_periods) y
+CROSS JOIN data_years d
+GROUP BY d.factor, y.year;
 
 -- Every factor that depends on the record's province and year, one row per
 -- (province, year).
@@ -104,9 +94,11 @@ SELECT p.province_code, p.province_prefix, p.year,
     hf.tco2_per_gj,
     hf.data_year AS heat_factor_year
 FROM factor_periods p
-LEFT JOIN generation_rate_used gr ON gr.year = p.year
+LEFT JOIN yearly_factor_years gy ON gy.factor = 'generation_rate' AND gy.year = p.year
+LEFT JOIN generation_coal_rate gr ON gr.data_year = gy.data_year
 LEFT JOIN grid_factor_used gf ON gf.province_code = p.province_code AND gf.year = p.year
-LEFT JOIN heat_factor_used hf ON hf.year = p.year;
+LEFT JOIN yearly_factor_years hy ON hy.factor = 'heat' AND hy.year = p.year
+LEFT JOIN heat_factor hf ON hf.data_year = hy.data_year;
 
 -- Every factor of a province, year and energy (provinces × years × energies
 -- rows): what the sums per enterprise and energy report beside their amounts.

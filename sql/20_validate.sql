@@ -21,7 +21,7 @@
 -- Writes: regions_checked, gdp_checked, targets_checked, region_lookup,
 --         records_rows, record_key_sums, record_key_conflicts,
 --         record_key_rows, record_key_rejects (tables), regions_ok, gdp_ok,
---         targets_ok, row_amounts, records_checked, records_ok, rejects,
+--         targets_ok, row_amounts, records_checked, rejects,
 --         input_counts (views).
 
 CREATE OR REPLACE TABLE regions_checked AS
@@ -274,8 +274,7 @@ SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_c
 FROM c;
 
 -- Per row the row rules accept: quantity in the base unit, signed standard
--- coal (tce), direct and indirect CO2, and the factors that made them; NULL
--- amounts for a rejected row. The rules (README "How numbers are made"):
+-- coal (tce), direct and indirect CO2, and the factors that made them. The rules (README "How numbers are made"):
 --   quantity_base  = quantity × unit.to_base (a record given in tce is turned
 --                    back into the base unit with the same coefficient)
 --   sign           = +1 for consumption, −1 for output (energy supplied to others)
@@ -301,11 +300,11 @@ WITH f AS (
         CASE WHEN u.grid_bought THEN p.grid_factor_scope WHEN u.heat_bought THEN 'heat' END AS indirect_factor_scope,
         CASE WHEN u.grid_bought THEN p.grid_factor_area END AS indirect_factor_area,
         CASE WHEN u.grid_bought THEN p.grid_factor_year WHEN u.heat_bought THEN p.heat_factor_year END AS factor_year,
-        -- (a rejected row may have any quantity, NaN too: no amounts)
-        CASE WHEN r.row_reject IS NULL THEN r.quantity * u.to_base END AS q
+        r.quantity * u.to_base AS q
     FROM records_rows r
     LEFT JOIN unit_factors u ON u.energy_code = r.energy_code AND u.unit = r.unit
     LEFT JOIN period_factors p ON p.province_prefix = r.province_prefix AND p.year = r.year
+    WHERE r.row_reject IS NULL
 ),
 b AS (
     SELECT f.*,
@@ -345,7 +344,6 @@ SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_cod
         OR (count(month) > 0 AND count(*) > count(month))
         OR sum(1 << month) IS DISTINCT FROM bit_or(1 << month) AS key_conflict
 FROM row_amounts
-WHERE row_reject IS NULL
 GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow;
 
 CREATE OR REPLACE TABLE record_key_conflicts AS
@@ -371,7 +369,6 @@ WITH in_conflict AS (
         ON c.input = r.input AND c.enterprise_key = coalesce(r.enterprise_id, '')
         AND c.region_code = r.region_code AND c.sector_code = r.sector_code AND c.year = r.year
         AND c.energy_code = r.energy_code AND c.use = r.use AND c.flow = r.flow
-    WHERE r.row_reject IS NULL
     WINDOW w AS (PARTITION BY r.input, coalesce(r.enterprise_id, ''), r.region_code, r.sector_code, r.year,
         r.month, r.energy_code, r.use, r.flow ORDER BY r.source_file, r.source_line)
 )
@@ -416,12 +413,6 @@ SELECT r.input, r.source_file, r.source_line, r.enterprise_id, r.enterprise_name
 FROM records_rows r
 LEFT JOIN record_key_rejects k
     ON k.input = r.input AND k.source_file = r.source_file AND k.source_line = r.source_line;
-
-CREATE OR REPLACE VIEW records_ok AS
-SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, month,
-       energy_code, use, flow, quantity, unit, source_file, source_line
-FROM records_checked
-WHERE reject IS NULL;
 
 -- One row per rejected input row; `raw_record` repeats the row as written.
 CREATE OR REPLACE VIEW rejects AS

@@ -25,7 +25,7 @@ SELECT
 FROM row_amounts r
 LEFT JOIN record_key_rejects k
     ON k.input = r.input AND k.source_file = r.source_file AND k.source_line = r.source_line
-WHERE r.row_reject IS NULL AND k.source_line IS NULL;
+WHERE k.source_line IS NULL;
 
 -- Per record, with the high-energy flag of its sector (a view: computed as it
 -- is read; `record_totals` below keeps what the reports need).

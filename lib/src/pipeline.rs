@@ -23,7 +23,7 @@ use crate::manifest::{
 };
 use crate::publish::{OutputStore, STAGING_PREFIX, commit, fault, write_all};
 use crate::session::{new_session, register_run};
-use crate::steps::{STEPS, run_steps};
+use crate::steps::{STEPS, run_steps, validation_and_computation};
 
 /// What a finished run tells its caller.
 #[derive(Debug)]
@@ -152,7 +152,7 @@ pub async fn prepare(
     let ctx = new_session(&cfg.config)?;
     register_run(&ctx, &cfg.config, &factors)?;
     register_raw(&ctx, &inputs)?;
-    run_steps(&ctx, &STEPS[..3]).await?;
+    run_steps(&ctx, validation_and_computation().0).await?;
     check_region_cycles(&ctx).await?;
     Ok(Prepared {
         ctx,
@@ -330,7 +330,7 @@ pub async fn compute(
     quality_gate(cfg, &ctx, &totals).await?;
     fault("after_ingest")?;
     opts.stage("computing");
-    run_steps(&ctx, &STEPS[3..]).await?;
+    run_steps(&ctx, validation_and_computation().1).await?;
     Ok(Computed {
         ctx,
         factors,

@@ -53,6 +53,16 @@ pub const STEPS: &[Step] = &[
     },
 ];
 
+/// The steps that validate the inputs (the quality gate runs after the last
+/// of them) and the steps that compute from the accepted rows.
+pub fn validation_and_computation() -> (&'static [Step], &'static [Step]) {
+    let validated = STEPS
+        .iter()
+        .position(|s| s.name == "20_validate.sql")
+        .map_or(STEPS.len(), |i| i + 1);
+    STEPS.split_at(validated)
+}
+
 pub fn step(name: &str) -> Option<&'static Step> {
     STEPS
         .iter()
