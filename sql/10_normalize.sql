@@ -89,7 +89,7 @@ SELECT
 FROM raw_sector_energy;
 
 -- Every alias of an energy and of a unit with what the row rules need of it
--- (small tables: each record is looked up once in each).
+-- (small tables: each record is looked up once in each, records_norm below).
 CREATE OR REPLACE TABLE energy_lookup AS
 SELECT a.alias, e.energy_code, e.dimension, e.base_unit, e.fossil
 FROM energy_alias a
@@ -102,56 +102,64 @@ FROM unit_alias a
 JOIN unit_catalog u ON u.unit = a.unit
 WHERE a.alias <> '';
 
+-- An energy or unit is looked up by its folded name: lookup(table, key) is
+-- the row of the small table whose first column equals the key, as a struct
+-- (NULL when none does): a LEFT JOIN on a unique key without copying the
+-- record row (lib/src/lookup.rs).
 CREATE OR REPLACE VIEW records_norm AS
-SELECT
-    r.input,
-    r.source_file,
-    r.source_line,
-    r.row_error,
-    -- the raw text, as the user wrote it
-    r.enterprise_id AS enterprise_id_raw,
-    r.enterprise_name AS enterprise_name_raw,
-    r.region_code AS region_code_raw,
-    r.sector_code AS sector_code_raw,
-    r.year AS year_raw,
-    r.month AS month_raw,
-    r.energy_code AS energy_code_raw,
-    r.use AS use_raw,
-    r.flow AS flow_raw,
-    r.quantity AS quantity_raw,
-    r.unit AS unit_raw,
+WITH k AS (
+    SELECT
+        input,
+        source_file,
+        source_line,
+        row_error,
+        -- the raw text, as the user wrote it
+        enterprise_id AS enterprise_id_raw,
+        enterprise_name AS enterprise_name_raw,
+        region_code AS region_code_raw,
+        sector_code AS sector_code_raw,
+        year AS year_raw,
+        month AS month_raw,
+        energy_code AS energy_code_raw,
+        use AS use_raw,
+        flow AS flow_raw,
+        quantity AS quantity_raw,
+        unit AS unit_raw,
+        lookup('energy_lookup', fold_key(energy_code)) AS energy_found,
+        lookup('unit_lookup', fold_key(unit)) AS unit_found
+    FROM records_raw
+)
+SELECT k.* EXCLUDE (energy_found, unit_found),
     -- parsed and resolved values (NULL where the text does not parse or
     -- resolve). The records are the bulk of the input: clean_code, parse_int,
     -- parse_number and fold_key are the built-in expressions of the other
     -- views in one pass each (lib/src/text.rs spells out which).
-    clean_code(r.enterprise_id) AS enterprise_id,
-    nullif(trim(r.enterprise_name), '') AS enterprise_name,
-    nullif(trim(r.region_code), '') AS region_code,
-    clean_code(r.sector_code) AS sector_code,
-    parse_int(r.year) AS year,
-    parse_int(r.month) AS month,
-    ea.energy_code,
-    ea.dimension AS energy_dimension,
-    ea.base_unit AS energy_base_unit,
-    ea.fossil AS energy_fossil,
+    clean_code(enterprise_id_raw) AS enterprise_id,
+    nullif(trim(enterprise_name_raw), '') AS enterprise_name,
+    nullif(trim(region_code_raw), '') AS region_code,
+    clean_code(sector_code_raw) AS sector_code,
+    parse_int(year_raw) AS year,
+    parse_int(month_raw) AS month,
+    get_field(energy_found, 'energy_code') AS energy_code,
+    get_field(energy_found, 'dimension') AS energy_dimension,
+    get_field(energy_found, 'base_unit') AS energy_base_unit,
+    get_field(energy_found, 'fossil') AS energy_fossil,
     -- the canonical words first: one comparison for almost every row
     CASE
-        WHEN r.use = 'fuel' THEN 'fuel'
-        WHEN r.use = 'feedstock' THEN 'feedstock'
-        WHEN nullif(trim(r.use), '') IS NULL THEN 'fuel'
-        WHEN lower(trim(r.use)) IN ('fuel', '燃料', '燃料用', '燃料用能') THEN 'fuel'
-        WHEN lower(trim(r.use)) IN ('feedstock', '原料', '原料用', '原料用能') THEN 'feedstock'
+        WHEN use_raw = 'fuel' THEN 'fuel'
+        WHEN use_raw = 'feedstock' THEN 'feedstock'
+        WHEN nullif(trim(use_raw), '') IS NULL THEN 'fuel'
+        WHEN lower(trim(use_raw)) IN ('fuel', '燃料', '燃料用', '燃料用能') THEN 'fuel'
+        WHEN lower(trim(use_raw)) IN ('feedstock', '原料', '原料用', '原料用能') THEN 'feedstock'
     END AS use,
     CASE
-        WHEN r.flow = 'consumption' THEN 'consumption'
-        WHEN r.flow = 'output' THEN 'output'
-        WHEN nullif(trim(r.flow), '') IS NULL THEN 'consumption'
-        WHEN lower(trim(r.flow)) IN ('consumption', '消费', '消费量') THEN 'consumption'
-        WHEN lower(trim(r.flow)) IN ('output', '输出', '外供', '产出', '供出') THEN 'output'
+        WHEN flow_raw = 'consumption' THEN 'consumption'
+        WHEN flow_raw = 'output' THEN 'output'
+        WHEN nullif(trim(flow_raw), '') IS NULL THEN 'consumption'
+        WHEN lower(trim(flow_raw)) IN ('consumption', '消费', '消费量') THEN 'consumption'
+        WHEN lower(trim(flow_raw)) IN ('output', '输出', '外供', '产出', '供出') THEN 'output'
     END AS flow,
-    parse_number(r.quantity) AS quantity,
-    ua.unit,
-    ua.dimension AS unit_dimension
-FROM records_raw r
-LEFT JOIN energy_lookup ea ON ea.alias = fold_key(r.energy_code)
-LEFT JOIN unit_lookup ua ON ua.alias = fold_key(r.unit);
+    parse_number(quantity_raw) AS quantity,
+    get_field(unit_found, 'unit') AS unit,
+    get_field(unit_found, 'dimension') AS unit_dimension
+FROM k;

@@ -2,6 +2,9 @@
 -- province and year and once per energy and unit, before any record is read:
 -- the choice depends on the factor set, the config and the regions only.
 --
+-- Every choice is made here, once per province, year and energy; the records
+-- are only looked up (lookup(…), lib/src/lookup.rs).
+--
 -- Choices (README "How numbers are made"):
 --   factor years  the latest data year ≤ the record's year, or the earliest one
 --                 when the record is older than every factor; the year used is
@@ -19,7 +22,7 @@
 --         grid_factor, grid_region, heat_factor, generation_coal_rate,
 --         electricity_equivalent, run_params (factor set and config).
 -- Writes: factor_periods, grid_factor_used, yearly_factor_years,
---         period_factors, energy_factors, unit_factors (tables).
+--         period_factors, energy_factors, amount_factors (tables).
 
 CREATE OR REPLACE TABLE factor_periods AS
 SELECT concat(p.province_prefix, '0000') AS province_code, p.province_prefix, CAST(y.value AS INT) AS year
@@ -82,9 +85,10 @@ CROSS JOIN data_years d
 GROUP BY d.factor, y.year;
 
 -- Every factor that depends on the record's province and year, one row per
--- (province, year).
+-- (province, year). Its key is its first two columns: row_amounts
+-- (20_validate.sql) finds a record's row with lookup('period_factors', …).
 CREATE OR REPLACE TABLE period_factors AS
-SELECT p.province_code, p.province_prefix, p.year,
+SELECT p.province_prefix, p.year, p.province_code,
     gr.tce_per_kwh AS generation_tce_per_kwh,
     gr.data_year AS generation_rate_year,
     gf.tco2_per_mwh,
@@ -101,7 +105,9 @@ LEFT JOIN yearly_factor_years hy ON hy.factor = 'heat' AND hy.year = p.year
 LEFT JOIN heat_factor hf ON hf.data_year = hy.data_year;
 
 -- Every factor of a province, year and energy (provinces × years × energies
--- rows): what the sums per enterprise and energy report beside their amounts.
+-- rows): what a record's amounts are made with (amount_factors below) and what
+-- the sums per enterprise and energy report beside them. The key is the first
+-- three columns (row_amounts looks records up here).
 CREATE OR REPLACE TABLE energy_factors AS
 SELECT
     pf.province_prefix,
@@ -130,34 +136,24 @@ CROSS JOIN energy_catalog e
 CROSS JOIN run_params p
 CROSS JOIN electricity_equivalent ee;
 
--- Every factor of an energy given in a unit (energies × their units rows),
--- with the arithmetic reduced to flags and multipliers. A record's amounts
--- (20_validate.sql, row_amounts) are
---   q              = quantity × to_base
+-- The numbers and flags the amounts of a record need, per (province, year,
+-- energy): the key is the first three columns, row_amounts (20_validate.sql)
+-- looks every record up here. The amounts are
+--   q              = quantity × the unit's to_base (unit_catalog)
 --   quantity_base  = q ÷ tce_per_base_unit for a unit of standard coal, else q
 --   tce            = q for a unit of standard coal, else q × tce_per_base_unit
---   indirect CO2   = sign × quantity_base ÷ indirect_divisor × the period's grid
---                    or heat factor (1000 kWh per MWh for the grid factor)
--- where tce_per_base_unit is the period's generation coal rate for
--- equal-value electricity and this table's value otherwise.
-CREATE OR REPLACE TABLE unit_factors AS
+--   direct CO2     = sign × quantity_base × co2_factor, when burnt and used as fuel
+--   indirect CO2   = sign × quantity_base ÷ indirect_divisor × indirect_factor,
+--                    when bought (1000 kWh per MWh for the grid factor)
+CREATE OR REPLACE TABLE amount_factors AS
 SELECT
-    e.energy_code,
-    u.unit,
-    u.to_base,
-    u.dimension = 'tce' AS unit_is_tce,
-    e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' AS equal_valued,
-    CASE WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh ELSE e.tce_per_base_unit END AS tce_per_base_unit,
-    e.co2_method = 'combustion' AS burnt,
-    e.co2_method = 'grid' AS grid_bought,
-    e.co2_method = 'heat' AS heat_bought,
-    CASE e.co2_method WHEN 'combustion' THEN e.co2_t_per_base_unit END AS co2_factor,
-    CASE e.co2_method WHEN 'grid' THEN 1000.0 ELSE 1.0 END AS indirect_divisor,
-    e.category,
-    e.fossil,
-    e.base_unit,
-    p.factor_set
-FROM energy_catalog e
-CROSS JOIN run_params p
-CROSS JOIN electricity_equivalent ee
-JOIN unit_catalog u ON u.dimension = e.dimension OR u.dimension = 'tce';
+    province_prefix,
+    year,
+    energy_code,
+    tce_per_base_unit,
+    co2_method = 'combustion' AS burnt,
+    co2_factor,
+    co2_method IN ('grid', 'heat') AS bought,
+    CASE co2_method WHEN 'grid' THEN 1000.0 ELSE 1.0 END AS indirect_divisor,
+    indirect_factor
+FROM energy_factors;

@@ -16,8 +16,8 @@
 -- The records are also summed here (record_key_sums): the key checks need
 -- the sums, and 30_emissions.sql starts from them.
 --
--- Reads:  *_norm (10_normalize.sql), unit_factors, period_factors
---         (15_factors.sql), special_sector (factor set).
+-- Reads:  *_norm (10_normalize.sql), amount_factors, energy_factors
+--         (15_factors.sql), special_sector, unit_catalog (factor set).
 -- Writes: regions_checked, gdp_checked, targets_checked, region_lookup,
 --         records_rows, record_key_sums, record_key_conflicts,
 --         record_key_rows, record_key_rejects (tables), regions_ok, gdp_ok,
@@ -223,9 +223,10 @@ WITH c AS (
                 'message', 'unit is empty')
             WHEN n.input = 'energy' AND uscc_error(n.enterprise_id) IS NOT NULL THEN named_struct(
                 'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
-            WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
+            WHEN n.region_found IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
                 'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
-            WHEN NOT regexp_like(n.sector_code, '^[A-T]?[0-9]{2,4}$') AND s.sector_code IS NULL THEN named_struct(
+            WHEN NOT regexp_like(n.sector_code, '^[A-T]?[0-9]{2,4}$')
+                AND lookup('special_sector', n.sector_code) IS NULL THEN named_struct(
                 'rule', 'sector_invalid', 'column', 'sector_code',
                 'message', concat('''', n.sector_code_raw, ''' is not a GB/T 4754-2017 code such as C2511 or 2511 (or a code of the factor set''s special_sectors, e.g. HH for households)'))
             WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid',
@@ -251,10 +252,8 @@ WITH c AS (
             WHEN n.use = 'feedstock' AND NOT n.energy_fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',
                 'message', concat(n.energy_code, ' cannot be feedstock: only coal, oil and gas products are used as raw material (原料用能)'))
         END AS row_reject,
-        r.province_prefix
-    FROM records_norm n
-    LEFT JOIN region_lookup r ON r.region_code = n.region_code
-    LEFT JOIN special_sector s ON s.sector_code = n.sector_code
+        get_field(n.region_found, 'province_prefix') AS province_prefix
+    FROM (SELECT n.*, lookup('region_lookup', n.region_code) AS region_found FROM records_norm n) n
 )
 -- The parsed values, and the row as written for rejected rows (a
 -- sector_energy row has no enterprise and no month: concat_ws skips the
@@ -283,41 +282,57 @@ FROM c;
 --   co2_direct_t   = sign × quantity_base × fuel CO2 factor, fossil fuel burnt as
 --                    fuel only (0 for feedstock, electricity, heat, non-fossil)
 --   co2_indirect_t = sign × MWh × grid factor, or sign × GJ × heat factor
--- with the factors of 15_factors.sql: two joins to small tables, one per
--- energy and unit, one per province and year.
+-- with the factors 15_factors.sql chose per province, year and energy: the
+-- numbers from amount_factors, the columns that report them from
+-- energy_factors, and the unit's to_base from unit_catalog (three lookups;
+-- a query that reads only the amounts skips the energy_factors one).
 -- Amounts are fixed-point DECIMAL(38, 6) (1 g of coal, 1 g of CO2): sums are
 -- exact, so totals are identical whatever the parallelism or the order rows
 -- arrive in. They become DOUBLE in the published datasets.
 CREATE OR REPLACE VIEW row_amounts AS
-WITH f AS (
+WITH l AS (
     SELECT r.*,
-        CASE r.flow WHEN 'output' THEN -1 ELSE 1 END AS sign,
-        u.category, u.fossil, u.base_unit, u.factor_set, u.burnt, u.co2_factor, u.indirect_divisor,
-        u.unit_is_tce, u.grid_bought OR u.heat_bought AS bought,
-        CASE WHEN u.equal_valued THEN p.generation_tce_per_kwh ELSE u.tce_per_base_unit END AS tce_per_base_unit,
-        CASE WHEN u.equal_valued THEN p.generation_rate_year END AS tce_factor_year,
-        CASE WHEN u.grid_bought THEN p.tco2_per_mwh WHEN u.heat_bought THEN p.tco2_per_gj END AS indirect_factor,
-        CASE WHEN u.grid_bought THEN p.grid_factor_scope WHEN u.heat_bought THEN 'heat' END AS indirect_factor_scope,
-        CASE WHEN u.grid_bought THEN p.grid_factor_area END AS indirect_factor_area,
-        CASE WHEN u.grid_bought THEN p.grid_factor_year WHEN u.heat_bought THEN p.heat_factor_year END AS factor_year,
-        r.quantity * u.to_base AS q
+        lookup('unit_catalog', r.unit) AS u,
+        lookup('amount_factors', r.province_prefix, r.year, r.energy_code) AS a,
+        lookup('energy_factors', r.province_prefix, r.year, r.energy_code) AS e
     FROM records_rows r
-    LEFT JOIN unit_factors u ON u.energy_code = r.energy_code AND u.unit = r.unit
-    LEFT JOIN period_factors p ON p.province_prefix = r.province_prefix AND p.year = r.year
     WHERE r.row_reject IS NULL
 ),
+f AS (
+    SELECT l.* EXCLUDE (u, a, e),
+        CASE l.flow WHEN 'output' THEN -1 ELSE 1 END AS sign,
+        get_field(e, 'category') AS category,
+        get_field(e, 'fossil') AS fossil,
+        get_field(e, 'base_unit') AS base_unit,
+        get_field(e, 'factor_set') AS factor_set,
+        get_field(e, 'tce_per_base_unit') AS tce_per_base_unit,
+        get_field(e, 'tce_factor_year') AS tce_factor_year,
+        get_field(e, 'co2_factor') AS co2_factor,
+        get_field(e, 'indirect_factor') AS indirect_factor,
+        get_field(e, 'indirect_factor_scope') AS indirect_factor_scope,
+        get_field(e, 'indirect_factor_area') AS indirect_factor_area,
+        get_field(e, 'factor_year') AS factor_year,
+        get_field(u, 'dimension') = 'tce' AS unit_is_tce,
+        l.quantity * get_field(u, 'to_base') AS q,
+        a
+    FROM l
+),
+-- (the arithmetic takes its factors from the narrow struct a: a CASE
+-- evaluates a branch on the rows it selects, filtering every column the
+-- branch reads)
 b AS (
     SELECT f.*,
-        CASE WHEN unit_is_tce THEN q / tce_per_base_unit ELSE q END AS quantity_base_f,
-        CASE WHEN unit_is_tce THEN q ELSE q * tce_per_base_unit END AS tce_f
+        CASE WHEN unit_is_tce THEN q / get_field(a, 'tce_per_base_unit') ELSE q END AS quantity_base_f,
+        CASE WHEN unit_is_tce THEN q ELSE q * get_field(a, 'tce_per_base_unit') END AS tce_f
     FROM f
 )
-SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, burnt, bought, unit_is_tce, indirect_divisor),
+SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a),
     CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
     CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
-    CAST(CASE WHEN burnt AND use = 'fuel' THEN sign * quantity_base_f * co2_factor ELSE 0 END
+    CAST(CASE WHEN get_field(a, 'burnt') AND use = 'fuel' THEN sign * quantity_base_f * get_field(a, 'co2_factor') ELSE 0 END
         AS DECIMAL(38, 6)) AS co2_direct_t,
-    CAST(CASE WHEN bought THEN sign * quantity_base_f / indirect_divisor * indirect_factor ELSE 0 END
+    CAST(CASE WHEN get_field(a, 'bought')
+        THEN sign * quantity_base_f / get_field(a, 'indirect_divisor') * get_field(a, 'indirect_factor') ELSE 0 END
         AS DECIMAL(38, 6)) AS co2_indirect_t
 FROM b;
 

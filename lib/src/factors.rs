@@ -1055,14 +1055,40 @@ impl FactorSet {
         register_batch(
             ctx,
             "special_sector",
-            vec![(
-                "sector_code",
-                strs(
-                    self.special_sectors
-                        .iter()
-                        .map(|r| Some(r.sector_code.as_str())),
+            vec![
+                (
+                    "sector_code",
+                    strs(
+                        self.special_sectors
+                            .iter()
+                            .map(|r| Some(r.sector_code.as_str())),
+                    ),
                 ),
-            )],
+                (
+                    "name_zh",
+                    strs(
+                        self.special_sectors
+                            .iter()
+                            .map(|r| Some(r.name_zh.as_str())),
+                    ),
+                ),
+                (
+                    "name_en",
+                    strs(
+                        self.special_sectors
+                            .iter()
+                            .map(|r| Some(r.name_en.as_str())),
+                    ),
+                ),
+                (
+                    "source_id",
+                    strs(
+                        self.special_sectors
+                            .iter()
+                            .map(|r| Some(r.source_id.as_str())),
+                    ),
+                ),
+            ],
         )?;
         Ok(())
     }

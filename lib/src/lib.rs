@@ -15,6 +15,7 @@ pub mod generate;
 pub mod ids;
 pub mod ingest;
 pub mod lock;
+pub mod lookup;
 pub mod manifest;
 pub mod pipeline;
 pub mod publish;

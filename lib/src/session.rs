@@ -51,8 +51,26 @@ pub fn new_session(config: &Config) -> Result<SessionContext> {
     session_config = session_config.with_extension(Arc::new(Intermediates::new(
         config.engine.spill_dir.as_deref(),
     )?));
+    // the small tables the SQL steps read with lookup(…) (see crate::lookup)
+    let lookups = Arc::new(crate::lookup::Lookups::default());
+    session_config = session_config.with_extension(lookups.clone());
     let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
     register_udfs(&ctx);
+    ctx.register_udf(crate::lookup::lookup_udf(lookups));
+    // DataFusion 55's two rules that move struct field access towards the
+    // scans (for nested Parquet columns, which carbonstat never reads) do
+    // harm here: they inline the lookup(…) a field is taken from into every
+    // field access, so one lookup per record became thirteen (record_key_sums
+    // 2.1 s → 3.7 s at 10^7), and they have replaced an alias by an input
+    // column of the same name (docs/benchmarks.md). Without them every
+    // expression is computed where the SQL puts it.
+    for rule in ["extract_leaf_expressions", "push_down_leaf_projections"] {
+        if !ctx.remove_optimizer_rule(rule) {
+            return Err(Error::Internal(format!(
+                "DataFusion has no optimizer rule {rule} to remove: check lib/src/session.rs against this DataFusion version"
+            )));
+        }
+    }
     Ok(ctx)
 }
 

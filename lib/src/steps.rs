@@ -81,6 +81,20 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
     for (i, statement) in parse(name, sql)?.into_iter().enumerate() {
         let head: String = statement.to_string().chars().take(60).collect();
         let wrap = |source| Error::sql(format!("{name} statement {} ({head}…)", i + 1), source);
+        // the tables this statement reads with lookup(…) are read into memory
+        // before it is planned (the UDF's type is that of the table's columns)
+        let lookups = ctx
+            .state()
+            .config()
+            .get_extension::<crate::lookup::Lookups>();
+        for (table, keys) in crate::lookup::calls_in(&statement) {
+            let Some(lookups) = &lookups else {
+                return Err(Error::Internal(
+                    "lookup(…) needs a session made by carbonstat::session::new_session".into(),
+                ));
+            };
+            lookups.load(ctx, &table, keys).await.map_err(wrap)?;
+        }
         let plan = ctx
             .state()
             .statement_to_plan(statement)
@@ -96,6 +110,9 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
                 .await
                 .map_err(wrap)?;
             let table_name = create.name.to_string();
+            if let Some(lookups) = &lookups {
+                lookups.forget(&table_name);
+            }
             if create.or_replace {
                 ctx.deregister_table(create.name.clone()).map_err(wrap)?;
             }
@@ -144,6 +161,10 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
                 tracing::info!(step = name, table = %table_name, spilled_bytes = spilled as u64, "spilled to disk (engine.memory_limit)");
             }
             continue;
+        }
+        if let (LogicalPlan::Ddl(DdlStatement::CreateView(view)), Some(lookups)) = (&plan, &lookups)
+        {
+            lookups.forget(&view.name.to_string());
         }
         let df = ctx.execute_logical_plan(plan).await.map_err(wrap)?;
         df.collect().await.map_err(wrap)?;

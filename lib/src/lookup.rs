@@ -1,0 +1,581 @@
+//! `lookup('table', key1, …, keyN)`: the row of a small table whose first N
+//! columns equal the keys, as a struct of its other columns (NULL when no row
+//! matches or a key is NULL). It is what
+//!
+//! ```sql
+//! SELECT r.*, t.* EXCLUDE (<key columns>)
+//! FROM r LEFT JOIN table t ON t.k1 = r.key1 AND … AND t.kN = r.keyN
+//! ```
+//!
+//! gives when the keys are unique, done as a hash probe per row instead of a
+//! join: a join copies every column of the (wide) record row into its output
+//! batch, a lookup builds only the looked-up columns. At 10^7 records the six
+//! lookup joins of the validation took 2.2 s of CPU (`EXPLAIN ANALYZE`).
+//!
+//! The table is read into memory when a statement that calls `lookup` on it is
+//! planned (`crate::steps::run_sql` finds the calls in the statement) and is
+//! forgotten when a statement replaces it. Its key columns are text or
+//! integers; a key that appears twice is an error (a join would repeat the
+//! row), rows with a NULL key are never matched (as in a join).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Arc, RwLock};
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Int64Array, StringViewArray, StructArray, UInt32Array,
+};
+use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{ScalarValue, exec_err, internal_err, plan_err};
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, visit_expressions,
+};
+
+/// The tables `lookup` can read, by (table name, number of key columns).
+#[derive(Debug, Default)]
+pub struct Lookups {
+    tables: RwLock<HashMap<(String, usize), Arc<LookupTable>>>,
+}
+
+impl Lookups {
+    /// Read `table` into memory with its first `keys` columns as the key,
+    /// unless it is already there.
+    pub async fn load(&self, ctx: &SessionContext, table: &str, keys: usize) -> DfResult<()> {
+        let id = (table.to_string(), keys);
+        if self
+            .tables
+            .read()
+            .expect("lookup registry")
+            .contains_key(&id)
+        {
+            return Ok(());
+        }
+        let df = ctx.table(table).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        let batch = concat_batches(&schema, &batches)?;
+        let loaded = LookupTable::new(table, batch, keys)?;
+        tracing::debug!(
+            table,
+            keys,
+            rows = loaded.batch.num_rows(),
+            "lookup table loaded"
+        );
+        self.tables
+            .write()
+            .expect("lookup registry")
+            .insert(id, Arc::new(loaded));
+        Ok(())
+    }
+
+    /// Drop what was read of `table` (it is being replaced).
+    pub fn forget(&self, table: &str) {
+        self.tables
+            .write()
+            .expect("lookup registry")
+            .retain(|(name, _), _| name != table);
+    }
+
+    fn get(&self, table: &str, keys: usize) -> Option<Arc<LookupTable>> {
+        self.tables
+            .read()
+            .expect("lookup registry")
+            .get(&(table.to_string(), keys))
+            .cloned()
+    }
+}
+
+/// The `lookup(…)` calls of a SQL statement: (table, number of keys) for each
+/// call whose first argument is a string literal.
+pub fn calls_in(statement: &datafusion::sql::parser::Statement) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    let datafusion::sql::parser::Statement::Statement(s) = statement else {
+        return found;
+    };
+    let _ = visit_expressions(s.as_ref(), |e: &Expr| {
+        if let Expr::Function(f) = e
+            && f.name.to_string().eq_ignore_ascii_case("lookup")
+            && let FunctionArguments::List(list) = &f.args
+            && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))) =
+                list.args.first()
+            && let Value::SingleQuotedString(table) = &v.value
+        {
+            found.push((table.clone(), list.args.len() - 1));
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// A key column, in the one layout per kind that both sides are compared in.
+enum KeyColumn {
+    Text(StringViewArray),
+    Int(Int64Array),
+}
+
+impl KeyColumn {
+    fn new(a: &ArrayRef) -> DfResult<KeyColumn> {
+        Ok(match key_kind(a.data_type()) {
+            Some(KeyKind::Text) => KeyColumn::Text(
+                cast(a, &DataType::Utf8View)?
+                    .as_any()
+                    .downcast_ref::<StringViewArray>()
+                    .expect("cast to Utf8View")
+                    .clone(),
+            ),
+            Some(KeyKind::Int) => KeyColumn::Int(
+                cast(a, &DataType::Int64)?
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .expect("cast to Int64")
+                    .clone(),
+            ),
+            None => return exec_err!("a lookup key is text or an integer, not {}", a.data_type()),
+        })
+    }
+
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            KeyColumn::Text(a) => a.is_null(i),
+            KeyColumn::Int(a) => a.is_null(i),
+        }
+    }
+
+    fn hash_into(&self, i: usize, h: &mut impl Hasher) {
+        match self {
+            KeyColumn::Text(a) => a.value(i).hash(h),
+            KeyColumn::Int(a) => h.write_i64(a.value(i)),
+        }
+    }
+
+    fn equals(&self, i: usize, other: &KeyColumn, j: usize) -> bool {
+        match (self, other) {
+            (KeyColumn::Text(a), KeyColumn::Text(b)) => a.value(i) == b.value(j),
+            (KeyColumn::Int(a), KeyColumn::Int(b)) => a.value(i) == b.value(j),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Text,
+    Int,
+}
+
+fn key_kind(t: &DataType) -> Option<KeyKind> {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(KeyKind::Text),
+        DataType::Dictionary(_, v) => key_kind(v).filter(|k| *k == KeyKind::Text),
+        t if t.is_integer() => Some(KeyKind::Int),
+        _ => None,
+    }
+}
+
+/// One table read for lookups: its rows, an index from key to row, and the
+/// struct its other columns make.
+struct LookupTable {
+    batch: RecordBatch,
+    keys: Vec<KeyColumn>,
+    key_kinds: Vec<KeyKind>,
+    index: hashbrown::HashTable<u32>,
+    state: hashbrown::DefaultHashBuilder,
+    values: Fields,
+}
+
+impl std::fmt::Debug for LookupTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LookupTable")
+            .field("rows", &self.batch.num_rows())
+            .field("keys", &self.key_kinds)
+            .field("values", &self.values)
+            .finish()
+    }
+}
+
+impl LookupTable {
+    fn new(name: &str, batch: RecordBatch, keys: usize) -> DfResult<LookupTable> {
+        let schema = batch.schema();
+        if keys == 0 || keys >= schema.fields().len() {
+            return plan_err!(
+                "lookup('{name}', …) needs 1 to {} key arguments: the table has {} columns and the keys are its first ones",
+                schema.fields().len().saturating_sub(1),
+                schema.fields().len()
+            );
+        }
+        let key_columns = batch.columns()[..keys]
+            .iter()
+            .map(KeyColumn::new)
+            .collect::<DfResult<Vec<_>>>()?;
+        let key_kinds = schema.fields()[..keys]
+            .iter()
+            .map(|f| key_kind(f.data_type()).expect("checked by KeyColumn::new"))
+            .collect();
+        if batch.num_rows() > u32::MAX as usize {
+            return plan_err!("{} rows are too many for a lookup table", batch.num_rows());
+        }
+        let state = hashbrown::DefaultHashBuilder::default();
+        let mut index = hashbrown::HashTable::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let Some(hash) = row_hash(&state, &key_columns, row) else {
+                continue;
+            };
+            let same = |&other: &u32| key_columns.iter().all(|k| k.equals(row, k, other as usize));
+            if let Some(&first) = index.find(hash, same) {
+                let shown = schema.fields()[..keys]
+                    .iter()
+                    .zip(batch.columns())
+                    .map(|(f, c)| {
+                        let v = ScalarValue::try_from_array(c, row)
+                            .map_or_else(|_| "?".to_string(), |v| v.to_string());
+                        format!("{}={v}", f.name())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return plan_err!(
+                    "lookup table {name}: key ({shown}) is on rows {} and {}: a lookup needs one row per key",
+                    first + 1,
+                    row + 1
+                );
+            }
+            let rehash = |&r: &u32| row_hash(&state, &key_columns, r as usize).unwrap_or(0);
+            index.insert_unique(hash, row as u32, rehash);
+        }
+        let values = schema.fields()[keys..]
+            .iter()
+            .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
+            .collect::<Fields>();
+        Ok(LookupTable {
+            batch,
+            keys: key_columns,
+            key_kinds,
+            index,
+            state,
+            values,
+        })
+    }
+
+    /// The row of every probe row (NULL when none matches).
+    fn rows_of(&self, probe: &[KeyColumn], n: usize) -> UInt32Array {
+        let mut out = UInt32Array::builder(n);
+        for i in 0..n {
+            let found = row_hash(&self.state, probe, i).and_then(|hash| {
+                self.index.find(hash, |&r| {
+                    self.keys
+                        .iter()
+                        .zip(probe)
+                        .all(|(t, p)| t.equals(r as usize, p, i))
+                })
+            });
+            out.append_option(found.copied());
+        }
+        out.finish()
+    }
+}
+
+/// The hash of row `i`'s keys, None when one is NULL.
+fn row_hash(state: &impl BuildHasher, keys: &[KeyColumn], i: usize) -> Option<u64> {
+    if keys.iter().any(|k| k.is_null(i)) {
+        return None;
+    }
+    let mut h = state.build_hasher();
+    for k in keys {
+        k.hash_into(i, &mut h);
+    }
+    Some(h.finish())
+}
+
+/// The `lookup` UDF of a session.
+#[derive(Debug)]
+struct LookupUdf {
+    lookups: Arc<Lookups>,
+    signature: Signature,
+}
+
+impl PartialEq for LookupUdf {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.lookups, &other.lookups)
+    }
+}
+
+impl Eq for LookupUdf {}
+
+impl Hash for LookupUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.lookups) as usize).hash(state);
+    }
+}
+
+impl LookupUdf {
+    /// The table a call names (its first argument, a string literal).
+    fn table(
+        &self,
+        name: Option<&ScalarValue>,
+        keys: usize,
+    ) -> DfResult<(String, Arc<LookupTable>)> {
+        let Some(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t))) = name else {
+            return plan_err!(
+                "lookup: the first argument is the name of a table as a string literal, e.g. lookup('region_lookup', region_code)"
+            );
+        };
+        match self.lookups.get(t, keys) {
+            Some(table) => Ok((t.clone(), table)),
+            None => plan_err!(
+                "lookup('{t}', …) with {keys} key(s): the table is not loaded (lookup tables are read when a SQL step statement that calls lookup is run)"
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for LookupUdf {
+    fn name(&self) -> &str {
+        "lookup"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        internal_err!("lookup's type comes from return_field_from_args")
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        let keys = args.arg_fields.len().saturating_sub(1);
+        let (name, table) = self.table(args.scalar_arguments.first().copied().flatten(), keys)?;
+        for (i, (arg, kind)) in args.arg_fields[1..]
+            .iter()
+            .zip(&table.key_kinds)
+            .enumerate()
+        {
+            if key_kind(arg.data_type()) != Some(*kind) && arg.data_type() != &DataType::Null {
+                return plan_err!(
+                    "lookup('{name}', …): key {} is {} but the table's column {} is {:?} (text or integer)",
+                    i + 1,
+                    arg.data_type(),
+                    table.batch.schema().field(i).name(),
+                    kind
+                );
+            }
+        }
+        Ok(Arc::new(Field::new(
+            "lookup",
+            DataType::Struct(table.values.clone()),
+            true,
+        )))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let n = args.number_rows;
+        let keys = args.args.len().saturating_sub(1);
+        let name = match args.args.first() {
+            Some(ColumnarValue::Scalar(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let (_, table) = self.table(name.as_ref(), keys)?;
+        let probe = args.args[1..]
+            .iter()
+            .map(|a| {
+                let a = a.to_array(n)?;
+                if a.data_type() == &DataType::Null {
+                    // an all-NULL key matches nothing
+                    return Ok(KeyColumn::Int(Int64Array::new_null(n)));
+                }
+                KeyColumn::new(&a)
+            })
+            .collect::<DfResult<Vec<_>>>()?;
+        let rows = table.rows_of(&probe, n);
+        let columns = table.batch.columns()[keys..]
+            .iter()
+            .map(|c| take(c.as_ref(), &rows, None))
+            .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
+        let out = StructArray::try_new(table.values.clone(), columns, rows.nulls().cloned())?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// The `lookup` UDF reading from `lookups`.
+pub fn lookup_udf(lookups: Arc<Lookups>) -> ScalarUDF {
+    ScalarUDF::new_from_impl(LookupUdf {
+        lookups,
+        signature: Signature::variadic_any(Volatility::Stable),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int32Array, StringArray};
+    use datafusion::sql::parser::DFParser;
+
+    fn session() -> (SessionContext, Arc<Lookups>) {
+        let ctx = SessionContext::new();
+        let lookups = Arc::new(Lookups::default());
+        ctx.register_udf(lookup_udf(lookups.clone()));
+        (ctx, lookups)
+    }
+
+    fn register(ctx: &SessionContext, name: &str, columns: Vec<(&str, ArrayRef)>) {
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        ctx.register_batch(name, batch).unwrap();
+    }
+
+    async fn run(ctx: &SessionContext, lookups: &Lookups, sql: &str) -> DfResult<Vec<RecordBatch>> {
+        for s in DFParser::parse_sql(sql).unwrap() {
+            for (t, k) in calls_in(&s) {
+                lookups.load(ctx, &t, k).await?;
+            }
+        }
+        ctx.sql(sql).await?.collect().await
+    }
+
+    #[tokio::test]
+    async fn lookup_is_a_left_join_on_unique_keys() {
+        let (ctx, lookups) = session();
+        register(
+            &ctx,
+            "f",
+            vec![
+                (
+                    "p",
+                    Arc::new(StringArray::from(vec![
+                        Some("35"),
+                        Some("35"),
+                        Some("11"),
+                        None,
+                    ])),
+                ),
+                (
+                    "y",
+                    Arc::new(Int32Array::from(vec![2023, 2024, 2024, 2024])),
+                ),
+                ("v", Arc::new(Int32Array::from(vec![1, 2, 3, 4]))),
+            ],
+        );
+        register(
+            &ctx,
+            "r",
+            vec![
+                (
+                    "p",
+                    Arc::new(StringArray::from(vec![
+                        Some("35"),
+                        Some("11"),
+                        Some("12"),
+                        None,
+                        Some("35"),
+                    ])),
+                ),
+                (
+                    "y",
+                    Arc::new(Int32Array::from(vec![
+                        Some(2024),
+                        Some(2024),
+                        Some(2024),
+                        Some(2024),
+                        None,
+                    ])),
+                ),
+            ],
+        );
+        let got = run(
+            &ctx,
+            &lookups,
+            "SELECT p, y, get_field(lookup('f', p, CAST(y AS BIGINT)), 'v') AS v FROM r ORDER BY p, y",
+        )
+        .await
+        .unwrap();
+        let shown = datafusion::arrow::util::pretty::pretty_format_batches(&got)
+            .unwrap()
+            .to_string();
+        let joined = run(
+            &ctx,
+            &lookups,
+            "SELECT r.p, r.y, f.v FROM r LEFT JOIN f ON f.p = r.p AND f.y = r.y ORDER BY r.p, r.y",
+        )
+        .await
+        .unwrap();
+        let expected = datafusion::arrow::util::pretty::pretty_format_batches(&joined)
+            .unwrap()
+            .to_string();
+        assert_eq!(shown, expected);
+        assert!(shown.contains("| 35 | 2024 | 2 |"), "{shown}");
+        assert!(shown.contains("| 12 | 2024 |   |"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_repeated_key_is_an_error_naming_the_rows() {
+        let (ctx, lookups) = session();
+        register(
+            &ctx,
+            "t",
+            vec![
+                ("k", Arc::new(StringArray::from(vec!["a", "b", "a"]))),
+                ("v", Arc::new(Int32Array::from(vec![1, 2, 3]))),
+            ],
+        );
+        let e = lookups.load(&ctx, "t", 1).await.unwrap_err().to_string();
+        assert!(e.contains("k=a") && e.contains("rows 1 and 3"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn wrong_calls_are_plan_errors() {
+        let (ctx, lookups) = session();
+        register(
+            &ctx,
+            "t",
+            vec![
+                ("k", Arc::new(StringArray::from(vec!["a"]))),
+                ("v", Arc::new(Int32Array::from(vec![1]))),
+            ],
+        );
+        // not loaded: no statement named it
+        let e = ctx
+            .sql("SELECT lookup('t', 'a')")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not loaded"), "{e}");
+        // a float key against a text column
+        let e = run(&ctx, &lookups, "SELECT lookup('t', 1.5)")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key 1 is Float64"), "{e}");
+        // as many keys as columns: nothing left to return
+        let e = run(&ctx, &lookups, "SELECT lookup('t', 'a', 1)")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1 to 1 key arguments"), "{e}");
+        // the table named by a column, not a literal
+        let e = ctx
+            .sql("SELECT lookup(k, k) FROM t")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("string literal"), "{e}");
+    }
+
+    #[test]
+    fn calls_are_found_in_views_and_subqueries() {
+        let s = DFParser::parse_sql(
+            "CREATE VIEW x AS SELECT lookup('a', k)['v'] FROM (SELECT k FROM t WHERE lookup('b', k, y) IS NULL)",
+        )
+        .unwrap();
+        assert_eq!(
+            calls_in(&s[0]),
+            vec![("a".to_string(), 1), ("b".to_string(), 2)]
+        );
+    }
+}
