@@ -136,24 +136,26 @@ CROSS JOIN energy_catalog e
 CROSS JOIN run_params p
 CROSS JOIN electricity_equivalent ee;
 
--- The numbers and flags the amounts of a record need, per (province, year,
--- energy): the key is the first three columns, row_amounts (20_validate.sql)
--- looks every record up here. The amounts are
+-- The numbers the amounts of a record need, per (province, year, energy):
+-- the key is the first three columns, row_amounts (20_validate.sql) looks
+-- every record up here. The amounts are
 --   q              = quantity × the unit's to_base (unit_catalog)
 --   quantity_base  = q ÷ tce_per_base_unit for a unit of standard coal, else q
 --   tce            = q for a unit of standard coal, else q × tce_per_base_unit
---   direct CO2     = sign × quantity_base × co2_factor, when burnt and used as fuel
---   indirect CO2   = sign × quantity_base ÷ indirect_divisor × indirect_factor,
---                    when bought (1000 kWh per MWh for the grid factor)
+--   direct CO2     = sign × quantity_base × direct_factor, for fuel (0 for
+--                    feedstock)
+--   indirect CO2   = sign × quantity_base ÷ indirect_divisor × indirect_factor
+-- where direct_factor is the fuel's CO2 factor for an energy burnt (0 for the
+-- others) and indirect_factor the period's grid or heat factor for electricity
+-- and heat bought (0 for the others; 1000 kWh per MWh for the grid factor):
+-- multipliers, so that no CASE is evaluated per record.
 CREATE OR REPLACE TABLE amount_factors AS
 SELECT
     province_prefix,
     year,
     energy_code,
     tce_per_base_unit,
-    co2_method = 'combustion' AS burnt,
-    co2_factor,
-    co2_method IN ('grid', 'heat') AS bought,
+    CASE WHEN co2_method = 'combustion' THEN co2_factor ELSE 0.0 END AS direct_factor,
     CASE co2_method WHEN 'grid' THEN 1000.0 ELSE 1.0 END AS indirect_divisor,
-    indirect_factor
+    CASE WHEN co2_method IN ('grid', 'heat') THEN indirect_factor ELSE 0.0 END AS indirect_factor
 FROM energy_factors;

@@ -329,10 +329,9 @@ b AS (
 SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a),
     CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
     CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
-    CAST(CASE WHEN get_field(a, 'burnt') AND use = 'fuel' THEN sign * quantity_base_f * get_field(a, 'co2_factor') ELSE 0 END
+    CAST(sign * quantity_base_f * get_field(a, 'direct_factor') * CASE use WHEN 'fuel' THEN 1.0 ELSE 0.0 END
         AS DECIMAL(38, 6)) AS co2_direct_t,
-    CAST(CASE WHEN get_field(a, 'bought')
-        THEN sign * quantity_base_f / get_field(a, 'indirect_divisor') * get_field(a, 'indirect_factor') ELSE 0 END
+    CAST(sign * quantity_base_f / get_field(a, 'indirect_divisor') * get_field(a, 'indirect_factor')
         AS DECIMAL(38, 6)) AS co2_indirect_t
 FROM b;
 

@@ -151,16 +151,33 @@ impl KeyColumn {
         }
     }
 
+    // A string of up to 12 bytes lives in its 16-byte view (length, then the
+    // bytes, zero-padded: the layout arrow's own comparisons rely on), so
+    // short keys are hashed and compared as one u128 without reading them.
     fn hash_into(&self, i: usize, h: &mut impl Hasher) {
         match self {
-            KeyColumn::Text(a) => a.value(i).hash(h),
+            KeyColumn::Text(a) => {
+                let view = a.views()[i];
+                if (view as u32) <= 12 {
+                    h.write_u128(view);
+                } else {
+                    a.value(i).hash(h);
+                }
+            }
             KeyColumn::Int(a) => h.write_i64(a.value(i)),
         }
     }
 
     fn equals(&self, i: usize, other: &KeyColumn, j: usize) -> bool {
         match (self, other) {
-            (KeyColumn::Text(a), KeyColumn::Text(b)) => a.value(i) == b.value(j),
+            (KeyColumn::Text(a), KeyColumn::Text(b)) => {
+                let (x, y) = (a.views()[i], b.views()[j]);
+                if (x as u32) <= 12 || (y as u32) <= 12 {
+                    x == y
+                } else {
+                    a.value(i) == b.value(j)
+                }
+            }
             (KeyColumn::Int(a), KeyColumn::Int(b)) => a.value(i) == b.value(j),
             _ => false,
         }
@@ -268,16 +285,31 @@ impl LookupTable {
     /// The row of every probe row (NULL when none matches).
     fn rows_of(&self, probe: &[KeyColumn], n: usize) -> UInt32Array {
         let mut out = UInt32Array::builder(n);
+        // records come in runs (an enterprise's months share its region):
+        // a row with the keys of the row before it gets that row's answer
+        let mut previous: Option<(usize, Option<u32>)> = None;
         for i in 0..n {
-            let found = row_hash(&self.state, probe, i).and_then(|hash| {
-                self.index.find(hash, |&r| {
+            if let Some((p, answer)) = previous
+                && probe.iter().all(|k| !k.is_null(i) && k.equals(i, k, p))
+            {
+                out.append_option(answer);
+                continue;
+            }
+            let Some(hash) = row_hash(&self.state, probe, i) else {
+                out.append_null();
+                continue;
+            };
+            let found = self
+                .index
+                .find(hash, |&r| {
                     self.keys
                         .iter()
                         .zip(probe)
                         .all(|(t, p)| t.equals(r as usize, p, i))
                 })
-            });
-            out.append_option(found.copied());
+                .copied();
+            previous = Some((i, found));
+            out.append_option(found);
         }
         out.finish()
     }
@@ -465,13 +497,18 @@ mod tests {
         register(
             &ctx,
             "r",
+            // runs of equal keys, a run that changes one key of two, NULLs
             vec![
                 (
                     "p",
                     Arc::new(StringArray::from(vec![
                         Some("35"),
+                        Some("35"),
+                        Some("35"),
                         Some("11"),
                         Some("12"),
+                        Some("12"),
+                        None,
                         None,
                         Some("35"),
                     ])),
@@ -479,6 +516,10 @@ mod tests {
                 (
                     "y",
                     Arc::new(Int32Array::from(vec![
+                        Some(2024),
+                        Some(2024),
+                        Some(2023),
+                        Some(2024),
                         Some(2024),
                         Some(2024),
                         Some(2024),
@@ -511,6 +552,46 @@ mod tests {
         assert_eq!(shown, expected);
         assert!(shown.contains("| 35 | 2024 | 2 |"), "{shown}");
         assert!(shown.contains("| 12 | 2024 |   |"), "{shown}");
+        // the row after a run of (35, 2024) changes the year only
+        assert!(shown.contains("| 35 | 2023 | 1 |"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn short_and_long_text_keys_match_by_value() {
+        let (ctx, lookups) = session();
+        register(
+            &ctx,
+            "t",
+            vec![
+                (
+                    "k",
+                    Arc::new(StringArray::from(vec![
+                        "short",
+                        "a key longer than twelve",
+                        "twelve bytes",
+                        "thirteen byte",
+                    ])),
+                ),
+                ("v", Arc::new(Int32Array::from(vec![1, 2, 3, 4]))),
+            ],
+        );
+        // keys built at run time, in other buffers than the table's
+        let got = run(
+            &ctx,
+            &lookups,
+            "SELECT get_field(lookup('t', concat('sho', 'rt')), 'v') AS a,
+                get_field(lookup('t', concat('a key longer', ' than twelve')), 'v') AS b,
+                get_field(lookup('t', concat('twelve', ' bytes')), 'v') AS c,
+                get_field(lookup('t', concat('thirteen', ' byte')), 'v') AS d,
+                get_field(lookup('t', concat('a key longer', ' than twelvE')), 'v') AS e,
+                get_field(lookup('t', 'shor'), 'v') AS f",
+        )
+        .await
+        .unwrap();
+        let shown = datafusion::arrow::util::pretty::pretty_format_batches(&got)
+            .unwrap()
+            .to_string();
+        assert!(shown.contains("| 1 | 2 | 3 | 4 |   |   |"), "{shown}");
     }
 
     #[tokio::test]
