@@ -1044,51 +1044,35 @@ impl FactorSet {
             "electricity_equivalent",
             vec![("tce_per_kwh", floats([elec_tce].into_iter()))],
         )?;
-        register_batch(
-            ctx,
+        // two named code lists: the code, its names and its source
+        let code_list = |name: &str, key: &str, rows: Vec<[&str; 4]>| {
+            let column = |i: usize| strs(rows.iter().map(|r| Some(r[i])));
+            register_batch(
+                ctx,
+                name,
+                vec![
+                    (key, column(0)),
+                    ("name_zh", column(1)),
+                    ("name_en", column(2)),
+                    ("source_id", column(3)),
+                ],
+            )
+        };
+        code_list(
             "high_energy_division",
-            vec![(
-                "division",
-                strs(self.high_energy.iter().map(|r| Some(r.division.as_str()))),
-            )],
+            "division",
+            self.high_energy
+                .iter()
+                .map(|r| [&*r.division, &*r.name_zh, &*r.name_en, &*r.source_id])
+                .collect(),
         )?;
-        register_batch(
-            ctx,
+        code_list(
             "special_sector",
-            vec![
-                (
-                    "sector_code",
-                    strs(
-                        self.special_sectors
-                            .iter()
-                            .map(|r| Some(r.sector_code.as_str())),
-                    ),
-                ),
-                (
-                    "name_zh",
-                    strs(
-                        self.special_sectors
-                            .iter()
-                            .map(|r| Some(r.name_zh.as_str())),
-                    ),
-                ),
-                (
-                    "name_en",
-                    strs(
-                        self.special_sectors
-                            .iter()
-                            .map(|r| Some(r.name_en.as_str())),
-                    ),
-                ),
-                (
-                    "source_id",
-                    strs(
-                        self.special_sectors
-                            .iter()
-                            .map(|r| Some(r.source_id.as_str())),
-                    ),
-                ),
-            ],
+            "sector_code",
+            self.special_sectors
+                .iter()
+                .map(|r| [&*r.sector_code, &*r.name_zh, &*r.name_en, &*r.source_id])
+                .collect(),
         )?;
         Ok(())
     }
