@@ -225,7 +225,8 @@ WITH c AS (
                 'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
             WHEN n.region_found IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
                 'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
-            WHEN NOT regexp_like(n.sector_code, '^[A-T]?[0-9]{2,4}$')
+            -- is_sector_code(t) is regexp_like(t, '^[A-T]?[0-9]{2,4}$') (lib/src/text.rs)
+            WHEN NOT is_sector_code(n.sector_code)
                 AND lookup('special_sector', n.sector_code) IS NULL THEN named_struct(
                 'rule', 'sector_invalid', 'column', 'sector_code',
                 'message', concat('''', n.sector_code_raw, ''' is not a GB/T 4754-2017 code such as C2511 or 2511 (or a code of the factor set''s special_sectors, e.g. HH for households)'))

@@ -10,13 +10,14 @@
 //! | `fold_key(t)`       | `lower(trim(t))`                                              |
 //! | `parse_int(t)`      | `try_cast(nullif(trim(t), '') AS INT)`                        |
 //! | `parse_number(t)`   | `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)`   |
+//! | `is_sector_code(t)` | `regexp_like(t, '^[A-T]?[0-9]{2,4}$')`                        |
 //!
 //! SQL's `trim` removes spaces (not tabs); so do these.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Array, Int32Array, StringViewArray, StringViewBuilder,
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, StringViewArray, StringViewBuilder,
 };
 use datafusion::arrow::compute::kernels::cast_utils::Parser;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int32Type};
@@ -176,7 +177,26 @@ fn parse_number(input: &StringViewArray) -> DfResult<ArrayRef> {
     Ok(Arc::new(out))
 }
 
-/// The four UDFs of this module.
+/// `is_sector_code(t)`: `regexp_like(t, '^[A-T]?[0-9]{2,4}$')`, the form of
+/// a GB/T 4754-2017 code (a section letter, then 2-4 digits), without a regex
+/// engine per record.
+fn is_sector_code(input: &StringViewArray) -> DfResult<ArrayRef> {
+    let out: BooleanArray = input
+        .iter()
+        .map(|v| {
+            v.map(|t| {
+                let digits = match t.as_bytes() {
+                    [b'A'..=b'T', rest @ ..] => rest,
+                    all => all,
+                };
+                (2..=4).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
+            })
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// The UDFs of this module.
 pub fn udfs() -> Vec<ScalarUDF> {
     let recased = |one: fn(&str, &mut String) -> Mapped| {
         move |input: &StringViewArray| -> DfResult<ArrayRef> {
@@ -188,6 +208,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
         text_udf("fold_key", DataType::Utf8View, recased(fold_key_one)),
         text_udf("parse_int", DataType::Int32, parse_int),
         text_udf("parse_number", DataType::Float64, parse_number),
+        text_udf("is_sector_code", DataType::Boolean, is_sector_code),
     ]
 }
 
@@ -231,6 +252,19 @@ mod tests {
             "Ünïcödé straße",
             "ǅemal",
             "a fairly long value with Mixed Case and spaces   ",
+            "C2511",
+            "2511",
+            "C25",
+            "T99",
+            "C25111",
+            "c2511",
+            "U2511",
+            "A1",
+            "HH",
+            "C 2511",
+            "２５１１",
+            "C2511\n",
+            "CC2511",
         ];
         let rows: Vec<String> = values
             .iter()
@@ -243,6 +277,7 @@ mod tests {
             "parse_int(t) IS NOT DISTINCT FROM try_cast(nullif(trim(t), '') AS INT)",
             "coalesce((parse_number(t) IS NOT DISTINCT FROM try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)) \
              OR (isnan(parse_number(t)) AND isnan(try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE))), false)",
+            "is_sector_code(t) IS NOT DISTINCT FROM regexp_like(t, '^[A-T]?[0-9]{2,4}$')",
         ];
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
