@@ -23,10 +23,10 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Array, StringViewArray, StructArray, UInt32Array,
+    Array, ArrayRef, AsArray, Int64Array, StringViewArray, StructArray, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, concat_batches, take};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{ScalarValue, exec_err, internal_err, plan_err};
 use datafusion::error::Result as DfResult;
@@ -126,22 +126,23 @@ enum KeyColumn {
 impl KeyColumn {
     fn new(a: &ArrayRef) -> DfResult<KeyColumn> {
         Ok(match key_kind(a.data_type()) {
-            Some(KeyKind::Text) => KeyColumn::Text(
-                cast(a, &DataType::Utf8View)?
-                    .as_any()
-                    .downcast_ref::<StringViewArray>()
-                    .expect("cast to Utf8View")
-                    .clone(),
-            ),
+            Some(KeyKind::Text) => {
+                KeyColumn::Text(cast(a, &DataType::Utf8View)?.as_string_view().clone())
+            }
             Some(KeyKind::Int) => KeyColumn::Int(
                 cast(a, &DataType::Int64)?
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .expect("cast to Int64")
+                    .as_primitive::<Int64Type>()
                     .clone(),
             ),
             None => return exec_err!("a lookup key is text or an integer, not {}", a.data_type()),
         })
+    }
+
+    fn kind(&self) -> KeyKind {
+        match self {
+            KeyColumn::Text(_) => KeyKind::Text,
+            KeyColumn::Int(_) => KeyKind::Int,
+        }
     }
 
     fn is_null(&self, i: usize) -> bool {
@@ -204,7 +205,6 @@ fn key_kind(t: &DataType) -> Option<KeyKind> {
 struct LookupTable {
     batch: RecordBatch,
     keys: Vec<KeyColumn>,
-    key_kinds: Vec<KeyKind>,
     index: hashbrown::HashTable<u32>,
     state: hashbrown::DefaultHashBuilder,
     values: Fields,
@@ -214,7 +214,10 @@ impl std::fmt::Debug for LookupTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LookupTable")
             .field("rows", &self.batch.num_rows())
-            .field("keys", &self.key_kinds)
+            .field(
+                "keys",
+                &self.keys.iter().map(KeyColumn::kind).collect::<Vec<_>>(),
+            )
             .field("values", &self.values)
             .finish()
     }
@@ -234,10 +237,6 @@ impl LookupTable {
             .iter()
             .map(KeyColumn::new)
             .collect::<DfResult<Vec<_>>>()?;
-        let key_kinds = schema.fields()[..keys]
-            .iter()
-            .map(|f| key_kind(f.data_type()).expect("checked by KeyColumn::new"))
-            .collect();
         if batch.num_rows() > u32::MAX as usize {
             return plan_err!("{} rows are too many for a lookup table", batch.num_rows());
         }
@@ -275,7 +274,6 @@ impl LookupTable {
         Ok(LookupTable {
             batch,
             keys: key_columns,
-            key_kinds,
             index,
             state,
             values,
@@ -385,12 +383,9 @@ impl ScalarUDFImpl for LookupUdf {
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
         let keys = args.arg_fields.len().saturating_sub(1);
         let (name, table) = self.table(args.scalar_arguments.first().copied().flatten(), keys)?;
-        for (i, (arg, kind)) in args.arg_fields[1..]
-            .iter()
-            .zip(&table.key_kinds)
-            .enumerate()
-        {
-            if key_kind(arg.data_type()) != Some(*kind) && arg.data_type() != &DataType::Null {
+        for (i, (arg, key)) in args.arg_fields[1..].iter().zip(&table.keys).enumerate() {
+            let kind = key.kind();
+            if key_kind(arg.data_type()) != Some(kind) && arg.data_type() != &DataType::Null {
                 return plan_err!(
                     "lookup('{name}', …): key {} is {} but the table's column {} is {:?} (text or integer)",
                     i + 1,
@@ -460,6 +455,19 @@ mod tests {
     fn register(ctx: &SessionContext, name: &str, columns: Vec<(&str, ArrayRef)>) {
         let batch = RecordBatch::try_from_iter(columns).unwrap();
         ctx.register_batch(name, batch).unwrap();
+    }
+
+    /// A table `name(k, v)` with the text keys `k` and v = 1, 2, … in order.
+    fn keyed(ctx: &SessionContext, name: &str, keys: &[&str]) {
+        let v = (1..=keys.len() as i32).collect::<Vec<_>>();
+        register(
+            ctx,
+            name,
+            vec![
+                ("k", Arc::new(StringArray::from(keys.to_vec()))),
+                ("v", Arc::new(Int32Array::from(v))),
+            ],
+        );
     }
 
     async fn run(ctx: &SessionContext, lookups: &Lookups, sql: &str) -> DfResult<Vec<RecordBatch>> {
@@ -559,20 +567,14 @@ mod tests {
     #[tokio::test]
     async fn short_and_long_text_keys_match_by_value() {
         let (ctx, lookups) = session();
-        register(
+        keyed(
             &ctx,
             "t",
-            vec![
-                (
-                    "k",
-                    Arc::new(StringArray::from(vec![
-                        "short",
-                        "a key longer than twelve",
-                        "twelve bytes",
-                        "thirteen byte",
-                    ])),
-                ),
-                ("v", Arc::new(Int32Array::from(vec![1, 2, 3, 4]))),
+            &[
+                "short",
+                "a key longer than twelve",
+                "twelve bytes",
+                "thirteen byte",
             ],
         );
         // keys built at run time, in other buffers than the table's
@@ -593,14 +595,7 @@ mod tests {
     #[tokio::test]
     async fn a_repeated_key_is_an_error_naming_the_rows() {
         let (ctx, lookups) = session();
-        register(
-            &ctx,
-            "t",
-            vec![
-                ("k", Arc::new(StringArray::from(vec!["a", "b", "a"]))),
-                ("v", Arc::new(Int32Array::from(vec![1, 2, 3]))),
-            ],
-        );
+        keyed(&ctx, "t", &["a", "b", "a"]);
         let e = lookups.load(&ctx, "t", 1).await.unwrap_err().to_string();
         assert!(e.contains("k=a") && e.contains("rows 1 and 3"), "{e}");
     }
@@ -608,14 +603,7 @@ mod tests {
     #[tokio::test]
     async fn wrong_calls_are_plan_errors() {
         let (ctx, lookups) = session();
-        register(
-            &ctx,
-            "t",
-            vec![
-                ("k", Arc::new(StringArray::from(vec!["a"]))),
-                ("v", Arc::new(Int32Array::from(vec![1]))),
-            ],
-        );
+        keyed(&ctx, "t", &["a"]);
         // not loaded: no statement named it
         let e = ctx
             .sql("SELECT lookup('t', 'a')")

@@ -78,15 +78,15 @@ fn parse(name: &str, sql: &str) -> Result<VecDeque<Statement>> {
 /// duration, rows and spilled bytes are logged per statement.
 pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> {
     use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+    let lookups = ctx
+        .state()
+        .config()
+        .get_extension::<crate::lookup::Lookups>();
     for (i, statement) in parse(name, sql)?.into_iter().enumerate() {
         let head: String = statement.to_string().chars().take(60).collect();
         let wrap = |source| Error::sql(format!("{name} statement {} ({head}…)", i + 1), source);
         // the tables this statement reads with lookup(…) are read into memory
         // before it is planned (the UDF's type is that of the table's columns)
-        let lookups = ctx
-            .state()
-            .config()
-            .get_extension::<crate::lookup::Lookups>();
         for (table, keys) in crate::lookup::calls_in(&statement) {
             let Some(lookups) = &lookups else {
                 return Err(Error::Internal(
