@@ -3,7 +3,7 @@
 --
 -- The amounts are computed by row_amounts (20_validate.sql) with the factors
 -- 15_factors.sql chose, and summed per year key in the same aggregation that
--- finds the key conflicts (record_key_sums). Here they get (by lookup) the
+-- finds the key conflicts (record_key_sums). Here they are joined to the
 -- category, the high-energy flag and the factor years, which depend on the
 -- province, year, energy and sector only.
 --
@@ -32,13 +32,14 @@ WHERE k.source_line IS NULL;
 CREATE OR REPLACE VIEW records_computed AS
 SELECT
     a.input, a.enterprise_id, a.enterprise_name, a.region_code, a.sector_code,
-    lookup('high_energy_division', substr(regexp_replace(a.sector_code, '^[A-Z]', ''), 1, 2)) IS NOT NULL
-        AS high_energy,
+    hd.division IS NOT NULL AS high_energy,
     a.year, a.month, a.energy_code, a.category, a.fossil, a.use, a.flow, a.sign, a.quantity, a.unit,
     a.base_unit, a.quantity_base, a.tce, a.co2_direct_t, a.co2_indirect_t, a.tce_per_base_unit,
     a.tce_factor_year, a.co2_factor, a.indirect_factor, a.indirect_factor_scope, a.indirect_factor_area,
     a.factor_year, a.factor_set, a.source_file, a.source_line
-FROM record_amounts a;
+FROM record_amounts a
+LEFT JOIN high_energy_division hd
+    ON hd.division = substr(regexp_replace(a.sector_code, '^[A-Z]', ''), 1, 2);
 
 -- Per input, enterprise (none for sector rows), region, sector, year, energy,
 -- use and flow: the records summed over the months (a twelfth of the rows
@@ -62,17 +63,13 @@ WITH t AS (
 )
 SELECT
     t.input, t.enterprise_id, t.enterprise_name, t.region_code, t.sector_code, t.year, t.energy_code,
-    t.use, t.flow, get_field(t.f, 'category') AS category,
-    lookup('high_energy_division', substr(regexp_replace(t.sector_code, '^[A-Z]', ''), 1, 2)) IS NOT NULL
-        AS high_energy,
-    get_field(t.f, 'base_unit') AS base_unit,
+    t.use, t.flow, f.category, hd.division IS NOT NULL AS high_energy, f.base_unit,
     t.quantity_base, t.tce, t.co2_direct_t, t.co2_indirect_t, t.records, t.months,
-    get_field(t.f, 'tce_factor_year') AS tce_factor_year, get_field(t.f, 'factor_year') AS factor_year,
-    get_field(t.f, 'indirect_factor_scope') AS indirect_factor_scope, get_field(t.f, 'factor_set') AS factor_set
-FROM (
-    SELECT t.*, lookup('energy_factors', substr(t.region_code, 1, 2), t.year, t.energy_code) AS f
-    FROM t
-) t;
+    f.tce_factor_year, f.factor_year, f.indirect_factor_scope, f.factor_set
+FROM energy_factors f
+JOIN t ON f.province_prefix = substr(t.region_code, 1, 2) AND f.year = t.year AND f.energy_code = t.energy_code
+LEFT JOIN high_energy_division hd
+    ON hd.division = substr(regexp_replace(t.sector_code, '^[A-Z]', ''), 1, 2);
 
 -- Per enterprise, year, energy, use and flow.
 CREATE OR REPLACE VIEW enterprise_annual AS
