@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod csv_records;
 pub mod error;
 pub mod factors;
 pub mod factors_diff;

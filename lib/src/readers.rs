@@ -12,19 +12,20 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
 use calamine::{Data, Reader};
 use datafusion::arrow::array::{
-    ArrayRef, Int64Builder, RecordBatch, StringViewArray, StringViewBuilder,
+    ArrayRef, Int64Array, Int64Builder, RecordBatch, StringViewArray, StringViewBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::config::{Encoding, InputOptions, SheetRef};
+use crate::csv_records::{Batch, Cell, RecordReader, Records, field_column, views_column};
 use crate::error::{Error, Result};
 use crate::ingest::{Format, InputFile, InputSpec};
 
@@ -348,7 +349,9 @@ fn repeated_text(
     let mut one = StringViewBuilder::with_capacity(1);
     one.append_value(text);
     let (views, buffers, _) = one.finish().into_parts();
-    StringViewArray::try_new(vec![views[0]; n].into(), buffers, None)
+    // SAFETY: every view is the view of a valid one-row array over the same
+    // buffers (try_new would check the same text n times)
+    Ok(unsafe { StringViewArray::new_unchecked(vec![views[0]; n].into(), buffers, None) })
 }
 
 // ------------------------------------------------------------ encodings --
@@ -499,46 +502,58 @@ fn open_text(file: &InputFile) -> std::io::Result<Box<dyn Read + Send>> {
     })
 }
 
+/// A CSV file's batches: [`crate::csv_records`] reads the fields of a batch
+/// into one buffer, and every contract column is a string view into it.
 pub struct CsvBatches {
     spec: InputSpec,
     path: String,
-    reader: csv::Reader<BufReader<Box<dyn Read + Send>>>,
+    reader: RecordReader,
     mapping: Mapping,
     header_len: usize,
     schema: SchemaRef,
-    record: csv::StringRecord,
+    /// bytes of the last batch (room reserved for the next)
+    last_bytes: usize,
     done: bool,
 }
 
-/// The header line of a CSV file, transcoded.
-pub fn csv_header(spec: InputSpec, file: &InputFile) -> Result<Vec<String>> {
-    let r =
-        open_text(file).map_err(|e| file_error(spec, &file.path, format!("cannot open: {e}")))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(BufReader::new(r));
-    let header = reader.headers().map_err(|e| {
+/// A CSV reader positioned after the header, and the header.
+fn open_csv(spec: InputSpec, f: &InputFile) -> Result<(RecordReader, Vec<String>)> {
+    let src = open_text(f).map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
+    let mut reader = RecordReader::new(src);
+    let mut recs = Records::with_capacity(4096, 64);
+    let more = reader
+        .read_into(&mut recs)
+        .map_err(|e| file_error(spec, &f.path, format!("cannot read the header line: {e}")))?;
+    if !more {
+        return Ok((reader, Vec::new()));
+    }
+    let batch = recs.finish().map_err(|(_, field)| {
         file_error(
             spec,
-            &file.path,
-            format!("cannot read the header line: {e}"),
+            &f.path,
+            format!(
+                "line 1: header field {} is not valid UTF-8; {ENCODING_HINT}",
+                field + 1
+            ),
         )
     })?;
-    Ok(header.iter().map(str::to_string).collect())
+    let header = (0..batch.at.fields(0))
+        .map(|j| batch.field_text(0, j).unwrap_or_default().to_string())
+        .collect();
+    Ok((reader, header))
+}
+
+const ENCODING_HINT: &str =
+    "set the input's encoding (gb18030 for files from Excel or Chinese systems)";
+
+/// The header line of a CSV file, transcoded.
+pub fn csv_header(spec: InputSpec, file: &InputFile) -> Result<Vec<String>> {
+    Ok(open_csv(spec, file)?.1)
 }
 
 impl CsvBatches {
     pub fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
-        let r = open_text(f).map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(BufReader::with_capacity(1 << 20, r));
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| file_error(spec, &f.path, format!("cannot read the header: {e}")))?
-            .iter()
-            .map(str::to_string)
-            .collect();
+        let (reader, header) = open_csv(spec, f)?;
         let mapping = map_header(spec, &header, &f.options, &f.path)?;
         Ok(CsvBatches {
             spec,
@@ -547,51 +562,93 @@ impl CsvBatches {
             mapping,
             header_len: header.len(),
             schema,
-            record: csv::StringRecord::new(),
+            last_bytes: 1 << 16,
             done: false,
         })
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let mut b = BatchBuilder::new(self.spec, &self.path);
-        while b.rows < BATCH_ROWS {
-            let more = match self.reader.read_record(&mut self.record) {
-                Ok(m) => m,
-                Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
-                    let what = match e.kind() {
-                        csv::ErrorKind::Utf8 { err, .. } => format!(
-                            "line {line}: field {} is not valid UTF-8; set the input's encoding (gb18030 for files from Excel or Chinese systems)",
-                            err.field() + 1
-                        ),
-                        _ => format!("{e}; the file is not valid CSV from here on"),
-                    };
-                    return Err(file_error(self.spec, &self.path, what));
-                }
-            };
+        let mut recs = Records::with_capacity(
+            self.last_bytes + self.last_bytes / 8,
+            BATCH_ROWS * self.header_len.max(1) + 1,
+        );
+        while recs.at.len() < BATCH_ROWS {
+            let more = self.reader.read_into(&mut recs).map_err(|e| {
+                file_error(self.spec, &self.path, format!("cannot read the file: {e}"))
+            })?;
             if !more {
                 self.done = true;
                 break;
             }
-            let line = self.record.position().map(|p| p.line()).unwrap_or(0) as i64;
-            // a line with nothing but separators and blanks is not a record
-            if self.record.iter().all(|f| f.trim().is_empty()) {
-                continue;
+            if recs.last_is_blank() {
+                recs.pop();
             }
-            let row_error = (self.record.len() != self.header_len).then(|| {
-                format!(
-                    "the row has {} fields but the header has {}",
-                    self.record.len(),
-                    self.header_len
-                )
-            });
-            let rec = &self.record;
-            b.push(&self.mapping, |i| rec.get(i), line, row_error);
         }
-        if b.rows == 0 {
+        if recs.at.is_empty() {
             return Ok(None);
         }
-        Ok(Some(b.finish(&self.schema)?))
+        self.last_bytes = recs.bytes().len();
+        let lines: Vec<u64> = (0..recs.at.len()).map(|r| recs.at.line(r)).collect();
+        let batch = recs.finish().map_err(|(r, field)| {
+            file_error(
+                self.spec,
+                &self.path,
+                format!(
+                    "line {}: field {} is not valid UTF-8; {ENCODING_HINT}",
+                    lines[r],
+                    field + 1
+                ),
+            )
+        })?;
+        Ok(Some(self.columns(&batch)?))
+    }
+
+    /// The raw batch: every contract column, then source_file, source_line
+    /// and row_error.
+    fn columns(&self, batch: &Batch) -> datafusion::error::Result<RecordBatch> {
+        let n = batch.at.len();
+        let contract: Vec<&str> = self.spec.columns().collect();
+        // a period column gives the year and the month where the file has none
+        let period = |r: usize| {
+            let p = self.mapping.period?;
+            let at = batch.at.field(r, p)?;
+            Some((at, batch.field_text(r, p).and_then(parse_period)))
+        };
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(contract.len() + 3);
+        for (name, idx) in contract.iter().zip(&self.mapping.columns) {
+            let column = match idx {
+                Some(i) => field_column(batch, *i)?,
+                None if *name == "year" => views_column(batch, |r| match period(r)? {
+                    (_, Some((y, _))) => Some(Cell::Own(y.to_string())),
+                    // an unreadable period keeps its text: the year rule rejects it
+                    (at, None) => Some(Cell::At(at)),
+                })?,
+                None if *name == "month" => views_column(batch, |r| match period(r)? {
+                    (_, Some((_, Some(m)))) => Some(Cell::Own(m.to_string())),
+                    _ => None,
+                })?,
+                None => views_column(batch, |_| None)?,
+            };
+            arrays.push(Arc::new(column));
+        }
+        arrays.push(Arc::new(repeated_text(&self.path, n)?));
+        arrays.push(Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|r| batch.at.line(r) as i64),
+        )));
+        let mut row_error = StringViewBuilder::with_capacity(n);
+        for r in 0..n {
+            let fields = batch.at.fields(r);
+            if fields == self.header_len {
+                row_error.append_null();
+            } else {
+                row_error.append_value(format!(
+                    "the row has {fields} fields but the header has {}",
+                    self.header_len
+                ));
+            }
+        }
+        arrays.push(Arc::new(row_error.finish()));
+        Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
     }
 }
 
@@ -1211,5 +1268,118 @@ mod tests {
             Some(2),
             "a truncated last character"
         );
+    }
+
+    /// What the CSV reader makes of a file: (line, every contract column,
+    /// row_error) per row.
+    fn read_csv(text: &[u8]) -> Vec<(i64, Vec<Option<String>>, Option<String>)> {
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::Int64Type;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("energy.csv");
+        std::fs::write(&path, text).unwrap();
+        let spec = crate::ingest::ENERGY;
+        let (_, batches) =
+            crate::ingest::read_local_file(spec, &path, InputOptions::default()).unwrap();
+        let ncols = spec.columns().count();
+        let mut rows = Vec::new();
+        for b in batches {
+            let text = |c: usize, r: usize| {
+                let a = b.column(c).as_string_view();
+                (!a.is_null(r)).then(|| a.value(r).to_string())
+            };
+            for r in 0..b.num_rows() {
+                let line = b.column(ncols + 1).as_primitive::<Int64Type>().value(r);
+                rows.push((
+                    line,
+                    (0..ncols).map(|c| text(c, r)).collect(),
+                    text(ncols + 2, r),
+                ));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn csv_rows_lines_periods_and_ragged_rows() {
+        // CRLF line ends, a quoted name over two lines, a blank line, a line
+        // of separators, a period column instead of year and month, a short
+        // row and an unreadable period
+        let text = "统一社会信用代码,企业名称,行政区划代码,行业代码,报告期,能源名称,消费量,计量单位\r\n\
+            91110000100000000A,\"甲, 有限\r\n公司\",110101,C2511,2025年3月,原煤,1\"2\"3,吨\r\n\
+            \r\n\
+            ,,,,,,,\r\n\
+            91110000100000000B,乙,110101,C2511,2025年\r\n\
+            91110000100000000C,丙,110101,C2511,2025年13月,原煤,5,吨\r\n";
+        let rows = read_csv(text.as_bytes());
+        let cols: Vec<&str> = crate::ingest::ENERGY.columns().collect();
+        let get = |row: &Vec<Option<String>>, c: &str| {
+            row[cols.iter().position(|x| *x == c).unwrap()].clone()
+        };
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        let (line, row, err) = &rows[0];
+        assert_eq!(*line, 2);
+        assert_eq!(
+            get(row, "enterprise_name").as_deref(),
+            Some("甲, 有限\r\n公司")
+        );
+        assert_eq!(get(row, "year").as_deref(), Some("2025"));
+        assert_eq!(get(row, "month").as_deref(), Some("3"));
+        // a quote inside an unquoted field is kept, as the csv crate reads it
+        assert_eq!(get(row, "quantity").as_deref(), Some("1\"2\"3"));
+        assert_eq!(*err, None);
+        let (line, row, err) = &rows[1];
+        assert_eq!(
+            *line, 6,
+            "the line the record starts on, after a CRLF file's blank lines"
+        );
+        assert_eq!(get(row, "year").as_deref(), Some("2025"));
+        assert_eq!(get(row, "month"), None);
+        assert_eq!(get(row, "energy_code"), None);
+        assert_eq!(
+            err.as_deref(),
+            Some("the row has 5 fields but the header has 8")
+        );
+        let (line, row, _) = &rows[2];
+        assert_eq!(*line, 7);
+        assert_eq!(
+            get(row, "year").as_deref(),
+            Some("2025年13月"),
+            "kept for the year rule"
+        );
+        assert_eq!(get(row, "month"), None);
+    }
+
+    #[test]
+    fn csv_bytes_that_are_not_utf8_name_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("energy.csv");
+        let mut text =
+            b"enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n".to_vec();
+        text.extend_from_slice(b"91110000100000000A,110101,C2511,2025,raw_coal,1,t\n");
+        text.extend_from_slice(b"91110000100000000A,110101,C2511,2025,raw_coal,1,\xe5\x90\n");
+        std::fs::write(&path, &text).unwrap();
+        // the file's encoding as decided before reading (the bytes changed
+        // since, or the check was wrong): the reader still stops at them
+        let file = InputFile {
+            path: "energy.csv".into(),
+            local: path.clone(),
+            format: Format::Csv,
+            size: text.len() as u64,
+            sha256: String::new(),
+            last_modified: String::new(),
+            e_tag: None,
+            options: InputOptions::default(),
+            encoding: Some("utf-8".into()),
+            sheet: None,
+            header_row: None,
+        };
+        let spec = crate::ingest::ENERGY;
+        let err = open_batches(spec, &file, spec.raw_schema())
+            .unwrap()
+            .collect::<Result<Vec<_>>>()
+            .expect_err("bytes that are not UTF-8 are a file error")
+            .to_string();
+        assert!(err.contains("line 3: field 7 is not valid UTF-8"), "{err}");
     }
 }
