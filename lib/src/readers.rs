@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use calamine::{Data, Reader};
 use datafusion::arrow::array::{
-    ArrayRef, Int64Array, Int64Builder, RecordBatch, StringViewArray, StringViewBuilder,
+    Array, ArrayRef, AsArray, Int64Array, Int64Builder, RecordBatch, StringViewArray,
+    StringViewBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -1056,12 +1057,19 @@ impl Iterator for ExcelBatches {
 
 // -------------------------------------------------------------- Parquet --
 
+/// A Parquet file's batches: only the mapped columns are read, and each is
+/// cast to text as a whole column (string columns become views of the
+/// decoded pages, no copy of a cell).
 pub struct ParquetBatches {
     spec: InputSpec,
     path: String,
     reader: datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader,
-    mapping: Mapping,
+    /// per contract column: its column in the projected batches
+    columns: Vec<Option<usize>>,
+    /// the period column in the projected batches
+    period: Option<usize>,
     schema: SchemaRef,
+    /// rows read so far (a row's number is its source_line)
     row: i64,
 }
 
@@ -1080,10 +1088,32 @@ pub fn parquet_header(spec: InputSpec, f: &InputFile) -> Result<Vec<String>> {
 
 impl ParquetBatches {
     pub fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
+        use datafusion::arrow::datatypes::{Field, Schema};
+        use datafusion::parquet::arrow::ProjectionMask;
+        use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
         let file = File::open(&f.local)
             .map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| file_error(spec, &f.path, format!("not a readable Parquet file: {e}")))?;
+        let unreadable = |e| file_error(spec, &f.path, format!("not a readable Parquet file: {e}"));
+        // text columns are decoded straight into string views
+        let meta =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(unreadable)?;
+        let views: Vec<Field> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|fl| match fl.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 => {
+                    fl.as_ref().clone().with_data_type(DataType::Utf8View)
+                }
+                _ => fl.as_ref().clone(),
+            })
+            .collect();
+        let meta = ArrowReaderMetadata::try_new(
+            meta.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(views))),
+        )
+        .map_err(unreadable)?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
         let names: Vec<String> = builder
             .schema()
             .fields()
@@ -1091,7 +1121,22 @@ impl ParquetBatches {
             .map(|fl| fl.name().clone())
             .collect();
         let mapping = map_header(spec, &names, &f.options, &f.path)?;
+        // the file's columns that are read, in file order
+        let mut read: Vec<usize> = mapping
+            .columns
+            .iter()
+            .flatten()
+            .chain(&mapping.period)
+            .copied()
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        let at = |i: usize| read.binary_search(&i).ok();
+        let columns = mapping.columns.iter().map(|c| c.and_then(at)).collect();
+        let period = mapping.period.and_then(at);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
         let reader = builder
+            .with_projection(mask)
             .with_batch_size(BATCH_ROWS)
             .build()
             .map_err(|e| file_error(spec, &f.path, format!("cannot read: {e}")))?;
@@ -1099,48 +1144,77 @@ impl ParquetBatches {
             spec,
             path: f.path.clone(),
             reader,
-            mapping,
+            columns,
+            period,
             schema,
             row: 0,
         })
     }
 
     fn convert(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
-        let text: Vec<ArrayRef> = batch
-            .columns()
-            .iter()
-            .map(|c| cast(c, &DataType::Utf8))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| {
-                file_error(
-                    self.spec,
-                    &self.path,
-                    format!("a column cannot be read as text: {e}"),
-                )
-            })?;
-        let cols: Vec<&datafusion::arrow::array::StringArray> = text
-            .iter()
-            .map(|a| {
-                a.as_any()
-                    .downcast_ref()
-                    .expect("cast to Utf8 gives a StringArray")
-            })
-            .collect();
-        let mut b = BatchBuilder::new(self.spec, &self.path);
-        for r in 0..batch.num_rows() {
-            self.row += 1;
-            b.push(
-                &self.mapping,
-                |i| {
-                    use datafusion::arrow::array::Array;
-                    let c = cols[i];
-                    (!c.is_null(r)).then(|| c.value(r))
-                },
-                self.row,
-                None,
-            );
+        let n = batch.num_rows();
+        let text = |c: usize| -> Result<ArrayRef> {
+            let column = batch.column(c);
+            if column.data_type() == &DataType::Utf8View {
+                return Ok(column.clone());
+            }
+            // through Utf8: numbers and dates read as they always have been
+            let utf8 = cast(column, &DataType::Utf8)
+                .and_then(|a| cast(&a, &DataType::Utf8View))
+                .map_err(|e| {
+                    file_error(
+                        self.spec,
+                        &self.path,
+                        format!(
+                            "column '{}' cannot be read as text: {e}",
+                            batch.schema().field(c).name()
+                        ),
+                    )
+                })?;
+            Ok(utf8)
+        };
+        // the period as text, then split into year and month
+        let period = self.period.map(text).transpose()?;
+        let period = period.as_ref().map(|p| p.as_string_view());
+        let split = |r: usize| {
+            let p = period?;
+            (!p.is_null(r)).then(|| (p.value(r), parse_period(p.value(r))))
+        };
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len() + 3);
+        for (name, idx) in self.spec.columns().zip(&self.columns) {
+            let column: ArrayRef = match idx {
+                Some(c) => text(*c)?,
+                None if name == "year" && period.is_some() => {
+                    Arc::new(StringViewArray::from_iter((0..n).map(|r| {
+                        split(r).map(|(raw, parsed)| match parsed {
+                            Some((y, _)) => y.to_string(),
+                            // an unreadable period keeps its text: the year rule rejects it
+                            None => raw.to_string(),
+                        })
+                    })))
+                }
+                None if name == "month" && period.is_some() => {
+                    Arc::new(StringViewArray::from_iter((0..n).map(|r| {
+                        split(r).and_then(|(_, parsed)| Some(parsed?.1?.to_string()))
+                    })))
+                }
+                None => datafusion::arrow::array::new_null_array(&DataType::Utf8View, n),
+            };
+            arrays.push(column);
         }
-        Ok(b.finish(&self.schema)?)
+        arrays.push(Arc::new(repeated_text(&self.path, n).map_err(|e| {
+            file_error(self.spec, &self.path, format!("cannot read: {e}"))
+        })?));
+        arrays.push(Arc::new(Int64Array::from_iter_values(
+            (self.row + 1)..=(self.row + n as i64),
+        )));
+        self.row += n as i64;
+        arrays.push(datafusion::arrow::array::new_null_array(
+            &DataType::Utf8View,
+            n,
+        ));
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))
     }
 }
 
@@ -1381,5 +1455,57 @@ mod tests {
             .expect_err("bytes that are not UTF-8 are a file error")
             .to_string();
         assert!(err.contains("line 3: field 7 is not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn parquet_reads_mapped_columns_as_text_and_splits_periods() {
+        use datafusion::arrow::array::{Float64Array, Int64Array as I64, StringArray};
+        use datafusion::parquet::arrow::ArrowWriter;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("energy.parquet");
+        let text = |v: &[Option<&str>]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+        let batch = RecordBatch::try_from_iter(vec![
+            ("备注", Arc::new(I64::from(vec![7, 8, 9])) as ArrayRef),
+            ("统一社会信用代码", text(&[Some("91A"), Some("91B"), None])),
+            ("行政区划代码", text(&[Some("110101"); 3])),
+            ("行业代码", text(&[Some("C2511"); 3])),
+            (
+                "报告期",
+                text(&[Some("2025年3月"), Some("2025年13月"), Some("2024")]),
+            ),
+            ("能源名称", text(&[Some("原煤"); 3])),
+            (
+                "消费量",
+                Arc::new(Float64Array::from(vec![Some(1.5), None, Some(2.0)])) as ArrayRef,
+            ),
+            ("计量单位", text(&[Some("吨"); 3])),
+        ])
+        .unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let spec = crate::ingest::ENERGY;
+        let (_, batches) =
+            crate::ingest::read_local_file(spec, &path, InputOptions::default()).unwrap();
+        let b = &batches[0];
+        let col = |name: &str| {
+            let i = spec.columns().position(|c| c == name).unwrap();
+            let a = b.column(i).as_string_view();
+            (0..a.len())
+                .map(|r| (!a.is_null(r)).then(|| a.value(r).to_string()))
+                .collect::<Vec<_>>()
+        };
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(col("enterprise_id"), vec![s("91A"), s("91B"), None]);
+        assert_eq!(col("year"), vec![s("2025"), s("2025年13月"), s("2024")]);
+        assert_eq!(col("month"), vec![s("3"), None, None]);
+        assert_eq!(col("quantity"), vec![s("1.5"), None, s("2.0")]);
+        assert_eq!(col("use"), vec![None, None, None]);
+        let lines = b
+            .column(spec.columns().count() + 1)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        assert_eq!(lines.values().to_vec(), vec![1, 2, 3]);
     }
 }
