@@ -523,7 +523,7 @@ fn hash_file(p: &Path) -> std::io::Result<(u64, String, Utf8Scan)> {
     let mut f = File::open(p)?;
     let mut h = Sha256::new();
     let mut utf8 = Utf8Validator::default();
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
         let n = f.read(&mut buf)?;

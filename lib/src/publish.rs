@@ -330,6 +330,13 @@ pub async fn write_dataset(
             "spilled to disk (engine.memory_limit)"
         );
     }
+    if crate::steps::explain_analyze() {
+        let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+            plan.as_ref(),
+        )
+        .indent(true);
+        eprintln!("-- dataset {}\n{shown}", dataset.name);
+    }
     Ok(files)
 }
 

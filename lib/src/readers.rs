@@ -377,10 +377,18 @@ impl Utf8Validator {
         if self.first_invalid.is_some() {
             return;
         }
-        let mut buf = std::mem::take(&mut self.pending);
-        buf.extend_from_slice(chunk);
+        // the chunk is checked where it is, unless a sequence began before it
+        let joined;
+        let buf: &[u8] = if self.pending.is_empty() {
+            chunk
+        } else {
+            let mut b = std::mem::take(&mut self.pending);
+            b.extend_from_slice(chunk);
+            joined = b;
+            &joined
+        };
         let start = self.offset;
-        match std::str::from_utf8(&buf) {
+        match std::str::from_utf8(buf) {
             Ok(_) => self.offset += buf.len() as u64,
             Err(e) => {
                 let valid = e.valid_up_to();
