@@ -213,6 +213,28 @@ impl OutputStore {
 
 /// Fixed writer settings: part of what makes files byte-identical.
 pub fn writer_properties() -> WriterProperties {
+    writer_settings().build()
+}
+
+/// [`writer_properties`] for a dataset's file: its measures (DOUBLE columns)
+/// without a dictionary. They hardly repeat, so a dictionary only costs: every
+/// value is hashed into it (a third of the encoder's time) and it grows to
+/// the size of the values.
+pub fn dataset_writer_properties(
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> WriterProperties {
+    use datafusion::parquet::schema::types::ColumnPath;
+    schema
+        .fields()
+        .iter()
+        .filter(|f| f.data_type() == &datafusion::arrow::datatypes::DataType::Float64)
+        .fold(writer_settings(), |b, f| {
+            b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false)
+        })
+        .build()
+}
+
+fn writer_settings() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
@@ -224,7 +246,6 @@ pub fn writer_properties() -> WriterProperties {
             env!("CARGO_PKG_VERSION"),
             datafusion::DATAFUSION_VERSION
         ))
-        .build()
 }
 
 /// The final path of a dataset partition file of a run.
@@ -395,7 +416,11 @@ impl OpenYear {
         Ok(OpenYear {
             year,
             rows: 0,
-            writer: ArrowWriter::try_new(Vec::new(), schema, Some(writer_properties()))?,
+            writer: ArrowWriter::try_new(
+                Vec::new(),
+                schema.clone(),
+                Some(dataset_writer_properties(&schema)),
+            )?,
         })
     }
 
