@@ -495,7 +495,7 @@ pub const REJECTS: Dataset = Dataset {
             "source_line",
             BigInt,
             "line",
-            "Line of the record in the file (1 = header); row number for Parquet",
+            "Line the record starts on in the file (1 = header; a quoted value may span lines); row number for Parquet",
         ),
         col(
             "rule_id",
