@@ -155,15 +155,15 @@ impl Records {
     }
 
     /// The bytes as an Arrow buffer (no copy), with their layout, once every
-    /// field is known to be UTF-8: otherwise `Err((record, field))` (0-based)
-    /// of the first field that is not.
+    /// field is known to be UTF-8: otherwise where the first field that is
+    /// not is.
     ///
     /// The bytes are checked as a whole, and then every field boundary must
     /// fall between two characters (no field starts with a continuation
     /// byte): a valid text cut between characters gives valid pieces. The
     /// second test matters: `"a\xE4,\xB8\xAD"` is not UTF-8 but its fields
     /// written one after the other are.
-    pub fn finish(mut self) -> std::result::Result<Batch, (usize, usize)> {
+    pub fn finish(mut self) -> std::result::Result<Batch, NotUtf8> {
         let bytes = self.bytes();
         let bad = match std::str::from_utf8(bytes) {
             Err(e) => Some(e.valid_up_to()),
@@ -173,7 +173,12 @@ impl Records {
                 .find(|&e| bytes.get(e).is_some_and(|b| b & 0xC0 == 0x80)),
         };
         if let Some(at) = bad {
-            return Err(self.at.locate(at));
+            let (record, field) = self.at.locate(at);
+            return Err(NotUtf8 {
+                record,
+                field,
+                line: self.at.line(record),
+            });
         }
         self.data.truncate(self.len);
         Ok(Batch {
@@ -181,6 +186,15 @@ impl Records {
             at: self.at,
         })
     }
+}
+
+/// The first field of a batch that is not UTF-8: its record and field
+/// (0-based) and the line the record starts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotUtf8 {
+    pub record: usize,
+    pub field: usize,
+    pub line: u64,
 }
 
 /// Records whose bytes are UTF-8, in an Arrow buffer.
@@ -470,14 +484,23 @@ mod tests {
     fn invalid_utf8_is_located() {
         let recs = read_all(b"a,b\n1,2\n3,x\xff\n");
         assert_eq!(recs.at.line(2), 3);
-        assert_eq!(recs.finish().err(), Some((2, 1)));
+        assert_eq!(
+            recs.finish().err().map(|e| (e.record, e.field)),
+            Some((2, 1))
+        );
         // a character cut by a separator: the fields together are UTF-8
         // ("\xE4\xB8\xAD" is 中), each alone is not
         let recs = read_all(b"a,b\n1,x\xE4\n\xB8\xAD,y\n");
         assert!(std::str::from_utf8(recs.bytes()).is_ok());
-        assert_eq!(recs.finish().err(), Some((2, 0)));
+        assert_eq!(
+            recs.finish().err().map(|e| (e.record, e.field)),
+            Some((2, 0))
+        );
         let recs = read_all(b"a,b\n1,\"x\xE4\",\"\xB8\xAD\"\n");
-        assert_eq!(recs.finish().err(), Some((1, 2)));
+        assert_eq!(
+            recs.finish().err().map(|e| (e.record, e.field)),
+            Some((1, 2))
+        );
     }
 
     #[test]

@@ -351,13 +351,7 @@ pub async fn write_dataset(
             "spilled to disk (engine.memory_limit)"
         );
     }
-    if crate::steps::explain_analyze() {
-        let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
-            plan.as_ref(),
-        )
-        .indent(true);
-        eprintln!("-- dataset {}\n{shown}", dataset.name);
-    }
+    crate::steps::show_analyzed(plan.as_ref(), || format!("dataset {}", dataset.name));
     Ok(files)
 }
 

@@ -262,6 +262,31 @@ pub fn parse_period(s: &str) -> Option<(i32, Option<u32>)> {
     Some((year, month))
 }
 
+/// What a period cell gives the year and month columns (when the file has a
+/// period column instead of them): the year, or the cell's own text when it
+/// is not a period (the year rule then rejects it); and the month, if any.
+pub fn split_period(raw: &str) -> (std::result::Result<i32, &str>, Option<u32>) {
+    match parse_period(raw) {
+        Some((year, month)) => (Ok(year), month),
+        None => (Err(raw), None),
+    }
+}
+
+/// A raw batch: the contract columns, then source_file (`path` on every
+/// row), source_line and row_error. Every reader ends its batches here.
+fn raw_batch(
+    schema: &SchemaRef,
+    mut columns: Vec<ArrayRef>,
+    path: &str,
+    lines: Int64Array,
+    row_error: ArrayRef,
+) -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    columns.push(Arc::new(repeated_text(path, lines.len())?));
+    columns.push(Arc::new(lines));
+    columns.push(row_error);
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
 /// Columns being filled for one batch. Text is built as Arrow string views:
 /// the joins and filters downstream move 16-byte views instead of copying the
 /// bytes, and a cell is appended straight from the reader's buffer (no
@@ -299,21 +324,18 @@ impl BatchBuilder {
         line: i64,
         row_error: Option<String>,
     ) {
-        let period = mapping.period.and_then(&cell).map(|p| (p, parse_period(p)));
+        let period = mapping.period.and_then(&cell).map(split_period);
         for (i, (col, idx)) in self.columns.iter_mut().zip(&mapping.columns).enumerate() {
             match (idx, &period) {
                 (Some(i), _) => match cell(*i) {
                     Some(v) => col.append_value(v),
                     None => col.append_null(),
                 },
-                (None, Some((raw, parsed))) if Some(i) == self.year_index => {
-                    // an unreadable period keeps its text: the year rule rejects it
-                    match parsed {
-                        Some((y, _)) => col.append_value(itoa::Buffer::new().format(*y)),
-                        None => col.append_value(raw),
-                    }
-                }
-                (None, Some((_, Some((_, Some(m)))))) if Some(i) == self.month_index => {
+                (None, Some((year, _))) if Some(i) == self.year_index => match year {
+                    Ok(y) => col.append_value(itoa::Buffer::new().format(*y)),
+                    Err(raw) => col.append_value(raw),
+                },
+                (None, Some((_, Some(m)))) if Some(i) == self.month_index => {
                     col.append_value(itoa::Buffer::new().format(*m))
                 }
                 _ => col.append_null(),
@@ -328,16 +350,19 @@ impl BatchBuilder {
     }
 
     pub fn finish(&mut self, schema: &SchemaRef) -> datafusion::error::Result<RecordBatch> {
-        let mut arrays: Vec<ArrayRef> = self
+        let columns = self
             .columns
             .iter_mut()
             .map(|b| Arc::new(b.finish()) as ArrayRef)
             .collect();
-        arrays.push(Arc::new(repeated_text(&self.source_file, self.rows)?));
-        arrays.push(Arc::new(self.source_line.finish()));
-        arrays.push(Arc::new(self.row_error.finish()));
         self.rows = 0;
-        Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+        Ok(raw_batch(
+            schema,
+            columns,
+            &self.source_file,
+            self.source_line.finish(),
+            Arc::new(self.row_error.finish()),
+        )?)
     }
 }
 
@@ -536,13 +561,14 @@ fn open_csv(spec: InputSpec, f: &InputFile) -> Result<(RecordReader, Vec<String>
     if !more {
         return Ok((reader, Vec::new()));
     }
-    let batch = recs.finish().map_err(|(_, field)| {
+    let batch = recs.finish().map_err(|e| {
         file_error(
             spec,
             &f.path,
             format!(
-                "line 1: header field {} is not valid UTF-8; {ENCODING_HINT}",
-                field + 1
+                "line {}: header field {} is not valid UTF-8; {ENCODING_HINT}",
+                e.line,
+                e.field + 1
             ),
         )
     })?;
@@ -597,15 +623,14 @@ impl CsvBatches {
             return Ok(None);
         }
         self.last_bytes = recs.bytes().len();
-        let lines: Vec<u64> = (0..recs.at.len()).map(|r| recs.at.line(r)).collect();
-        let batch = recs.finish().map_err(|(r, field)| {
+        let batch = recs.finish().map_err(|e| {
             file_error(
                 self.spec,
                 &self.path,
                 format!(
                     "line {}: field {} is not valid UTF-8; {ENCODING_HINT}",
-                    lines[r],
-                    field + 1
+                    e.line,
+                    e.field + 1
                 ),
             )
         })?;
@@ -620,30 +645,24 @@ impl CsvBatches {
         // a period column gives the year and the month where the file has none
         let period = |r: usize| {
             let p = self.mapping.period?;
-            let at = batch.at.field(r, p)?;
-            Some((at, batch.field_text(r, p).and_then(parse_period)))
+            Some((batch.at.field(r, p)?, split_period(batch.field_text(r, p)?)))
         };
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(contract.len() + 3);
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(contract.len() + 3);
         for (name, idx) in contract.iter().zip(&self.mapping.columns) {
             let column = match idx {
                 Some(i) => field_column(batch, *i)?,
                 None if *name == "year" => views_column(batch, |r| match period(r)? {
-                    (_, Some((y, _))) => Some(Cell::Own(y.to_string())),
-                    // an unreadable period keeps its text: the year rule rejects it
-                    (at, None) => Some(Cell::At(at)),
+                    (_, (Ok(y), _)) => Some(Cell::Own(y.to_string())),
+                    (at, (Err(_), _)) => Some(Cell::At(at)),
                 })?,
-                None if *name == "month" => views_column(batch, |r| match period(r)? {
-                    (_, Some((_, Some(m)))) => Some(Cell::Own(m.to_string())),
-                    _ => None,
-                })?,
+                None if *name == "month" => {
+                    views_column(batch, |r| Some(Cell::Own(period(r)?.1.1?.to_string())))?
+                }
                 None => views_column(batch, |_| None)?,
             };
-            arrays.push(Arc::new(column));
+            columns.push(Arc::new(column));
         }
-        arrays.push(Arc::new(repeated_text(&self.path, n)?));
-        arrays.push(Arc::new(Int64Array::from_iter_values(
-            (0..n).map(|r| batch.at.line(r) as i64),
-        )));
+        let lines = Int64Array::from_iter_values((0..n).map(|r| batch.at.line(r) as i64));
         let mut row_error = StringViewBuilder::with_capacity(n);
         for r in 0..n {
             let fields = batch.at.fields(r);
@@ -656,8 +675,13 @@ impl CsvBatches {
                 ));
             }
         }
-        arrays.push(Arc::new(row_error.finish()));
-        Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
+        Ok(raw_batch(
+            &self.schema,
+            columns,
+            &self.path,
+            lines,
+            Arc::new(row_error.finish()),
+        )?)
     }
 }
 
@@ -1186,43 +1210,37 @@ impl ParquetBatches {
         let period = period.as_ref().map(|p| p.as_string_view());
         let split = |r: usize| {
             let p = period?;
-            (!p.is_null(r)).then(|| (p.value(r), parse_period(p.value(r))))
+            (!p.is_null(r)).then(|| split_period(p.value(r)))
         };
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len() + 3);
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len() + 3);
         for (name, idx) in self.spec.columns().zip(&self.columns) {
             let column: ArrayRef = match idx {
                 Some(c) => text(*c)?,
                 None if name == "year" && period.is_some() => {
                     Arc::new(StringViewArray::from_iter((0..n).map(|r| {
-                        split(r).map(|(raw, parsed)| match parsed {
-                            Some((y, _)) => y.to_string(),
-                            // an unreadable period keeps its text: the year rule rejects it
-                            None => raw.to_string(),
+                        split(r).map(|(year, _)| match year {
+                            Ok(y) => y.to_string(),
+                            Err(raw) => raw.to_string(),
                         })
                     })))
                 }
-                None if name == "month" && period.is_some() => {
-                    Arc::new(StringViewArray::from_iter((0..n).map(|r| {
-                        split(r).and_then(|(_, parsed)| Some(parsed?.1?.to_string()))
-                    })))
-                }
+                None if name == "month" && period.is_some() => Arc::new(
+                    StringViewArray::from_iter((0..n).map(|r| Some(split(r)?.1?.to_string()))),
+                ),
                 None => datafusion::arrow::array::new_null_array(&DataType::Utf8View, n),
             };
-            arrays.push(column);
+            columns.push(column);
         }
-        arrays.push(Arc::new(repeated_text(&self.path, n).map_err(|e| {
-            file_error(self.spec, &self.path, format!("cannot read: {e}"))
-        })?));
-        arrays.push(Arc::new(Int64Array::from_iter_values(
-            (self.row + 1)..=(self.row + n as i64),
-        )));
+        let lines = Int64Array::from_iter_values((self.row + 1)..=(self.row + n as i64));
         self.row += n as i64;
-        arrays.push(datafusion::arrow::array::new_null_array(
-            &DataType::Utf8View,
-            n,
-        ));
-        RecordBatch::try_new(self.schema.clone(), arrays)
-            .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))
+        raw_batch(
+            &self.schema,
+            columns,
+            &self.path,
+            lines,
+            datafusion::arrow::array::new_null_array(&DataType::Utf8View, n),
+        )
+        .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))
     }
 }
 

@@ -145,17 +145,12 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             .map_err(wrap)?;
             let rows = output_rows(physical.as_ref());
             let spilled = crate::publish::spilled_bytes(physical.as_ref());
-            if explain_analyze() {
-                let shown =
-                    datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
-                        physical.as_ref(),
-                    )
-                    .indent(true);
-                eprintln!(
-                    "-- {name}: {table_name} ({rows} rows, {} ms)\n{shown}",
+            show_analyzed(physical.as_ref(), || {
+                format!(
+                    "{name}: {table_name} ({rows} rows, {} ms)",
                     started.elapsed().as_millis()
-                );
-            }
+                )
+            });
             tracing::debug!(step = name, table = %table_name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table created");
             if spilled > 0 {
                 tracing::info!(step = name, table = %table_name, spilled_bytes = spilled as u64, "spilled to disk (engine.memory_limit)");
@@ -193,8 +188,22 @@ fn output_rows(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> usize {
 /// physical plan with its metrics (rows, time per operator, spills) to stderr,
 /// as `EXPLAIN ANALYZE` would, while the run goes on as usual; and so for
 /// every published dataset's query (crate::publish::write_dataset).
-pub(crate) fn explain_analyze() -> bool {
+fn explain_analyze() -> bool {
     std::env::var_os("CARBONSTAT_EXPLAIN_ANALYZE").is_some_and(|v| v != "0" && !v.is_empty())
+}
+
+/// With [`explain_analyze`]: print a finished plan with its metrics under
+/// `-- title`.
+pub(crate) fn show_analyzed(
+    plan: &dyn datafusion::physical_plan::ExecutionPlan,
+    title: impl FnOnce() -> String,
+) {
+    if explain_analyze() {
+        let shown =
+            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan)
+                .indent(true);
+        eprintln!("-- {}\n{shown}", title());
+    }
 }
 
 /// Run the named steps in order.
