@@ -252,14 +252,13 @@ WITH c AS (
                 'message', concat('quantity ', n.quantity_raw, ' is negative; report energy supplied to others as a positive quantity with flow = output'))
             WHEN n.use = 'feedstock' AND NOT n.energy_fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',
                 'message', concat(n.energy_code, ' cannot be feedstock: only coal, oil and gas products are used as raw material (原料用能)'))
-        END AS row_reject,
-        get_field(n.region_found, 'province_prefix') AS province_prefix
+        END AS row_reject
     FROM (SELECT n.*, lookup('region_lookup', n.region_code) AS region_found FROM records_norm n) n
 )
 -- The parsed values, and the row as written for rejected rows (a
 -- sector_energy row has no enterprise and no month: concat_ws skips the
 -- NULLs). record_key_rejects below spells the row the same way.
-SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code, province_prefix,
+SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code,
     sector_code, year, month, energy_code, use, flow, quantity, unit, row_reject,
     CASE WHEN row_reject IS NOT NULL THEN concat_ws('; ',
         CASE WHEN input = 'energy' THEN concat('enterprise_id=', enterprise_id_raw) END,
@@ -283,7 +282,8 @@ FROM c;
 --   co2_direct_t   = sign × quantity_base × fuel CO2 factor, fossil fuel burnt as
 --                    fuel only (0 for feedstock, electricity, heat, non-fossil)
 --   co2_indirect_t = sign × MWh × grid factor, or sign × GJ × heat factor
--- with the factors 15_factors.sql chose per province, year and energy: the
+-- with the factors 15_factors.sql chose per province (the region code's
+-- first two digits, as in region_lookup), year and energy: the
 -- numbers from amount_factors, the columns that report them from
 -- energy_factors, and the unit's to_base from unit_catalog (three lookups;
 -- a query that reads only the amounts skips the energy_factors one).
@@ -294,8 +294,8 @@ CREATE OR REPLACE VIEW row_amounts AS
 WITH l AS (
     SELECT r.*,
         lookup('unit_catalog', r.unit) AS u,
-        lookup('amount_factors', r.province_prefix, r.year, r.energy_code) AS a,
-        lookup('energy_factors', r.province_prefix, r.year, r.energy_code) AS e
+        lookup('amount_factors', substr(r.region_code, 1, 2), r.year, r.energy_code) AS a,
+        lookup('energy_factors', substr(r.region_code, 1, 2), r.year, r.energy_code) AS e
     FROM records_rows r
     WHERE r.row_reject IS NULL
 ),
