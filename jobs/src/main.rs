@@ -352,7 +352,7 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
             .collect();
         let inputs = fetch_inputs(&energy, work.path()).await?;
         // 1. carbonstat's reader (file and line per row, encoding, header mapping)
-        let ctx = carbonstat::session::new_session(&cfg.config)?;
+        let ctx = carbonstat::session::new_session(&cfg)?;
         register_raw(&ctx, &inputs)?;
         let (rows, s) = scan(ctx, "raw_energy").await?;
         println!(
@@ -371,7 +371,7 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
                     .map(|c| Field::new(*c, DataType::Utf8, true))
                     .collect::<Vec<_>>(),
             );
-            let ctx = carbonstat::session::new_session(&cfg.config)?;
+            let ctx = carbonstat::session::new_session(&cfg)?;
             let t = std::time::Instant::now();
             let df = ctx
                 .read_csv(

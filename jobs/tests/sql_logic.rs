@@ -46,7 +46,7 @@ async fn session() -> Result<Db, DbError> {
         factors.display()
     );
     let cfg = LoadedConfig::from_str(&yaml, Path::new("slt.yaml"), Path::new(".")).map_err(err)?;
-    let ctx = carbonstat::session::new_session(&cfg.config).map_err(err)?;
+    let ctx = carbonstat::session::new_session(&cfg).map_err(err)?;
     let set = FactorSet::load_checked(&factors).map_err(err)?;
     carbonstat::session::register_run(&ctx, &cfg.config, &set).map_err(err)?;
     for spec in ALL_INPUTS {

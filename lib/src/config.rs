@@ -334,6 +334,22 @@ impl LoadedConfig {
             message: format!("{what}: {m}"),
         })
     }
+
+    /// `engine.spill_dir`, resolved against the config's directory like every
+    /// other path of the file (a cron job's working directory does not
+    /// matter); it must be a local directory.
+    pub fn spill_dir(&self) -> Result<Option<PathBuf>> {
+        let Some(d) = &self.config.engine.spill_dir else {
+            return Ok(None);
+        };
+        let local = self.location("engine.spill_dir", d)?.local;
+        local.map(Some).ok_or_else(|| Error::Config {
+            file: self.path.clone(),
+            message: format!(
+                "engine.spill_dir: '{d}' is not a local directory; spill files and intermediate tables need a local disk"
+            ),
+        })
+    }
 }
 
 impl Config {
@@ -428,6 +444,25 @@ mod tests {
         assert_eq!(
             c.location("energy", "e.csv").unwrap().local.unwrap(),
             PathBuf::from("/x/e.csv")
+        );
+    }
+
+    #[test]
+    fn spill_dir_is_resolved_against_the_config_directory() {
+        let c = LoadedConfig::from_str(MINIMAL, Path::new("p.yaml"), Path::new("/x")).unwrap();
+        assert_eq!(c.spill_dir().unwrap(), None);
+        let raw = format!("{MINIMAL}engine:\n  spill_dir: scratch/spill\n");
+        let c = LoadedConfig::from_str(&raw, Path::new("p.yaml"), Path::new("/x")).unwrap();
+        assert_eq!(
+            c.spill_dir().unwrap(),
+            Some(PathBuf::from("/x/scratch/spill"))
+        );
+        let raw = format!("{MINIMAL}engine:\n  spill_dir: s3://bucket/spill\n");
+        let c = LoadedConfig::from_str(&raw, Path::new("p.yaml"), Path::new("/x")).unwrap();
+        let err = c.spill_dir().unwrap_err().to_string();
+        assert!(
+            err.contains("p.yaml") && err.contains("not a local directory"),
+            "{err}"
         );
     }
 

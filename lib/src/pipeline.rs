@@ -95,20 +95,7 @@ pub struct Prepared {
 /// A scratch directory for fetched inputs and factor sets (in engine.spill_dir
 /// when set), removed when dropped.
 pub fn work_dir(cfg: &LoadedConfig) -> Result<tempfile::TempDir> {
-    let parent = match &cfg.config.engine.spill_dir {
-        Some(d) => {
-            Some(
-                cfg.location("engine.spill_dir", d)?
-                    .local
-                    .ok_or_else(|| Error::Config {
-                        file: cfg.path.clone(),
-                        message: "engine.spill_dir must be a local directory".into(),
-                    })?,
-            )
-        }
-        None => None,
-    };
-    crate::session::scratch_dir(parent.as_deref(), "carbonstat-")
+    crate::session::scratch_dir(cfg.spill_dir()?.as_deref(), "carbonstat-")
 }
 
 /// Load the configured factor set (a remote one is copied into `work` first)
@@ -149,7 +136,7 @@ pub async fn prepare(
     factors: FactorSet,
     inputs: Vec<ResolvedInput>,
 ) -> Result<Prepared> {
-    let ctx = new_session(&cfg.config)?;
+    let ctx = new_session(cfg)?;
     register_run(&ctx, &cfg.config, &factors)?;
     register_raw(&ctx, &inputs)?;
     run_steps(&ctx, validation_and_computation().0).await?;

@@ -10,13 +10,16 @@ use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::config::{Config, parse_bytes};
+use crate::config::{Config, LoadedConfig, parse_bytes};
 use crate::error::{Error, Result};
 use crate::factors::{FactorSet, register_batch};
 use crate::ids::register_udfs;
 
-/// A session with the engine settings of `config.engine`.
-pub fn new_session(config: &Config) -> Result<SessionContext> {
+/// A session with the engine settings of the config's `engine` section
+/// (`spill_dir` resolved against the config's directory).
+pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
+    let config = &cfg.config;
+    let spill_dir = cfg.spill_dir()?;
     let partitions = config
         .engine
         .target_partitions
@@ -44,13 +47,12 @@ pub fn new_session(config: &Config) -> Result<SessionContext> {
     // Spill files compressed with LZ4: at 10^8 records the aggregations spill
     // a tenth of the bytes, and the run is 8 % faster (docs/benchmarks.md).
     session_config = session_config.with_spill_compression(SpillCompression::Lz4Frame);
-    if let Some(dir) = &config.engine.spill_dir {
+    if let Some(dir) = &spill_dir {
         runtime = runtime.with_temp_file_path(dir);
     }
     // the tables the SQL steps create go to disk (see Intermediates)
-    session_config = session_config.with_extension(Arc::new(Intermediates::new(
-        config.engine.spill_dir.as_deref(),
-    )?));
+    session_config =
+        session_config.with_extension(Arc::new(Intermediates::new(spill_dir.as_deref())?));
     // the small tables the SQL steps read with lookup(…) (see crate::lookup)
     let lookups = Arc::new(crate::lookup::Lookups::default());
     session_config = session_config.with_extension(lookups.clone());
@@ -86,9 +88,9 @@ pub struct Intermediates {
 }
 
 impl Intermediates {
-    fn new(spill_dir: Option<&str>) -> Result<Self> {
+    fn new(spill_dir: Option<&Path>) -> Result<Self> {
         Ok(Intermediates {
-            dir: scratch_dir(spill_dir.map(Path::new), "carbonstat-tables-")?,
+            dir: scratch_dir(spill_dir, "carbonstat-tables-")?,
         })
     }
 }
@@ -141,4 +143,29 @@ pub fn register_run(ctx: &SessionContext, config: &Config, factors: &FactorSet) 
             ("factor_set", one(&factors.meta.id)),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A relative `engine.spill_dir` is the config directory's, whatever the
+    /// working directory: the intermediate tables go there.
+    #[test]
+    fn intermediate_tables_go_under_the_resolved_spill_dir() {
+        let base = tempfile::tempdir().unwrap();
+        let raw = "inputs:\n  energy: e.csv\n  gdp: g.csv\n  regions: r.csv\nfactors: f\noutput: out\nbase_year: 2020\nengine:\n  spill_dir: scratch\n";
+        let cfg = LoadedConfig::from_str(raw, &base.path().join("p.yaml"), base.path()).unwrap();
+        let ctx = new_session(&cfg).unwrap();
+        let inter = ctx
+            .state()
+            .config()
+            .get_extension::<Intermediates>()
+            .unwrap();
+        assert!(
+            inter.dir.path().starts_with(base.path().join("scratch")),
+            "{}",
+            inter.dir.path().display()
+        );
+    }
 }
