@@ -294,10 +294,13 @@ CREATE OR REPLACE VIEW row_amounts AS
 WITH l AS (
     SELECT r.*,
         lookup('unit_catalog', r.unit) AS u,
-        lookup('amount_factors', substr(r.region_code, 1, 2), r.year, r.energy_code) AS a,
-        lookup('energy_factors', substr(r.region_code, 1, 2), r.year, r.energy_code) AS e
-    FROM records_rows r
-    WHERE r.row_reject IS NULL
+        lookup('amount_factors', r.province_prefix, r.year, r.energy_code) AS a,
+        lookup('energy_factors', r.province_prefix, r.year, r.energy_code) AS e
+    FROM (
+        SELECT *, substr(region_code, 1, 2) AS province_prefix
+        FROM records_rows
+        WHERE row_reject IS NULL
+    ) r
 ),
 f AS (
     SELECT l.* EXCLUDE (u, a, e),

@@ -41,6 +41,24 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// An empty layout with room for about `fields` field ends.
+    pub fn with_capacity(fields: usize) -> Self {
+        Layout {
+            ends: vec![0; fields.max(8)],
+            nends: 0,
+            starts: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// Empty again, keeping its room: a reader hands the layout of one batch
+    /// to the next instead of allocating (and zeroing) the field ends anew.
+    pub fn clear(&mut self) {
+        self.nends = 0;
+        self.starts.clear();
+        self.lines.clear();
+    }
+
     /// Number of records.
     pub fn len(&self) -> usize {
         self.starts.len()
@@ -101,15 +119,17 @@ pub struct Records {
 impl Records {
     /// Room for about `bytes` bytes and `fields` fields before growing.
     pub fn with_capacity(bytes: usize, fields: usize) -> Self {
+        Self::reusing(bytes, Layout::with_capacity(fields))
+    }
+
+    /// Room for about `bytes` bytes, in the (cleared) room of `at`, the
+    /// layout of a batch already turned into columns.
+    pub fn reusing(bytes: usize, mut at: Layout) -> Self {
+        at.clear();
         Records {
             data: vec![0; bytes.max(64)],
             len: 0,
-            at: Layout {
-                ends: vec![0; fields.max(8)],
-                nends: 0,
-                starts: Vec::new(),
-                lines: Vec::new(),
-            },
+            at,
         }
     }
 

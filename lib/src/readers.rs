@@ -26,7 +26,7 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::config::{Encoding, InputOptions, SheetRef};
-use crate::csv_records::{Batch, Cell, RecordReader, Records, field_column, views_column};
+use crate::csv_records::{Batch, Cell, Layout, RecordReader, Records, field_column, views_column};
 use crate::error::{Error, Result};
 use crate::ingest::{Format, InputFile, InputSpec};
 
@@ -547,6 +547,8 @@ pub struct CsvBatches {
     schema: SchemaRef,
     /// bytes of the last batch (room reserved for the next)
     last_bytes: usize,
+    /// the layout of the last batch, reused by the next
+    spare: Option<Layout>,
     done: bool,
 }
 
@@ -598,15 +600,17 @@ impl CsvBatches {
             header_len: header.len(),
             schema,
             last_bytes: 1 << 16,
+            spare: None,
             done: false,
         })
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let mut recs = Records::with_capacity(
-            self.last_bytes + self.last_bytes / 8,
-            BATCH_ROWS * self.header_len.max(1) + 1,
-        );
+        let at = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Layout::with_capacity(BATCH_ROWS * self.header_len.max(1) + 1));
+        let mut recs = Records::reusing(self.last_bytes + self.last_bytes / 8, at);
         while recs.at.len() < BATCH_ROWS {
             let more = self.reader.read_into(&mut recs).map_err(|e| {
                 file_error(self.spec, &self.path, format!("cannot read the file: {e}"))
@@ -634,29 +638,33 @@ impl CsvBatches {
                 ),
             )
         })?;
-        Ok(Some(self.columns(&batch)?))
+        let columns = self.columns(&batch)?;
+        self.spare = Some(batch.at);
+        Ok(Some(columns))
     }
 
     /// The raw batch: every contract column, then source_file, source_line
     /// and row_error.
     fn columns(&self, batch: &Batch) -> datafusion::error::Result<RecordBatch> {
         let n = batch.at.len();
-        let contract: Vec<&str> = self.spec.columns().collect();
-        // a period column gives the year and the month where the file has none
-        let period = |r: usize| {
-            let p = self.mapping.period?;
-            Some((batch.at.field(r, p)?, split_period(batch.field_text(r, p)?)))
+        // a period column gives the year and the month where the file has
+        // none: each cell split once, for both
+        let periods: Vec<_> = match self.mapping.period {
+            Some(p) => (0..n)
+                .map(|r| Some((batch.at.field(r, p)?, split_period(batch.field_text(r, p)?))))
+                .collect(),
+            None => vec![None; n],
         };
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(contract.len() + 3);
-        for (name, idx) in contract.iter().zip(&self.mapping.columns) {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.mapping.columns.len() + 3);
+        for (name, idx) in self.spec.columns().zip(&self.mapping.columns) {
             let column = match idx {
                 Some(i) => field_column(batch, *i)?,
-                None if *name == "year" => views_column(batch, |r| match period(r)? {
+                None if name == "year" => views_column(batch, |r| match periods[r]? {
                     (_, (Ok(y), _)) => Some(Cell::Own(y.to_string())),
                     (at, (Err(_), _)) => Some(Cell::At(at)),
                 })?,
-                None if *name == "month" => {
-                    views_column(batch, |r| Some(Cell::Own(period(r)?.1.1?.to_string())))?
+                None if name == "month" => {
+                    views_column(batch, |r| Some(Cell::Own(periods[r]?.1.1?.to_string())))?
                 }
                 None => views_column(batch, |_| None)?,
             };
@@ -1208,10 +1216,14 @@ impl ParquetBatches {
         // the period as text, then split into year and month
         let period = self.period.map(text).transpose()?;
         let period = period.as_ref().map(|p| p.as_string_view());
-        let split = |r: usize| {
-            let p = period?;
-            (!p.is_null(r)).then(|| split_period(p.value(r)))
+        // each period split once, for the year and the month
+        let splits: Vec<_> = match period {
+            Some(p) => (0..n)
+                .map(|r| (!p.is_null(r)).then(|| split_period(p.value(r))))
+                .collect(),
+            None => Vec::new(),
         };
+        let split = |r: usize| splits[r];
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len() + 3);
         for (name, idx) in self.spec.columns().zip(&self.columns) {
             let column: ArrayRef = match idx {
