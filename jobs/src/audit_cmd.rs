@@ -7,7 +7,7 @@ use carbonstat::audit::{
 };
 use carbonstat::config::LoadedConfig;
 use carbonstat::pipeline::{RunOptions, compute, load_all, work_dir};
-use carbonstat::storage::Storage;
+use carbonstat::store::Storage;
 
 use crate::OutputFormat;
 

@@ -160,7 +160,8 @@ fn diff(
     config: Option<&Path>,
     format: crate::OutputFormat,
 ) -> carbonstat::Result<()> {
-    use carbonstat::factors_diff::{diff_dirs, impact};
+    use carbonstat::factors::diff_dirs;
+    use carbonstat::pipeline::impact;
     let d = diff_dirs(a, b)?;
     let impacts = match config {
         None => None,

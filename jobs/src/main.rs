@@ -54,8 +54,8 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    pub fn storage(&self) -> carbonstat::storage::Storage {
-        carbonstat::storage::Storage {
+    pub fn storage(&self) -> carbonstat::store::Storage {
+        carbonstat::store::Storage {
             endpoint: self.endpoint.clone(),
             region: self.store_region.clone(),
             allow_http: self.allow_http.then_some(true),
@@ -245,9 +245,9 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
         } => sample(enterprises, &years, format, provinces, seed, &factors, &out),
         Command::Schema { markdown } => {
             if markdown {
-                print!("{}", carbonstat::schema::dictionary_markdown());
+                print!("{}", carbonstat::publish::dictionary_markdown());
             } else {
-                for d in carbonstat::schema::DATASETS {
+                for d in carbonstat::publish::DATASETS {
                     println!("{} — {}", d.name, d.description);
                     for c in d.columns {
                         println!("  {:<42} {:<10} {}", c.name, c.unit, c.description);
@@ -280,7 +280,7 @@ fn sample(
     factors: &std::path::Path,
     out: &std::path::Path,
 ) -> carbonstat::Result<()> {
-    use carbonstat::generate::{SampleFormat, SampleSpec, write_sample};
+    use carbonstat::sample::{SampleFormat, SampleSpec, write_sample};
     let bad = || carbonstat::Error::Config {
         file: PathBuf::from("--years"),
         message: format!("'{years}' is not a year range such as 2020-2025"),
@@ -322,7 +322,7 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
     use carbonstat::datafusion::arrow::array::AsArray;
     use carbonstat::datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
     use carbonstat::datafusion::prelude::{CsvReadOptions, SessionContext};
-    use carbonstat::ingest::{ENERGY, Format, fetch_inputs, list_inputs, register_raw};
+    use carbonstat::input::{ENERGY, Format, fetch_inputs, list_inputs, register_raw};
     let cfg = carbonstat::config::LoadedConfig::load(config)?;
     let cols: Vec<&str> = ENERGY.columns().collect();
     let counts = cols
@@ -352,7 +352,7 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
             .collect();
         let inputs = fetch_inputs(&energy, work.path()).await?;
         // 1. carbonstat's reader (file and line per row, encoding, header mapping)
-        let ctx = carbonstat::session::new_session(&cfg)?;
+        let ctx = carbonstat::engine::new_session(&cfg)?;
         register_raw(&ctx, &inputs)?;
         let (rows, s) = scan(ctx, "raw_energy").await?;
         println!(
@@ -371,7 +371,7 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
                     .map(|c| Field::new(*c, DataType::Utf8, true))
                     .collect::<Vec<_>>(),
             );
-            let ctx = carbonstat::session::new_session(&cfg)?;
+            let ctx = carbonstat::engine::new_session(&cfg)?;
             let t = std::time::Instant::now();
             let df = ctx
                 .read_csv(

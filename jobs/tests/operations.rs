@@ -32,7 +32,7 @@ fn project() -> Project {
 }
 
 fn sha256_of(path: &std::path::Path) -> String {
-    carbonstat::factors::sha256_hex(&std::fs::read(path).unwrap())
+    carbonstat::digest::sha256_hex(&std::fs::read(path).unwrap())
 }
 
 /// Every file the manifest names exists with its recorded sha256.

@@ -15,9 +15,9 @@ use carbonstat::datafusion::arrow::datatypes::DataType;
 use carbonstat::datafusion::arrow::util::display::ArrayFormatter;
 use carbonstat::datafusion::datasource::MemTable;
 use carbonstat::datafusion::prelude::SessionContext;
+use carbonstat::engine::{run_sql, step};
 use carbonstat::factors::FactorSet;
-use carbonstat::ingest::ALL_INPUTS;
-use carbonstat::steps::{run_sql, step};
+use carbonstat::input::ALL_INPUTS;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 struct Db {
@@ -46,9 +46,9 @@ async fn session() -> Result<Db, DbError> {
         factors.display()
     );
     let cfg = LoadedConfig::from_str(&yaml, Path::new("slt.yaml"), Path::new(".")).map_err(err)?;
-    let ctx = carbonstat::session::new_session(&cfg).map_err(err)?;
+    let ctx = carbonstat::engine::new_session(&cfg).map_err(err)?;
     let set = FactorSet::load_checked(&factors).map_err(err)?;
-    carbonstat::session::register_run(&ctx, &cfg.config, &set).map_err(err)?;
+    carbonstat::engine::register_run(&ctx, &cfg.config, &set).map_err(err)?;
     for spec in ALL_INPUTS {
         let table = MemTable::try_new(spec.raw_schema(), vec![vec![]]).map_err(err)?;
         ctx.register_table(spec.table(), Arc::new(table))

@@ -80,7 +80,7 @@ pub enum Error {
 impl Error {
     /// A SQL failure, or — when the engine hit its memory limit — a message
     /// that says which setting to change.
-    pub fn sql(step: impl Into<String>, source: datafusion::error::DataFusionError) -> Self {
+    pub(crate) fn sql(step: impl Into<String>, source: datafusion::error::DataFusionError) -> Self {
         if let datafusion::error::DataFusionError::ResourcesExhausted(what) = source.find_root() {
             return Error::Memory(format!(
                 "{}: the query needs more memory than engine.memory_limit allows ({what}); \

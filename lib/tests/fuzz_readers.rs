@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use carbonstat::config::{InputOptions, SheetRef};
-use carbonstat::ingest::{ENERGY, read_local_file};
+use carbonstat::input::{ENERGY, read_local_file};
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);

@@ -219,9 +219,9 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// Valid Unified Social Credit Codes for tests (check characters computed by
-/// carbonstat::ids, which has its own worked example).
+/// carbonstat::engine, which has its own worked example).
 pub fn uscc(serial: u32) -> String {
     let body = format!("91150622MA0{:06}", serial);
-    let check = carbonstat::ids::uscc_check_char(&body).unwrap();
+    let check = carbonstat::engine::uscc_check_char(&body).unwrap();
     format!("{body}{check}")
 }

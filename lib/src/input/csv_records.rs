@@ -29,7 +29,7 @@ type Result<T, E = ArrowError> = std::result::Result<T, E>;
 const INPUT_BYTES: usize = 1 << 20;
 
 /// Where the fields and records of a batch are in its bytes.
-pub struct Layout {
+pub(crate) struct Layout {
     /// the end of every field in the bytes
     ends: Vec<usize>,
     /// entries of `ends` in use
@@ -42,7 +42,7 @@ pub struct Layout {
 
 impl Layout {
     /// An empty layout with room for about `fields` field ends.
-    pub fn with_capacity(fields: usize) -> Self {
+    pub(crate) fn with_capacity(fields: usize) -> Self {
         Layout {
             ends: vec![0; fields.max(8)],
             nends: 0,
@@ -53,35 +53,35 @@ impl Layout {
 
     /// Empty again, keeping its room: a reader hands the layout of one batch
     /// to the next instead of allocating (and zeroing) the field ends anew.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.nends = 0;
         self.starts.clear();
         self.lines.clear();
     }
 
     /// Number of records.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.starts.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.starts.is_empty()
     }
 
     /// The line record `r` starts on.
-    pub fn line(&self, r: usize) -> u64 {
+    pub(crate) fn line(&self, r: usize) -> u64 {
         self.lines[r]
     }
 
     /// Number of fields of record `r`.
-    pub fn fields(&self, r: usize) -> usize {
+    pub(crate) fn fields(&self, r: usize) -> usize {
         let next = self.starts.get(r + 1).map_or(self.nends, |s| s.1);
         next - self.starts[r].1
     }
 
     /// Byte range of field `j` of record `r`, `None` when the record has
     /// fewer fields.
-    pub fn field(&self, r: usize, j: usize) -> Option<(usize, usize)> {
+    pub(crate) fn field(&self, r: usize, j: usize) -> Option<(usize, usize)> {
         let (start, first) = self.starts[r];
         if j >= self.fields(r) {
             return None;
@@ -95,7 +95,7 @@ impl Layout {
     }
 
     /// The record and field (both 0-based) that byte `at` belongs to.
-    pub fn locate(&self, at: usize) -> (usize, usize) {
+    pub(crate) fn locate(&self, at: usize) -> (usize, usize) {
         let r = self
             .starts
             .partition_point(|&(start, _)| start <= at)
@@ -109,7 +109,7 @@ impl Layout {
 
 /// The records of one batch being read: the unquoted bytes of every field
 /// one after the other, and their [`Layout`].
-pub struct Records {
+pub(crate) struct Records {
     data: Vec<u8>,
     /// bytes of `data` in use (the rest is room for the parser to write into)
     len: usize,
@@ -118,13 +118,13 @@ pub struct Records {
 
 impl Records {
     /// Room for about `bytes` bytes and `fields` fields before growing.
-    pub fn with_capacity(bytes: usize, fields: usize) -> Self {
+    pub(crate) fn with_capacity(bytes: usize, fields: usize) -> Self {
         Self::reusing(bytes, Layout::with_capacity(fields))
     }
 
     /// Room for about `bytes` bytes, in the (cleared) room of `at`, the
     /// layout of a batch already turned into columns.
-    pub fn reusing(bytes: usize, mut at: Layout) -> Self {
+    pub(crate) fn reusing(bytes: usize, mut at: Layout) -> Self {
         at.clear();
         Records {
             data: vec![0; bytes.max(64)],
@@ -134,18 +134,18 @@ impl Records {
     }
 
     /// Bytes of all fields.
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.data[..self.len]
     }
 
     /// Field `j` of record `r` as bytes.
-    pub fn field_bytes(&self, r: usize, j: usize) -> Option<&[u8]> {
+    pub(crate) fn field_bytes(&self, r: usize, j: usize) -> Option<&[u8]> {
         self.at.field(r, j).map(|(s, e)| &self.data[s..e])
     }
 
     /// Whether every field of the last record is empty or white space (a line
     /// of nothing but separators is not a record).
-    pub fn last_is_blank(&self) -> bool {
+    pub(crate) fn last_is_blank(&self) -> bool {
         let Some(&(start, _)) = self.at.starts.last() else {
             return false;
         };
@@ -166,7 +166,7 @@ impl Records {
     }
 
     /// Drop the last record.
-    pub fn pop(&mut self) {
+    pub(crate) fn pop(&mut self) {
         if let Some((start, first)) = self.at.starts.pop() {
             self.len = start;
             self.at.nends = first;
@@ -183,7 +183,7 @@ impl Records {
     /// byte): a valid text cut between characters gives valid pieces. The
     /// second test matters: `"a\xE4,\xB8\xAD"` is not UTF-8 but its fields
     /// written one after the other are.
-    pub fn finish(mut self) -> std::result::Result<Batch, NotUtf8> {
+    pub(crate) fn finish(mut self) -> std::result::Result<Batch, NotUtf8> {
         let bytes = self.bytes();
         let bad = match std::str::from_utf8(bytes) {
             Err(e) => Some(e.valid_up_to()),
@@ -211,21 +211,21 @@ impl Records {
 /// The first field of a batch that is not UTF-8: its record and field
 /// (0-based) and the line the record starts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotUtf8 {
+pub(crate) struct NotUtf8 {
     pub record: usize,
     pub field: usize,
     pub line: u64,
 }
 
 /// Records whose bytes are UTF-8, in an Arrow buffer.
-pub struct Batch {
+pub(crate) struct Batch {
     pub buffer: Buffer,
     pub at: Layout,
 }
 
 impl Batch {
     /// Field `j` of record `r` as text.
-    pub fn field_text(&self, r: usize, j: usize) -> Option<&str> {
+    pub(crate) fn field_text(&self, r: usize, j: usize) -> Option<&str> {
         // every field is UTF-8 (Records::finish); this check cannot fail
         let (s, e) = self.at.field(r, j)?;
         std::str::from_utf8(&self.buffer.as_slice()[s..e]).ok()
@@ -233,7 +233,7 @@ impl Batch {
 }
 
 /// A CSV source read record by record into [`Records`].
-pub struct RecordReader {
+pub(crate) struct RecordReader {
     src: Box<dyn Read + Send>,
     core: csv_core::Reader,
     input: Box<[u8]>,
@@ -243,7 +243,7 @@ pub struct RecordReader {
 }
 
 impl RecordReader {
-    pub fn new(src: Box<dyn Read + Send>) -> Self {
+    pub(crate) fn new(src: Box<dyn Read + Send>) -> Self {
         RecordReader {
             src,
             core: csv_core::Reader::new(),
@@ -291,7 +291,7 @@ impl RecordReader {
     }
 
     /// Append the next record to `out`; `false` at the end of the file.
-    pub fn read_into(&mut self, out: &mut Records) -> std::io::Result<bool> {
+    pub(crate) fn read_into(&mut self, out: &mut Records) -> std::io::Result<bool> {
         self.skip_line_ends()?;
         let line = self.core.line();
         let start = out.len;
@@ -335,7 +335,7 @@ impl RecordReader {
 }
 
 /// What a view holds: a range of the batch's bytes, or short text of its own.
-pub enum Cell {
+pub(crate) enum Cell {
     At((usize, usize)),
     Own(String),
 }
@@ -367,7 +367,7 @@ fn view_at(bytes: &[u8], s: usize, e: usize) -> u128 {
 
 /// A string-view column of the batch's field `field` (NULL where a record has
 /// fewer fields).
-pub fn field_column(batch: &Batch, field: usize) -> Result<StringViewArray> {
+pub(crate) fn field_column(batch: &Batch, field: usize) -> Result<StringViewArray> {
     views_column(batch, |r| batch.at.field(r, field).map(Cell::At))
 }
 
@@ -375,7 +375,7 @@ pub fn field_column(batch: &Batch, field: usize) -> Result<StringViewArray> {
 /// `None`); `Own` text must be at most 12 bytes. A column whose cells all fit
 /// in their views does not hold the batch's buffer.
 #[inline]
-pub fn views_column(
+pub(crate) fn views_column(
     batch: &Batch,
     cell: impl Fn(usize) -> Option<Cell>,
 ) -> Result<StringViewArray> {

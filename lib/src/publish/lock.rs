@@ -12,12 +12,12 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::storage::Location;
+use crate::store::Location;
 
-pub const LOCK_FILE: &str = "_lock.json";
+pub(crate) const LOCK_FILE: &str = "_lock.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Holder {
+pub(crate) struct Holder {
     pub host: String,
     pub pid: u32,
     pub started_at: String,
@@ -37,7 +37,7 @@ impl std::fmt::Display for Holder {
 
 /// A held lock; release it with [`Lock::release`].
 #[derive(Debug)]
-pub struct Lock {
+pub(crate) struct Lock {
     loc: Location,
     holder: Holder,
 }
@@ -115,7 +115,7 @@ async fn read_holder(loc: &Location) -> Result<Option<(Holder, chrono::DateTime<
 
 impl Lock {
     /// Take the lock of an output location, or fail with [`Error::Locked`].
-    pub async fn acquire(loc: &Location, ttl: Duration) -> Result<Lock> {
+    pub(crate) async fn acquire(loc: &Location, ttl: Duration) -> Result<Lock> {
         let holder = me();
         for _ in 0..2 {
             if try_create(loc, &holder).await? {
@@ -162,7 +162,7 @@ impl Lock {
     }
 
     /// Release the lock, if it is still ours.
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         match read_holder(&self.loc).await {
             Ok(Some((h, _))) if h.token == self.holder.token => {
                 if let Err(e) = self.loc.store.delete(&self.loc.join(LOCK_FILE)).await {

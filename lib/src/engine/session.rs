@@ -11,9 +11,10 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::config::{Config, LoadedConfig, parse_bytes};
+use crate::engine::ids::register_udfs;
 use crate::error::{Error, Result};
-use crate::factors::{FactorSet, register_batch};
-use crate::ids::register_udfs;
+use crate::factors::FactorSet;
+use crate::factors::register::register_batch;
 
 /// A session with the engine settings of the config's `engine` section
 /// (`spill_dir` resolved against the config's directory).
@@ -53,12 +54,12 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
     // the tables the SQL steps create go to disk (see Intermediates)
     session_config =
         session_config.with_extension(Arc::new(Intermediates::new(spill_dir.as_deref())?));
-    // the small tables the SQL steps read with lookup(…) (see crate::lookup)
-    let lookups = Arc::new(crate::lookup::Lookups::default());
+    // the small tables the SQL steps read with lookup(…) (see crate::engine::lookup)
+    let lookups = Arc::new(crate::engine::lookup::Lookups::default());
     session_config = session_config.with_extension(lookups.clone());
     let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
     register_udfs(&ctx);
-    ctx.register_udf(crate::lookup::lookup_udf(lookups));
+    ctx.register_udf(crate::engine::lookup::lookup_udf(lookups));
     // DataFusion 55's two rules that move struct field access towards the
     // scans (for nested Parquet columns, which carbonstat never reads) do
     // harm here: they inline the lookup(…) a field is taken from into every
@@ -83,7 +84,7 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
 /// was also faster than in-memory tables (16.9 s, 1.0 GiB peak against
 /// 19.8 s, 5.4 GiB), on 10^6 rows equal (2.1 s).
 #[derive(Debug)]
-pub struct Intermediates {
+pub(crate) struct Intermediates {
     pub dir: tempfile::TempDir,
 }
 
@@ -97,7 +98,7 @@ impl Intermediates {
 
 /// A temporary directory under `parent` (created if missing) or the system
 /// temp dir, removed when dropped.
-pub fn scratch_dir(parent: Option<&Path>, prefix: &str) -> Result<tempfile::TempDir> {
+pub(crate) fn scratch_dir(parent: Option<&Path>, prefix: &str) -> Result<tempfile::TempDir> {
     let mut b = tempfile::Builder::new();
     b.prefix(prefix);
     match parent {

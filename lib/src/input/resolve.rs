@@ -1,209 +1,29 @@
-//! Reading the inputs (the `energy`, `sector_energy`, `gdp`, `regions` and
-//! `targets` contracts) as text, exactly as the user wrote them.
-//!
-//! Every column is read as a string: types are decided by the validation step
-//! in SQL (`sql/20_validate.sql`), so a malformed value becomes a reject row with
-//! its file, line and rule instead of a failed cast or, worse, an inferred type
-//! that strips the leading zeros of a code. Each raw row carries
-//! `source_file` and `source_line`, and `row_error` when the row itself could
-//! not be split into the header's columns.
-//!
-//! File-level problems — no file matches, a required column is missing, the
-//! bytes are not UTF-8 — fail with an [`Error::InputFile`] that names the file
-//! and says what to do.
+//! Finding the input files (globs, local paths, URLs), fetching remote ones
+//! into the work directory, hashing each and checking its encoding and header.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::streaming::StreamingTable;
-use datafusion::error::DataFusionError;
-use datafusion::execution::TaskContext;
-use datafusion::physical_plan::SendableRecordBatchStream;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::PartitionStream;
-use datafusion::prelude::SessionContext;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{InputOptions, LoadedConfig};
 use crate::error::{Error, Result};
-use crate::readers::{self, Utf8Scan, Utf8Validator, resolve_encoding};
-use crate::storage::{Location, glob_prefix, is_url};
+use crate::input::ALL_INPUTS;
+use crate::input::Format;
+use crate::input::InputFile;
+use crate::input::InputSpec;
+use crate::input::ListedFile;
+use crate::input::ListedInput;
+use crate::input::ResolvedInput;
+use crate::input::Source;
+use crate::input::encoding::{Utf8Scan, Utf8Validator, resolve_encoding};
+use crate::input::{csv, excel, headers, parquet, readers};
+use crate::store::{glob_prefix, is_url};
 use object_store::ObjectStoreExt;
-use object_store::path::Path as ObjectPath;
 
-/// The columns of one input contract.
-#[derive(Debug, Clone, Copy)]
-pub struct InputSpec {
-    pub name: &'static str,
-    pub required: &'static [&'static str],
-    pub optional: &'static [&'static str],
-}
-
-impl InputSpec {
-    pub fn columns(&self) -> impl Iterator<Item = &'static str> {
-        self.required.iter().chain(self.optional.iter()).copied()
-    }
-
-    /// The raw table's name in SQL.
-    pub fn table(&self) -> String {
-        format!("raw_{}", self.name)
-    }
-
-    pub fn raw_schema(&self) -> SchemaRef {
-        let mut fields: Vec<Field> = self
-            .columns()
-            .map(|c| Field::new(c, DataType::Utf8View, true))
-            .collect();
-        fields.push(Field::new("source_file", DataType::Utf8View, false));
-        fields.push(Field::new("source_line", DataType::Int64, false));
-        fields.push(Field::new("row_error", DataType::Utf8View, true));
-        Arc::new(Schema::new(fields))
-    }
-}
-
-pub const ENERGY: InputSpec = InputSpec {
-    name: "energy",
-    required: &[
-        "enterprise_id",
-        "region_code",
-        "sector_code",
-        "year",
-        "energy_code",
-        "quantity",
-        "unit",
-    ],
-    optional: &["enterprise_name", "month", "use", "flow"],
-};
-
-pub const SECTOR_ENERGY: InputSpec = InputSpec {
-    name: "sector_energy",
-    required: &[
-        "region_code",
-        "sector_code",
-        "year",
-        "energy_code",
-        "quantity",
-        "unit",
-    ],
-    optional: &["use", "flow"],
-};
-
-pub const GDP: InputSpec = InputSpec {
-    name: "gdp",
-    required: &["region_code", "year", "gdp"],
-    optional: &["gdp_index"],
-};
-
-pub const REGIONS: InputSpec = InputSpec {
-    name: "regions",
-    required: &["region_code", "name", "level"],
-    optional: &["parent_code"],
-};
-
-pub const TARGETS: InputSpec = InputSpec {
-    name: "targets",
-    required: &[
-        "region_code",
-        "plan",
-        "base_year",
-        "target_year",
-        "indicator",
-        "value",
-    ],
-    optional: &[],
-};
-
-pub const ALL_INPUTS: [InputSpec; 5] = [ENERGY, SECTOR_ENERGY, GDP, REGIONS, TARGETS];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Csv,
-    Parquet,
-    Xlsx,
-    Xls,
-}
-
-/// One input file, identified by content.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct InputFile {
-    /// The path as the manifest shows it: relative to the config file when it
-    /// lies below it, the URL for a remote object.
-    pub path: String,
-    /// Where it is read from: the file itself, or the local copy of a remote object.
-    #[serde(skip)]
-    pub local: PathBuf,
-    pub format: Format,
-    pub size: u64,
-    pub sha256: String,
-    /// Modification time as listed (RFC 3339), for the cheap no-change check.
-    #[serde(default)]
-    pub last_modified: String,
-    /// The object's ETag, where the store has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub e_tag: Option<String>,
-    /// How the file is read (from the config).
-    #[serde(skip)]
-    pub options: InputOptions,
-    /// The text encoding of a CSV file, as detected or configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
-    /// The sheet of a workbook that was read, and its header row (1-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sheet: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub header_row: Option<usize>,
-}
-
-impl InputFile {
-    /// How rows of this file name their source: the path, and for a workbook
-    /// the sheet too (`data/x.xlsx [能源消费]`).
-    pub fn source_name(&self) -> String {
-        match &self.sheet {
-            Some(sheet) => format!("{} [{sheet}]", self.path),
-            None => self.path.clone(),
-        }
-    }
-}
-
-/// The files of one input.
-#[derive(Debug, Clone)]
-pub struct ResolvedInput {
-    pub spec: InputSpec,
-    pub files: Vec<InputFile>,
-}
-
-/// One input file as listed: metadata only, nothing read yet.
-#[derive(Debug, Clone)]
-pub struct ListedFile {
-    pub path: String,
-    pub format: Format,
-    pub size: u64,
-    pub last_modified: String,
-    pub e_tag: Option<String>,
-    options: InputOptions,
-    source: Source,
-}
-
-#[derive(Debug, Clone)]
-enum Source {
-    Local(PathBuf),
-    Remote(Location, ObjectPath),
-}
-
-/// The listed files of one input.
-#[derive(Debug, Clone)]
-pub struct ListedInput {
-    pub spec: InputSpec,
-    pub files: Vec<ListedFile>,
-}
-
-fn sources_of(cfg: &LoadedConfig, spec: InputSpec) -> Option<&crate::config::Sources> {
+pub(crate) fn sources_of(cfg: &LoadedConfig, spec: InputSpec) -> Option<&crate::config::Sources> {
     let i = &cfg.config.inputs;
     match spec.name {
         "energy" => Some(&i.energy),
@@ -299,7 +119,7 @@ pub async fn fetch_inputs(listed: &[ListedInput], work_dir: &Path) -> Result<Vec
     Ok(out)
 }
 
-fn file_error(spec: InputSpec, file: &str, message: String) -> Error {
+pub(crate) fn file_error(spec: InputSpec, file: &str, message: String) -> Error {
     Error::InputFile {
         input: spec.name.to_string(),
         file: file.to_string(),
@@ -307,7 +127,7 @@ fn file_error(spec: InputSpec, file: &str, message: String) -> Error {
     }
 }
 
-fn format_of(spec: InputSpec, shown: &str) -> Result<Format> {
+pub(crate) fn format_of(spec: InputSpec, shown: &str) -> Result<Format> {
     let ext = shown.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "csv" => Ok(Format::Csv),
@@ -322,7 +142,7 @@ fn format_of(spec: InputSpec, shown: &str) -> Result<Format> {
     }
 }
 
-fn list_local(
+pub(crate) fn list_local(
     cfg: &LoadedConfig,
     spec: InputSpec,
     pattern: &str,
@@ -393,7 +213,7 @@ fn list_local(
         .collect()
 }
 
-async fn list_remote(
+pub(crate) async fn list_remote(
     cfg: &LoadedConfig,
     spec: InputSpec,
     pattern: &str,
@@ -452,7 +272,7 @@ async fn list_remote(
 }
 
 /// A path relative to the config directory where possible, with `/` separators.
-fn display_path(base: &Path, p: &Path) -> String {
+pub(crate) fn display_path(base: &Path, p: &Path) -> String {
     let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
     let rel = p.strip_prefix(&base).unwrap_or(p);
     rel.to_string_lossy().replace('\\', "/")
@@ -489,11 +309,11 @@ pub fn read_local_file(
 }
 
 /// Size, sha256 and UTF-8 scan of a file (see [`hash_file`]).
-type Hashed = std::io::Result<(u64, String, Utf8Scan)>;
+pub(crate) type Hashed = std::io::Result<(u64, String, Utf8Scan)>;
 
 /// [`hash_file`] of every file, in order, on as many threads as there are
 /// cores (at most one per file): each thread takes the next file not taken.
-fn hash_files(paths: &[&Path]) -> Vec<Hashed> {
+pub(crate) fn hash_files(paths: &[&Path]) -> Vec<Hashed> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -519,7 +339,7 @@ fn hash_files(paths: &[&Path]) -> Vec<Hashed> {
 }
 
 /// Size, sha256 and a UTF-8 scan of a file, in one pass.
-fn hash_file(p: &Path) -> std::io::Result<(u64, String, Utf8Scan)> {
+pub(crate) fn hash_file(p: &Path) -> std::io::Result<(u64, String, Utf8Scan)> {
     let mut f = File::open(p)?;
     let mut h = Sha256::new();
     let mut utf8 = Utf8Validator::default();
@@ -539,21 +359,21 @@ fn hash_file(p: &Path) -> std::io::Result<(u64, String, Utf8Scan)> {
 
 /// Decide how the file is read and check that its header has what the
 /// contract needs: a file error (exit 2) before anything runs.
-fn check_file(spec: InputSpec, file: &mut InputFile, utf8: Utf8Scan) -> Result<()> {
+pub(crate) fn check_file(spec: InputSpec, file: &mut InputFile, utf8: Utf8Scan) -> Result<()> {
     match file.format {
         Format::Csv => {
             let enc = resolve_encoding(spec, file, file.options.encoding, utf8)?;
             file.encoding = Some(enc.to_string());
-            let header = readers::csv_header(spec, file)?;
-            readers::map_header(spec, &header, &file.options, &file.path)?;
+            let header = csv::csv_header(spec, file)?;
+            headers::map_header(spec, &header, &file.options, &file.path)?;
         }
         Format::Parquet => {
-            let header = readers::parquet_header(spec, file)?;
-            readers::map_header(spec, &header, &file.options, &file.path)?;
+            let header = parquet::parquet_header(spec, file)?;
+            headers::map_header(spec, &header, &file.options, &file.path)?;
         }
         Format::Xlsx | Format::Xls => {
-            let (sheet, row, header) = readers::excel_header(spec, file)?;
-            readers::map_header(
+            let (sheet, row, header) = excel::excel_header(spec, file)?;
+            headers::map_header(
                 spec,
                 &header,
                 &file.options,
@@ -564,57 +384,4 @@ fn check_file(spec: InputSpec, file: &mut InputFile, utf8: Utf8Scan) -> Result<(
         }
     }
     Ok(())
-}
-
-/// Register `raw_<input>` tables: every file of an input is one partition.
-/// An input without files (an optional one that is not configured) is an
-/// empty table with the same columns, so the SQL steps need no special cases.
-pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()> {
-    for input in inputs {
-        let schema = input.spec.raw_schema();
-        let partitions: Vec<Arc<dyn PartitionStream>> = input
-            .files
-            .iter()
-            .map(|f| {
-                Arc::new(RawFileStream {
-                    spec: input.spec,
-                    file: f.clone(),
-                    schema: schema.clone(),
-                }) as Arc<dyn PartitionStream>
-            })
-            .collect();
-        let table = StreamingTable::try_new(schema, partitions)?;
-        ctx.deregister_table(input.spec.table())?;
-        ctx.register_table(input.spec.table(), Arc::new(table))?;
-    }
-    Ok(())
-}
-
-#[derive(Debug)]
-struct RawFileStream {
-    spec: InputSpec,
-    file: InputFile,
-    schema: SchemaRef,
-}
-
-impl PartitionStream for RawFileStream {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let iter: Box<dyn Iterator<Item = datafusion::error::Result<RecordBatch>> + Send> =
-            match crate::readers::open_batches(self.spec, &self.file, self.schema.clone()) {
-                Ok(it) => Box::new(it.map(|r| r.map_err(to_df))),
-                Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
-            };
-        Box::pin(RecordBatchStreamAdapter::new(
-            self.schema.clone(),
-            futures::stream::iter(iter),
-        ))
-    }
-}
-
-fn to_df(e: Error) -> DataFusionError {
-    DataFusionError::External(Box::new(e))
 }

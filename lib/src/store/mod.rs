@@ -63,7 +63,7 @@ pub fn is_secret_key(key: &str) -> bool {
 
 impl Storage {
     /// A copy safe to write to a manifest or a log.
-    pub fn redacted(&self) -> Storage {
+    pub(crate) fn redacted(&self) -> Storage {
         let mut s = self.clone();
         for (k, v) in s.options.iter_mut() {
             if is_secret_key(k) {
@@ -93,7 +93,7 @@ fn memory_store() -> Arc<InMemory> {
 }
 
 /// Does the text name a URL with a scheme (not a local path)?
-pub fn is_url(s: &str) -> bool {
+pub(crate) fn is_url(s: &str) -> bool {
     s.split_once("://").is_some_and(|(scheme, _)| {
         !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric())
     })
@@ -102,7 +102,7 @@ pub fn is_url(s: &str) -> bool {
 impl Location {
     /// Parse a location from the config: relative paths are resolved against
     /// `base_dir`. A local directory is not created here.
-    pub fn parse(base_dir: &Path, s: &str, storage: &Storage) -> Result<Location, String> {
+    pub(crate) fn parse(base_dir: &Path, s: &str, storage: &Storage) -> Result<Location, String> {
         if !is_url(s) || s.starts_with("file://") {
             let p = match s.strip_prefix("file://") {
                 Some(rest) => PathBuf::from(rest),
@@ -187,7 +187,7 @@ impl Location {
     }
 
     /// The full object path of `rel` below this location.
-    pub fn join(&self, rel: &str) -> ObjectPath {
+    pub(crate) fn join(&self, rel: &str) -> ObjectPath {
         let mut p = self.prefix.clone();
         for part in rel.split('/').filter(|s| !s.is_empty()) {
             p = p.join(part);
@@ -196,7 +196,7 @@ impl Location {
     }
 
     /// `full` relative to this location's prefix.
-    pub fn relative(&self, full: &ObjectPath) -> String {
+    pub(crate) fn relative(&self, full: &ObjectPath) -> String {
         match full.prefix_match(&self.prefix) {
             Some(parts) => parts
                 .map(|p| p.as_ref().to_string())
@@ -207,7 +207,7 @@ impl Location {
     }
 
     /// How `full` is shown to people.
-    pub fn show(&self, full: &ObjectPath) -> String {
+    pub(crate) fn show(&self, full: &ObjectPath) -> String {
         let rel = self.relative(full);
         if rel.is_empty() {
             self.display.clone()
@@ -217,7 +217,7 @@ impl Location {
     }
 
     /// Every object below this location (recursively).
-    pub async fn list(&self) -> object_store::Result<Vec<ObjectMeta>> {
+    pub(crate) async fn list(&self) -> object_store::Result<Vec<ObjectMeta>> {
         let mut v: Vec<ObjectMeta> = self.store.list(Some(&self.prefix)).try_collect().await?;
         v.sort_by(|a, b| a.location.cmp(&b.location));
         Ok(v)
@@ -226,7 +226,7 @@ impl Location {
     /// Copy one object to a local file, hashing it on the way; `observe` sees
     /// every chunk too (a caller's own check, in the same pass).
     /// Returns (size, sha256).
-    pub async fn download(
+    pub(crate) async fn download(
         &self,
         object: &ObjectPath,
         to: &Path,
@@ -272,7 +272,7 @@ fn normalize(p: &Path) -> PathBuf {
 
 /// Split a remote pattern into the fixed prefix (up to the last `/` before the
 /// first wildcard) and whether it has wildcards.
-pub fn glob_prefix(pattern: &str) -> (&str, bool) {
+pub(crate) fn glob_prefix(pattern: &str) -> (&str, bool) {
     match pattern.find(['*', '?', '[']) {
         None => (pattern, false),
         Some(i) => {

@@ -13,8 +13,8 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 
+use crate::engine::ids::uscc_check_char;
 use crate::error::{Error, Result};
-use crate::ids::uscc_check_char;
 
 /// Province codes (GB/T 2260) used in order.
 const PROVINCES: &[(&str, &str)] = &[
@@ -555,7 +555,7 @@ mod tests {
         );
         for line in text.lines().skip(1).take(500) {
             let id = line.split(',').next().unwrap();
-            assert_eq!(crate::ids::uscc_error(id), None, "{id}");
+            assert_eq!(crate::engine::ids::uscc_error(id), None, "{id}");
         }
         // 2 provinces × 8 cities × 6 counties × 4 towns + the levels above
         assert_eq!(ra.regions, 2 + 16 + 96 + 384);

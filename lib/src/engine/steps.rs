@@ -7,8 +7,10 @@ use std::collections::VecDeque;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement};
 
+use crate::digest::sha256_hex;
+use crate::engine::metrics::output_rows;
+use crate::engine::metrics::show_analyzed;
 use crate::error::{Error, Result};
-use crate::factors::sha256_hex;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Step {
@@ -17,7 +19,7 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn sha256(&self) -> String {
+    pub(crate) fn sha256(&self) -> String {
         sha256_hex(self.sql.as_bytes())
     }
 }
@@ -25,37 +27,37 @@ impl Step {
 pub const STEPS: &[Step] = &[
     Step {
         name: "10_normalize.sql",
-        sql: include_str!("../../sql/10_normalize.sql"),
+        sql: include_str!("../../../sql/10_normalize.sql"),
     },
     Step {
         name: "15_factors.sql",
-        sql: include_str!("../../sql/15_factors.sql"),
+        sql: include_str!("../../../sql/15_factors.sql"),
     },
     Step {
         name: "20_validate.sql",
-        sql: include_str!("../../sql/20_validate.sql"),
+        sql: include_str!("../../../sql/20_validate.sql"),
     },
     Step {
         name: "30_emissions.sql",
-        sql: include_str!("../../sql/30_emissions.sql"),
+        sql: include_str!("../../../sql/30_emissions.sql"),
     },
     Step {
         name: "40_regions.sql",
-        sql: include_str!("../../sql/40_regions.sql"),
+        sql: include_str!("../../../sql/40_regions.sql"),
     },
     Step {
         name: "50_indicators.sql",
-        sql: include_str!("../../sql/50_indicators.sql"),
+        sql: include_str!("../../../sql/50_indicators.sql"),
     },
     Step {
         name: "60_targets.sql",
-        sql: include_str!("../../sql/60_targets.sql"),
+        sql: include_str!("../../../sql/60_targets.sql"),
     },
 ];
 
 /// The steps that validate the inputs (the quality gate runs after the last
 /// of them) and the steps that compute from the accepted rows.
-pub fn validation_and_computation() -> (&'static [Step], &'static [Step]) {
+pub(crate) fn validation_and_computation() -> (&'static [Step], &'static [Step]) {
     let validated = STEPS
         .iter()
         .position(|s| s.name == "20_validate.sql")
@@ -81,16 +83,17 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
     let lookups = ctx
         .state()
         .config()
-        .get_extension::<crate::lookup::Lookups>();
+        .get_extension::<crate::engine::lookup::Lookups>();
     for (i, statement) in parse(name, sql)?.into_iter().enumerate() {
         let head: String = statement.to_string().chars().take(60).collect();
         let wrap = |source| Error::sql(format!("{name} statement {} ({head}…)", i + 1), source);
         // the tables this statement reads with lookup(…) are read into memory
         // before it is planned (the UDF's type is that of the table's columns)
-        for (table, keys) in crate::lookup::calls_in(&statement) {
+        for (table, keys) in crate::engine::lookup::calls_in(&statement) {
             let Some(lookups) = &lookups else {
                 return Err(Error::Internal(
-                    "lookup(…) needs a session made by carbonstat::session::new_session".into(),
+                    "lookup(…) needs a session made by carbonstat::engine::session::new_session"
+                        .into(),
                 ));
             };
             lookups.load(ctx, &table, keys).await.map_err(wrap)?;
@@ -121,10 +124,11 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             let inter = ctx
                 .state()
                 .config()
-                .get_extension::<crate::session::Intermediates>()
+                .get_extension::<crate::engine::session::Intermediates>()
                 .ok_or_else(|| {
                     Error::Internal(
-                        "SQL steps need a session made by carbonstat::session::new_session".into(),
+                        "SQL steps need a session made by carbonstat::engine::session::new_session"
+                            .into(),
                     )
                 })?;
             let dir = inter.dir.path().join(&table_name);
@@ -145,7 +149,7 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             .await
             .map_err(wrap)?;
             let rows = output_rows(physical.as_ref());
-            let spilled = crate::publish::spilled_bytes(physical.as_ref());
+            let spilled = crate::engine::metrics::spilled_bytes(physical.as_ref());
             show_analyzed(physical.as_ref(), || {
                 format!(
                     "{name}: {table_name} ({rows} rows, {} ms)",
@@ -206,35 +210,8 @@ fn intermediate_properties(
     b.build()
 }
 
-/// Rows a finished plan produced (its root operator's output).
-fn output_rows(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> usize {
-    plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0)
-}
-
-/// `CARBONSTAT_EXPLAIN_ANALYZE=1`: print every materialised statement's
-/// physical plan with its metrics (rows, time per operator, spills) to stderr,
-/// as `EXPLAIN ANALYZE` would, while the run goes on as usual; and so for
-/// every published dataset's query (crate::publish::write_dataset).
-fn explain_analyze() -> bool {
-    std::env::var_os("CARBONSTAT_EXPLAIN_ANALYZE").is_some_and(|v| v != "0" && !v.is_empty())
-}
-
-/// With [`explain_analyze`]: print a finished plan with its metrics under
-/// `-- title`.
-pub(crate) fn show_analyzed(
-    plan: &dyn datafusion::physical_plan::ExecutionPlan,
-    title: impl FnOnce() -> String,
-) {
-    if explain_analyze() {
-        let shown =
-            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan)
-                .indent(true);
-        eprintln!("-- {}\n{shown}", title());
-    }
-}
-
 /// Run the named steps in order.
-pub async fn run_steps(ctx: &SessionContext, steps: &[Step]) -> Result<()> {
+pub(crate) async fn run_steps(ctx: &SessionContext, steps: &[Step]) -> Result<()> {
     for s in steps {
         let started = std::time::Instant::now();
         run_sql(ctx, s.name, s.sql).await?;

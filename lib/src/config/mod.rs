@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::storage::{Location, Storage};
+use crate::store::{Location, Storage};
 
 /// The whole pipeline configuration (the `pipeline.yaml` contract).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

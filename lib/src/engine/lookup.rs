@@ -13,7 +13,7 @@
 //! lookup joins of the validation took 2.2 s of CPU (`EXPLAIN ANALYZE`).
 //!
 //! The table is read into memory when a statement that calls `lookup` on it is
-//! planned (`crate::steps::run_sql` finds the calls in the statement) and is
+//! planned (`crate::engine::steps::run_sql` finds the calls in the statement) and is
 //! forgotten when a statement replaces it. Its key columns are text or
 //! integers; a key that appears twice is an error (a join would repeat the
 //! row), rows with a NULL key are never matched (as in a join).
@@ -41,14 +41,19 @@ use datafusion::sql::sqlparser::ast::{
 
 /// The tables `lookup` can read, by (table name, number of key columns).
 #[derive(Debug, Default)]
-pub struct Lookups {
+pub(crate) struct Lookups {
     tables: RwLock<HashMap<(String, usize), Arc<LookupTable>>>,
 }
 
 impl Lookups {
     /// Read `table` into memory with its first `keys` columns as the key,
     /// unless it is already there.
-    pub async fn load(&self, ctx: &SessionContext, table: &str, keys: usize) -> DfResult<()> {
+    pub(crate) async fn load(
+        &self,
+        ctx: &SessionContext,
+        table: &str,
+        keys: usize,
+    ) -> DfResult<()> {
         let id = (table.to_string(), keys);
         if self
             .tables
@@ -77,7 +82,7 @@ impl Lookups {
     }
 
     /// Drop what was read of `table` (it is being replaced).
-    pub fn forget(&self, table: &str) {
+    pub(crate) fn forget(&self, table: &str) {
         self.tables
             .write()
             .expect("lookup registry")
@@ -95,7 +100,7 @@ impl Lookups {
 
 /// The `lookup(…)` calls of a SQL statement: (table, number of keys) for each
 /// call whose first argument is a string literal.
-pub fn calls_in(statement: &datafusion::sql::parser::Statement) -> Vec<(String, usize)> {
+pub(crate) fn calls_in(statement: &datafusion::sql::parser::Statement) -> Vec<(String, usize)> {
     let mut found = Vec::new();
     let datafusion::sql::parser::Statement::Statement(s) = statement else {
         return found;
@@ -432,7 +437,7 @@ impl ScalarUDFImpl for LookupUdf {
 }
 
 /// The `lookup` UDF reading from `lookups`.
-pub fn lookup_udf(lookups: Arc<Lookups>) -> ScalarUDF {
+pub(crate) fn lookup_udf(lookups: Arc<Lookups>) -> ScalarUDF {
     ScalarUDF::new_from_impl(LookupUdf {
         lookups,
         signature: Signature::variadic_any(Volatility::Stable),

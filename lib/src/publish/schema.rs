@@ -18,7 +18,7 @@ pub enum ColType {
 }
 
 impl ColType {
-    pub fn arrow(self) -> DataType {
+    pub(crate) fn arrow(self) -> DataType {
         match self {
             ColType::Text => DataType::Utf8,
             ColType::Int => DataType::Int32,
@@ -78,7 +78,7 @@ pub const PARTITION_COLUMN: &str = "year";
 
 impl Dataset {
     /// The Arrow schema of the files, with unit and description metadata.
-    pub fn file_schema(&self) -> SchemaRef {
+    pub(crate) fn file_schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
             self.columns
                 .iter()
@@ -95,7 +95,7 @@ impl Dataset {
     }
 
     /// The query that produces the dataset, partition column first, in a total order.
-    pub fn query(&self) -> String {
+    pub(crate) fn query(&self) -> String {
         let cols: Vec<String> = std::iter::once(format!(
             "CAST({PARTITION_COLUMN} AS INT) AS {PARTITION_COLUMN}"
         ))
@@ -113,7 +113,7 @@ impl Dataset {
     }
 }
 
-pub const REGION_INDICATORS: Dataset = Dataset {
+pub(crate) const REGION_INDICATORS: Dataset = Dataset {
     name: "region_indicators",
     view: "region_indicators",
     description: "Energy, CO2, GDP, intensities, change rates and energy mix per region (every level of the hierarchy) and year.",
@@ -306,7 +306,7 @@ pub const REGION_INDICATORS: Dataset = Dataset {
     ],
 };
 
-pub const TARGET_PROGRESS: Dataset = Dataset {
+pub(crate) const TARGET_PROGRESS: Dataset = Dataset {
     name: "target_progress",
     view: "target_progress",
     description: "Progress of each region against each plan target, per year between the target's base and target year, with the warning level.",
@@ -373,7 +373,7 @@ pub const TARGET_PROGRESS: Dataset = Dataset {
     ],
 };
 
-pub const ENTERPRISE_ANNUAL: Dataset = Dataset {
+pub(crate) const ENTERPRISE_ANNUAL: Dataset = Dataset {
     name: "enterprise_annual",
     view: "enterprise_annual",
     description: "Per enterprise, year, energy, use and flow: quantity in the base unit, standard coal and CO2, with the factor years used. Consumption and output stay separate rows.",
@@ -473,7 +473,7 @@ pub const ENTERPRISE_ANNUAL: Dataset = Dataset {
     ],
 };
 
-pub const REJECTS: Dataset = Dataset {
+pub(crate) const REJECTS: Dataset = Dataset {
     name: "rejects",
     view: "rejects",
     description: "Every input row that failed validation, with where it came from, the rule and what to do. year=0 holds rows without a valid year and the rejects of the regions input.",
@@ -554,7 +554,7 @@ mod tests {
 
     #[test]
     fn readme_data_dictionary_is_generated_from_here() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let dict = dictionary_markdown();
         assert!(
             readme.contains(dict.trim_end()),

@@ -12,9 +12,9 @@ use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 /// The 31 symbols of a USCC, in value order (no I, O, Z, S, V).
-pub const USCC_CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+pub(crate) const USCC_CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// Weights of positions 1-17: 3^i mod 31.
-pub const USCC_WEIGHTS: [u32; 17] = [
+pub(crate) const USCC_WEIGHTS: [u32; 17] = [
     1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
 ];
 
@@ -52,7 +52,7 @@ pub fn uscc_check_char(first17: &str) -> Option<char> {
 }
 
 /// None if `code` is a valid USCC, otherwise what is wrong with it.
-pub fn uscc_error(code: &str) -> Option<String> {
+pub(crate) fn uscc_error(code: &str) -> Option<String> {
     let b = code.as_bytes();
     if b.len() != 18 {
         return Some(format!(
@@ -79,8 +79,8 @@ pub fn uscc_error(code: &str) -> Option<String> {
 }
 
 /// `uscc_error(text) -> text`: NULL when valid (or NULL input).
-pub fn uscc_error_udf() -> ScalarUDF {
-    crate::text::text_udf("uscc_error", DataType::Utf8, |input| {
+pub(crate) fn uscc_error_udf() -> ScalarUDF {
+    crate::engine::text::text_udf("uscc_error", DataType::Utf8, |input| {
         // valid codes (nearly all) only add a null bit: no allocation per row
         let mut out = StringBuilder::with_capacity(input.len(), 0);
         for v in input.iter() {
@@ -94,9 +94,9 @@ pub fn uscc_error_udf() -> ScalarUDF {
 }
 
 /// Register every carbonstat UDF in a session.
-pub fn register_udfs(ctx: &SessionContext) {
+pub(crate) fn register_udfs(ctx: &SessionContext) {
     ctx.register_udf(uscc_error_udf());
-    for f in crate::text::udfs() {
+    for f in crate::engine::text::udfs() {
         ctx.register_udf(f);
     }
 }

@@ -197,7 +197,7 @@ fn is_sector_code(input: &StringViewArray) -> DfResult<ArrayRef> {
 }
 
 /// The UDFs of this module.
-pub fn udfs() -> Vec<ScalarUDF> {
+pub(crate) fn udfs() -> Vec<ScalarUDF> {
     let recased = |one: fn(&str, &mut String) -> Mapped| {
         move |input: &StringViewArray| -> DfResult<ArrayRef> {
             Ok(Arc::new(map_views(input, one)?))

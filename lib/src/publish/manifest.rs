@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::factors::FactorFile;
-use crate::ingest::InputFile;
+use crate::input::InputFile;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const MANIFEST_VERSION: u32 = 1;

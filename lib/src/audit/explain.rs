@@ -1,0 +1,563 @@
+//! `carbonstat explain`: how one published number was made — the SQL file,
+//! the factor rows and the input rows behind it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use serde::Serialize;
+
+use crate::audit::Published;
+use crate::audit::verify::batches_of;
+use crate::error::{Error, Result};
+use crate::pipeline::{Computed, collect};
+
+/// How one published number was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub region_code: String,
+    pub region_name: String,
+    pub year: i32,
+    pub indicator: String,
+    pub unit: String,
+    /// The value the re-computation gives (equal to the published one).
+    pub value: Option<f64>,
+    /// The value in the published file, when explaining a published run.
+    pub published_value: Option<f64>,
+    /// The formula in words, then with the numbers.
+    pub formula: String,
+    pub formula_with_values: String,
+    /// The formula evaluated here from the terms below; equals `value` exactly.
+    pub formula_result: Option<f64>,
+    pub terms: Vec<Term>,
+    pub rounding: Option<String>,
+    pub gdp_chain: Vec<GdpYear>,
+    pub by_energy: Vec<Contribution>,
+    pub by_sector: Vec<Contribution>,
+    pub top_enterprises: Vec<Contribution>,
+    pub factors_used: Vec<FactorUsed>,
+    pub sql_steps: Vec<crate::publish::manifest::StepRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Term {
+    pub name: String,
+    pub value: Option<f64>,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GdpYear {
+    pub year: i32,
+    pub gdp: f64,
+    pub gdp_index: Option<f64>,
+    pub gdp_const: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Contribution {
+    pub key: String,
+    pub name: String,
+    pub tce: f64,
+    pub co2_t: f64,
+    pub records: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FactorUsed {
+    pub energy_code: String,
+    pub kind: String,
+    pub value: f64,
+    pub unit: String,
+    pub factor_year: Option<i32>,
+    pub scope: Option<String>,
+    pub source_id: Option<String>,
+    pub quality: Option<String>,
+}
+
+pub(crate) fn nbs_round(x: f64) -> f64 {
+    // as DataFusion's round(x, 4)
+    let f = 10f64.powi(4);
+    (x * f).round() / f
+}
+
+pub(crate) fn f64s(b: &RecordBatch, i: usize) -> Result<Vec<Option<f64>>> {
+    let a = datafusion::arrow::compute::cast(b.column(i), &DataType::Float64)?;
+    let a = a.as_primitive::<Float64Type>();
+    Ok((0..a.len())
+        .map(|r| (!a.is_null(r)).then(|| a.value(r)))
+        .collect())
+}
+
+pub(crate) fn strings(b: &RecordBatch, i: usize) -> Result<Vec<String>> {
+    let a = datafusion::arrow::compute::cast(b.column(i), &DataType::Utf8)?;
+    let a = a.as_string::<i32>();
+    Ok((0..a.len())
+        .map(|r| {
+            if a.is_null(r) {
+                String::new()
+            } else {
+                a.value(r).to_string()
+            }
+        })
+        .collect())
+}
+
+pub(crate) async fn query(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: String,
+) -> Result<Vec<RecordBatch>> {
+    collect(ctx, &sql).await
+}
+
+pub(crate) fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The region_indicators column an explanation is asked for.
+pub fn indicator_column(indicator: &str) -> Result<&'static crate::publish::schema::Column> {
+    crate::publish::schema::REGION_INDICATORS
+        .columns
+        .iter()
+        .find(|col| col.name == indicator && col.ty == crate::publish::schema::ColType::Float)
+        .ok_or_else(|| Error::Config {
+            file: PathBuf::from("--indicator"),
+            message: format!(
+                "'{indicator}' is not a numeric column of region_indicators; one of: {}",
+                crate::publish::schema::REGION_INDICATORS
+                    .columns
+                    .iter()
+                    .filter(|c| c.ty == crate::publish::schema::ColType::Float)
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+}
+
+/// Explain `indicator` of `region` in `year` from a computed run.
+pub async fn explain(
+    c: &Computed,
+    region: &str,
+    year: i32,
+    indicator: &str,
+    published_value: Option<f64>,
+) -> Result<Explanation> {
+    let ctx = &c.ctx;
+    let spec = indicator_column(indicator)?;
+    let base_year: i32 = c_base_year(ctx).await?;
+    let basis_year = if indicator.ends_with("_change_base") {
+        base_year
+    } else {
+        year - 1
+    };
+    let rows = query(
+        ctx,
+        format!(
+            "SELECT * FROM region_indicators WHERE region_code = {} AND year IN ({year}, {basis_year}) ORDER BY year DESC",
+            lit(region)
+        ),
+    )
+    .await?;
+    let mut cur: Option<BTreeMap<String, Option<f64>>> = None;
+    let mut prev: Option<BTreeMap<String, Option<f64>>> = None;
+    let mut region_name = String::new();
+    for b in &rows {
+        let schema = b.schema();
+        let years = f64s(b, schema.index_of("year")?)?;
+        let names = strings(b, schema.index_of("region_name")?)?;
+        for r in 0..b.num_rows() {
+            let mut m = BTreeMap::new();
+            for (i, f) in schema.fields().iter().enumerate() {
+                if matches!(
+                    f.data_type(),
+                    DataType::Float64 | DataType::Int32 | DataType::Int64
+                ) {
+                    m.insert(f.name().clone(), f64s(b, i)?[r]);
+                }
+            }
+            if years[r] == Some(year as f64) {
+                region_name = names[r].clone();
+                cur = Some(m);
+            } else {
+                prev = Some(m);
+            }
+        }
+    }
+    let cur = cur.ok_or_else(|| {
+        Error::Internal(format!(
+            "region {region} has no row for {year} in region_indicators"
+        ))
+    })?;
+    let get = |m: &BTreeMap<String, Option<f64>>, k: &str| m.get(k).copied().flatten();
+    let value = get(&cur, indicator);
+
+    let t = |name: &str, v: Option<f64>, unit: &str| Term {
+        name: name.into(),
+        value: v,
+        unit: unit.into(),
+    };
+    let fmt = |v: Option<f64>| v.map_or("NULL".to_string(), |x| format!("{x}"));
+    let mut rounding = None;
+    let (formula, with_values, result, terms) = if let Some(base) = indicator
+        .strip_suffix("_change_yoy")
+        .or(indicator.strip_suffix("_change_base"))
+    {
+        let (now, then) = (get(&cur, base), prev.as_ref().and_then(|p| get(p, base)));
+        let nbs = c_nbs_rounding(ctx).await?;
+        let (rn, rt) = if nbs {
+            rounding = Some(
+                "both intensities rounded to 4 decimals before dividing (NBS practice)".into(),
+            );
+            (now.map(nbs_round), then.map(nbs_round))
+        } else {
+            (now, then)
+        };
+        let res = match (rn, rt) {
+            (Some(a), Some(b)) if b != 0.0 => Some(a / b - 1.0),
+            _ => None,
+        };
+        (
+            format!("{base}({year}) / {base}({basis_year}) - 1"),
+            format!("{} / {} - 1", fmt(rn), fmt(rt)),
+            res,
+            vec![
+                t(&format!("{base} {year}"), now, "per 10^4 yuan"),
+                t(&format!("{base} {basis_year}"), then, "per 10^4 yuan"),
+            ],
+        )
+    } else if let Some(numerator) = match indicator {
+        "energy_intensity" => Some("energy_tce"),
+        "energy_intensity_controlled" => Some("energy_tce_controlled"),
+        "co2_intensity" => Some("co2_t"),
+        _ => None,
+    } {
+        let (n, g) = (get(&cur, numerator), get(&cur, "gdp_const"));
+        let res = match (n, g) {
+            (Some(n), Some(g)) => Some(n / (g * 10000.0)),
+            _ => None,
+        };
+        (
+            format!("{numerator} / (gdp_const x 10^4)"),
+            format!("{} / ({} x 10^4)", fmt(n), fmt(g)),
+            res,
+            vec![
+                t(
+                    numerator,
+                    n,
+                    if numerator == "co2_t" { "t CO2" } else { "tce" },
+                ),
+                t("gdp_const", g, "10^8 yuan at base-year prices"),
+            ],
+        )
+    } else if let Some(part) = match indicator {
+        "coal_share" => Some("coal_tce"),
+        "non_fossil_share" => Some("non_fossil_tce"),
+        _ => None,
+    } {
+        let (n, d) = (get(&cur, part), get(&cur, "energy_mix_tce"));
+        let res = match (n, d) {
+            (Some(n), Some(d)) if d != 0.0 => Some(n / d),
+            _ => None,
+        };
+        (
+            format!("{part} / energy_mix_tce"),
+            format!("{} / {}", fmt(n), fmt(d)),
+            res,
+            vec![t(part, n, "tce"), t("energy_mix_tce", d, "tce")],
+        )
+    } else if indicator == "high_energy_share" {
+        let (n, d) = (get(&cur, "high_energy_tce"), get(&cur, "energy_tce"));
+        let res = match (n, d) {
+            (Some(n), Some(d)) if d != 0.0 => Some(n / d),
+            _ => None,
+        };
+        (
+            "high_energy_tce / energy_tce".into(),
+            format!("{} / {}", fmt(n), fmt(d)),
+            res,
+            vec![t("high_energy_tce", n, "tce"), t("energy_tce", d, "tce")],
+        )
+    } else {
+        // a total: the sum of the records below, shown by energy and sector
+        (
+            format!("sum over the region's records of {indicator}"),
+            fmt(value),
+            value,
+            vec![t(indicator, value, spec.unit)],
+        )
+    };
+
+    // the GDP chain from the base year to this year
+    let gdp = query(
+        ctx,
+        format!(
+            "SELECT g.year, g.gdp, g.gdp_index, c.gdp_const FROM gdp_ok g LEFT JOIN gdp_const c \
+             ON c.region_code = g.region_code AND c.year = g.year WHERE g.region_code = {} ORDER BY g.year",
+            lit(region)
+        ),
+    )
+    .await?;
+    let mut gdp_chain = Vec::new();
+    for b in &gdp {
+        let (y, g, i, k) = (f64s(b, 0)?, f64s(b, 1)?, f64s(b, 2)?, f64s(b, 3)?);
+        for r in 0..b.num_rows() {
+            gdp_chain.push(GdpYear {
+                year: y[r].unwrap_or_default() as i32,
+                gdp: g[r].unwrap_or_default(),
+                gdp_index: i[r],
+                gdp_const: k[r],
+            });
+        }
+    }
+
+    // contributions: records of the region and every region below it
+    let scope = format!(
+        "FROM records_computed r JOIN region_closure a ON a.region_code = r.region_code \
+         WHERE a.ancestor_code = {} AND r.year = {year}",
+        lit(region)
+    );
+    let contributions = |key: &str, name: &str, limit: &str| {
+        format!(
+            "SELECT {key} AS k, {name} AS n, CAST(sum(r.tce) AS DOUBLE) AS tce, \
+             CAST(sum(r.co2_direct_t) + sum(r.co2_indirect_t) AS DOUBLE) AS co2, count(*) AS records \
+             {scope} GROUP BY {key} ORDER BY co2 DESC, k {limit}"
+        )
+    };
+    let read_contrib = |batches: Vec<RecordBatch>| -> Result<Vec<Contribution>> {
+        let mut out = Vec::new();
+        for b in &batches {
+            let (k, n, tce, co2, cnt) = (
+                strings(b, 0)?,
+                strings(b, 1)?,
+                f64s(b, 2)?,
+                f64s(b, 3)?,
+                f64s(b, 4)?,
+            );
+            for r in 0..b.num_rows() {
+                out.push(Contribution {
+                    key: k[r].clone(),
+                    name: n[r].clone(),
+                    tce: tce[r].unwrap_or_default(),
+                    co2_t: co2[r].unwrap_or_default(),
+                    records: cnt[r].unwrap_or_default() as i64,
+                });
+            }
+        }
+        Ok(out)
+    };
+    let by_energy =
+        read_contrib(query(ctx, contributions("r.energy_code", "min(r.category)", "")).await?)?;
+    let by_sector = read_contrib(
+        query(ctx, contributions("CASE WHEN regexp_like(r.sector_code, '^[A-T]?[0-9]') THEN substr(regexp_replace(r.sector_code, '^[A-Z]', ''), 1, 2) ELSE r.sector_code END", "CASE WHEN bool_or(r.high_energy) THEN 'energy-intensive' ELSE '' END", "")).await?,
+    )?;
+    let top_enterprises = read_contrib(
+        query(
+            ctx,
+            contributions(
+                "coalesce(r.enterprise_id, concat('sector ', r.sector_code))",
+                "min(coalesce(r.enterprise_name, ''))",
+                "LIMIT 10",
+            ),
+        )
+        .await?,
+    )?;
+
+    // the factor rows the records used
+    let factors = query(
+        ctx,
+        format!(
+            "SELECT DISTINCT r.energy_code, r.tce_per_base_unit, r.base_unit, r.tce_factor_year, r.co2_factor, \
+             r.indirect_factor, r.indirect_factor_scope, r.indirect_factor_area, r.factor_year, e.tce_source_id, e.tce_quality, \
+             e.co2_source_id, e.co2_quality {scope_join} ORDER BY 1",
+            scope_join = scope.replacen(
+                "FROM records_computed r",
+                "FROM records_computed r JOIN energy_catalog e ON e.energy_code = r.energy_code",
+                1
+            )
+        ),
+    )
+    .await?;
+    let mut factors_used = Vec::new();
+    let electricity = c
+        .factors
+        .standard_coal
+        .iter()
+        .find(|r| r.energy_code == "electricity");
+    for b in &factors {
+        let code = strings(b, 0)?;
+        let (tce, unit, tyear, co2, ind) = (
+            f64s(b, 1)?,
+            strings(b, 2)?,
+            f64s(b, 3)?,
+            f64s(b, 4)?,
+            f64s(b, 5)?,
+        );
+        let (iscope, iarea, fyear) = (strings(b, 6)?, strings(b, 7)?, f64s(b, 8)?);
+        let (tsrc, tq, csrc, cq) = (
+            strings(b, 9)?,
+            strings(b, 10)?,
+            strings(b, 11)?,
+            strings(b, 12)?,
+        );
+        for r in 0..b.num_rows() {
+            let some = |s: &String| (!s.is_empty()).then(|| s.clone());
+            if let Some(v) = tce[r] {
+                factors_used.push(FactorUsed {
+                    energy_code: code[r].clone(),
+                    kind: if tyear[r].is_some() {
+                        "generation coal rate (equal value)".into()
+                    } else {
+                        "standard coal coefficient".into()
+                    },
+                    value: v,
+                    unit: format!("tce per {}", unit[r]),
+                    factor_year: tyear[r].map(|y| y as i32),
+                    scope: None,
+                    // primary electricity is valued like electricity: that row's source
+                    source_id: if tyear[r].is_some() {
+                        Some("generation-coal-rate".into())
+                    } else {
+                        some(&tsrc[r]).or_else(|| electricity.map(|e| e.source_id.clone()))
+                    },
+                    quality: some(&tq[r]).or_else(|| {
+                        if tyear[r].is_some() {
+                            None
+                        } else {
+                            electricity.map(|e| e.quality.clone())
+                        }
+                    }),
+                });
+            }
+            if let Some(v) = co2[r] {
+                factors_used.push(FactorUsed {
+                    energy_code: code[r].clone(),
+                    kind: "combustion CO2 factor".into(),
+                    value: v,
+                    unit: format!("t CO2 per {}", unit[r]),
+                    factor_year: None,
+                    scope: None,
+                    source_id: some(&csrc[r]),
+                    quality: some(&cq[r]),
+                });
+            }
+            if let Some(v) = ind[r] {
+                let heat = iscope[r] == "heat";
+                factors_used.push(FactorUsed {
+                    energy_code: code[r].clone(),
+                    kind: if heat {
+                        "heat CO2 factor".into()
+                    } else {
+                        "grid CO2 factor".into()
+                    },
+                    value: v,
+                    unit: if heat {
+                        "t CO2 per GJ".into()
+                    } else {
+                        "t CO2 per MWh".into()
+                    },
+                    factor_year: fyear[r].map(|y| y as i32),
+                    scope: some(&iscope[r]).map(|s| {
+                        if iarea[r].is_empty() {
+                            s
+                        } else {
+                            format!("{s} {}", iarea[r])
+                        }
+                    }),
+                    source_id: None,
+                    quality: None,
+                });
+            }
+        }
+    }
+    // sources of grid and heat rows, from the factor set
+    for f in factors_used.iter_mut().filter(|f| f.source_id.is_none()) {
+        if f.kind == "grid CO2 factor" {
+            if let Some(row) = c.factors.grid_factors.iter().find(|g| {
+                Some(g.data_year) == f.factor_year
+                    && f.scope.as_deref() == Some(&format!("{} {}", g.scope, g.area_code))
+            }) {
+                f.source_id = Some(row.source_id.clone());
+                f.quality = Some(row.quality.clone());
+            }
+        } else if let Some(row) = c
+            .factors
+            .heat_factors
+            .iter()
+            .find(|h| Some(h.data_year) == f.factor_year)
+        {
+            f.source_id = Some(row.source_id.clone());
+            f.quality = Some(row.quality.clone());
+        }
+    }
+
+    let steps = crate::engine::steps::STEPS
+        .iter()
+        .filter(|s| s.name != "60_targets.sql")
+        .map(|s| crate::publish::manifest::StepRecord {
+            name: format!("sql/{}", s.name),
+            sha256: s.sha256(),
+        })
+        .collect();
+    Ok(Explanation {
+        region_code: region.to_string(),
+        region_name,
+        year,
+        indicator: indicator.to_string(),
+        unit: spec.unit.to_string(),
+        value,
+        published_value,
+        formula,
+        formula_with_values: with_values,
+        formula_result: result,
+        terms,
+        rounding,
+        gdp_chain,
+        by_energy,
+        by_sector,
+        top_enterprises,
+        factors_used,
+        sql_steps: steps,
+    })
+}
+
+pub(crate) async fn c_base_year(ctx: &datafusion::prelude::SessionContext) -> Result<i32> {
+    let b = collect(ctx, "SELECT base_year FROM run_params").await?;
+    Ok(f64s(&b[0], 0)?[0].unwrap_or_default() as i32)
+}
+
+pub(crate) async fn c_nbs_rounding(ctx: &datafusion::prelude::SessionContext) -> Result<bool> {
+    let b = collect(ctx, "SELECT CAST(nbs_rounding AS INT) FROM run_params").await?;
+    Ok(f64s(&b[0], 0)?[0] == Some(1.0))
+}
+
+/// The published value of `indicator` for a region and year, read from the
+/// published file the manifest names.
+pub async fn published_value(
+    p: &Published,
+    region: &str,
+    year: i32,
+    indicator: &str,
+) -> Result<Option<f64>> {
+    let Some(f) = p
+        .manifest
+        .outputs
+        .iter()
+        .find(|o| o.dataset == "region_indicators" && o.partition == format!("year={year}"))
+    else {
+        return Ok(None);
+    };
+    let Some(bytes) = p.out.get(&f.path).await? else {
+        return Ok(None);
+    };
+    for b in batches_of(&bytes)? {
+        let schema = b.schema();
+        let regions = strings(&b, schema.index_of("region_code")?)?;
+        let values = f64s(&b, schema.index_of(indicator)?)?;
+        if let Some(r) = regions.iter().position(|c| c == region) {
+            return Ok(values[r]);
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,208 @@
+//! CSV files (UTF-8 or GB18030) read in batches of string views.
+
+use std::fs::File;
+use std::io::Read;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringViewBuilder};
+use datafusion::arrow::datatypes::SchemaRef;
+
+use crate::error::Result;
+use crate::input::batch::BATCH_ROWS;
+use crate::input::batch::raw_batch;
+use crate::input::csv_records::{
+    Batch, Cell, Layout, RecordReader, Records, field_column, views_column,
+};
+use crate::input::headers::Mapping;
+use crate::input::headers::file_error;
+use crate::input::headers::map_header;
+use crate::input::headers::split_period;
+use crate::input::{InputFile, InputSpec};
+
+pub(crate) fn open_text(file: &InputFile) -> std::io::Result<Box<dyn Read + Send>> {
+    let f = File::open(&file.local)?;
+    Ok(match file.encoding.as_deref() {
+        Some("gb18030") => Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding_rs::GB18030))
+                .build(f),
+        ),
+        // UTF-8: the bytes as they are (a BOM is stripped from the header)
+        _ => Box::new(f),
+    })
+}
+
+/// A CSV file's batches: [`crate::input::csv_records`] reads the fields of a batch
+/// into one buffer, and every contract column is a string view into it.
+pub(crate) struct CsvBatches {
+    spec: InputSpec,
+    path: String,
+    reader: RecordReader,
+    mapping: Mapping,
+    header_len: usize,
+    schema: SchemaRef,
+    /// bytes of the last batch (room reserved for the next)
+    last_bytes: usize,
+    /// the layout of the last batch, reused by the next
+    spare: Option<Layout>,
+    done: bool,
+}
+
+/// A CSV reader positioned after the header, and the header.
+pub(crate) fn open_csv(spec: InputSpec, f: &InputFile) -> Result<(RecordReader, Vec<String>)> {
+    let src = open_text(f).map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
+    let mut reader = RecordReader::new(src);
+    let mut recs = Records::with_capacity(4096, 64);
+    let more = reader
+        .read_into(&mut recs)
+        .map_err(|e| file_error(spec, &f.path, format!("cannot read the header line: {e}")))?;
+    if !more {
+        return Ok((reader, Vec::new()));
+    }
+    let batch = recs.finish().map_err(|e| {
+        file_error(
+            spec,
+            &f.path,
+            format!(
+                "line {}: header field {} is not valid UTF-8; {ENCODING_HINT}",
+                e.line,
+                e.field + 1
+            ),
+        )
+    })?;
+    let header = (0..batch.at.fields(0))
+        .map(|j| batch.field_text(0, j).unwrap_or_default().to_string())
+        .collect();
+    Ok((reader, header))
+}
+
+pub(crate) const ENCODING_HINT: &str =
+    "set the input's encoding (gb18030 for files from Excel or Chinese systems)";
+
+/// The header line of a CSV file, transcoded.
+pub(crate) fn csv_header(spec: InputSpec, file: &InputFile) -> Result<Vec<String>> {
+    Ok(open_csv(spec, file)?.1)
+}
+
+impl CsvBatches {
+    pub(crate) fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
+        let (reader, header) = open_csv(spec, f)?;
+        let mapping = map_header(spec, &header, &f.options, &f.path)?;
+        Ok(CsvBatches {
+            spec,
+            path: f.path.clone(),
+            reader,
+            mapping,
+            header_len: header.len(),
+            schema,
+            last_bytes: 1 << 16,
+            spare: None,
+            done: false,
+        })
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let at = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Layout::with_capacity(BATCH_ROWS * self.header_len.max(1) + 1));
+        let mut recs = Records::reusing(self.last_bytes + self.last_bytes / 8, at);
+        while recs.at.len() < BATCH_ROWS {
+            let more = self.reader.read_into(&mut recs).map_err(|e| {
+                file_error(self.spec, &self.path, format!("cannot read the file: {e}"))
+            })?;
+            if !more {
+                self.done = true;
+                break;
+            }
+            if recs.last_is_blank() {
+                recs.pop();
+            }
+        }
+        if recs.at.is_empty() {
+            return Ok(None);
+        }
+        self.last_bytes = recs.bytes().len();
+        let batch = recs.finish().map_err(|e| {
+            file_error(
+                self.spec,
+                &self.path,
+                format!(
+                    "line {}: field {} is not valid UTF-8; {ENCODING_HINT}",
+                    e.line,
+                    e.field + 1
+                ),
+            )
+        })?;
+        let columns = self.columns(&batch)?;
+        self.spare = Some(batch.at);
+        Ok(Some(columns))
+    }
+
+    /// The raw batch: every contract column, then source_file, source_line
+    /// and row_error.
+    fn columns(&self, batch: &Batch) -> datafusion::error::Result<RecordBatch> {
+        let n = batch.at.len();
+        // a period column gives the year and the month where the file has
+        // none: each cell split once, for both
+        let periods: Vec<_> = match self.mapping.period {
+            Some(p) => (0..n)
+                .map(|r| Some((batch.at.field(r, p)?, split_period(batch.field_text(r, p)?))))
+                .collect(),
+            None => vec![None; n],
+        };
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.mapping.columns.len() + 3);
+        for (name, idx) in self.spec.columns().zip(&self.mapping.columns) {
+            let column = match idx {
+                Some(i) => field_column(batch, *i)?,
+                None if name == "year" => views_column(batch, |r| match periods[r]? {
+                    (_, (Ok(y), _)) => Some(Cell::Own(y.to_string())),
+                    (at, (Err(_), _)) => Some(Cell::At(at)),
+                })?,
+                None if name == "month" => {
+                    views_column(batch, |r| Some(Cell::Own(periods[r]?.1.1?.to_string())))?
+                }
+                None => views_column(batch, |_| None)?,
+            };
+            columns.push(Arc::new(column));
+        }
+        let lines = Int64Array::from_iter_values((0..n).map(|r| batch.at.line(r) as i64));
+        let mut row_error = StringViewBuilder::with_capacity(n);
+        for r in 0..n {
+            let fields = batch.at.fields(r);
+            if fields == self.header_len {
+                row_error.append_null();
+            } else {
+                row_error.append_value(format!(
+                    "the row has {fields} fields but the header has {}",
+                    self.header_len
+                ));
+            }
+        }
+        Ok(raw_batch(
+            &self.schema,
+            columns,
+            &self.path,
+            lines,
+            Arc::new(row_error.finish()),
+        )?)
+    }
+}
+
+impl Iterator for CsvBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_batch() {
+            Ok(Some(b)) => Some(Ok(b)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

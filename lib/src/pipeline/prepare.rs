@@ -1,0 +1,147 @@
+//! Before the SQL runs: the work directory, the factor set (fetched when it
+//! is a URL, self-checked), the session with every input and table
+//! registered.
+
+use datafusion::prelude::SessionContext;
+
+use crate::config::LoadedConfig;
+use crate::engine::session::{new_session, register_run};
+use crate::engine::steps::{run_steps, validation_and_computation};
+use crate::error::{Error, Result};
+use crate::factors::FactorSet;
+use crate::input::{ResolvedInput, fetch_inputs, list_inputs, register_raw};
+use crate::pipeline::RunOptions;
+use crate::pipeline::quality::check_region_cycles;
+use crate::pipeline::quality::quality_gate;
+use crate::pipeline::readback::input_counts;
+use crate::pipeline::readback::input_records;
+use crate::pipeline::readback::rejects_by_rule;
+use crate::publish::fault;
+use crate::publish::manifest::{EngineRecord, InputRecord, InputTotal};
+
+/// A session with everything registered and the validation steps done.
+pub(crate) struct Prepared {
+    pub ctx: SessionContext,
+    pub factors: FactorSet,
+    pub inputs: Vec<ResolvedInput>,
+}
+
+/// A scratch directory for fetched inputs and factor sets (in engine.spill_dir
+/// when set), removed when dropped.
+pub fn work_dir(cfg: &LoadedConfig) -> Result<tempfile::TempDir> {
+    crate::engine::session::scratch_dir(cfg.spill_dir()?.as_deref(), "carbonstat-")
+}
+
+/// Load the configured factor set (a remote one is copied into `work` first)
+/// and require its self-check to pass.
+pub(crate) async fn load_factors(cfg: &LoadedConfig, work: &std::path::Path) -> Result<FactorSet> {
+    let loc = cfg.location("factors", &cfg.config.factors)?;
+    if let Some(dir) = &loc.local {
+        return FactorSet::load_checked(dir);
+    }
+    let dir = work.join("factors");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let err = |message: String| Error::FactorSet {
+        dir: loc.display.clone(),
+        message,
+    };
+    let objects = loc
+        .list()
+        .await
+        .map_err(|e| err(format!("cannot list: {e}")))?;
+    for m in objects {
+        let rel = loc.relative(&m.location);
+        if rel.contains('/') || rel.is_empty() {
+            continue; // a set is one flat directory
+        }
+        loc.download(&m.location, &dir.join(&rel), &mut |_| {})
+            .await
+            .map_err(err)?;
+    }
+    FactorSet::load_checked(&dir).map_err(|e| match e {
+        Error::FactorSet { message, .. } => err(message),
+        other => other,
+    })
+}
+
+/// Load, register and validate; shared by `run` and the tests.
+pub(crate) async fn prepare(
+    cfg: &LoadedConfig,
+    factors: FactorSet,
+    inputs: Vec<ResolvedInput>,
+) -> Result<Prepared> {
+    let ctx = new_session(cfg)?;
+    register_run(&ctx, &cfg.config, &factors)?;
+    register_raw(&ctx, &inputs)?;
+    run_steps(&ctx, validation_and_computation().0).await?;
+    check_region_cycles(&ctx).await?;
+    Ok(Prepared {
+        ctx,
+        factors,
+        inputs,
+    })
+}
+
+/// A computed run: every SQL step done, nothing written.
+pub struct Computed {
+    pub ctx: SessionContext,
+    pub factors: FactorSet,
+    pub inputs: Vec<ResolvedInput>,
+    pub records: Vec<InputRecord>,
+    pub totals: Vec<InputTotal>,
+    pub rejects_by_rule: Vec<(String, String, u64)>,
+}
+
+/// Validate (with the quality gate) and compute. Shared by `run`, `verify`,
+/// `explain` and `factors diff --impact`.
+pub async fn compute(
+    cfg: &LoadedConfig,
+    factors: FactorSet,
+    inputs: Vec<ResolvedInput>,
+    opts: &RunOptions,
+) -> Result<Computed> {
+    opts.stage("validating");
+    let Prepared {
+        ctx,
+        factors,
+        inputs,
+    } = prepare(cfg, factors, inputs).await?;
+    let counts = input_counts(&ctx).await?;
+    let rejects_by_rule = rejects_by_rule(&ctx).await?;
+    let (records, totals) = input_records(&inputs, &counts);
+    for t in &totals {
+        tracing::info!(input = %t.input, files = t.files, rows_read = t.rows_read, rows_accepted = t.rows_accepted, rows_rejected = t.rows_rejected, "input validated");
+    }
+    quality_gate(cfg, &ctx, &totals).await?;
+    fault("after_ingest")?;
+    opts.stage("computing");
+    run_steps(&ctx, validation_and_computation().1).await?;
+    Ok(Computed {
+        ctx,
+        factors,
+        inputs,
+        records,
+        totals,
+        rejects_by_rule,
+    })
+}
+
+/// Load the factor set and fetch every input of a config into `work`.
+pub async fn load_all(
+    cfg: &LoadedConfig,
+    work: &std::path::Path,
+) -> Result<(FactorSet, Vec<ResolvedInput>)> {
+    let factors = load_factors(cfg, work).await?;
+    let listed = list_inputs(cfg).await?;
+    let inputs = fetch_inputs(&listed, work).await?;
+    Ok((factors, inputs))
+}
+
+pub(crate) fn engine_record(cfg: &LoadedConfig, ctx: &SessionContext) -> EngineRecord {
+    EngineRecord {
+        target_partitions: ctx.copied_config().target_partitions(),
+        threads: cfg.config.engine.threads,
+        memory_limit: cfg.config.engine.memory_limit.clone(),
+        spill_dir_set: cfg.config.engine.spill_dir.is_some(),
+    }
+}

@@ -1,0 +1,116 @@
+//! The gates between validation and computation: the reject ratio
+//! (`quality.max_reject_ratio`) and cycles in the regions' parent codes.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::prelude::SessionContext;
+
+use crate::config::LoadedConfig;
+use crate::error::{Error, Result};
+use crate::pipeline::readback::collect;
+use crate::pipeline::readback::text;
+use crate::publish::manifest::InputTotal;
+
+/// Refuse a regions table whose parent links loop: a roll-up would count a
+/// region twice.
+pub(crate) async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
+    let batches = collect(ctx, "SELECT region_code, parent_code FROM regions_ok").await?;
+    let mut parent: HashMap<String, String> = HashMap::new();
+    for b in &batches {
+        let codes = text(b, 0)?;
+        let parents = text(b, 1)?;
+        for i in 0..b.num_rows() {
+            if !parents.is_null(i) {
+                parent.insert(codes.value(i).to_string(), parents.value(i).to_string());
+            }
+        }
+    }
+    let mut starts: Vec<&String> = parent.keys().collect();
+    starts.sort();
+    for start in starts {
+        let mut path = vec![start.as_str()];
+        let mut cur = start.as_str();
+        while let Some(p) = parent.get(cur) {
+            if p == start {
+                path.push(p);
+                return Err(Error::InputFile {
+                    input: "regions".into(),
+                    file: "regions".into(),
+                    message: format!(
+                        "parent_code links form a cycle: {}; a region cannot be its own ancestor",
+                        path.join(" → ")
+                    ),
+                });
+            }
+            if path.len() > 64 {
+                break;
+            }
+            path.push(p);
+            cur = p;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn quality_gate(
+    cfg: &LoadedConfig,
+    ctx: &SessionContext,
+    totals: &[InputTotal],
+) -> Result<()> {
+    let max = cfg.config.quality.max_reject_ratio;
+    let failing: Vec<&InputTotal> = totals
+        .iter()
+        .filter(|t| t.rows_read > 0 && t.rows_rejected as f64 / t.rows_read as f64 > max)
+        .collect();
+    if failing.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::new();
+    for t in &failing {
+        msg.push_str(&format!(
+            "input {}: {} of {} rows rejected ({:.2} %), above quality.max_reject_ratio {} ({:.2} %)\n",
+            t.input,
+            t.rows_rejected,
+            t.rows_read,
+            100.0 * t.rows_rejected as f64 / t.rows_read as f64,
+            max,
+            100.0 * max
+        ));
+    }
+    let first = collect(
+        ctx,
+        "SELECT source_file, source_line, rule_id, column_name, message FROM rejects \
+         ORDER BY input, source_file, source_line LIMIT 20",
+    )
+    .await?;
+    msg.push_str("first rejected rows:\n");
+    for b in &first {
+        let file = text(b, 0)?;
+        let line = b.column(1).as_primitive::<Int64Type>();
+        let rule = text(b, 2)?;
+        let col = text(b, 3)?;
+        let m = text(b, 4)?;
+        for i in 0..b.num_rows() {
+            let column = if col.value(i).is_empty() {
+                String::new()
+            } else {
+                format!(" column {}", col.value(i))
+            };
+            msg.push_str(&format!(
+                "  {} line {}{}: [{}] {}\n",
+                file.value(i),
+                line.value(i),
+                column,
+                rule.value(i),
+                m.value(i)
+            ));
+        }
+    }
+    msg.push_str(&format!(
+        "nothing was published. Correct the rows (or raise quality.max_reject_ratio in {}) and run again.",
+        cfg.path.display()
+    ));
+    Err(Error::Quality(msg))
+}

@@ -1,0 +1,192 @@
+//! Reading results back from the session: counts per input file, rejects
+//! by rule, and the terminal summary.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+use datafusion::prelude::SessionContext;
+
+use crate::error::{Error, Result};
+use crate::input::ResolvedInput;
+use crate::publish::manifest::{InputRecord, InputTotal};
+
+/// One line of the terminal summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    pub region_code: String,
+    pub region_name: String,
+    pub level: String,
+    pub year: i32,
+    pub energy_tce: f64,
+    pub co2_t: f64,
+    pub energy_intensity: Option<f64>,
+    pub energy_intensity_change_yoy: Option<f64>,
+    pub energy_intensity_change_base: Option<f64>,
+    pub co2_intensity: Option<f64>,
+    pub co2_intensity_change_yoy: Option<f64>,
+    pub co2_intensity_change_base: Option<f64>,
+    pub energy_warning: Option<i32>,
+    pub co2_warning: Option<i32>,
+}
+
+/// A text column as `Utf8`, whichever string layout the engine chose
+/// (DataFusion may return `Utf8View` or `LargeUtf8`).
+pub(crate) fn text(batch: &RecordBatch, i: usize) -> Result<StringArray> {
+    let a = cast(batch.column(i), &DataType::Utf8)?;
+    Ok(a.as_string::<i32>().clone())
+}
+
+pub(crate) async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    let step: String = sql.chars().take(60).collect();
+    let wrap = |source| Error::sql(step.clone(), source);
+    ctx.sql(sql)
+        .await
+        .map_err(wrap)?
+        .collect()
+        .await
+        .map_err(wrap)
+}
+
+/// (input, source_file) → (read, accepted, rejected)
+pub(crate) type Counts = BTreeMap<(String, String), (u64, u64, u64)>;
+
+pub(crate) async fn input_counts(ctx: &SessionContext) -> Result<Counts> {
+    let batches = collect(
+        ctx,
+        "SELECT input, source_file, rows_read, rows_accepted, rows_rejected FROM input_counts",
+    )
+    .await?;
+    let mut out = Counts::new();
+    for b in &batches {
+        let input = text(b, 0)?;
+        let file = text(b, 1)?;
+        let read = b.column(2).as_primitive::<Int64Type>();
+        let acc = b.column(3).as_primitive::<Int64Type>();
+        let rej = b.column(4).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            out.insert(
+                (input.value(i).to_string(), file.value(i).to_string()),
+                (
+                    read.value(i) as u64,
+                    acc.value(i) as u64,
+                    rej.value(i) as u64,
+                ),
+            );
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn rejects_by_rule(ctx: &SessionContext) -> Result<Vec<(String, String, u64)>> {
+    let batches = collect(
+        ctx,
+        "SELECT input, rule_id, count(*) AS n FROM rejects GROUP BY input, rule_id ORDER BY input, rule_id",
+    )
+    .await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let input = text(b, 0)?;
+        let rule = text(b, 1)?;
+        let n = b.column(2).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            out.push((
+                input.value(i).to_string(),
+                rule.value(i).to_string(),
+                n.value(i) as u64,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn input_records(
+    inputs: &[ResolvedInput],
+    counts: &Counts,
+) -> (Vec<InputRecord>, Vec<InputTotal>) {
+    let mut records = Vec::new();
+    let mut totals = Vec::new();
+    for input in inputs {
+        let mut total = InputTotal {
+            input: input.spec.name.to_string(),
+            files: input.files.len() as u64,
+            rows_read: 0,
+            rows_accepted: 0,
+            rows_rejected: 0,
+        };
+        for f in &input.files {
+            let (read, acc, rej) = counts
+                .get(&(input.spec.name.to_string(), f.source_name()))
+                .copied()
+                .unwrap_or((0, 0, 0));
+            total.rows_read += read;
+            total.rows_accepted += acc;
+            total.rows_rejected += rej;
+            records.push(InputRecord {
+                input: input.spec.name.to_string(),
+                file: f.clone(),
+                rows_read: read,
+                rows_accepted: acc,
+                rows_rejected: rej,
+            });
+        }
+        totals.push(total);
+    }
+    (records, totals)
+}
+
+pub(crate) async fn summary(ctx: &SessionContext) -> Result<Vec<SummaryRow>> {
+    let sql = "
+        WITH w AS (
+            SELECT region_code, year,
+                max(CASE WHEN indicator = 'energy_intensity_reduction' THEN warning_level END) AS energy_warning,
+                max(CASE WHEN indicator = 'co2_intensity_reduction' THEN warning_level END) AS co2_warning
+            FROM target_progress GROUP BY region_code, year
+        )
+        SELECT ri.region_code, ri.region_name, ri.level, ri.year, ri.energy_tce, ri.co2_t,
+            CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity ELSE ri.energy_intensity_controlled END,
+            CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity_change_yoy ELSE ri.energy_intensity_controlled_change_yoy END,
+            CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity_change_base ELSE ri.energy_intensity_controlled_change_base END,
+            ri.co2_intensity, ri.co2_intensity_change_yoy, ri.co2_intensity_change_base,
+            CAST(w.energy_warning AS INT), CAST(w.co2_warning AS INT)
+        FROM region_indicators ri
+        CROSS JOIN run_params p
+        LEFT JOIN w ON w.region_code = ri.region_code AND w.year = ri.year
+        ORDER BY CASE ri.level WHEN 'country' THEN 0 WHEN 'province' THEN 1 WHEN 'city' THEN 2
+                               WHEN 'county' THEN 3 ELSE 4 END, ri.region_code, ri.year";
+    let batches = collect(ctx, sql).await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let (codes, names, levels) = (text(b, 0)?, text(b, 1)?, text(b, 2)?);
+        let f = |i: usize| b.column(i).as_primitive::<Float64Type>();
+        let opt_f = |i: usize, r: usize| {
+            let a = f(i);
+            (!a.is_null(r)).then(|| a.value(r))
+        };
+        let opt_i = |i: usize, r: usize| {
+            let a = b.column(i).as_primitive::<Int32Type>();
+            (!a.is_null(r)).then(|| a.value(r))
+        };
+        for r in 0..b.num_rows() {
+            out.push(SummaryRow {
+                region_code: codes.value(r).to_string(),
+                region_name: names.value(r).to_string(),
+                level: levels.value(r).to_string(),
+                year: b.column(3).as_primitive::<Int32Type>().value(r),
+                energy_tce: f(4).value(r),
+                co2_t: f(5).value(r),
+                energy_intensity: opt_f(6, r),
+                energy_intensity_change_yoy: opt_f(7, r),
+                energy_intensity_change_base: opt_f(8, r),
+                co2_intensity: opt_f(9, r),
+                co2_intensity_change_yoy: opt_f(10, r),
+                co2_intensity_change_base: opt_f(11, r),
+                energy_warning: opt_i(12, r),
+                co2_warning: opt_i(13, r),
+            });
+        }
+    }
+    Ok(out)
+}

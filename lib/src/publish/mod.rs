@@ -1,0 +1,218 @@
+//! Writing the datasets and publishing them atomically.
+//!
+//! The commit protocol, for any store (local disk, S3, GCS, Azure):
+//! 1. every partition file is written under `_staging/<run_id>/` — invisible
+//!    to readers of `reports/`;
+//! 2. each is moved to its final path, `reports/<dataset>/year=<Y>/part-<F>.parquet`,
+//!    where `<F>` is the first 16 hex digits of the run's fingerprint: a new
+//!    run never overwrites a file the published manifest names (only identical
+//!    bytes of an identical run), so readers that follow `manifest.json` never
+//!    see a mix of two runs;
+//! 3. the manifest is kept as `manifests/<run_id>.json`, then `manifest.json`
+//!    is replaced — the commit point;
+//! 4. files under `reports/` that the new manifest does not name, and anything
+//!    left under `_staging/`, are removed.
+//!
+//! A run that dies anywhere before 3 leaves the published manifest and every
+//! file it names untouched; the next run removes what it left. Files are
+//! written with fixed writer settings and rows in a total order, so the same
+//! inputs give byte-identical files.
+
+pub(crate) mod faults;
+pub(crate) mod lock;
+pub(crate) mod manifest;
+pub(crate) mod schema;
+pub(crate) mod write;
+
+pub use faults::{FAULT_ENV, FAULT_POINTS};
+pub(crate) use faults::{fault, pause};
+pub use manifest::{MANIFEST_FILE, Manifest};
+pub use schema::{ColType, Column, DATASETS, Dataset, dictionary_markdown};
+pub(crate) use write::{write_all, writer_properties};
+
+use std::collections::BTreeSet;
+
+use object_store::{ObjectStoreExt, PutPayload};
+
+use crate::error::{Error, Result};
+use crate::publish::write::staged;
+use crate::store::Location;
+
+pub(crate) const REPORTS_PREFIX: &str = "reports";
+pub(crate) const STAGING_PREFIX: &str = "_staging";
+pub(crate) const MANIFESTS_PREFIX: &str = "manifests";
+
+/// Where a run publishes.
+#[derive(Debug, Clone)]
+pub struct OutputStore {
+    pub loc: Location,
+}
+
+impl OutputStore {
+    /// Open an output location; a local directory is created if missing.
+    pub(crate) fn open(loc: Location) -> Result<Self> {
+        if let Some(dir) = &loc.local {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+                url: loc.display.clone(),
+                message: format!("cannot create the directory: {e}"),
+            })?;
+        }
+        Ok(OutputStore { loc })
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.loc.display
+    }
+
+    fn err(&self, path: &str, e: object_store::Error) -> Error {
+        Error::Output {
+            url: format!("{}/{path}", self.loc.display),
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        self.loc
+            .store
+            .put(&self.loc.join(path), PutPayload::from(bytes))
+            .await
+            .map_err(|e| self.err(path, e))?;
+        Ok(())
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        match self.loc.store.get(&self.loc.join(path)).await {
+            Ok(r) => Ok(Some(
+                r.bytes().await.map_err(|e| self.err(path, e))?.to_vec(),
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(path, e)),
+        }
+    }
+
+    /// Size of an object, None if it does not exist.
+    pub(crate) async fn size(&self, path: &str) -> Result<Option<u64>> {
+        match self.loc.store.head(&self.loc.join(path)).await {
+            Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(path, e)),
+        }
+    }
+
+    /// Every object below `prefix`, relative to the output root.
+    pub(crate) async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let p = self.loc.join(prefix);
+        let metas: Vec<_> = self
+            .loc
+            .store
+            .list(Some(&p))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(prefix, e))?;
+        let mut out: Vec<String> = metas
+            .iter()
+            .map(|m| self.loc.relative(&m.location))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    pub(crate) async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.loc
+            .store
+            .rename(&self.loc.join(from), &self.loc.join(to))
+            .await
+            .map_err(|e| self.err(from, e))
+    }
+
+    pub(crate) async fn delete(&self, path: &str) -> Result<()> {
+        match self.loc.store.delete(&self.loc.join(path)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(path, e)),
+        }
+    }
+
+    /// Remove the empty directories below `prefix` (a local store keeps them).
+    pub(crate) fn prune_empty_dirs(&self, prefix: &str) -> Result<()> {
+        fn prune(dir: &std::path::Path) -> std::io::Result<bool> {
+            let mut empty = true;
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    empty &= prune(&entry.path())?;
+                } else {
+                    empty = false;
+                }
+            }
+            if empty {
+                std::fs::remove_dir(dir)?;
+            }
+            Ok(empty)
+        }
+        if let Some(root) = &self.loc.local {
+            let dir = root.join(prefix);
+            if dir.is_dir() {
+                prune(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The manifest of the last published run, if any.
+    pub(crate) async fn read_manifest(&self) -> Result<Option<Manifest>> {
+        match self.get(MANIFEST_FILE).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Output {
+                    url: format!("{}/{MANIFEST_FILE}", self.loc.display),
+                    message: format!("not a carbonstat manifest: {e}"),
+                }),
+        }
+    }
+}
+
+/// Move the staged files into place, switch the manifest, remove what the new
+/// run replaced.
+pub(crate) async fn commit(out: &OutputStore, manifest: &Manifest) -> Result<()> {
+    let run_id = &manifest.run_id;
+    fault("before_commit")?;
+    for (i, f) in manifest.outputs.iter().enumerate() {
+        out.rename(&staged(run_id, &f.path), &f.path).await?;
+        if i == 0 {
+            fault("mid_commit")?;
+        }
+    }
+    let json = serde_json::to_vec_pretty(manifest)
+        .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+    out.put(&format!("{MANIFESTS_PREFIX}/{run_id}.json"), json.clone())
+        .await?;
+    fault("before_manifest")?;
+    out.put(MANIFEST_FILE, json).await?;
+    tracing::info!(run_id = %run_id, "manifest.json replaced: the run is published");
+    collect_garbage(out, manifest).await
+}
+
+/// Remove files under `reports/` that `manifest` does not name, and all of
+/// `_staging/` (only ever called while holding the lock).
+pub(crate) async fn collect_garbage(out: &OutputStore, manifest: &Manifest) -> Result<()> {
+    let keep: BTreeSet<&str> = manifest.outputs.iter().map(|f| f.path.as_str()).collect();
+    let mut removed = 0usize;
+    for existing in out.list(REPORTS_PREFIX).await? {
+        if !keep.contains(existing.as_str()) {
+            out.delete(&existing).await?;
+            removed += 1;
+        }
+    }
+    for leftover in out.list(STAGING_PREFIX).await? {
+        out.delete(&leftover).await?;
+        removed += 1;
+    }
+    out.prune_empty_dirs(REPORTS_PREFIX)?;
+    out.prune_empty_dirs(STAGING_PREFIX)?;
+    if removed > 0 {
+        tracing::info!(files = removed, "removed files no manifest names");
+    }
+    Ok(())
+}

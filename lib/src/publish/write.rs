@@ -1,0 +1,293 @@
+//! Writing the datasets: one deterministic Parquet file per dataset and
+//! year, staged under `_staging/<run_id>/`.
+
+use std::collections::BTreeSet;
+
+use datafusion::arrow::array::{Array, Int32Array, RecordBatch, Scalar};
+use datafusion::arrow::compute::kernels::cmp::eq;
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::prelude::SessionContext;
+
+use crate::digest::sha256_hex;
+use crate::engine::metrics::spilled_bytes;
+use crate::error::{Error, Result};
+use crate::publish::OutputStore;
+use crate::publish::REPORTS_PREFIX;
+use crate::publish::STAGING_PREFIX;
+use crate::publish::faults::fault;
+use crate::publish::manifest::OutputFile;
+use crate::publish::schema::{DATASETS, Dataset, PARTITION_COLUMN};
+
+/// Fixed writer settings: part of what makes files byte-identical.
+pub(crate) fn writer_properties() -> WriterProperties {
+    writer_settings().build()
+}
+
+/// [`writer_properties`] for a dataset's file: its measures (DOUBLE columns)
+/// without a dictionary. They hardly repeat, so a dictionary only costs: every
+/// value is hashed into it (a third of the encoder's time) and it grows to
+/// the size of the values.
+pub(crate) fn dataset_writer_properties(
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> WriterProperties {
+    use datafusion::parquet::schema::types::ColumnPath;
+    schema
+        .fields()
+        .iter()
+        .filter(|f| f.data_type() == &datafusion::arrow::datatypes::DataType::Float64)
+        .fold(writer_settings(), |b, f| {
+            b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false)
+        })
+        .build()
+}
+
+pub(crate) fn writer_settings() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
+        ))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(1_000_000))
+        .set_created_by(format!(
+            "carbonstat {} (parquet-rs, DataFusion {})",
+            env!("CARGO_PKG_VERSION"),
+            datafusion::DATAFUSION_VERSION
+        ))
+}
+
+/// The final path of a dataset partition file of a run.
+pub(crate) fn partition_path(dataset: &str, year: i32, fingerprint: &str) -> String {
+    let f = &fingerprint[..16.min(fingerprint.len())];
+    format!("{REPORTS_PREFIX}/{dataset}/{PARTITION_COLUMN}={year}/part-{f}.parquet")
+}
+
+pub(crate) fn staged(run_id: &str, path: &str) -> String {
+    format!("{STAGING_PREFIX}/{run_id}/{path}")
+}
+
+/// Run a dataset's query and stage its partitions. Returns the files with
+/// their final paths.
+///
+/// The query is ordered by year first, so one Parquet file is open at a time
+/// (memory: one year's compressed file, not the dataset). Encoding and
+/// compressing run on their own thread while the engine merges the sorted
+/// rows: the two overlap instead of taking turns.
+pub(crate) async fn write_dataset(
+    ctx: &SessionContext,
+    dataset: &Dataset,
+    out: &OutputStore,
+    run_id: &str,
+    fingerprint: &str,
+) -> Result<Vec<OutputFile>> {
+    use futures::StreamExt;
+    let step = format!("dataset {}", dataset.name);
+    let plan = ctx
+        .sql(&dataset.query())
+        .await
+        .map_err(|e| Error::sql(&step, e))?
+        .create_physical_plan()
+        .await
+        .map_err(|e| Error::sql(&step, e))?;
+    let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())
+        .map_err(|e| Error::sql(&step, e))?;
+    let schema = dataset.file_schema();
+    let (batches, mut encoded, thread) = encoder(schema.clone());
+    let mut files = Vec::new();
+    let mut last_year: Option<i32> = None;
+    'stream: while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| Error::sql(&step, e))?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let years = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .ok_or_else(|| Error::Internal(format!("{}: year is not int32", dataset.name)))?;
+        if years.null_count() > 0 {
+            return Err(Error::Internal(format!(
+                "{}: a row without a year cannot be partitioned",
+                dataset.name
+            )));
+        }
+        let distinct: BTreeSet<i32> = years.values().iter().copied().collect();
+        // cast the stored columns to the declared types, with their metadata
+        let columns = dataset
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| cast(batch.column(i + 1), &c.ty.arrow()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let typed = RecordBatch::try_new(schema.clone(), columns)?;
+        for y in distinct {
+            if let Some(last) = last_year.filter(|last| *last > y) {
+                return Err(Error::Internal(format!(
+                    "{}: rows of {y} after rows of {last}: the query must be ordered by year",
+                    dataset.name
+                )));
+            }
+            last_year = Some(y);
+            let part = if years.values().iter().all(|v| *v == y) {
+                typed.clone()
+            } else {
+                let mask = eq(years, &Scalar::new(Int32Array::from(vec![y])))?;
+                filter_record_batch(&typed, &mask)?
+            };
+            if batches.send((y, part)).await.is_err() {
+                break 'stream; // the encoder stopped: its error follows below
+            }
+        }
+        // stage the years the encoder has finished meanwhile
+        while let Ok(done) = encoded.try_recv() {
+            files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
+        }
+    }
+    drop(batches);
+    while let Some(done) = encoded.recv().await {
+        files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
+    }
+    // it has finished (it dropped its sender): joining does not wait
+    thread
+        .join()
+        .map_err(|_| Error::Internal(format!("{}: the Parquet encoder failed", dataset.name)))?;
+    let spilled = spilled_bytes(plan.as_ref());
+    if spilled > 0 {
+        tracing::info!(
+            dataset = dataset.name,
+            spilled_bytes = spilled as u64,
+            "spilled to disk (engine.memory_limit)"
+        );
+    }
+    crate::engine::metrics::show_analyzed(plan.as_ref(), || format!("dataset {}", dataset.name));
+    Ok(files)
+}
+
+/// A finished year file, or why the encoder stopped.
+pub(crate) type Encoded = Result<YearFile>;
+
+/// A thread that encodes the batches of each year into one Parquet file and
+/// hands back every finished file. It ends when the batch sender is dropped,
+/// or at the first error (which it hands back).
+pub(crate) fn encoder(
+    schema: datafusion::arrow::datatypes::SchemaRef,
+) -> (
+    tokio::sync::mpsc::Sender<(i32, RecordBatch)>,
+    tokio::sync::mpsc::UnboundedReceiver<Encoded>,
+    std::thread::JoinHandle<()>,
+) {
+    let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<(i32, RecordBatch)>(4);
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Encoded>();
+    let thread = std::thread::spawn(move || {
+        let mut encode = || -> Result<()> {
+            let mut open: Option<OpenYear> = None;
+            while let Some((year, part)) = batch_rx.blocking_recv() {
+                if let Some(previous) = open.take_if(|o| o.year != year)
+                    && done_tx.send(Ok(previous.finish()?)).is_err()
+                {
+                    return Ok(()); // nobody waits for the files any more
+                }
+                let o = match &mut open {
+                    Some(o) => o,
+                    None => open.insert(OpenYear::new(year, schema.clone())?),
+                };
+                o.rows += part.num_rows() as u64;
+                o.writer.write(&part)?;
+            }
+            if let Some(o) = open {
+                let _ = done_tx.send(Ok(o.finish()?));
+            }
+            Ok(())
+        };
+        if let Err(e) = encode() {
+            let _ = done_tx.send(Err(e));
+        }
+    });
+    (batch_tx, done_rx, thread)
+}
+
+/// The Parquet file of one year partition being written.
+pub(crate) struct OpenYear {
+    year: i32,
+    rows: u64,
+    writer: ArrowWriter<Vec<u8>>,
+}
+
+impl OpenYear {
+    fn new(year: i32, schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Self> {
+        Ok(OpenYear {
+            year,
+            rows: 0,
+            writer: ArrowWriter::try_new(
+                Vec::new(),
+                schema.clone(),
+                Some(dataset_writer_properties(&schema)),
+            )?,
+        })
+    }
+
+    fn finish(self) -> Result<YearFile> {
+        Ok(YearFile {
+            year: self.year,
+            rows: self.rows,
+            bytes: self.writer.into_inner()?,
+        })
+    }
+}
+
+/// The Parquet file of one year partition, written.
+pub(crate) struct YearFile {
+    year: i32,
+    rows: u64,
+    bytes: Vec<u8>,
+}
+
+impl YearFile {
+    /// Put the file under the run's staging prefix.
+    async fn stage(
+        self,
+        dataset: &Dataset,
+        out: &OutputStore,
+        run_id: &str,
+        fingerprint: &str,
+    ) -> Result<OutputFile> {
+        let path = partition_path(dataset.name, self.year, fingerprint);
+        let file = OutputFile {
+            dataset: dataset.name.to_string(),
+            partition: format!("{PARTITION_COLUMN}={}", self.year),
+            path: path.clone(),
+            rows: self.rows,
+            bytes: self.bytes.len() as u64,
+            sha256: sha256_hex(&self.bytes),
+        };
+        out.put(&staged(run_id, &path), self.bytes).await?;
+        fault("mid_write")?;
+        Ok(file)
+    }
+}
+
+/// Write all datasets under the run's staging prefix.
+pub(crate) async fn write_all(
+    ctx: &SessionContext,
+    out: &OutputStore,
+    run_id: &str,
+    fingerprint: &str,
+) -> Result<Vec<OutputFile>> {
+    let mut files = Vec::new();
+    for d in DATASETS {
+        let started = std::time::Instant::now();
+        let written = write_dataset(ctx, &d, out, run_id, fingerprint).await?;
+        tracing::info!(
+            dataset = d.name,
+            partitions = written.len(),
+            rows = written.iter().map(|f| f.rows).sum::<u64>(),
+            bytes = written.iter().map(|f| f.bytes).sum::<u64>(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "dataset staged"
+        );
+        files.extend(written);
+    }
+    Ok(files)
+}
