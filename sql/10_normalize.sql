@@ -161,5 +161,16 @@ SELECT k.* EXCLUDE (energy_found, unit_found),
     END AS flow,
     parse_number(quantity_raw) AS quantity,
     get_field(unit_found, 'unit') AS unit,
-    get_field(unit_found, 'dimension') AS unit_dimension
+    get_field(unit_found, 'dimension') AS unit_dimension,
+    -- the row as written, as a reject shows it (a sector_energy row has no
+    -- enterprise and no month: concat_ws skips the NULLs)
+    concat_ws('; ',
+        CASE WHEN input = 'energy' THEN concat('enterprise_id=', enterprise_id_raw) END,
+        CASE WHEN input = 'energy' THEN concat('enterprise_name=', enterprise_name_raw) END,
+        concat('region_code=', region_code_raw), concat('sector_code=', sector_code_raw),
+        concat('year=', year_raw),
+        CASE WHEN input = 'energy' THEN concat('month=', month_raw) END,
+        concat('energy_code=', energy_code_raw),
+        concat('use=', use_raw), concat('flow=', flow_raw), concat('quantity=', quantity_raw),
+        concat('unit=', unit_raw)) AS raw_record
 FROM k;

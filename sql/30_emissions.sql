@@ -8,8 +8,8 @@
 -- province, year, energy and sector only.
 --
 -- Reads:  row_amounts, record_key_sums, record_key_rows, record_key_rejects
---         (20_validate.sql), energy_factors (15_factors.sql),
---         high_energy_division.
+--         (25_amounts.sql, 27_key_rules.sql), energy_factors (15_factors.sql),
+--         sector_division (25_amounts.sql).
 -- Writes: record_amounts, records_computed, record_totals, enterprise_annual
 --         (views).
 
@@ -32,14 +32,13 @@ WHERE k.source_line IS NULL;
 CREATE OR REPLACE VIEW records_computed AS
 SELECT
     a.input, a.enterprise_id, a.enterprise_name, a.region_code, a.sector_code,
-    hd.division IS NOT NULL AS high_energy,
+    sd.high_energy,
     a.year, a.month, a.energy_code, a.category, a.fossil, a.use, a.flow, a.sign, a.quantity, a.unit,
     a.base_unit, a.quantity_base, a.tce, a.co2_direct_t, a.co2_indirect_t, a.tce_per_base_unit,
     a.tce_factor_year, a.co2_factor, a.indirect_factor, a.indirect_factor_scope, a.indirect_factor_area,
     a.factor_year, a.factor_set, a.source_file, a.source_line
 FROM record_amounts a
-LEFT JOIN high_energy_division hd
-    ON hd.division = substr(regexp_replace(a.sector_code, '^[A-Z]', ''), 1, 2);
+JOIN sector_division sd ON sd.sector_code = a.sector_code;
 
 -- Per input, enterprise (none for sector rows), region, sector, year, energy,
 -- use and flow: the records summed over the months (a twelfth of the rows
@@ -63,13 +62,12 @@ WITH t AS (
 )
 SELECT
     t.input, t.enterprise_id, t.enterprise_name, t.region_code, t.sector_code, t.year, t.energy_code,
-    t.use, t.flow, f.category, hd.division IS NOT NULL AS high_energy, f.base_unit,
+    t.use, t.flow, f.category, sd.high_energy, f.base_unit,
     t.quantity_base, t.tce, t.co2_direct_t, t.co2_indirect_t, t.records, t.months,
     f.tce_factor_year, f.factor_year, f.indirect_factor_scope, f.factor_set
 FROM energy_factors f
 JOIN t ON f.province_prefix = substr(t.region_code, 1, 2) AND f.year = t.year AND f.energy_code = t.energy_code
-LEFT JOIN high_energy_division hd
-    ON hd.division = substr(regexp_replace(t.sector_code, '^[A-Z]', ''), 1, 2);
+JOIN sector_division sd ON sd.sector_code = t.sector_code;
 
 -- Per enterprise, year, energy, use and flow.
 CREATE OR REPLACE VIEW enterprise_annual AS

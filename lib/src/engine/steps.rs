@@ -16,6 +16,20 @@ use crate::error::{Error, Result};
 pub struct Step {
     pub name: &'static str,
     pub sql: &'static str,
+    /// Which part of the run the step belongs to: the quality gate
+    /// (`quality.max_reject_ratio`) runs between the last validation step and
+    /// the first computation step.
+    pub phase: Phase,
+}
+
+/// The two parts of a run, split by the quality gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Normalise, choose factors, apply the row and key rules: every reject
+    /// and every input count is known at its end.
+    Validation,
+    /// Compute the indicators from the accepted rows.
+    Computation,
 }
 
 impl Step {
@@ -28,30 +42,47 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "10_normalize.sql",
         sql: include_str!("../../../sql/10_normalize.sql"),
+        phase: Phase::Validation,
     },
     Step {
         name: "15_factors.sql",
         sql: include_str!("../../../sql/15_factors.sql"),
+        phase: Phase::Validation,
     },
     Step {
         name: "20_validate.sql",
         sql: include_str!("../../../sql/20_validate.sql"),
+        phase: Phase::Validation,
+    },
+    Step {
+        name: "25_amounts.sql",
+        sql: include_str!("../../../sql/25_amounts.sql"),
+        phase: Phase::Validation,
+    },
+    Step {
+        name: "27_key_rules.sql",
+        sql: include_str!("../../../sql/27_key_rules.sql"),
+        phase: Phase::Validation,
     },
     Step {
         name: "30_emissions.sql",
         sql: include_str!("../../../sql/30_emissions.sql"),
+        phase: Phase::Computation,
     },
     Step {
         name: "40_regions.sql",
         sql: include_str!("../../../sql/40_regions.sql"),
+        phase: Phase::Computation,
     },
     Step {
         name: "50_indicators.sql",
         sql: include_str!("../../../sql/50_indicators.sql"),
+        phase: Phase::Computation,
     },
     Step {
         name: "60_targets.sql",
         sql: include_str!("../../../sql/60_targets.sql"),
+        phase: Phase::Computation,
     },
 ];
 
@@ -60,8 +91,8 @@ pub const STEPS: &[Step] = &[
 pub(crate) fn validation_and_computation() -> (&'static [Step], &'static [Step]) {
     let validated = STEPS
         .iter()
-        .position(|s| s.name == "20_validate.sql")
-        .map_or(STEPS.len(), |i| i + 1);
+        .position(|s| s.phase == Phase::Computation)
+        .unwrap_or(STEPS.len());
     STEPS.split_at(validated)
 }
 

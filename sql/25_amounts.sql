@@ -1,0 +1,119 @@
+-- 25_amounts.sql — standard coal and CO2 of every record the row rules
+-- accept, and the records summed per year key (input, enterprise, region,
+-- sector, year, energy, use, flow) with what the key rules need to know.
+--
+-- Records in three passes: the row rules (records_rows, 20_validate.sql, one
+-- pass over the input files), then the amounts summed per year key here
+-- (record_key_sums: an aggregation per enterprise, period, energy, use and
+-- flow, about a twelfth of the rows for monthly data), then the rows of the
+-- few keys with a conflict (27_key_rules.sql; DataFusion skips that read
+-- when nothing conflicts).
+--
+-- Reads:  records_rows (20_validate.sql), amount_factors, energy_factors
+--         (15_factors.sql), unit_catalog, high_energy_division (factor set).
+-- Writes: record_key_sums, sector_division (tables), row_amounts (view).
+
+-- Per row the row rules accept: quantity in the base unit, signed standard
+-- coal (tce), direct and indirect CO2, and the factors that made them. The rules (README "How numbers are made"):
+--   quantity_base  = quantity × unit.to_base (a record given in tce is turned
+--                    back into the base unit with the same coefficient)
+--   sign           = +1 for consumption, −1 for output (energy supplied to others)
+--   tce            = sign × quantity_base × coefficient; electricity and primary
+--                    electricity at the configured valuation
+--   co2_direct_t   = sign × quantity_base × fuel CO2 factor, fossil fuel burnt as
+--                    fuel only (0 for feedstock, electricity, heat, non-fossil)
+--   co2_indirect_t = sign × MWh × grid factor, or sign × GJ × heat factor
+-- with the factors 15_factors.sql chose per province (the region code's
+-- first two digits, as in region_lookup), year and energy: the
+-- numbers from amount_factors, the columns that report them from
+-- energy_factors, and the unit's to_base from unit_catalog (three lookups;
+-- a query that reads only the amounts skips the energy_factors one).
+-- Amounts are fixed-point DECIMAL(38, 6) (1 g of coal, 1 g of CO2): sums are
+-- exact, so totals are identical whatever the parallelism or the order rows
+-- arrive in. They become DOUBLE in the published datasets.
+CREATE OR REPLACE VIEW row_amounts AS
+WITH l AS (
+    SELECT r.*,
+        lookup('unit_catalog', r.unit) AS u,
+        lookup('amount_factors', r.province_prefix, r.year, r.energy_code) AS a,
+        lookup('energy_factors', r.province_prefix, r.year, r.energy_code) AS e
+    FROM (
+        SELECT *, substr(region_code, 1, 2) AS province_prefix
+        FROM records_rows
+        WHERE row_reject IS NULL
+    ) r
+),
+f AS (
+    SELECT l.* EXCLUDE (u, a, e),
+        CASE l.flow WHEN 'output' THEN -1 ELSE 1 END AS sign,
+        get_field(e, 'category') AS category,
+        get_field(e, 'fossil') AS fossil,
+        get_field(e, 'base_unit') AS base_unit,
+        get_field(e, 'factor_set') AS factor_set,
+        get_field(e, 'tce_per_base_unit') AS tce_per_base_unit,
+        get_field(e, 'tce_factor_year') AS tce_factor_year,
+        get_field(e, 'co2_factor') AS co2_factor,
+        get_field(e, 'indirect_factor') AS indirect_factor,
+        get_field(e, 'indirect_factor_scope') AS indirect_factor_scope,
+        get_field(e, 'indirect_factor_area') AS indirect_factor_area,
+        get_field(e, 'factor_year') AS factor_year,
+        get_field(u, 'dimension') = 'tce' AS unit_is_tce,
+        l.quantity * get_field(u, 'to_base') AS q,
+        a
+    FROM l
+),
+-- (the arithmetic takes its factors from the narrow struct a: a CASE
+-- evaluates a branch on the rows it selects, filtering every column the
+-- branch reads)
+b AS (
+    SELECT f.*,
+        CASE WHEN unit_is_tce THEN q / get_field(a, 'tce_per_base_unit') ELSE q END AS quantity_base_f,
+        CASE WHEN unit_is_tce THEN q ELSE q * get_field(a, 'tce_per_base_unit') END AS tce_f
+    FROM f
+)
+SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a),
+    CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
+    CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
+    CAST(sign * quantity_base_f * get_field(a, 'direct_factor') * CASE use WHEN 'fuel' THEN 1.0 ELSE 0.0 END
+        AS DECIMAL(38, 6)) AS co2_direct_t,
+    CAST(sign * quantity_base_f / get_field(a, 'indirect_divisor') * get_field(a, 'indirect_factor')
+        AS DECIMAL(38, 6)) AS co2_indirect_t
+FROM b;
+
+-- Per year key (input, enterprise, region, sector, year, energy, use, flow) of
+-- the rows the row rules accept: the amounts summed over the months, and
+-- whether the key has a conflict:
+--   two annual records                 count(*) − count(month) > 1
+--   annual and monthly records         count(month) > 0 AND count(*) > count(month)
+--   a month given twice                sum(2^month) ≠ bit_or(2^month): the sum of
+--                                      distinct powers of two equals their OR
+-- A sector row has no enterprise and no month: NULLs group together. The sums
+-- are final for a key without a conflict (record_totals, 30_emissions.sql,
+-- reads them); a key with one is summed again over the rows the checks keep.
+CREATE OR REPLACE TABLE record_key_sums AS
+SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_code, sector_code, year,
+    energy_code, use, flow,
+    sum(quantity_base) AS quantity_base,
+    sum(tce) AS tce,
+    sum(co2_direct_t) AS co2_direct_t,
+    sum(co2_indirect_t) AS co2_indirect_t,
+    count(*) AS records,
+    count(month) AS months,
+    count(*) - count(month) > 1
+        OR (count(month) > 0 AND count(*) > count(month))
+        OR sum(1 << month) IS DISTINCT FROM bit_or(1 << month) AS key_conflict
+FROM row_amounts
+GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow;
+
+-- Every sector code of the accepted records with its GB/T 4754 division (the
+-- two digits after an optional section letter: C2511 and 2511 are division
+-- 25) and whether that division is one of the six energy-intensive
+-- industries: the one definition record_totals and records_computed
+-- (30_emissions.sql) join.
+CREATE OR REPLACE TABLE sector_division AS
+SELECT s.sector_code, s.division, h.division IS NOT NULL AS high_energy
+FROM (
+    SELECT DISTINCT sector_code, substr(regexp_replace(sector_code, '^[A-Z]', ''), 1, 2) AS division
+    FROM record_key_sums
+) s
+LEFT JOIN high_energy_division h ON h.division = s.division;
