@@ -148,9 +148,11 @@ SELECT k.* EXCLUDE (energy_found, unit_found),
     CASE
         WHEN use_raw = 'fuel' THEN 'fuel'
         WHEN use_raw = 'feedstock' THEN 'feedstock'
+        WHEN use_raw = 'transformation' THEN 'transformation'
         WHEN nullif(trim(use_raw), '') IS NULL THEN 'fuel'
         WHEN lower(trim(use_raw)) IN ('fuel', '燃料', '燃料用', '燃料用能') THEN 'fuel'
         WHEN lower(trim(use_raw)) IN ('feedstock', '原料', '原料用', '原料用能') THEN 'feedstock'
+        WHEN lower(trim(use_raw)) IN ('transformation', '加工转换', '加工转换投入', '加工转换产出', '转换') THEN 'transformation'
     END AS use,
     CASE
         WHEN flow_raw = 'consumption' THEN 'consumption'

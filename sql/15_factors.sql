@@ -33,41 +33,70 @@ FROM (
 ) p
 CROSS JOIN generate_series(1949, 2100) y;
 
--- The grid factor row each (province, year) uses.
+-- Every area a grid factor is chosen for: each province of the regions (its
+-- two-digit prefix), each city or league the factor set maps to a grid region
+-- of its own (its four-digit prefix, e.g. the eastern leagues of Inner
+-- Mongolia in the Northeast grid) and the country ('CN'). A record's own
+-- electricity uses its province's factor; a region's net import across its
+-- boundary uses its area's (40_regions.sql).
+CREATE OR REPLACE TABLE grid_areas AS
+SELECT p.province_prefix AS area_key, p.province_code, gr.grid_region
+FROM (SELECT DISTINCT province_prefix, province_code FROM factor_periods) p
+LEFT JOIN grid_region gr ON gr.area_prefix = p.province_prefix
+UNION ALL
+SELECT gr.area_prefix, concat(substr(gr.area_prefix, 1, 2), '0000'), gr.grid_region
+FROM grid_region gr
+WHERE length(gr.area_prefix) = 4
+    AND substr(gr.area_prefix, 1, 2) IN (SELECT province_prefix FROM factor_periods)
+UNION ALL
+SELECT 'CN', CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR);
+
+-- The grid factor row each (area, year) uses: the most specific scope the
+-- config allows that has a factor for the area (provincial → regional grid →
+-- national; the country has the national one only), and of its data years
+-- the latest ≤ the reference year, or the earliest when the reference year
+-- is older than all of them. The reference year is the record's year
+-- (grid_factor_vintage = record_year) or the base year for every year
+-- (base_year: a plan judged on one vintage, so that a cleaner grid elsewhere
+-- does not count as local effort).
 CREATE OR REPLACE TABLE grid_factor_used AS
-WITH candidates AS (
-    SELECT n.province_code, n.year, g.scope, g.area_code, g.data_year, g.tco2_per_mwh,
-        g.source_id, g.quality,
+WITH years AS (
+    SELECT DISTINCT year FROM factor_periods
+),
+candidates AS (
+    SELECT a.area_key, a.province_code, y.year,
+        CASE WHEN p.grid_factor_vintage = 'base_year' THEN p.base_year ELSE y.year END AS ref_year,
+        g.scope, g.area_code, g.data_year, g.tco2_per_mwh, g.source_id, g.quality,
         CASE g.scope WHEN 'provincial' THEN 1 WHEN 'regional' THEN 2 ELSE 3 END AS specificity
-    FROM factor_periods n
+    FROM grid_areas a
+    CROSS JOIN years y
     CROSS JOIN run_params p
-    LEFT JOIN grid_region gr ON gr.province_code = n.province_code
     JOIN grid_factor g ON
-        (g.scope = 'provincial' AND p.electricity_factor = 'provincial' AND g.area_code = n.province_code)
-        OR (g.scope = 'regional' AND p.electricity_factor IN ('provincial', 'regional') AND g.area_code = gr.grid_region)
+        (g.scope = 'provincial' AND p.electricity_factor = 'provincial' AND g.area_code = a.province_code)
+        OR (g.scope = 'regional' AND p.electricity_factor IN ('provincial', 'regional') AND g.area_code = a.grid_region)
         OR g.scope = 'national'
 ),
 scope_chosen AS (
-    SELECT province_code, year, min(specificity) AS specificity
+    SELECT area_key, year, min(specificity) AS specificity
     FROM candidates
-    GROUP BY province_code, year
+    GROUP BY area_key, year
 ),
 in_scope AS (
     SELECT c.*
     FROM candidates c
     JOIN scope_chosen s
-        ON s.province_code = c.province_code AND s.year = c.year AND s.specificity = c.specificity
+        ON s.area_key = c.area_key AND s.year = c.year AND s.specificity = c.specificity
 ),
 year_chosen AS (
-    SELECT province_code, year,
-        coalesce(max(CASE WHEN data_year <= year THEN data_year END), min(data_year)) AS data_year
+    SELECT area_key, year,
+        coalesce(max(CASE WHEN data_year <= ref_year THEN data_year END), min(data_year)) AS data_year
     FROM in_scope
-    GROUP BY province_code, year
+    GROUP BY area_key, year
 )
-SELECT i.province_code, i.year, i.scope, i.area_code, i.data_year, i.tco2_per_mwh, i.source_id, i.quality
+SELECT i.area_key, i.province_code, i.year, i.scope, i.area_code, i.data_year, i.tco2_per_mwh, i.source_id, i.quality
 FROM in_scope i
 JOIN year_chosen y
-    ON y.province_code = i.province_code AND y.year = i.year AND y.data_year = i.data_year;
+    ON y.area_key = i.area_key AND y.year = i.year AND y.data_year = i.data_year;
 
 -- The data year each year uses of the factors that depend on the year only:
 -- the heat factor and the thermal generation coal rate (equal-value
@@ -83,6 +112,19 @@ SELECT d.factor, y.year,
 FROM (SELECT DISTINCT year FROM factor_periods) y
 CROSS JOIN data_years d
 GROUP BY d.factor, y.year;
+
+-- Electricity per year at both valuations (tce per kWh): the equivalent
+-- value (当量值, GB/T 2589: 0.1229 kgce/kWh, the same every year) and the
+-- equal value (等价值: that year's coal consumption rate of thermal power,
+-- with the data year it was taken from). The region totals value primary
+-- electricity and the net import of electricity with these (40_regions.sql).
+CREATE OR REPLACE TABLE electricity_rates AS
+SELECT y.year, ee.tce_per_kwh AS equivalent_tce_per_kwh, gr.tce_per_kwh AS equal_tce_per_kwh,
+    gr.data_year AS equal_rate_year
+FROM yearly_factor_years y
+JOIN generation_coal_rate gr ON gr.data_year = y.data_year
+CROSS JOIN electricity_equivalent ee
+WHERE y.factor = 'generation_rate';
 
 -- Every factor that depends on the record's province and year, one row per
 -- (province, year). Its key is its first two columns: row_amounts
@@ -100,7 +142,7 @@ SELECT p.province_prefix, p.year, p.province_code,
 FROM factor_periods p
 LEFT JOIN yearly_factor_years gy ON gy.factor = 'generation_rate' AND gy.year = p.year
 LEFT JOIN generation_coal_rate gr ON gr.data_year = gy.data_year
-LEFT JOIN grid_factor_used gf ON gf.province_code = p.province_code AND gf.year = p.year
+LEFT JOIN grid_factor_used gf ON gf.area_key = p.province_prefix AND gf.year = p.year
 LEFT JOIN yearly_factor_years hy ON hy.factor = 'heat' AND hy.year = p.year
 LEFT JOIN heat_factor hf ON hf.data_year = hy.data_year;
 
@@ -118,13 +160,16 @@ SELECT
     e.dimension,
     e.base_unit,
     e.co2_method,
-    CASE
-        WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_tce_per_kwh
-        WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh
-        ELSE e.tce_per_base_unit
-    END AS tce_per_base_unit,
-    CASE WHEN e.tce_method = 'electricity' AND p.electricity_valuation = 'equal' THEN pf.generation_rate_year END
-        AS tce_factor_year,
+    e.gj_per_base_unit,
+    e.tce_method,
+    -- equivalent value (当量值): what enterprise comprehensive consumption uses
+    CASE WHEN e.tce_method = 'electricity' THEN ee.tce_per_kwh ELSE e.tce_per_base_unit END
+        AS tce_per_base_unit,
+    -- equal value (等价值): electricity and primary electricity at the year's
+    -- coal rate of thermal power, what a region's energy balance uses
+    CASE WHEN e.tce_method = 'electricity' THEN pf.generation_tce_per_kwh ELSE e.tce_per_base_unit END
+        AS tce_equal_per_base_unit,
+    CASE WHEN e.tce_method = 'electricity' THEN pf.generation_rate_year END AS tce_factor_year,
     CASE e.co2_method WHEN 'combustion' THEN e.co2_t_per_base_unit END AS co2_factor,
     CASE e.co2_method WHEN 'grid' THEN pf.tco2_per_mwh WHEN 'heat' THEN pf.tco2_per_gj END AS indirect_factor,
     CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_scope WHEN 'heat' THEN 'heat' END AS indirect_factor_scope,
@@ -155,7 +200,9 @@ SELECT
     year,
     energy_code,
     tce_per_base_unit,
+    tce_equal_per_base_unit,
     CASE WHEN co2_method = 'combustion' THEN co2_factor ELSE 0.0 END AS direct_factor,
-    CASE co2_method WHEN 'grid' THEN 1000.0 ELSE 1.0 END AS indirect_divisor,
+    CASE co2_method WHEN 'grid' THEN 1000.0 WHEN 'heat' THEN coalesce(1.0 / gj_per_base_unit, 1.0) ELSE 1.0 END
+        AS indirect_divisor,
     CASE WHEN co2_method IN ('grid', 'heat') THEN indirect_factor ELSE 0.0 END AS indirect_factor
 FROM energy_factors;

@@ -225,7 +225,7 @@ WITH c AS (
             WHEN n.energy_code IS NULL THEN named_struct('rule', 'energy_unknown', 'column', 'energy_code',
                 'message', concat('energy ''', n.energy_code_raw, ''' is not a code or alias of the factor set (`carbonstat factors list` shows them)'))
             WHEN n.use IS NULL THEN named_struct('rule', 'vocabulary_invalid', 'column', 'use',
-                'message', concat('use ''', n.use_raw, ''' is not fuel (燃料) or feedstock (原料)'))
+                'message', concat('use ''', n.use_raw, ''' is not one of fuel (燃料), feedstock (原料), transformation (加工转换)'))
             WHEN n.flow IS NULL THEN named_struct('rule', 'vocabulary_invalid', 'column', 'flow',
                 'message', concat('flow ''', n.flow_raw, ''' is not consumption (消费) or output (输出)'))
             WHEN n.unit IS NULL THEN named_struct('rule', 'unit_invalid', 'column', 'unit',
@@ -239,6 +239,8 @@ WITH c AS (
                 'message', concat('quantity ', n.quantity_raw, ' is negative; report energy supplied to others as a positive quantity with flow = output'))
             WHEN n.use = 'feedstock' AND NOT n.energy_fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',
                 'message', concat(n.energy_code, ' cannot be feedstock: only coal, oil and gas products are used as raw material (原料用能)'))
+            WHEN n.use = 'transformation' AND NOT n.energy_fossil THEN named_struct('rule', 'transformation_invalid', 'column', 'use',
+                'message', concat(n.energy_code, ' cannot be transformed: energy transformation (加工转换: coking, refining, washing, semi-coke, coal-to-liquids/gas) takes and gives coal, oil and gas products; report electricity and heat a plant makes as flow = output with use = fuel'))
         END AS row_reject
     FROM (SELECT n.*, lookup('region_lookup', n.region_code) AS region_found FROM records_norm n) n
 )

@@ -18,10 +18,15 @@
 --   quantity_base  = quantity × unit.to_base (a record given in tce is turned
 --                    back into the base unit with the same coefficient)
 --   sign           = +1 for consumption, −1 for output (energy supplied to others)
---   tce            = sign × quantity_base × coefficient; electricity and primary
---                    electricity at the configured valuation
+--   tce            = sign × quantity_base × coefficient, at equivalent value
+--                    (当量值: electricity and primary electricity 0.1229 kgce/kWh)
+--   tce_equal      = the same at equal value (等价值: electricity and primary
+--                    electricity at the year's coal rate of thermal power)
 --   co2_direct_t   = sign × quantity_base × fuel CO2 factor, fossil fuel burnt as
---                    fuel only (0 for feedstock, electricity, heat, non-fossil)
+--                    fuel only (0 for feedstock, for energy transformation — its
+--                    input is not burnt and its products leave without a
+--                    credit, their carbon counts where they burn — and for
+--                    electricity, heat and non-fossil energy)
 --   co2_indirect_t = sign × MWh × grid factor, or sign × GJ × heat factor
 -- with the factors 15_factors.sql chose per province (the region code's
 -- first two digits, as in region_lookup), year and energy: the
@@ -51,6 +56,7 @@ f AS (
         get_field(e, 'base_unit') AS base_unit,
         get_field(e, 'factor_set') AS factor_set,
         get_field(e, 'tce_per_base_unit') AS tce_per_base_unit,
+        get_field(e, 'tce_method') AS tce_method,
         get_field(e, 'tce_factor_year') AS tce_factor_year,
         get_field(e, 'co2_factor') AS co2_factor,
         get_field(e, 'indirect_factor') AS indirect_factor,
@@ -68,12 +74,15 @@ f AS (
 b AS (
     SELECT f.*,
         CASE WHEN unit_is_tce THEN q / get_field(a, 'tce_per_base_unit') ELSE q END AS quantity_base_f,
-        CASE WHEN unit_is_tce THEN q ELSE q * get_field(a, 'tce_per_base_unit') END AS tce_f
+        CASE WHEN unit_is_tce THEN q ELSE q * get_field(a, 'tce_per_base_unit') END AS tce_f,
+        get_field(a, 'tce_equal_per_base_unit') AS tce_equal_per_base_unit
     FROM f
 )
 SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a),
     CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
     CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
+    CAST(sign * CASE WHEN tce_equal_per_base_unit = tce_per_base_unit THEN tce_f
+                     ELSE quantity_base_f * tce_equal_per_base_unit END AS DECIMAL(38, 6)) AS tce_equal,
     CAST(sign * quantity_base_f * get_field(a, 'direct_factor') * CASE use WHEN 'fuel' THEN 1.0 ELSE 0.0 END
         AS DECIMAL(38, 6)) AS co2_direct_t,
     CAST(sign * quantity_base_f / get_field(a, 'indirect_divisor') * get_field(a, 'indirect_factor')
@@ -95,6 +104,7 @@ SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_cod
     energy_code, use, flow,
     sum(quantity_base) AS quantity_base,
     sum(tce) AS tce,
+    sum(tce_equal) AS tce_equal,
     sum(co2_direct_t) AS co2_direct_t,
     sum(co2_indirect_t) AS co2_indirect_t,
     count(*) AS records,

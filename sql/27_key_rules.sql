@@ -25,7 +25,7 @@ CREATE OR REPLACE TABLE record_key_rows AS
 WITH in_conflict AS (
     SELECT r.input, r.source_file, r.source_line, r.enterprise_id, r.enterprise_name, r.region_code,
         r.sector_code, r.year, r.month, r.energy_code, r.use, r.flow,
-        r.quantity_base, r.tce, r.co2_direct_t, r.co2_indirect_t, c.monthly_rows,
+        r.quantity_base, r.tce, r.tce_equal, r.co2_direct_t, r.co2_indirect_t, c.monthly_rows,
         row_number() OVER w AS key_rank,
         first_value(r.source_file) OVER w AS first_file,
         first_value(r.source_line) OVER w AS first_line
@@ -38,7 +38,7 @@ WITH in_conflict AS (
         r.month, r.energy_code, r.use, r.flow ORDER BY r.source_file, r.source_line)
 )
 SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code, sector_code, year, month,
-    energy_code, use, flow, quantity_base, tce, co2_direct_t, co2_indirect_t,
+    energy_code, use, flow, quantity_base, tce, tce_equal, co2_direct_t, co2_indirect_t,
     CASE
         WHEN key_rank > 1 THEN named_struct(
             'rule', 'duplicate_key', 'column', '',

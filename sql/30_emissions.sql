@@ -19,8 +19,8 @@ CREATE OR REPLACE VIEW record_amounts AS
 SELECT
     r.input, r.enterprise_id, r.enterprise_name, r.region_code, r.sector_code, r.year, r.month,
     r.energy_code, r.category, r.fossil, r.use, r.flow, r.sign, r.quantity, r.unit, r.base_unit,
-    r.quantity_base, r.tce, r.co2_direct_t, r.co2_indirect_t,
-    r.tce_per_base_unit, r.tce_factor_year, r.co2_factor, r.indirect_factor, r.indirect_factor_scope,
+    r.quantity_base, r.tce, r.tce_equal, r.co2_direct_t, r.co2_indirect_t,
+    r.tce_per_base_unit, r.tce_equal_per_base_unit, r.tce_factor_year, r.co2_factor, r.indirect_factor, r.indirect_factor_scope,
     r.indirect_factor_area, r.factor_year, r.factor_set, r.source_file, r.source_line
 FROM row_amounts r
 LEFT JOIN record_key_rejects k
@@ -34,8 +34,8 @@ SELECT
     a.input, a.enterprise_id, a.enterprise_name, a.region_code, a.sector_code,
     sd.high_energy,
     a.year, a.month, a.energy_code, a.category, a.fossil, a.use, a.flow, a.sign, a.quantity, a.unit,
-    a.base_unit, a.quantity_base, a.tce, a.co2_direct_t, a.co2_indirect_t, a.tce_per_base_unit,
-    a.tce_factor_year, a.co2_factor, a.indirect_factor, a.indirect_factor_scope, a.indirect_factor_area,
+    a.base_unit, a.quantity_base, a.tce, a.tce_equal, a.co2_direct_t, a.co2_indirect_t, a.tce_per_base_unit,
+    a.tce_equal_per_base_unit, a.tce_factor_year, a.co2_factor, a.indirect_factor, a.indirect_factor_scope, a.indirect_factor_area,
     a.factor_year, a.factor_set, a.source_file, a.source_line
 FROM record_amounts a
 JOIN sector_division sd ON sd.sector_code = a.sector_code;
@@ -49,21 +49,21 @@ JOIN sector_division sd ON sd.sector_code = a.sector_code;
 CREATE OR REPLACE VIEW record_totals AS
 WITH t AS (
     SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow,
-        quantity_base, tce, co2_direct_t, co2_indirect_t, records, months
+        quantity_base, tce, tce_equal, co2_direct_t, co2_indirect_t, records, months
     FROM record_key_sums
     WHERE NOT key_conflict
     UNION ALL
     SELECT
         input, enterprise_id, min(enterprise_name), region_code, sector_code, year, energy_code, use, flow,
-        sum(quantity_base), sum(tce), sum(co2_direct_t), sum(co2_indirect_t), count(*), count(month)
+        sum(quantity_base), sum(tce), sum(tce_equal), sum(co2_direct_t), sum(co2_indirect_t), count(*), count(month)
     FROM record_key_rows
     WHERE key_reject IS NULL
     GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow
 )
 SELECT
     t.input, t.enterprise_id, t.enterprise_name, t.region_code, t.sector_code, t.year, t.energy_code,
-    t.use, t.flow, f.category, sd.high_energy, f.base_unit,
-    t.quantity_base, t.tce, t.co2_direct_t, t.co2_indirect_t, t.records, t.months,
+    t.use, t.flow, f.category, f.tce_method, sd.high_energy, f.base_unit,
+    t.quantity_base, t.tce, t.tce_equal, t.co2_direct_t, t.co2_indirect_t, t.records, t.months,
     f.tce_factor_year, f.factor_year, f.indirect_factor_scope, f.factor_set
 FROM energy_factors f
 JOIN t ON f.province_prefix = substr(t.region_code, 1, 2) AND f.year = t.year AND f.energy_code = t.energy_code
@@ -75,6 +75,7 @@ SELECT
     enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow, base_unit,
     CAST(quantity_base AS DOUBLE) AS quantity_base,
     CAST(tce AS DOUBLE) AS tce,
+    CAST(tce_equal AS DOUBLE) AS tce_equal,
     CAST(co2_direct_t AS DOUBLE) AS co2_direct_t,
     CAST(co2_indirect_t AS DOUBLE) AS co2_indirect_t,
     CAST(co2_direct_t + co2_indirect_t AS DOUBLE) AS co2_t,

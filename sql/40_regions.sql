@@ -4,14 +4,17 @@
 --
 -- Per region and year (sums of the signed, fixed-point amounts of
 -- 30_emissions.sql):
---   energy_tce       comprehensive energy consumption (GB/T 2589): consumption
---                    minus energy supplied to others, no double counting
+--   energy_tce_equivalent, energy_tce_equal   comprehensive energy consumption
+--                    (consumption minus energy supplied to others) at both
+--                    valuations of electricity
 --   feedstock_tce    energy used as raw material (原料用能)
---   non_fossil_tce   hydro, wind, solar, nuclear and biomass
---   coal_tce, oil_tce, gas_tce, electricity_tce (net bought), heat_tce (net)
---   high_energy_tce  the six energy-intensive industries (GB/T 4754 divisions
+--   coal_tce, oil_tce, gas_tce, heat_tce (net), other_non_fossil_tce (biomass)
+--   electricity_in_kwh, electricity_out_kwh   electricity bought and supplied
+--   primary_electricity_kwh, renewable_electricity_kwh   hydro, wind, solar,
+--                    nuclear generation; of it all but nuclear
+--   high_energy_tce_*   the six energy-intensive industries (GB/T 4754 divisions
 --                    25, 26, 30, 31, 32, 44)
---   co2_direct_t, co2_indirect_t
+--   co2_direct_t, co2_heat_t   combustion CO2; CO2 of net bought heat
 --
 -- Reads:  record_totals, regions_ok.
 -- Writes: region_closure, enterprise_years (tables), region_energy (view).
@@ -43,22 +46,40 @@ GROUP BY year, enterprise_id;
 -- Summed per region and year first (regions × years rows), then rolled up to
 -- every ancestor: the fixed-point sums are exact, so summing in two stages
 -- gives the same totals. An enterprise is counted once per ancestor and year,
--- also when it reports from two regions below it.
+-- also when it reports from two regions below it. Electricity is kept in kWh
+-- (bought, supplied, primary generation): a region's net import across its
+-- own boundary, and how much of its non-fossil electricity stayed in it, are
+-- worked out per level in 50_indicators.sql — they do not add up from the
+-- levels below.
 CREATE OR REPLACE VIEW region_energy AS
 WITH by_region AS (
     SELECT
         region_code, year,
-        sum(tce) AS energy_tce,
+        sum(tce) AS energy_tce_equivalent,
+        sum(tce_equal) AS energy_tce_equal,
         sum(CASE WHEN use = 'feedstock' THEN tce ELSE 0 END) AS feedstock_tce,
-        sum(CASE WHEN category = 'non_fossil' THEN tce ELSE 0 END) AS non_fossil_tce,
         sum(CASE WHEN category = 'coal' THEN tce ELSE 0 END) AS coal_tce,
         sum(CASE WHEN category = 'oil' THEN tce ELSE 0 END) AS oil_tce,
         sum(CASE WHEN category = 'gas' THEN tce ELSE 0 END) AS gas_tce,
-        sum(CASE WHEN category = 'electricity' THEN tce ELSE 0 END) AS electricity_tce,
         sum(CASE WHEN category = 'heat' THEN tce ELSE 0 END) AS heat_tce,
-        sum(CASE WHEN high_energy THEN tce ELSE 0 END) AS high_energy_tce,
+        sum(CASE WHEN category = 'non_fossil' AND tce_method <> 'electricity' THEN tce ELSE 0 END)
+            AS other_non_fossil_tce,
+        sum(CASE WHEN category = 'electricity' AND flow = 'consumption' THEN quantity_base ELSE 0 END)
+            AS electricity_in_kwh,
+        sum(CASE WHEN category = 'electricity' AND flow = 'output' THEN quantity_base ELSE 0 END)
+            AS electricity_out_kwh,
+        -- hydro, wind, solar and nuclear generation (the farms' primary energy)
+        sum(CASE WHEN category = 'non_fossil' AND tce_method = 'electricity'
+            THEN CASE flow WHEN 'output' THEN -quantity_base ELSE quantity_base END ELSE 0 END)
+            AS primary_electricity_kwh,
+        -- of it renewable (发改运行〔2022〕1258号: all but nuclear)
+        sum(CASE WHEN category = 'non_fossil' AND tce_method = 'electricity' AND energy_code <> 'nuclear_power'
+            THEN CASE flow WHEN 'output' THEN -quantity_base ELSE quantity_base END ELSE 0 END)
+            AS renewable_electricity_kwh,
+        sum(CASE WHEN high_energy THEN tce ELSE 0 END) AS high_energy_tce_equivalent,
+        sum(CASE WHEN high_energy THEN tce_equal ELSE 0 END) AS high_energy_tce_equal,
         sum(co2_direct_t) AS co2_direct_t,
-        sum(co2_indirect_t) AS co2_indirect_t,
+        sum(CASE WHEN category = 'heat' THEN co2_indirect_t ELSE 0 END) AS co2_heat_t,
         sum(records) AS records
     FROM record_totals
     GROUP BY region_code, year
@@ -67,17 +88,22 @@ rolled_up AS (
     SELECT
         a.ancestor_code AS region_code,
         b.year,
-        sum(b.energy_tce) AS energy_tce,
+        sum(b.energy_tce_equivalent) AS energy_tce_equivalent,
+        sum(b.energy_tce_equal) AS energy_tce_equal,
         sum(b.feedstock_tce) AS feedstock_tce,
-        sum(b.non_fossil_tce) AS non_fossil_tce,
         sum(b.coal_tce) AS coal_tce,
         sum(b.oil_tce) AS oil_tce,
         sum(b.gas_tce) AS gas_tce,
-        sum(b.electricity_tce) AS electricity_tce,
         sum(b.heat_tce) AS heat_tce,
-        sum(b.high_energy_tce) AS high_energy_tce,
+        sum(b.other_non_fossil_tce) AS other_non_fossil_tce,
+        sum(b.electricity_in_kwh) AS electricity_in_kwh,
+        sum(b.electricity_out_kwh) AS electricity_out_kwh,
+        sum(b.primary_electricity_kwh) AS primary_electricity_kwh,
+        sum(b.renewable_electricity_kwh) AS renewable_electricity_kwh,
+        sum(b.high_energy_tce_equivalent) AS high_energy_tce_equivalent,
+        sum(b.high_energy_tce_equal) AS high_energy_tce_equal,
         sum(b.co2_direct_t) AS co2_direct_t,
-        sum(b.co2_indirect_t) AS co2_indirect_t,
+        sum(b.co2_heat_t) AS co2_heat_t,
         sum(b.records) AS records
     FROM region_closure a
     JOIN by_region b ON a.region_code = b.region_code
@@ -111,8 +137,10 @@ enterprises AS (
     GROUP BY region_code, year
 )
 SELECT
-    r.region_code, r.year, r.energy_tce, r.feedstock_tce, r.non_fossil_tce, r.coal_tce, r.oil_tce,
-    r.gas_tce, r.electricity_tce, r.heat_tce, r.high_energy_tce, r.co2_direct_t, r.co2_indirect_t,
+    r.region_code, r.year, r.energy_tce_equivalent, r.energy_tce_equal, r.feedstock_tce, r.coal_tce,
+    r.oil_tce, r.gas_tce, r.heat_tce, r.other_non_fossil_tce, r.electricity_in_kwh, r.electricity_out_kwh,
+    r.primary_electricity_kwh, r.renewable_electricity_kwh, r.high_energy_tce_equivalent,
+    r.high_energy_tce_equal, r.co2_direct_t, r.co2_heat_t,
     coalesce(e.enterprises, 0) AS enterprises,
     r.records
 FROM rolled_up r

@@ -1,26 +1,56 @@
--- 50_indicators.sql — GDP at constant prices, intensities, change rates, shares.
+-- 50_indicators.sql — a region's energy balance at both valuations, the
+-- controlled scope, GDP at constant prices, intensities, change rates, shares.
 --
+-- Electricity per level (region_energy, 40_regions.sql, in kWh):
+--   net_import_kwh   = bought − supplied (negative: a net exporter)
+--   export_kwh       = max(0, −net_import_kwh)
+--   non-fossil electricity that left = export_kwh × min(primary, supplied) / supplied:
+--                      exported electricity carries the mix of what the region
+--                      supplies (its generation)
+--   non_fossil_consumed_kwh = primary generation − the part that left;
+--                      renewable likewise (nuclear excluded)
+-- At each valuation v (equivalent 0.1229 kgce/kWh; equal: the year's coal rate
+-- of thermal power, electricity_rates):
+--   E_v              = energy_tce_equivalent or energy_tce_equal
+--   non-fossil consumed (v) = biomass + non_fossil_consumed_kwh × rate_v
+-- Published:
+--   energy_tce       = E_equal: the regional total (能源消费总量) of the
+--                      regional energy balance, primary electricity and
+--                      electricity crossing the boundary at equal value
+--   energy_tce_equivalent = E_equivalent (GB/T 2589 comprehensive consumption)
+--   energy_tce_controlled = E_v − controlled_deduction_tce, where
+--                      v = electricity_valuation and, by controlled_scope,
+--                      "2024": feedstock + non-fossil consumed (v)
+--                             (发改环资〔2024〕113号; both years)
+--                      "2022": feedstock + renewable electricity consumed above
+--                             the 2020 level (v) (803号, 1258号: the total only)
+--                      none:  nothing
+--   energy_intensity = E_v / (gdp_const × 10^4)   tce per 10^4 yuan (gdp is in 10^8 yuan)
+--   energy_intensity_controlled = (E_v − controlled_intensity_deduction_tce) / (gdp_const × 10^4)
+--                      the deduction is the controlled one, but under "2022"
+--                      feedstock only (renewables stay in the intensity)
+--   co2_t            = co2_direct_t + co2_indirect_t; co2_indirect_t = the net
+--                      import in MWh × the level's grid factor + net bought heat's CO2
+--   co2_intensity    = co2_t / (gdp_const × 10^4)        t CO2 per 10^4 yuan
 --   gdp_const_t      = GDP_base (current prices) × Π_{y = base+1 .. t} (gdp_index_y / 100)
 --                      (for t < base: GDP_base ÷ Π_{y = t+1 .. base} (gdp_index_y / 100));
 --                      a missing year or index breaks the chain: later years get NULL
---   energy_intensity = energy_tce / (gdp_const × 10^4)   tce per 10^4 yuan (gdp is in 10^8 yuan)
---   energy_intensity_controlled = (energy_tce − feedstock_tce − non_fossil_tce) / (gdp_const × 10^4)
---   co2_intensity    = co2_t / (gdp_const × 10^4)        t CO2 per 10^4 yuan
 --   *_change_yoy     = I_t / I_{t−1} − 1, both rounded to 4 decimals first when
 --                      nbs_rounding is on (NBS practice); NULL without year t−1
 --   *_change_base    = I_t / I_base − 1, rounded the same way
---   energy_mix_tce   = coal + oil + gas + non-fossil + max(0, net electricity + net heat):
---                      the energy the region burnt or used itself plus what it
---                      imported; electricity and heat it exports are not deducted
---                      here (the coal that made them was burnt in the region and
---                      stays in coal_tce), so the shares of a power-exporting
---                      region stay within 0-1 and add up with the import share
+--   shares, always by coal substitution (equal value), of the energy the region
+--   consumed: energy_mix_tce = coal_consumed + oil + gas + non-fossil consumed
+--                      (equal) + max(0, net import at equal value + net heat),
+--                      where coal_consumed_tce = max(0, coal − the fossil part of
+--                      the exported electricity at equal value): the coal that
+--                      made exported power left with it
 --   coal_share, non_fossil_share = part / energy_mix_tce
---   high_energy_share = high_energy_tce / energy_tce (both comprehensive consumption)
+--   high_energy_share = the six industries' energy (v) / E_v
 --
--- Reads:  gdp_ok, region_energy, regions_ok, run_params.
--- Writes: gdp_const_forward, gdp_const_backward, region_intensity (tables),
---         gdp_const, region_indicators (views).
+-- Reads:  gdp_ok, region_energy, regions_ok, run_params, electricity_rates,
+--         grid_areas, grid_factor_used (15_factors.sql).
+-- Writes: gdp_const_forward, gdp_const_backward, region_electricity,
+--         region_intensity (tables), gdp_const, region_indicators (views).
 
 CREATE OR REPLACE TABLE gdp_const_forward AS
 WITH RECURSIVE chain(region_code, year, gdp_const) AS (
@@ -54,32 +84,135 @@ SELECT b.region_code, b.year, b.gdp_const
 FROM gdp_const_backward b CROSS JOIN run_params p
 WHERE b.year < p.base_year;
 
+-- Each region's electricity balance and what follows from it, at both
+-- valuations (small: regions × years rows).
+CREATE OR REPLACE TABLE region_electricity AS
+WITH k AS (
+    SELECT
+        e.region_code, e.year,
+        CAST(e.electricity_in_kwh - e.electricity_out_kwh AS DOUBLE) AS net_import_kwh,
+        CAST(e.electricity_out_kwh AS DOUBLE) AS out_kwh,
+        CAST(e.primary_electricity_kwh AS DOUBLE) AS primary_kwh,
+        CAST(e.renewable_electricity_kwh AS DOUBLE) AS renewable_kwh
+    FROM region_energy e
+),
+x AS (
+    SELECT k.*,
+        CASE WHEN k.net_import_kwh < 0 AND k.out_kwh > 0
+            THEN -k.net_import_kwh * least(greatest(k.primary_kwh, 0), k.out_kwh) / k.out_kwh
+            ELSE 0 END AS non_fossil_exported_kwh,
+        CASE WHEN k.net_import_kwh < 0 THEN -k.net_import_kwh ELSE 0 END AS export_kwh
+    FROM k
+),
+c AS (
+    SELECT x.*,
+        x.primary_kwh - x.non_fossil_exported_kwh AS non_fossil_consumed_kwh,
+        x.renewable_kwh - CASE WHEN x.primary_kwh > 0
+            THEN x.non_fossil_exported_kwh * x.renewable_kwh / x.primary_kwh ELSE 0 END AS renewable_consumed_kwh,
+        x.export_kwh - x.non_fossil_exported_kwh AS fossil_exported_kwh
+    FROM x
+)
+SELECT c.*,
+    base.renewable_consumed_kwh AS renewable_consumed_2020_kwh,
+    ra.area_key,
+    gf.tco2_per_mwh AS grid_factor,
+    gf.data_year AS grid_factor_year,
+    concat(gf.scope, ' ', gf.area_code) AS grid_factor_scope,
+    er.equivalent_tce_per_kwh,
+    er.equal_tce_per_kwh,
+    er.equal_rate_year
+FROM c
+JOIN (
+    SELECT r.region_code,
+        CASE WHEN r.level = 'country' THEN 'CN' ELSE coalesce(a.area_key, substr(r.region_code, 1, 2)) END AS area_key
+    FROM regions_ok r
+    LEFT JOIN grid_areas a ON length(a.area_key) = 4 AND a.area_key = substr(r.region_code, 1, 4)
+) ra ON ra.region_code = c.region_code
+LEFT JOIN grid_factor_used gf ON gf.area_key = ra.area_key AND gf.year = c.year
+LEFT JOIN electricity_rates er ON er.year = c.year
+-- 发改运行〔2022〕1258号 counts renewable electricity above the 2020 level
+LEFT JOIN c base ON base.region_code = c.region_code AND base.year = 2020;
+
 -- Region-year rows with their intensities, rounded as the change rates use
 -- them: small (regions × years) at any scale, so kept as a table and joined to
 -- itself for the previous and the base year.
 CREATE OR REPLACE TABLE region_intensity AS
-WITH e AS (
+WITH v AS (
     SELECT
-        region_code, year,
-        CAST(energy_tce AS DOUBLE) AS energy_tce,
-        CAST(energy_tce - feedstock_tce - non_fossil_tce AS DOUBLE) AS energy_tce_controlled,
-        CAST(feedstock_tce AS DOUBLE) AS feedstock_tce,
-        CAST(non_fossil_tce AS DOUBLE) AS non_fossil_tce,
-        CAST(coal_tce AS DOUBLE) AS coal_tce,
-        CAST(oil_tce AS DOUBLE) AS oil_tce,
-        CAST(gas_tce AS DOUBLE) AS gas_tce,
-        CAST(electricity_tce AS DOUBLE) AS electricity_tce,
-        CAST(heat_tce AS DOUBLE) AS heat_tce,
-        CAST(high_energy_tce AS DOUBLE) AS high_energy_tce,
-        CAST(coal_tce + oil_tce + gas_tce + non_fossil_tce
-             + CASE WHEN electricity_tce + heat_tce > 0 THEN electricity_tce + heat_tce ELSE 0 END
-             AS DOUBLE) AS energy_mix_tce,
-        CAST(co2_direct_t + co2_indirect_t AS DOUBLE) AS co2_t,
-        CAST(co2_direct_t AS DOUBLE) AS co2_direct_t,
-        CAST(co2_indirect_t AS DOUBLE) AS co2_indirect_t,
-        CAST(enterprises AS INT) AS enterprises,
-        CAST(records AS BIGINT) AS records
-    FROM region_energy
+        e.region_code, e.year, p.electricity_valuation, p.controlled_scope,
+        CAST(e.energy_tce_equal AS DOUBLE) AS energy_tce_equal,
+        CAST(e.energy_tce_equivalent AS DOUBLE) AS energy_tce_equivalent,
+        CAST(e.feedstock_tce AS DOUBLE) AS feedstock_tce,
+        CAST(e.coal_tce AS DOUBLE) AS coal_tce,
+        CAST(e.oil_tce AS DOUBLE) AS oil_tce,
+        CAST(e.gas_tce AS DOUBLE) AS gas_tce,
+        CAST(e.heat_tce AS DOUBLE) AS heat_tce,
+        CAST(e.other_non_fossil_tce AS DOUBLE) AS other_non_fossil_tce,
+        el.net_import_kwh, el.non_fossil_consumed_kwh, el.fossil_exported_kwh,
+        el.grid_factor, el.grid_factor_year, el.grid_factor_scope,
+        -- the valuation the intensities and targets use
+        CASE p.electricity_valuation WHEN 'equal' THEN el.equal_tce_per_kwh ELSE el.equivalent_tce_per_kwh END
+            AS rate_v,
+        el.equal_tce_per_kwh AS rate_equal,
+        CAST(CASE p.electricity_valuation WHEN 'equal' THEN e.energy_tce_equal ELSE e.energy_tce_equivalent END
+            AS DOUBLE) AS energy_tce_v,
+        CAST(CASE p.electricity_valuation WHEN 'equal' THEN e.high_energy_tce_equal ELSE e.high_energy_tce_equivalent END
+            AS DOUBLE) AS high_energy_tce,
+        greatest(el.renewable_consumed_kwh - el.renewable_consumed_2020_kwh, 0) AS renewable_increment_kwh,
+        CAST(e.co2_direct_t AS DOUBLE) AS co2_direct_t,
+        el.net_import_kwh / 1000.0 * el.grid_factor + CAST(e.co2_heat_t AS DOUBLE) AS co2_indirect_t,
+        CAST(e.enterprises AS INT) AS enterprises,
+        CAST(e.records AS BIGINT) AS records
+    FROM region_energy e
+    JOIN region_electricity el ON el.region_code = e.region_code AND el.year = e.year
+    CROSS JOIN run_params p
+),
+d AS (
+    SELECT v.*,
+        v.other_non_fossil_tce + v.non_fossil_consumed_kwh * v.rate_v AS non_fossil_consumed_tce,
+        v.other_non_fossil_tce + v.non_fossil_consumed_kwh * v.rate_equal AS non_fossil_tce,
+        greatest(v.coal_tce - v.fossil_exported_kwh * v.rate_equal, 0) AS coal_consumed_tce
+    FROM v
+),
+e AS (
+    SELECT
+        d.region_code, d.year,
+        d.energy_tce_equal AS energy_tce,
+        d.energy_tce_equivalent,
+        d.energy_tce_v - CASE d.controlled_scope
+            WHEN '2024' THEN d.feedstock_tce + d.non_fossil_consumed_tce
+            WHEN '2022' THEN d.feedstock_tce + d.renewable_increment_kwh * d.rate_v
+            ELSE 0 END AS energy_tce_controlled,
+        CASE d.controlled_scope
+            WHEN '2024' THEN d.feedstock_tce + d.non_fossil_consumed_tce
+            WHEN '2022' THEN d.feedstock_tce + d.renewable_increment_kwh * d.rate_v
+            ELSE 0 END AS controlled_deduction_tce,
+        CASE d.controlled_scope
+            WHEN '2024' THEN d.feedstock_tce + d.non_fossil_consumed_tce
+            WHEN '2022' THEN d.feedstock_tce
+            ELSE 0 END AS controlled_intensity_deduction_tce,
+        d.energy_tce_v,
+        d.feedstock_tce,
+        d.non_fossil_tce,
+        d.non_fossil_consumed_tce,
+        d.coal_tce,
+        d.coal_consumed_tce,
+        d.oil_tce,
+        d.gas_tce,
+        d.net_import_kwh * d.rate_v AS electricity_tce,
+        d.net_import_kwh AS electricity_net_import_kwh,
+        d.heat_tce,
+        d.high_energy_tce,
+        d.coal_consumed_tce + d.oil_tce + d.gas_tce + d.non_fossil_tce
+            + greatest(greatest(d.net_import_kwh, 0) * d.rate_equal + d.heat_tce, 0) AS energy_mix_tce,
+        d.co2_direct_t + d.co2_indirect_t AS co2_t,
+        d.co2_direct_t,
+        d.co2_indirect_t,
+        d.grid_factor, d.grid_factor_year, d.grid_factor_scope,
+        d.electricity_valuation, d.controlled_scope,
+        d.enterprises,
+        d.records
+    FROM d
 ),
 i AS (
     SELECT e.*,
@@ -87,8 +220,8 @@ i AS (
         rg.level,
         g.gdp,
         gc.gdp_const,
-        e.energy_tce / (gc.gdp_const * 10000) AS energy_intensity,
-        e.energy_tce_controlled / (gc.gdp_const * 10000) AS energy_intensity_controlled,
+        e.energy_tce_v / (gc.gdp_const * 10000) AS energy_intensity,
+        (e.energy_tce_v - e.controlled_intensity_deduction_tce) / (gc.gdp_const * 10000) AS energy_intensity_controlled,
         e.co2_t / (gc.gdp_const * 10000) AS co2_intensity
     FROM e
     JOIN regions_ok rg ON rg.region_code = e.region_code
@@ -111,9 +244,11 @@ SELECT * FROM r;
 CREATE OR REPLACE VIEW region_indicators AS
 SELECT
     r.region_code, r.region_name, r.level, r.year,
-    r.energy_tce, r.energy_tce_controlled, r.feedstock_tce, r.non_fossil_tce,
-    r.coal_tce, r.oil_tce, r.gas_tce, r.electricity_tce, r.heat_tce, r.high_energy_tce, r.energy_mix_tce,
-    r.co2_t, r.co2_direct_t, r.co2_indirect_t,
+    r.energy_tce, r.energy_tce_equivalent, r.energy_tce_controlled, r.controlled_deduction_tce,
+    r.controlled_intensity_deduction_tce, r.feedstock_tce, r.non_fossil_tce, r.non_fossil_consumed_tce,
+    r.coal_tce, r.coal_consumed_tce, r.oil_tce, r.gas_tce, r.electricity_tce, r.electricity_net_import_kwh,
+    r.heat_tce, r.high_energy_tce, r.energy_mix_tce,
+    r.co2_t, r.co2_direct_t, r.co2_indirect_t, r.grid_factor, r.grid_factor_year, r.grid_factor_scope,
     r.gdp, r.gdp_const,
     r.energy_intensity, r.energy_intensity_controlled, r.co2_intensity,
     r.ei_r / nullif(prev.ei_r, 0) - 1 AS energy_intensity_change_yoy,
@@ -122,10 +257,11 @@ SELECT
     r.ei_r / nullif(base.ei_r, 0) - 1 AS energy_intensity_change_base,
     r.eic_r / nullif(base.eic_r, 0) - 1 AS energy_intensity_controlled_change_base,
     r.ci_r / nullif(base.ci_r, 0) - 1 AS co2_intensity_change_base,
-    r.coal_tce / nullif(r.energy_mix_tce, 0) AS coal_share,
+    r.coal_consumed_tce / nullif(r.energy_mix_tce, 0) AS coal_share,
     r.non_fossil_tce / nullif(r.energy_mix_tce, 0) AS non_fossil_share,
-    r.high_energy_tce / nullif(r.energy_tce, 0) AS high_energy_share,
+    r.high_energy_tce / nullif(r.energy_tce_v, 0) AS high_energy_share,
     r.enterprises, r.records,
+    r.electricity_valuation, r.controlled_scope,
     r.factor_set
 FROM region_intensity r
 LEFT JOIN region_intensity prev ON prev.region_code = r.region_code AND prev.year = r.year - 1
