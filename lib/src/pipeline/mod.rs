@@ -25,7 +25,7 @@ use crate::pipeline::prepare::engine_record;
 use crate::pipeline::readback::summary;
 use crate::publish::lock::Lock;
 use crate::publish::manifest::{ConfigRecord, FactorSetRecord, MANIFEST_VERSION, Manifest};
-use crate::publish::{OutputStore, STAGING_PREFIX, commit, write_all};
+use crate::publish::{FaultPoint, OutputStore, STAGING_PREFIX, commit, fault_point, write_all};
 
 /// What a finished run tells its caller.
 #[derive(Debug)]
@@ -74,8 +74,10 @@ pub async fn run(cfg: &LoadedConfig, opts: &RunOptions) -> Result<RunOutcome> {
     let out = OutputStore::open(cfg.location("output", &cfg.config.output)?)?;
     let ttl = parse_duration(&cfg.config.lock_ttl).map_err(Error::Internal)?;
     let lock = Lock::acquire(&out.loc, ttl).await?;
-    crate::publish::pause("after_lock").await;
-    let result = run_locked(cfg, opts, &out, started_at).await;
+    let result = match fault_point(FaultPoint::AfterLock).await {
+        Ok(()) => run_locked(cfg, opts, &out, started_at).await,
+        Err(e) => Err(e),
+    };
     lock.release().await;
     result
 }
