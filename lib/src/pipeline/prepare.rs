@@ -16,8 +16,8 @@ use crate::pipeline::quality::quality_gate;
 use crate::pipeline::readback::input_counts;
 use crate::pipeline::readback::input_records;
 use crate::pipeline::readback::rejects_by_rule;
-use crate::publish::{FaultPoint, fault_point};
 use crate::publish::manifest::{EngineRecord, InputRecord, InputTotal};
+use crate::publish::{FaultPoint, fault_point};
 
 /// A session with everything registered and the validation steps done.
 pub(crate) struct Prepared {
