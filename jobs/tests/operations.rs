@@ -85,7 +85,7 @@ fn assert_no_strays(p: &Project) {
 
 #[test]
 fn a_fault_at_any_point_leaves_the_published_run_intact() {
-    for point in carbonstat::publish::FAULT_POINTS {
+    for point in carbonstat::publish::FaultPoint::ALL {
         let p = project();
         assert!(p.run_pipeline().status.success());
         let published = p.manifest();
@@ -96,7 +96,7 @@ fn a_fault_at_any_point_leaves_the_published_run_intact() {
         let failed = Command::new(env!("CARGO_BIN_EXE_carbonstat"))
             .args(["--quiet", "run", "--config", "pipeline.yaml"])
             .current_dir(p.dir.path())
-            .env(carbonstat::publish::FAULT_ENV, point)
+            .env(carbonstat::publish::FAULT_ENV, point.as_str())
             .output()
             .unwrap();
         assert_eq!(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use carbonstat::config::{InputOptions, SheetRef};
-use carbonstat::input::{ENERGY, read_local_file};
+use carbonstat::input::{ENERGY, TextEncoding, read_local_file};
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -93,7 +93,7 @@ fn the_samples_read() {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert!(rows >= 2, "{kind}: {rows} rows");
         if kind == "csv-gb18030" {
-            assert_eq!(file.encoding.as_deref(), Some("gb18030"));
+            assert_eq!(file.encoding, Some(TextEncoding::Gb18030));
         }
     }
 }

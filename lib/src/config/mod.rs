@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::store::{Location, Storage};
 
+mod values;
+pub use values::{ByteSize, Duration};
+
 /// The whole pipeline configuration (the `pipeline.yaml` contract).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +40,15 @@ pub struct Config {
     /// Which energy intensity the energy_intensity_reduction targets are judged on.
     #[serde(default)]
     pub energy_intensity_basis: IntensityBasis,
+    /// Which period's rule the controlled scope (双控口径) follows.
+    #[serde(default)]
+    pub controlled_scope: ControlledScope,
+    /// What a year's warning level compares the year's reduction against.
+    #[serde(default)]
+    pub warning_basis: WarningBasis,
+    /// Which grid factor year a plan's targets are judged with.
+    #[serde(default)]
+    pub grid_factor_vintage: GridFactorVintage,
     #[serde(default)]
     pub quality: Quality,
     #[serde(default)]
@@ -46,11 +58,11 @@ pub struct Config {
     pub storage: Storage,
     /// A lock older than this is taken over (a crashed run), e.g. `6h`, `90m`.
     #[serde(default = "default_lock_ttl")]
-    pub lock_ttl: String,
+    pub lock_ttl: Duration,
 }
 
-fn default_lock_ttl() -> String {
-    "6h".into()
+fn default_lock_ttl() -> Duration {
+    Duration::parse("6h").expect("6h is a duration")
 }
 
 fn default_true() -> bool {
@@ -247,6 +259,119 @@ impl IntensityBasis {
     }
 }
 
+/// The controlled scope (能耗双控口径) of a period: what is left out of the
+/// energy total and intensity that targets are judged on (domain reference §9).
+/// Written `"2024"` (or the number 2024), `"2022"` or `none`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ControlledScope {
+    /// 国发〔2024〕12号: feedstock and all non-fossil energy, in total and intensity.
+    #[default]
+    Rules2024,
+    /// 发改环资〔2022〕803号 and 发改运行〔2022〕1258号: feedstock from total and
+    /// intensity, renewable electricity above the 2020 level from the total only.
+    Rules2022,
+    /// Nothing left out: the controlled scope is the gross total.
+    NoDeduction,
+}
+
+const CONTROLLED_SCOPE_FORM: &str = r#"one of "2024", "2022" or none"#;
+
+impl ControlledScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ControlledScope::Rules2024 => "2024",
+            ControlledScope::Rules2022 => "2022",
+            ControlledScope::NoDeduction => "none",
+        }
+    }
+}
+
+impl Serialize for ControlledScope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+// By hand: YAML reads a bare 2024 as a number, and the value must be accepted
+// whether or not the user quoted it.
+impl<'de> Deserialize<'de> for ControlledScope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Unexpected;
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ControlledScope;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(CONTROLLED_SCOPE_FORM)
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                match v {
+                    "2024" => Ok(ControlledScope::Rules2024),
+                    "2022" => Ok(ControlledScope::Rules2022),
+                    "none" => Ok(ControlledScope::NoDeduction),
+                    _ => Err(E::invalid_value(Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                match v {
+                    2024 => Ok(ControlledScope::Rules2024),
+                    2022 => Ok(ControlledScope::Rules2022),
+                    _ => Err(E::invalid_value(Unexpected::Unsigned(v), &self)),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What a year's progress requirement is (domain reference §6).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningBasis {
+    /// The year's own reduction (629号): the annual target, else the even annual rate.
+    #[default]
+    Annual,
+    /// The even cumulative path from the base year, against the reduction since then.
+    Cumulative,
+}
+
+impl WarningBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningBasis::Annual => "annual",
+            WarningBasis::Cumulative => "cumulative",
+        }
+    }
+}
+
+/// Which grid emission factor year judges a plan's CO2 targets (domain
+/// reference §9): each record's own year, or the plan's base year held over
+/// the period so a cleaner grid elsewhere does not count as local effort.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GridFactorVintage {
+    #[default]
+    RecordYear,
+    BaseYear,
+}
+
+impl GridFactorVintage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GridFactorVintage::RecordYear => "record_year",
+            GridFactorVintage::BaseYear => "base_year",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Quality {
@@ -272,7 +397,7 @@ impl Default for Quality {
 pub struct Engine {
     /// Memory limit of the query engine, e.g. `2GiB`, `512MiB`. Unbounded if absent.
     #[serde(default)]
-    pub memory_limit: Option<String>,
+    pub memory_limit: Option<ByteSize>,
     /// Number of parallel partitions; defaults to the number of cores.
     #[serde(default)]
     pub target_partitions: Option<usize>,
@@ -366,63 +491,14 @@ impl Config {
                 "quality.max_reject_ratio: {r} must be a fraction between 0 and 1 (0.01 = 1 %)"
             ));
         }
-        if let Some(m) = &self.engine.memory_limit {
-            parse_bytes(m).map_err(|e| format!("engine.memory_limit: {e}"))?;
-        }
         if self.engine.target_partitions == Some(0) {
             return Err("engine.target_partitions: must be at least 1".into());
         }
         if self.engine.threads == Some(0) {
             return Err("engine.threads: must be at least 1".into());
         }
-        parse_duration(&self.lock_ttl).map_err(|e| format!("lock_ttl: {e}"))?;
         Ok(())
     }
-}
-
-/// Parse `6h`, `90m`, `30s`, `1d` into a duration.
-pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration such as 6h, 90m or 30s"))?;
-    let secs = match unit.trim() {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return Err(format!("'{s}' is not a duration such as 6h, 90m or 30s")),
-    };
-    Ok(std::time::Duration::from_secs(secs))
-}
-
-/// Parse `2GiB`, `512MiB`, `1.5GB`, `1000000` into bytes.
-pub fn parse_bytes(s: &str) -> std::result::Result<usize, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size such as 2GiB or 512MiB"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "g" | "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "unknown size unit '{other}' in '{s}' (use MiB or GiB)"
-            ));
-        }
-    };
-    Ok((n * mult) as usize)
 }
 
 #[cfg(test)]
@@ -512,17 +588,122 @@ mod tests {
         assert!(e.contains("encodng") && e.contains("line 4"), "{e}");
     }
 
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("6h").unwrap().as_secs(), 21600);
-        assert_eq!(parse_duration("90m").unwrap().as_secs(), 5400);
-        assert!(parse_duration("soon").is_err());
+    fn load(raw: &str) -> std::result::Result<Config, String> {
+        LoadedConfig::from_str(raw, Path::new("p.yaml"), Path::new("."))
+            .map(|c| c.config)
+            .map_err(|e| e.to_string())
+    }
+
+    /// MINIMAL with `line` added after base_year: the added key is on line 8.
+    fn with(line: &str) -> String {
+        format!("{MINIMAL}{line}\n")
     }
 
     #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_bytes("512MiB").unwrap(), 512 * 1024 * 1024);
-        assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
-        assert!(parse_bytes("lots").is_err());
+    fn lock_ttl_is_a_duration_that_reads_back_as_written() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.lock_ttl.get().as_secs(), 6 * 3600);
+        let c = load(&with("lock_ttl: 90m")).unwrap();
+        // 90 min × 60 s = 5 400 s
+        assert_eq!(c.lock_ttl.get().as_secs(), 5400);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["lock_ttl"], "90m");
+        let back: Config = serde_json::from_value(json).unwrap();
+        assert_eq!(back.lock_ttl.get().as_secs(), 5400);
+
+        let e = load(&with("lock_ttl: soon")).unwrap_err();
+        assert!(e.contains("p.yaml") && e.contains("line 8"), "{e}");
+        assert!(e.contains("6h, 90m, 30s or 1d"), "{e}");
+    }
+
+    #[test]
+    fn memory_limit_is_a_size_that_reads_back_as_written() {
+        let c = load(&with("engine:\n  memory_limit: 1536MiB")).unwrap();
+        let m = c.engine.memory_limit.as_ref().unwrap();
+        // 1 536 × 1 024 × 1 024 = 1 610 612 736 bytes
+        assert_eq!(m.bytes(), 1_610_612_736);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["engine"]["memory_limit"], "1536MiB");
+        let back: Config = serde_json::from_value(json).unwrap();
+        assert_eq!(back.engine.memory_limit.unwrap().bytes(), 1_610_612_736);
+        // a bare number is bytes
+        let c = load(&with("engine:\n  memory_limit: 1000000")).unwrap();
+        assert_eq!(c.engine.memory_limit.unwrap().bytes(), 1_000_000);
+    }
+
+    #[test]
+    fn a_bad_memory_limit_names_its_line_and_the_form() {
+        let e = load(&with(
+            "engine:\n  target_partitions: 2\n  memory_limit: 2 gigs",
+        ))
+        .unwrap_err();
+        assert!(e.contains("p.yaml") && e.contains("line 10"), "{e}");
+        assert!(e.contains("2 gigs") && e.contains("2GiB, 1536MiB"), "{e}");
+    }
+
+    #[test]
+    fn new_keys_have_their_defaults() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.controlled_scope, ControlledScope::Rules2024);
+        assert_eq!(c.warning_basis, WarningBasis::Annual);
+        assert_eq!(c.grid_factor_vintage, GridFactorVintage::RecordYear);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["controlled_scope"], "2024");
+        assert_eq!(json["warning_basis"], "annual");
+        assert_eq!(json["grid_factor_vintage"], "record_year");
+    }
+
+    #[test]
+    fn controlled_scope_takes_a_year_as_number_or_text_or_none() {
+        for (yaml, want) in [
+            ("2024", ControlledScope::Rules2024),
+            ("\"2024\"", ControlledScope::Rules2024),
+            ("2022", ControlledScope::Rules2022),
+            ("'2022'", ControlledScope::Rules2022),
+            ("none", ControlledScope::NoDeduction),
+            ("\"none\"", ControlledScope::NoDeduction),
+        ] {
+            let c = load(&with(&format!("controlled_scope: {yaml}")))
+                .unwrap_or_else(|e| panic!("{yaml}: {e}"));
+            assert_eq!(c.controlled_scope, want, "{yaml}");
+            // the manifest's JSON reads back to the same value
+            let back: Config = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+            assert_eq!(back.controlled_scope, want, "{yaml}");
+        }
+        for bad in ["2023", "\"2020\"", "None", "null", "[2024]"] {
+            let e = load(&with(&format!("controlled_scope: {bad}"))).unwrap_err();
+            assert!(e.contains("p.yaml") && e.contains("line 8"), "{bad}: {e}");
+            assert!(e.contains(r#"one of "2024", "2022" or none"#), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn warning_basis_is_annual_or_cumulative() {
+        for (yaml, want) in [
+            ("annual", WarningBasis::Annual),
+            ("cumulative", WarningBasis::Cumulative),
+        ] {
+            let c = load(&with(&format!("warning_basis: {yaml}"))).unwrap();
+            assert_eq!(c.warning_basis, want);
+            assert_eq!(want.as_str(), yaml);
+        }
+        let e = load(&with("warning_basis: yearly")).unwrap_err();
+        assert!(e.contains("p.yaml") && e.contains("line 8"), "{e}");
+        assert!(e.contains("annual") && e.contains("cumulative"), "{e}");
+    }
+
+    #[test]
+    fn grid_factor_vintage_is_record_year_or_base_year() {
+        for (yaml, want) in [
+            ("record_year", GridFactorVintage::RecordYear),
+            ("base_year", GridFactorVintage::BaseYear),
+        ] {
+            let c = load(&with(&format!("grid_factor_vintage: {yaml}"))).unwrap();
+            assert_eq!(c.grid_factor_vintage, want);
+            assert_eq!(want.as_str(), yaml);
+        }
+        let e = load(&with("grid_factor_vintage: latest")).unwrap_err();
+        assert!(e.contains("p.yaml") && e.contains("line 8"), "{e}");
+        assert!(e.contains("record_year") && e.contains("base_year"), "{e}");
     }
 }

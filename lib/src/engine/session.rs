@@ -10,7 +10,7 @@ use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::config::{Config, LoadedConfig, parse_bytes};
+use crate::config::{Config, LoadedConfig};
 use crate::engine::ids::register_udfs;
 use crate::error::{Error, Result};
 use crate::factors::FactorSet;
@@ -30,7 +30,7 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
         .with_information_schema(true);
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = &config.engine.memory_limit {
-        let bytes = parse_bytes(limit).map_err(Error::Internal)?;
+        let bytes = limit.bytes();
         // Fair shares for the operators that can spill (sorts, aggregations):
         // under the greedy pool one of them could take the whole limit and
         // leave a hash join nothing. The tracking wrapper names the largest
@@ -140,6 +140,12 @@ pub fn register_run(ctx: &SessionContext, config: &Config, factors: &FactorSet) 
             (
                 "energy_intensity_basis",
                 one(config.energy_intensity_basis.as_str()),
+            ),
+            ("controlled_scope", one(config.controlled_scope.as_str())),
+            ("warning_basis", one(config.warning_basis.as_str())),
+            (
+                "grid_factor_vintage",
+                one(config.grid_factor_vintage.as_str()),
             ),
             ("factor_set", one(&factors.meta.id)),
         ],

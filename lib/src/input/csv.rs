@@ -17,12 +17,12 @@ use crate::input::headers::Mapping;
 use crate::input::headers::file_error;
 use crate::input::headers::map_header;
 use crate::input::headers::split_period;
-use crate::input::{InputFile, InputSpec};
+use crate::input::{InputFile, InputSpec, TextEncoding};
 
 pub(crate) fn open_text(file: &InputFile) -> std::io::Result<Box<dyn Read + Send>> {
     let f = File::open(&file.local)?;
-    Ok(match file.encoding.as_deref() {
-        Some("gb18030") => Box::new(
+    Ok(match file.encoding {
+        Some(TextEncoding::Gb18030) => Box::new(
             encoding_rs_io::DecodeReaderBytesBuilder::new()
                 .encoding(Some(encoding_rs::GB18030))
                 .build(f),

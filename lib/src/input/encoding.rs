@@ -5,10 +5,23 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::Encoding;
 use crate::error::Result;
 use crate::input::headers::file_error;
 use crate::input::{InputFile, InputSpec};
+
+/// The encoding a CSV file is read in, as configured or detected
+/// ([`Encoding::Auto`] resolved); the manifest shows it per file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TextEncoding {
+    /// With or without a BOM.
+    #[serde(rename = "utf-8")]
+    Utf8,
+    #[serde(rename = "gb18030")]
+    Gb18030,
+}
 
 /// What a scan of the bytes found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,14 +120,14 @@ pub(crate) fn resolve_encoding(
     file: &InputFile,
     wanted: Encoding,
     utf8: Utf8Scan,
-) -> Result<&'static str> {
+) -> Result<TextEncoding> {
     let gb = || {
         gb18030_first_invalid(&file.local)
             .map_err(|e| file_error(spec, &file.path, format!("cannot read: {e}")))
     };
     match wanted {
         Encoding::Utf8 => match utf8.first_invalid {
-            None => Ok("utf-8"),
+            None => Ok(TextEncoding::Utf8),
             Some(at) => Err(file_error(
                 spec,
                 &file.path,
@@ -124,7 +137,7 @@ pub(crate) fn resolve_encoding(
             )),
         },
         Encoding::Gb18030 => match gb()? {
-            None => Ok("gb18030"),
+            None => Ok(TextEncoding::Gb18030),
             Some(at) => Err(file_error(
                 spec,
                 &file.path,
@@ -134,9 +147,9 @@ pub(crate) fn resolve_encoding(
             )),
         },
         Encoding::Auto => match utf8.first_invalid {
-            None => Ok("utf-8"),
+            None => Ok(TextEncoding::Utf8),
             Some(u) => match gb()? {
-                None => Ok("gb18030"),
+                None => Ok(TextEncoding::Gb18030),
                 Some(g) => Err(file_error(
                     spec,
                     &file.path,

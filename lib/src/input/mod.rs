@@ -149,7 +149,7 @@ pub struct InputFile {
     pub options: InputOptions,
     /// The text encoding of a CSV file, as detected or configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
+    pub encoding: Option<TextEncoding>,
     /// The sheet of a workbook that was read, and its header row (1-based).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
@@ -203,5 +203,6 @@ pub struct ListedInput {
 #[cfg(test)]
 mod readers_tests;
 
+pub use encoding::TextEncoding;
 pub use register::register_raw;
 pub use resolve::{fetch_inputs, list_inputs, read_local_file};

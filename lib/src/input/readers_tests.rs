@@ -199,7 +199,7 @@ fn csv_bytes_that_are_not_utf8_name_line_and_field() {
         last_modified: String::new(),
         e_tag: None,
         options: InputOptions::default(),
-        encoding: Some("utf-8".into()),
+        encoding: Some(TextEncoding::Utf8),
         sheet: None,
         header_row: None,
     };

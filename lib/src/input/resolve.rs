@@ -363,7 +363,7 @@ pub(crate) fn check_file(spec: InputSpec, file: &mut InputFile, utf8: Utf8Scan) 
     match file.format {
         Format::Csv => {
             let enc = resolve_encoding(spec, file, file.options.encoding, utf8)?;
-            file.encoding = Some(enc.to_string());
+            file.encoding = Some(enc);
             let header = csv::csv_header(spec, file)?;
             headers::map_header(spec, &header, &file.options, &file.path)?;
         }

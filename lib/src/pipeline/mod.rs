@@ -15,7 +15,7 @@ pub use prepare::{Computed, compute, load_all, work_dir};
 pub use readback::SummaryRow;
 pub(crate) use readback::collect;
 
-use crate::config::{LoadedConfig, parse_duration};
+use crate::config::LoadedConfig;
 use crate::digest::sha256_hex;
 use crate::error::{Error, Result};
 use crate::input::{fetch_inputs, list_inputs};
@@ -25,7 +25,7 @@ use crate::pipeline::prepare::engine_record;
 use crate::pipeline::readback::summary;
 use crate::publish::lock::Lock;
 use crate::publish::manifest::{ConfigRecord, FactorSetRecord, MANIFEST_VERSION, Manifest};
-use crate::publish::{OutputStore, STAGING_PREFIX, commit, write_all};
+use crate::publish::{FaultPoint, OutputStore, STAGING_PREFIX, commit, fault_point, write_all};
 
 /// What a finished run tells its caller.
 #[derive(Debug)]
@@ -72,10 +72,11 @@ pub async fn run(cfg: &LoadedConfig, opts: &RunOptions) -> Result<RunOutcome> {
     let started_at = chrono::Utc::now();
     opts.stage("taking the output lock");
     let out = OutputStore::open(cfg.location("output", &cfg.config.output)?)?;
-    let ttl = parse_duration(&cfg.config.lock_ttl).map_err(Error::Internal)?;
-    let lock = Lock::acquire(&out.loc, ttl).await?;
-    crate::publish::pause("after_lock").await;
-    let result = run_locked(cfg, opts, &out, started_at).await;
+    let lock = Lock::acquire(&out.loc, cfg.config.lock_ttl.get()).await?;
+    let result = match fault_point(FaultPoint::AfterLock).await {
+        Ok(()) => run_locked(cfg, opts, &out, started_at).await,
+        Err(e) => Err(e),
+    };
     lock.release().await;
     result
 }

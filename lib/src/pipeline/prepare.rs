@@ -16,8 +16,8 @@ use crate::pipeline::quality::quality_gate;
 use crate::pipeline::readback::input_counts;
 use crate::pipeline::readback::input_records;
 use crate::pipeline::readback::rejects_by_rule;
-use crate::publish::fault;
 use crate::publish::manifest::{EngineRecord, InputRecord, InputTotal};
+use crate::publish::{FaultPoint, fault_point};
 
 /// A session with everything registered and the validation steps done.
 pub(crate) struct Prepared {
@@ -113,7 +113,7 @@ pub async fn compute(
         tracing::info!(input = %t.input, files = t.files, rows_read = t.rows_read, rows_accepted = t.rows_accepted, rows_rejected = t.rows_rejected, "input validated");
     }
     quality_gate(cfg, &ctx, &totals).await?;
-    fault("after_ingest")?;
+    fault_point(FaultPoint::AfterIngest).await?;
     opts.stage("computing");
     run_steps(&ctx, validation_and_computation().1).await?;
     Ok(Computed {

@@ -60,7 +60,7 @@ impl Program {
 pub struct EngineRecord {
     pub target_partitions: usize,
     pub threads: Option<usize>,
-    pub memory_limit: Option<String>,
+    pub memory_limit: Option<crate::config::ByteSize>,
     pub spill_dir_set: bool,
 }
 

@@ -24,8 +24,8 @@ pub(crate) mod manifest;
 pub(crate) mod schema;
 pub(crate) mod write;
 
-pub use faults::{FAULT_ENV, FAULT_POINTS};
-pub(crate) use faults::{fault, pause};
+pub(crate) use faults::fault_point;
+pub use faults::{FAULT_ENV, FaultPoint};
 pub use manifest::{MANIFEST_FILE, Manifest};
 pub use schema::{ColType, Column, DATASETS, Dataset, dictionary_markdown};
 pub(crate) use write::{write_all, writer_properties};
@@ -177,18 +177,18 @@ impl OutputStore {
 /// run replaced.
 pub(crate) async fn commit(out: &OutputStore, manifest: &Manifest) -> Result<()> {
     let run_id = &manifest.run_id;
-    fault("before_commit")?;
+    fault_point(FaultPoint::BeforeCommit).await?;
     for (i, f) in manifest.outputs.iter().enumerate() {
         out.rename(&staged(run_id, &f.path), &f.path).await?;
         if i == 0 {
-            fault("mid_commit")?;
+            fault_point(FaultPoint::MidCommit).await?;
         }
     }
     let json = serde_json::to_vec_pretty(manifest)
         .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
     out.put(&format!("{MANIFESTS_PREFIX}/{run_id}.json"), json.clone())
         .await?;
-    fault("before_manifest")?;
+    fault_point(FaultPoint::BeforeManifest).await?;
     out.put(MANIFEST_FILE, json).await?;
     tracing::info!(run_id = %run_id, "manifest.json replaced: the run is published");
     collect_garbage(out, manifest).await

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::publish::OutputStore;
 use crate::publish::REPORTS_PREFIX;
 use crate::publish::STAGING_PREFIX;
-use crate::publish::faults::fault;
+use crate::publish::faults::{FaultPoint, fault_point};
 use crate::publish::manifest::OutputFile;
 use crate::publish::schema::{DATASETS, Dataset, PARTITION_COLUMN};
 
@@ -263,7 +263,7 @@ impl YearFile {
             sha256: sha256_hex(&self.bytes),
         };
         out.put(&staged(run_id, &path), self.bytes).await?;
-        fault("mid_write")?;
+        fault_point(FaultPoint::MidWrite).await?;
         Ok(file)
     }
 }
