@@ -262,7 +262,12 @@ SELECT
     r.high_energy_tce / nullif(r.energy_tce_v, 0) AS high_energy_share,
     r.enterprises, r.records,
     r.electricity_valuation, r.controlled_scope,
-    r.factor_set
+    r.factor_set,
+    -- not published: the intensities as the change rates and the targets
+    -- (60_targets.sql) use them
+    r.ei_r AS energy_intensity_rounded,
+    r.eic_r AS energy_intensity_controlled_rounded,
+    r.ci_r AS co2_intensity_rounded
 FROM region_intensity r
 LEFT JOIN region_intensity prev ON prev.region_code = r.region_code AND prev.year = r.year - 1
 LEFT JOIN region_intensity base ON base.region_code = r.region_code AND base.year = r.base_year;

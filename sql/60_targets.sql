@@ -33,22 +33,21 @@
 -- co2_total_max on co2_t) required = the cap. Status met / not_met, warning
 -- level 3 / 1.
 --
--- Reads:  targets_ok, region_indicators, region_intensity (50_indicators.sql),
---         run_params.
+-- Reads:  targets_ok, region_indicators (50_indicators.sql), run_params.
 -- Writes: target_progress (view).
 
 CREATE OR REPLACE VIEW target_progress AS
 WITH ri AS (
     SELECT ri.*,
         -- the energy intensity the targets judge, rounded as the change rates use it
-        CASE WHEN p.energy_intensity_basis = 'gross' THEN i.ei_r ELSE i.eic_r END AS ei_r,
-        i.ci_r,
+        CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity_rounded
+             ELSE ri.energy_intensity_controlled_rounded END AS ei_r,
+        ri.co2_intensity_rounded AS ci_r,
         CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity_change_yoy
              ELSE ri.energy_intensity_controlled_change_yoy END AS ei_yoy,
         p.energy_intensity_basis,
         p.warning_basis
     FROM region_indicators ri
-    JOIN region_intensity i ON i.region_code = ri.region_code AND i.year = ri.year
     CROSS JOIN run_params p
 ),
 annual AS (
