@@ -169,9 +169,12 @@ WITH v AS (
 ),
 d AS (
     SELECT v.*,
-        v.other_non_fossil_tce + v.non_fossil_consumed_kwh * v.rate_v AS non_fossil_consumed_tce,
-        v.other_non_fossil_tce + v.non_fossil_consumed_kwh * v.rate_equal AS non_fossil_tce,
-        greatest(v.coal_tce - v.fossil_exported_kwh * v.rate_equal, 0) AS coal_consumed_tce
+        -- amounts of electricity valued in tce are rounded to 1 kg of coal,
+        -- as the summed amounts are (DECIMAL(38, 6) t)
+        round(v.other_non_fossil_tce + v.non_fossil_consumed_kwh * v.rate_v, 6) AS non_fossil_consumed_tce,
+        round(v.other_non_fossil_tce + v.non_fossil_consumed_kwh * v.rate_equal, 6) AS non_fossil_tce,
+        round(greatest(v.coal_tce - v.fossil_exported_kwh * v.rate_equal, 0), 6) AS coal_consumed_tce,
+        round(v.renewable_increment_kwh * v.rate_v, 6) AS renewable_increment_tce
     FROM v
 ),
 e AS (
@@ -181,11 +184,11 @@ e AS (
         d.energy_tce_equivalent,
         d.energy_tce_v - CASE d.controlled_scope
             WHEN '2024' THEN d.feedstock_tce + d.non_fossil_consumed_tce
-            WHEN '2022' THEN d.feedstock_tce + d.renewable_increment_kwh * d.rate_v
+            WHEN '2022' THEN d.feedstock_tce + d.renewable_increment_tce
             ELSE 0 END AS energy_tce_controlled,
         CASE d.controlled_scope
             WHEN '2024' THEN d.feedstock_tce + d.non_fossil_consumed_tce
-            WHEN '2022' THEN d.feedstock_tce + d.renewable_increment_kwh * d.rate_v
+            WHEN '2022' THEN d.feedstock_tce + d.renewable_increment_tce
             ELSE 0 END AS controlled_deduction_tce,
         CASE d.controlled_scope
             WHEN '2024' THEN d.feedstock_tce + d.non_fossil_consumed_tce
@@ -199,12 +202,12 @@ e AS (
         d.coal_consumed_tce,
         d.oil_tce,
         d.gas_tce,
-        d.net_import_kwh * d.rate_v AS electricity_tce,
+        round(d.net_import_kwh * d.rate_v, 6) AS electricity_tce,
         d.net_import_kwh AS electricity_net_import_kwh,
         d.heat_tce,
         d.high_energy_tce,
         d.coal_consumed_tce + d.oil_tce + d.gas_tce + d.non_fossil_tce
-            + greatest(greatest(d.net_import_kwh, 0) * d.rate_equal + d.heat_tce, 0) AS energy_mix_tce,
+            + round(greatest(greatest(d.net_import_kwh, 0) * d.rate_equal + d.heat_tce, 0), 6) AS energy_mix_tce,
         d.co2_direct_t + d.co2_indirect_t AS co2_t,
         d.co2_direct_t,
         d.co2_indirect_t,

@@ -225,10 +225,13 @@ impl ElectricityFactor {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ElectricityValuation {
-    /// 当量值: the heat content of electricity, 0.1229 kgce/kWh.
-    #[default]
+    /// 当量值: the heat content of electricity, 0.1229 kgce/kWh (what an
+    /// enterprise's comprehensive consumption uses).
     Equivalent,
-    /// 等价值: that year's coal consumption of thermal power generation.
+    /// 等价值: that year's coal consumption rate of thermal power, for
+    /// primary electricity and electricity crossing the region's boundary
+    /// (what a region's total energy consumption uses, and so the default).
+    #[default]
     Equal,
 }
 
@@ -511,10 +514,7 @@ mod tests {
     fn minimal_config_gets_defaults() {
         let c = LoadedConfig::from_str(MINIMAL, Path::new("p.yaml"), Path::new("/x")).unwrap();
         assert_eq!(c.config.electricity_factor, ElectricityFactor::Provincial);
-        assert_eq!(
-            c.config.electricity_valuation,
-            ElectricityValuation::Equivalent
-        );
+        assert_eq!(c.config.electricity_valuation, ElectricityValuation::Equal);
         assert!(c.config.nbs_rounding);
         assert_eq!(c.config.quality.max_reject_ratio, 0.01);
         assert_eq!(
