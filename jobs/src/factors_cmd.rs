@@ -98,7 +98,7 @@ pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
                     .map_or_else(|| "(valuation)".to_string(), |v| format!("{v:.7}"));
                 let co2 = set
                     .co2_per_base_unit(&e.energy_code)
-                    .map_or_else(|| e.co2_method.clone(), |v| format!("{v:.7}"));
+                    .map_or_else(|| e.co2_method.to_string(), |v| format!("{v:.7}"));
                 println!(
                     "{:<18} {:<12} {:<11} {:<5} {:>12} {:>14}  {}; {}",
                     e.energy_code,

@@ -425,7 +425,7 @@ pub async fn explain(
                         if tyear[r].is_some() {
                             None
                         } else {
-                            electricity.map(|e| e.quality.clone())
+                            electricity.map(|e| e.quality.to_string())
                         }
                     }),
                 });
@@ -479,7 +479,7 @@ pub async fn explain(
                     && f.scope.as_deref() == Some(&format!("{} {}", g.scope, g.area_code))
             }) {
                 f.source_id = Some(row.source_id.clone());
-                f.quality = Some(row.quality.clone());
+                f.quality = Some(row.quality.to_string());
             }
         } else if let Some(row) = c
             .factors
@@ -488,7 +488,7 @@ pub async fn explain(
             .find(|h| Some(h.data_year) == f.factor_year)
         {
             f.source_id = Some(row.source_id.clone());
-            f.quality = Some(row.quality.clone());
+            f.quality = Some(row.quality.to_string());
         }
     }
 

@@ -1,5 +1,5 @@
 //! The self-check of a factor set (`carbonstat factors check`; `run` requires
-//! it to pass): duplicate keys, unknown sources and quality marks, a
+//! it to pass): duplicate keys, unknown sources, a
 //! coefficient that does not match its calorific value, a CO2 factor that is
 //! not NCV × carbon × oxidation × 44/12, missing rows.
 
@@ -10,19 +10,15 @@ use crate::factors::Finding;
 use crate::factors::KJ_PER_KGCE;
 use crate::factors::REQUIRED_ENERGY_CODES;
 use crate::factors::per_base_unit;
-use crate::factors::tables::CombustionRow;
-use crate::factors::tables::EnergyRow;
-use crate::factors::tables::StandardCoalRow;
-use crate::factors::tables::UnitRow;
+use crate::factors::tables::{
+    Co2Method, CoalRateSeries, CombustionRow, EnergyRow, GridScope, NcvBasis, StandardCoalRow,
+    TceMethod, UnitRow,
+};
 
 /// A standard-coal coefficient may differ from NCV / 29 307 by this much.
 pub(crate) const COEFFICIENT_TOLERANCE: f64 = 0.01;
 /// A CO2 factor must equal NCV × carbon × oxidation × 44/12 within this (4-digit rounding).
 pub(crate) const CO2_TOLERANCE: f64 = 0.0005;
-
-pub(crate) const CATEGORIES: &[&str] = &["coal", "oil", "gas", "electricity", "heat", "non_fossil"];
-pub(crate) const QUALITIES: &[&str] = &["primary", "secondary", "memory"];
-pub(crate) const GRID_SCOPES: &[&str] = &["national", "regional", "provincial"];
 
 impl FactorSet {
     /// Every consistency problem of the set; empty when it is sound.
@@ -36,61 +32,12 @@ impl FactorSet {
         };
 
         // duplicate keys
-        dup_check(
-            self.sources.iter().map(|r| r.source_id.clone()),
-            "source_id",
-            |m| add("sources", m),
-        );
-        dup_check(
-            self.energy.iter().map(|r| r.energy_code.clone()),
-            "energy_code",
-            |m| add("energy_catalog", m),
-        );
-        dup_check(self.units.iter().map(|r| r.unit.clone()), "unit", |m| {
-            add("units", m)
-        });
-        dup_check(
-            self.standard_coal.iter().map(|r| r.energy_code.clone()),
-            "energy_code",
-            |m| add("standard_coal", m),
-        );
-        dup_check(
-            self.combustion.iter().map(|r| r.energy_code.clone()),
-            "energy_code",
-            |m| add("combustion_co2", m),
-        );
-        dup_check(
-            self.grid_factors
-                .iter()
-                .map(|r| format!("{}/{}/{}", r.scope, r.area_code, r.data_year)),
-            "scope/area_code/data_year",
-            |m| add("grid_factors", m),
-        );
-        dup_check(
-            self.grid_regions.iter().map(|r| r.province_code.clone()),
-            "province_code",
-            |m| add("grid_regions", m),
-        );
-        dup_check(
-            self.heat_factors.iter().map(|r| r.data_year.to_string()),
-            "data_year",
-            |m| add("heat_factors", m),
-        );
-        dup_check(
-            self.generation_rate.iter().map(|r| r.data_year.to_string()),
-            "data_year",
-            |m| add("generation_coal_rate", m),
-        );
-        dup_check(
-            self.high_energy.iter().map(|r| r.division.clone()),
-            "division",
-            |m| add("high_energy_sectors", m),
-        );
-        dup_check(
-            self.special_sectors.iter().map(|r| r.sector_code.clone()),
-            "sector_code",
-            |m| add("special_sectors", m),
-        );
+        for t in self.tables() {
+            let info = t.info();
+            dup_check(t.keys().into_iter(), &info.key.join("/"), |m| {
+                add(info.name, m)
+            });
+        }
         // an alias may name one energy (or one unit) only
         let mut energy_alias: HashMap<String, &str> = HashMap::new();
         for (alias, code) in self.energy_aliases() {
@@ -115,76 +62,18 @@ impl FactorSet {
             }
         }
 
-        // source ids and quality marks
+        // every cited source exists (quality marks and methods are checked
+        // by the loader: they are enums)
         let source_ids: BTreeSet<&str> =
             self.sources.iter().map(|s| s.source_id.as_str()).collect();
-        let refs: Vec<(&str, &str, Option<&str>)> = self
-            .standard_coal
-            .iter()
-            .map(|r| {
-                (
-                    "standard_coal",
-                    r.source_id.as_str(),
-                    Some(r.quality.as_str()),
-                )
-            })
-            .chain(self.combustion.iter().map(|r| {
-                (
-                    "combustion_co2",
-                    r.source_id.as_str(),
-                    Some(r.quality.as_str()),
-                )
-            }))
-            .chain(self.grid_factors.iter().map(|r| {
-                (
-                    "grid_factors",
-                    r.source_id.as_str(),
-                    Some(r.quality.as_str()),
-                )
-            }))
-            .chain(self.grid_regions.iter().map(|r| {
-                (
-                    "grid_regions",
-                    r.source_id.as_str(),
-                    Some(r.quality.as_str()),
-                )
-            }))
-            .chain(self.heat_factors.iter().map(|r| {
-                (
-                    "heat_factors",
-                    r.source_id.as_str(),
-                    Some(r.quality.as_str()),
-                )
-            }))
-            .chain(self.generation_rate.iter().map(|r| {
-                (
-                    "generation_coal_rate",
-                    r.source_id.as_str(),
-                    Some(r.quality.as_str()),
-                )
-            }))
-            .chain(
-                self.high_energy
-                    .iter()
-                    .map(|r| ("high_energy_sectors", r.source_id.as_str(), None)),
-            )
-            .chain(
-                self.special_sectors
-                    .iter()
-                    .map(|r| ("special_sectors", r.source_id.as_str(), None)),
-            )
-            .collect();
-        for (table, source, quality) in refs {
-            if !source_ids.contains(source) {
-                add(table, format!("source_id '{source}' is not in sources.csv"));
-            }
-            if let Some(q) = quality
-                && !QUALITIES.contains(&q)
-            {
-                add(
-                    table,
-                    format!("quality '{q}' must be one of {}", QUALITIES.join(", ")),
-                );
+        for t in self.tables() {
+            for source in t.source_ids() {
+                if !source_ids.contains(source) {
+                    add(
+                        t.info().name,
+                        format!("source_id '{source}' is not in sources.csv"),
+                    );
+                }
             }
         }
 
@@ -222,18 +111,7 @@ impl FactorSet {
             .collect();
         for e in &self.energy {
             let code = e.energy_code.as_str();
-            if !CATEGORIES.contains(&e.category.as_str()) {
-                add(
-                    "energy_catalog",
-                    format!(
-                        "{code}: category '{}' must be one of {}",
-                        e.category,
-                        CATEGORIES.join(", ")
-                    ),
-                );
-            }
-            let fossil_category = matches!(e.category.as_str(), "coal" | "oil" | "gas");
-            if e.fossil != fossil_category {
+            if e.fossil != e.category.is_fossil() {
                 add(
                     "energy_catalog",
                     format!(
@@ -256,15 +134,15 @@ impl FactorSet {
                     format!("{code}: base unit '{}' is not in units.csv", e.base_unit),
                 ),
             }
-            match e.tce_method.as_str() {
-                "coefficient" => match coal.get(code) {
+            match e.tce_method {
+                TceMethod::Coefficient => match coal.get(code) {
                     None => add(
                         "standard_coal",
                         format!("{code}: no standard-coal coefficient"),
                     ),
                     Some(r) => self.check_coefficient(e, r, &mut |m| add("standard_coal", m)),
                 },
-                "electricity" => {
+                TceMethod::Electricity => {
                     if e.base_unit != "kWh" {
                         add(
                             "energy_catalog",
@@ -272,13 +150,9 @@ impl FactorSet {
                         );
                     }
                 }
-                other => add(
-                    "energy_catalog",
-                    format!("{code}: tce_method '{other}' must be coefficient or electricity"),
-                ),
             }
-            match e.co2_method.as_str() {
-                "combustion" => match comb.get(code) {
+            match e.co2_method {
+                Co2Method::Combustion => match comb.get(code) {
                     None => add(
                         "combustion_co2",
                         format!("{code}: fossil fuel without a combustion CO2 factor"),
@@ -287,19 +161,28 @@ impl FactorSet {
                         add("combustion_co2", m)
                     }),
                 },
-                "grid" | "heat" | "none" => {}
-                other => add(
-                    "energy_catalog",
-                    format!("{code}: co2_method '{other}' must be combustion, grid, heat or none"),
-                ),
+                // the heat factor is per GJ: a heat-type energy in another
+                // unit (steam in t) is converted with its calorific value
+                Co2Method::Heat => {
+                    if self.gj_per_base_unit(code).is_none() {
+                        add(
+                            "energy_catalog",
+                            format!(
+                                "{code}: co2_method heat needs a standard_coal row whose ncv (kJ/<unit>) converts to GJ per {}",
+                                e.base_unit
+                            ),
+                        );
+                    }
+                }
+                Co2Method::Grid | Co2Method::None => {}
             }
-            if e.fossil && e.co2_method != "combustion" {
+            if e.fossil && e.co2_method != Co2Method::Combustion {
                 add(
                     "energy_catalog",
                     format!("{code}: a fossil fuel must have co2_method combustion"),
                 );
             }
-            if !e.fossil && e.co2_method == "combustion" {
+            if !e.fossil && e.co2_method == Co2Method::Combustion {
                 add(
                     "energy_catalog",
                     format!("{code}: only fossil fuels have combustion CO2"),
@@ -334,6 +217,23 @@ impl FactorSet {
                 "no rows: equal-value electricity needs at least one year".into(),
             );
         }
+        // one series per set: equal-value electricity must not change meaning
+        // from one year to the next
+        let series: BTreeSet<Option<CoalRateSeries>> =
+            self.generation_rate.iter().map(|r| r.series).collect();
+        if series.len() > 1 {
+            add(
+                "generation_coal_rate",
+                format!(
+                    "rows of different series ({}): a set uses one",
+                    series
+                        .iter()
+                        .map(|s| s.map_or("(none)", CoalRateSeries::as_str))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
         for r in &self.generation_rate {
             if !(0.2..0.5).contains(&r.kgce_per_kwh) {
                 add(
@@ -348,16 +248,6 @@ impl FactorSet {
 
         // grid and heat factors
         for r in &self.grid_factors {
-            if !GRID_SCOPES.contains(&r.scope.as_str()) {
-                add(
-                    "grid_factors",
-                    format!(
-                        "scope '{}' must be one of {}",
-                        r.scope,
-                        GRID_SCOPES.join(", ")
-                    ),
-                );
-            }
             if !(r.tco2_per_mwh > 0.0 && r.tco2_per_mwh < 2.0) {
                 add(
                     "grid_factors",
@@ -368,7 +258,11 @@ impl FactorSet {
                 );
             }
         }
-        if !self.grid_factors.iter().any(|r| r.scope == "national") {
+        if !self
+            .grid_factors
+            .iter()
+            .any(|r| r.scope == GridScope::National)
+        {
             add(
                 "grid_factors",
                 "no national grid factor: it is the fallback of every other scope".into(),
@@ -377,10 +271,19 @@ impl FactorSet {
         let regional: BTreeSet<&str> = self
             .grid_factors
             .iter()
-            .filter(|r| r.scope == "regional")
+            .filter(|r| r.scope == GridScope::Regional)
             .map(|r| r.area_code.as_str())
             .collect();
         for r in &self.grid_regions {
+            if r.area_prefix().is_none() {
+                add(
+                    "grid_regions",
+                    format!(
+                        "{}: an area is a province (xx0000) or a city or league (xxxx00)",
+                        r.province_code
+                    ),
+                );
+            }
             if !regional.contains(r.grid_region.as_str()) {
                 add(
                     "grid_regions",
@@ -466,11 +369,15 @@ impl FactorSet {
             ));
             return;
         }
+        // ncv_basis own: the factor comes with its own calorific value from
+        // another standard (natural gas 389.31 GJ/10^4 m3 beside the
+        // coefficient 1.2143 kgce/m3); only the arithmetic below applies
         if let Some(c) = coal
+            && r.ncv_basis() == NcvBasis::StandardCoal
             && (c.ncv != r.ncv || c.ncv_unit != r.ncv_unit)
         {
             add(format!(
-                "{code}: calorific value {} {} differs from standard_coal's {} {}; keep one NCV per product",
+                "{code}: calorific value {} {} differs from standard_coal's {} {}; keep one NCV per product, or say ncv_basis own",
                 r.ncv, r.ncv_unit, c.ncv, c.ncv_unit
             ));
         }

@@ -9,22 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::factors::FactorSet;
-
-/// The key columns of each table: rows with the same key are "the same row".
-pub(crate) const KEYS: &[(&str, &[&str])] = &[
-    ("sources", &["source_id"]),
-    ("energy_catalog", &["energy_code"]),
-    ("units", &["unit"]),
-    ("standard_coal", &["energy_code"]),
-    ("combustion_co2", &["energy_code"]),
-    ("grid_factors", &["scope", "area_code", "data_year"]),
-    ("grid_regions", &["province_code"]),
-    ("heat_factors", &["data_year"]),
-    ("generation_coal_rate", &["data_year"]),
-    ("high_energy_sectors", &["division"]),
-    ("special_sectors", &["sector_code"]),
-];
+use crate::factors::{FactorSet, TABLES, TableInfo};
 
 pub type Row = BTreeMap<String, String>;
 
@@ -58,8 +43,12 @@ impl SetDiff {
     }
 }
 
-pub(crate) fn read_rows(set: &FactorSet, table: &str) -> Result<Vec<Row>> {
-    let path = set.dir.join(&set.meta.files[table]);
+/// A table's rows as text, column → value, under the canonical column names
+/// (a header alias such as grid_regions' `area_code` reads as `province_code`,
+/// so sets spelling the header either way pair their rows) and with the
+/// defaults of optional columns filled in.
+pub(crate) fn read_rows(set: &FactorSet, table: &TableInfo) -> Result<Vec<Row>> {
+    let path = set.dir.join(&set.meta.files[table.name]);
     let mut r = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(&path)
@@ -67,20 +56,36 @@ pub(crate) fn read_rows(set: &FactorSet, table: &str) -> Result<Vec<Row>> {
             dir: set.dir.display().to_string(),
             message: format!("{}: {e}", path.display()),
         })?;
-    let headers = r
+    let headers: Vec<String> = r
         .headers()
         .map_err(|e| Error::Internal(e.to_string()))?
-        .clone();
+        .iter()
+        .map(|h| {
+            table
+                .header_aliases
+                .iter()
+                .find(|(alias, _)| *alias == h)
+                .map_or(h, |(_, column)| *column)
+                .to_string()
+        })
+        .collect();
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| Error::Internal(e.to_string()))?;
-        out.push(
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect(),
-        );
+        let mut row: Row = headers
+            .iter()
+            .zip(rec.iter())
+            .map(|(h, v)| (h.clone(), v.to_string()))
+            .collect();
+        // an optional column left out means its default: a set that spells
+        // the default out does not differ from one that omits it
+        for (column, value) in table.defaults {
+            let v = row.entry(column.to_string()).or_default();
+            if v.is_empty() {
+                *v = value.to_string();
+            }
+        }
+        out.push(row);
     }
     Ok(out)
 }
@@ -88,9 +93,11 @@ pub(crate) fn read_rows(set: &FactorSet, table: &str) -> Result<Vec<Row>> {
 /// Row-level differences between two loaded sets.
 pub fn diff_sets(a: &FactorSet, b: &FactorSet) -> Result<SetDiff> {
     let mut tables = Vec::new();
-    for (table, keys) in KEYS {
+    for table in TABLES {
         let key_of = |r: &Row| {
-            keys.iter()
+            table
+                .key
+                .iter()
                 .map(|k| r.get(*k).cloned().unwrap_or_default())
                 .collect::<Vec<_>>()
                 .join("/")
@@ -104,7 +111,7 @@ pub fn diff_sets(a: &FactorSet, b: &FactorSet) -> Result<SetDiff> {
             .map(|r| (key_of(&r), r))
             .collect();
         let mut d = TableDiff {
-            table: table.to_string(),
+            table: table.name.to_string(),
             added: vec![],
             removed: vec![],
             changed: vec![],
@@ -112,27 +119,22 @@ pub fn diff_sets(a: &FactorSet, b: &FactorSet) -> Result<SetDiff> {
         for (k, row) in &rb {
             match ra.get(k) {
                 None => d.added.push(row.clone()),
-                Some(old) if old != row => {
-                    let fields = old
+                Some(old) => {
+                    // a column one set lacks (an optional one) reads as empty
+                    let value = |r: &Row, c: &str| r.get(c).cloned().unwrap_or_default();
+                    let fields: BTreeMap<String, (String, String)> = old
                         .keys()
                         .chain(row.keys())
-                        .filter(|c| old.get(*c) != row.get(*c))
-                        .map(|c| {
-                            (
-                                c.clone(),
-                                (
-                                    old.get(c).cloned().unwrap_or_default(),
-                                    row.get(c).cloned().unwrap_or_default(),
-                                ),
-                            )
-                        })
+                        .filter(|c| value(old, c) != value(row, c))
+                        .map(|c| (c.clone(), (value(old, c), value(row, c))))
                         .collect();
-                    d.changed.push(Changed {
-                        key: k.clone(),
-                        fields,
-                    });
+                    if !fields.is_empty() {
+                        d.changed.push(Changed {
+                            key: k.clone(),
+                            fields,
+                        });
+                    }
                 }
-                _ => {}
             }
         }
         for (k, row) in &ra {

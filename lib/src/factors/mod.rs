@@ -15,17 +15,20 @@ pub(crate) mod tables;
 
 pub use diff::{SetDiff, diff_dirs, diff_sets};
 pub use tables::{
-    CombustionRow, EnergyRow, FactorSetMeta, GenerationRateRow, GridFactorRow, GridRegionRow,
-    HeatFactorRow, HighEnergyRow, SourceRow, SpecialSectorRow, StandardCoalRow, UnitRow,
+    Category, Co2Method, CoalRateSeries, CombustionRow, EnergyRow, FactorSetMeta,
+    GenerationRateRow, GridFactorRow, GridRegionRow, GridScope, HeatFactorRow, HighEnergyRow,
+    NcvBasis, Quality, SourceRow, SpecialSectorRow, StandardCoalRow, TceMethod, UnitRow,
 };
 
 use std::path::{Path, PathBuf};
 
+use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
 use crate::digest::sha256_hex;
 use crate::error::{Error, Result};
+use tables::FactorTable;
 
 /// Energy codes every factor set must define (DESIGN.md).
 pub const REQUIRED_ENERGY_CODES: &[&str] = &[
@@ -61,28 +64,6 @@ pub struct FactorFile {
     pub sha256: String,
 }
 
-/// A loaded factor set.
-#[derive(Debug, Clone)]
-pub struct FactorSet {
-    pub dir: PathBuf,
-    pub meta: FactorSetMeta,
-    pub sources: Vec<SourceRow>,
-    pub energy: Vec<EnergyRow>,
-    pub units: Vec<UnitRow>,
-    pub standard_coal: Vec<StandardCoalRow>,
-    pub combustion: Vec<CombustionRow>,
-    pub grid_factors: Vec<GridFactorRow>,
-    pub grid_regions: Vec<GridRegionRow>,
-    pub heat_factors: Vec<HeatFactorRow>,
-    pub generation_rate: Vec<GenerationRateRow>,
-    pub high_energy: Vec<HighEnergyRow>,
-    pub special_sectors: Vec<SpecialSectorRow>,
-    /// Every file in the directory with its sha256, sorted by name.
-    pub files: Vec<FactorFile>,
-    /// sha256 over the sorted (name, sha256) list: the identity of the content.
-    pub hash: String,
-}
-
 /// A problem the self-check found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -96,19 +77,110 @@ impl std::fmt::Display for Finding {
     }
 }
 
-pub(crate) const TABLES: &[&str] = &[
-    "sources",
-    "energy_catalog",
-    "units",
-    "standard_coal",
-    "combustion_co2",
-    "grid_factors",
-    "grid_regions",
-    "heat_factors",
-    "generation_coal_rate",
-    "high_energy_sectors",
-    "special_sectors",
-];
+/// The tables of a factor set, declared once as (field of [`FactorSet`]: row
+/// type). The struct, the loader, the duplicate-key and source checks,
+/// `factors diff` and the session registration all follow this list; what
+/// each table is (file key, key columns, registration) is its row type's
+/// [`FactorTable`] impl.
+macro_rules! factor_tables {
+    ($( $(#[$doc:meta])* $field:ident: $row:ty, )+) => {
+        /// A loaded factor set.
+        #[derive(Debug, Clone)]
+        pub struct FactorSet {
+            pub dir: PathBuf,
+            pub meta: FactorSetMeta,
+            $( $(#[$doc])* pub $field: Vec<$row>, )+
+            /// Every file in the directory with its sha256, sorted by name.
+            pub files: Vec<FactorFile>,
+            /// sha256 over the sorted (name, sha256) list: the identity of the content.
+            pub hash: String,
+        }
+
+        /// Every table, in the order of `factor_tables!`.
+        pub(crate) const TABLES: &[TableInfo] = &[$( TableInfo::of::<$row>(), )+];
+
+        impl FactorSet {
+            fn read_tables(
+                dir: &Path,
+                meta: FactorSetMeta,
+                files: Vec<FactorFile>,
+                hash: String,
+            ) -> Result<Self> {
+                Ok(FactorSet {
+                    $( $field: read_csv(&dir.join(&meta.files[<$row as FactorTable>::NAME]), dir)?, )+
+                    dir: dir.to_path_buf(),
+                    meta,
+                    files,
+                    hash,
+                })
+            }
+
+            /// Every table's rows, in the order of [`TABLES`].
+            pub(crate) fn tables(&self) -> Vec<&dyn Table> {
+                vec![$( &self.$field as &dyn Table, )+]
+            }
+        }
+    };
+}
+
+factor_tables! {
+    sources: SourceRow,
+    energy: EnergyRow,
+    units: UnitRow,
+    standard_coal: StandardCoalRow,
+    combustion: CombustionRow,
+    grid_factors: GridFactorRow,
+    grid_regions: GridRegionRow,
+    heat_factors: HeatFactorRow,
+    generation_rate: GenerationRateRow,
+    high_energy: HighEnergyRow,
+    special_sectors: SpecialSectorRow,
+}
+
+/// A table's [`FactorTable`] constants, for code that walks every table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TableInfo {
+    pub(crate) name: &'static str,
+    pub(crate) key: &'static [&'static str],
+    pub(crate) header_aliases: &'static [(&'static str, &'static str)],
+    pub(crate) defaults: &'static [(&'static str, &'static str)],
+}
+
+impl TableInfo {
+    const fn of<T: FactorTable>() -> Self {
+        TableInfo {
+            name: T::NAME,
+            key: T::KEY,
+            header_aliases: T::HEADER_ALIASES,
+            defaults: T::DEFAULTS,
+        }
+    }
+}
+
+/// The loaded rows of one table, whatever their type.
+pub(crate) trait Table {
+    fn info(&self) -> TableInfo;
+    /// Each row's key, in file order.
+    fn keys(&self) -> Vec<String>;
+    /// Each row's source_id, for tables whose rows cite one.
+    fn source_ids(&self) -> Vec<&str>;
+    fn register(&self, set: &FactorSet, ctx: &SessionContext) -> Result<()>;
+}
+
+impl<T: FactorTable> Table for Vec<T> {
+    fn info(&self) -> TableInfo {
+        TableInfo::of::<T>()
+    }
+    fn keys(&self) -> Vec<String> {
+        self.iter().map(FactorTable::key).collect()
+    }
+    fn source_ids(&self) -> Vec<&str> {
+        self.iter().filter_map(FactorTable::source_id).collect()
+    }
+    fn register(&self, set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+        T::register(set, ctx)
+    }
+}
 
 impl FactorSet {
     /// Load a factor set directory. Malformed files fail here with file, line
@@ -127,39 +199,26 @@ impl FactorSet {
         })?;
         let meta: FactorSetMeta =
             serde_saphyr::from_str(&meta_raw).map_err(|e| err(format!("factor-set.yaml: {e}")))?;
-        for t in TABLES {
-            if !meta.files.contains_key(*t) {
+        for t in TABLES.iter().map(|t| t.name) {
+            if !meta.files.contains_key(t) {
                 return Err(err(format!(
                     "factor-set.yaml: files.{t} is missing; every set names its {t} table"
                 )));
             }
         }
-        if let Some(extra) = meta.files.keys().find(|k| !TABLES.contains(&k.as_str())) {
+        if let Some(extra) = meta
+            .files
+            .keys()
+            .find(|k| !TABLES.iter().any(|t| t.name == k.as_str()))
+        {
             return Err(err(format!(
                 "factor-set.yaml: files.{extra} is not a known table (known: {})",
-                TABLES.join(", ")
+                TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
             )));
         }
-        let file = |t: &str| dir.join(&meta.files[t]);
         let files = hash_dir(dir)?;
         let hash = set_hash(&files);
-        Ok(FactorSet {
-            sources: read_csv(&file("sources"), dir)?,
-            energy: read_csv(&file("energy_catalog"), dir)?,
-            units: read_csv(&file("units"), dir)?,
-            standard_coal: read_csv(&file("standard_coal"), dir)?,
-            combustion: read_csv(&file("combustion_co2"), dir)?,
-            grid_factors: read_csv(&file("grid_factors"), dir)?,
-            grid_regions: read_csv(&file("grid_regions"), dir)?,
-            heat_factors: read_csv(&file("heat_factors"), dir)?,
-            generation_rate: read_csv(&file("generation_coal_rate"), dir)?,
-            high_energy: read_csv(&file("high_energy_sectors"), dir)?,
-            special_sectors: read_csv(&file("special_sectors"), dir)?,
-            dir: dir.to_path_buf(),
-            meta,
-            files,
-            hash,
-        })
+        Self::read_tables(dir, meta, files, hash)
     }
 
     /// Load and require the self-check to pass.
@@ -219,6 +278,26 @@ impl FactorSet {
             &energy.base_unit,
         )
         .map(|f| row.co2_factor * f)
+    }
+
+    /// GJ of calorific value per base unit of an energy that has a
+    /// standard-coal row (its ncv in kJ/<unit of the base unit's dimension>):
+    /// what turns a quantity of a heat-type energy into the GJ the heat
+    /// factor is per.
+    pub fn gj_per_base_unit(&self, energy_code: &str) -> Option<f64> {
+        let energy = self.energy.iter().find(|e| e.energy_code == energy_code)?;
+        let row = self
+            .standard_coal
+            .iter()
+            .find(|r| r.energy_code == energy_code)?;
+        let den = row.ncv_unit.strip_prefix("kJ/")?;
+        let den = self.units.iter().find(|u| u.unit == den)?;
+        let base = self.units.iter().find(|u| u.unit == energy.base_unit)?;
+        if den.dimension != base.dimension {
+            return None;
+        }
+        // kJ/den × (base.to_base / den.to_base) den per base ÷ 10^6 kJ per GJ
+        Some(row.ncv * base.to_base / den.to_base / 1e6)
     }
 
     /// (lower-cased alias, energy code), the code itself included.
@@ -294,15 +373,44 @@ pub(crate) fn read_csv<T: DeserializeOwned>(path: &Path, dir: &Path) -> Result<V
         .trim(csv::Trim::All)
         .from_path(path)
         .map_err(|e| err(format!("cannot read {name}: {e}")))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| err(format!("cannot read {name}: {e}")))?
+        .clone();
     let mut rows = Vec::new();
-    for (i, rec) in reader.deserialize::<T>().enumerate() {
-        match rec {
-            Ok(r) => rows.push(r),
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(i as u64 + 2);
-                return Err(err(format!("{name} line {line}: {e}")));
+    for (i, rec) in reader.records().enumerate() {
+        let line = |e: &csv::Error| e.position().map(|p| p.line()).unwrap_or(i as u64 + 2);
+        let rec = rec.map_err(|e| err(format!("{name} line {}: {e}", line(&e))))?;
+        let e = match rec.deserialize::<T>(Some(&headers)) {
+            Ok(r) => {
+                rows.push(r);
+                continue;
             }
-        }
+            Err(e) => e,
+        };
+        let line = rec.position().map(|p| p.line()).unwrap_or(i as u64 + 2);
+        let csv::ErrorKind::Deserialize { err: de, .. } = e.kind() else {
+            return Err(err(format!("{name} line {line}: {e}")));
+        };
+        // name the column: serde reports an unknown enum value (a method,
+        // scope or quality, with the allowed ones) without its field
+        let message = de.kind().to_string();
+        let column = de.field().map(|f| f as usize).or_else(|| {
+            let value = message
+                .strip_prefix("unknown variant `")?
+                .split('`')
+                .next()?;
+            let mut at = rec.iter().enumerate().filter(|(_, v)| *v == value);
+            match (at.next(), at.next()) {
+                (Some((i, _)), None) => Some(i),
+                _ => None,
+            }
+        });
+        let column = column
+            .and_then(|f| headers.get(f))
+            .map(|h| format!(", column {h}"))
+            .unwrap_or_default();
+        return Err(err(format!("{name} line {line}{column}: {message}")));
     }
     Ok(rows)
 }

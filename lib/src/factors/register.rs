@@ -1,5 +1,6 @@
 //! Registering a factor set's tables in a session, in the shapes the SQL
-//! steps read (`energy_catalog`, `grid_factor`, `generation_coal_rate` …).
+//! steps read (`energy_catalog`, `grid_factor`, `generation_coal_rate` …):
+//! one function per table, called through its `FactorTable::register`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,254 +12,303 @@ use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
 use crate::factors::FactorSet;
-use crate::factors::tables::CombustionRow;
-use crate::factors::tables::StandardCoalRow;
-use crate::factors::tables::UnitRow;
+use crate::factors::tables::{
+    Co2Method, CoalRateSeries, CombustionRow, GridRegionRow, StandardCoalRow, TceMethod, UnitRow,
+};
 
 impl FactorSet {
     /// Register the set's tables in a session, in the shapes the SQL steps use.
     pub fn register(&self, ctx: &SessionContext) -> Result<()> {
-        let units: HashMap<&str, &UnitRow> =
-            self.units.iter().map(|u| (u.unit.as_str(), u)).collect();
-        let coal: HashMap<&str, &StandardCoalRow> = self
-            .standard_coal
-            .iter()
-            .map(|r| (r.energy_code.as_str(), r))
-            .collect();
-        let comb: HashMap<&str, &CombustionRow> = self
-            .combustion
-            .iter()
-            .map(|r| (r.energy_code.as_str(), r))
-            .collect();
-        let e = &self.energy;
-        let tce: Vec<Option<f64>> = e
-            .iter()
-            .map(|r| {
-                (r.tce_method == "coefficient")
-                    .then(|| self.tce_per_base_unit(&r.energy_code))
-                    .flatten()
-            })
-            .collect();
-        let co2: Vec<Option<f64>> = e
-            .iter()
-            .map(|r| {
-                (r.co2_method == "combustion")
-                    .then(|| self.co2_per_base_unit(&r.energy_code))
-                    .flatten()
-            })
-            .collect();
-        register_batch(
-            ctx,
-            "energy_catalog",
-            vec![
-                (
-                    "energy_code",
-                    strs(e.iter().map(|r| Some(r.energy_code.as_str()))),
-                ),
-                ("name_zh", strs(e.iter().map(|r| Some(r.name_zh.as_str())))),
-                ("name_en", strs(e.iter().map(|r| Some(r.name_en.as_str())))),
-                (
-                    "category",
-                    strs(e.iter().map(|r| Some(r.category.as_str()))),
-                ),
-                (
-                    "fossil",
-                    Arc::new(BooleanArray::from(
-                        e.iter().map(|r| r.fossil).collect::<Vec<_>>(),
-                    )),
-                ),
-                (
-                    "base_unit",
-                    strs(e.iter().map(|r| Some(r.base_unit.as_str()))),
-                ),
-                (
-                    "dimension",
-                    strs(e.iter().map(|r| {
-                        units
-                            .get(r.base_unit.as_str())
-                            .map(|u| u.dimension.as_str())
-                    })),
-                ),
-                (
-                    "tce_method",
-                    strs(e.iter().map(|r| Some(r.tce_method.as_str()))),
-                ),
-                (
-                    "co2_method",
-                    strs(e.iter().map(|r| Some(r.co2_method.as_str()))),
-                ),
-                ("tce_per_base_unit", Arc::new(Float64Array::from(tce))),
-                (
-                    "tce_source_id",
-                    strs(e.iter().map(|r| {
-                        coal.get(r.energy_code.as_str())
-                            .map(|c| c.source_id.as_str())
-                    })),
-                ),
-                (
-                    "tce_quality",
-                    strs(
-                        e.iter()
-                            .map(|r| coal.get(r.energy_code.as_str()).map(|c| c.quality.as_str())),
-                    ),
-                ),
-                ("co2_t_per_base_unit", Arc::new(Float64Array::from(co2))),
-                (
-                    "co2_source_id",
-                    strs(e.iter().map(|r| {
-                        comb.get(r.energy_code.as_str())
-                            .map(|c| c.source_id.as_str())
-                    })),
-                ),
-                (
-                    "co2_quality",
-                    strs(
-                        e.iter()
-                            .map(|r| comb.get(r.energy_code.as_str()).map(|c| c.quality.as_str())),
-                    ),
-                ),
-            ],
-        )?;
-        let ea = self.energy_aliases();
-        register_batch(
-            ctx,
-            "energy_alias",
-            vec![
-                ("alias", strs(ea.iter().map(|(a, _)| Some(a.as_str())))),
-                ("energy_code", strs(ea.iter().map(|(_, c)| Some(*c)))),
-            ],
-        )?;
-        let u = &self.units;
-        register_batch(
-            ctx,
-            "unit_catalog",
-            vec![
-                ("unit", strs(u.iter().map(|r| Some(r.unit.as_str())))),
-                (
-                    "dimension",
-                    strs(u.iter().map(|r| Some(r.dimension.as_str()))),
-                ),
-                (
-                    "to_base",
-                    Arc::new(Float64Array::from(
-                        u.iter().map(|r| r.to_base).collect::<Vec<_>>(),
-                    )),
-                ),
-            ],
-        )?;
-        let ua = self.unit_aliases();
-        register_batch(
-            ctx,
-            "unit_alias",
-            vec![
-                ("alias", strs(ua.iter().map(|(a, _)| Some(a.as_str())))),
-                ("unit", strs(ua.iter().map(|(_, c)| Some(*c)))),
-            ],
-        )?;
-        let g = &self.grid_factors;
-        register_batch(
-            ctx,
-            "grid_factor",
-            vec![
-                ("scope", strs(g.iter().map(|r| Some(r.scope.as_str())))),
-                (
-                    "area_code",
-                    strs(g.iter().map(|r| Some(r.area_code.as_str()))),
-                ),
-                ("data_year", ints(g.iter().map(|r| r.data_year))),
-                ("tco2_per_mwh", floats(g.iter().map(|r| r.tco2_per_mwh))),
-                (
-                    "source_id",
-                    strs(g.iter().map(|r| Some(r.source_id.as_str()))),
-                ),
-                ("quality", strs(g.iter().map(|r| Some(r.quality.as_str())))),
-            ],
-        )?;
-        let gr = &self.grid_regions;
-        register_batch(
-            ctx,
-            "grid_region",
-            vec![
-                (
-                    "province_code",
-                    strs(gr.iter().map(|r| Some(r.province_code.as_str()))),
-                ),
-                (
-                    "grid_region",
-                    strs(gr.iter().map(|r| Some(r.grid_region.as_str()))),
-                ),
-            ],
-        )?;
-        let h = &self.heat_factors;
-        register_batch(
-            ctx,
-            "heat_factor",
-            vec![
-                ("data_year", ints(h.iter().map(|r| r.data_year))),
-                ("tco2_per_gj", floats(h.iter().map(|r| r.tco2_per_gj))),
-                (
-                    "source_id",
-                    strs(h.iter().map(|r| Some(r.source_id.as_str()))),
-                ),
-                ("quality", strs(h.iter().map(|r| Some(r.quality.as_str())))),
-            ],
-        )?;
-        let gen_rate = &self.generation_rate;
-        register_batch(
-            ctx,
-            "generation_coal_rate",
-            vec![
-                ("data_year", ints(gen_rate.iter().map(|r| r.data_year))),
-                (
-                    "kgce_per_kwh",
-                    floats(gen_rate.iter().map(|r| r.kgce_per_kwh)),
-                ),
-                (
-                    "tce_per_kwh",
-                    floats(gen_rate.iter().map(|r| r.kgce_per_kwh / 1000.0)),
-                ),
-            ],
-        )?;
-        let elec_tce = self
-            .tce_per_base_unit("electricity")
-            .ok_or_else(|| Error::Internal("electricity coefficient missing".into()))?;
-        register_batch(
-            ctx,
-            "electricity_equivalent",
-            vec![("tce_per_kwh", floats([elec_tce].into_iter()))],
-        )?;
-        // two named code lists: the code, its names and its source
-        let code_list = |name: &str, key: &str, rows: Vec<[&str; 4]>| {
-            let column = |i: usize| strs(rows.iter().map(|r| Some(r[i])));
-            register_batch(
-                ctx,
-                name,
-                vec![
-                    (key, column(0)),
-                    ("name_zh", column(1)),
-                    ("name_en", column(2)),
-                    ("source_id", column(3)),
-                ],
-            )
-        };
-        code_list(
-            "high_energy_division",
-            "division",
-            self.high_energy
-                .iter()
-                .map(|r| [&*r.division, &*r.name_zh, &*r.name_en, &*r.source_id])
-                .collect(),
-        )?;
-        code_list(
-            "special_sector",
-            "sector_code",
-            self.special_sectors
-                .iter()
-                .map(|r| [&*r.sector_code, &*r.name_zh, &*r.name_en, &*r.source_id])
-                .collect(),
-        )?;
+        for t in self.tables() {
+            t.register(self, ctx)?;
+        }
         Ok(())
     }
+}
+
+/// `energy_catalog` (the catalog with tce and CO2 per base unit, their
+/// sources and the calorific value in GJ per base unit) and `energy_alias`.
+pub(crate) fn energy_catalog(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let units: HashMap<&str, &UnitRow> = set.units.iter().map(|u| (u.unit.as_str(), u)).collect();
+    let coal: HashMap<&str, &StandardCoalRow> = set
+        .standard_coal
+        .iter()
+        .map(|r| (r.energy_code.as_str(), r))
+        .collect();
+    let comb: HashMap<&str, &CombustionRow> = set
+        .combustion
+        .iter()
+        .map(|r| (r.energy_code.as_str(), r))
+        .collect();
+    let e = &set.energy;
+    let tce: Vec<Option<f64>> = e
+        .iter()
+        .map(|r| {
+            (r.tce_method == TceMethod::Coefficient)
+                .then(|| set.tce_per_base_unit(&r.energy_code))
+                .flatten()
+        })
+        .collect();
+    let co2: Vec<Option<f64>> = e
+        .iter()
+        .map(|r| {
+            (r.co2_method == Co2Method::Combustion)
+                .then(|| set.co2_per_base_unit(&r.energy_code))
+                .flatten()
+        })
+        .collect();
+    let gj: Vec<Option<f64>> = e
+        .iter()
+        .map(|r| set.gj_per_base_unit(&r.energy_code))
+        .collect();
+    register_batch(
+        ctx,
+        "energy_catalog",
+        vec![
+            (
+                "energy_code",
+                strs(e.iter().map(|r| Some(r.energy_code.as_str()))),
+            ),
+            ("name_zh", strs(e.iter().map(|r| Some(r.name_zh.as_str())))),
+            ("name_en", strs(e.iter().map(|r| Some(r.name_en.as_str())))),
+            (
+                "category",
+                strs(e.iter().map(|r| Some(r.category.as_str()))),
+            ),
+            (
+                "fossil",
+                Arc::new(BooleanArray::from(
+                    e.iter().map(|r| r.fossil).collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "base_unit",
+                strs(e.iter().map(|r| Some(r.base_unit.as_str()))),
+            ),
+            (
+                "dimension",
+                strs(e.iter().map(|r| {
+                    units
+                        .get(r.base_unit.as_str())
+                        .map(|u| u.dimension.as_str())
+                })),
+            ),
+            (
+                "tce_method",
+                strs(e.iter().map(|r| Some(r.tce_method.as_str()))),
+            ),
+            (
+                "co2_method",
+                strs(e.iter().map(|r| Some(r.co2_method.as_str()))),
+            ),
+            ("tce_per_base_unit", Arc::new(Float64Array::from(tce))),
+            (
+                "tce_source_id",
+                strs(e.iter().map(|r| {
+                    coal.get(r.energy_code.as_str())
+                        .map(|c| c.source_id.as_str())
+                })),
+            ),
+            (
+                "tce_quality",
+                strs(
+                    e.iter()
+                        .map(|r| coal.get(r.energy_code.as_str()).map(|c| c.quality.as_str())),
+                ),
+            ),
+            ("co2_t_per_base_unit", Arc::new(Float64Array::from(co2))),
+            (
+                "co2_source_id",
+                strs(e.iter().map(|r| {
+                    comb.get(r.energy_code.as_str())
+                        .map(|c| c.source_id.as_str())
+                })),
+            ),
+            (
+                "co2_quality",
+                strs(
+                    e.iter()
+                        .map(|r| comb.get(r.energy_code.as_str()).map(|c| c.quality.as_str())),
+                ),
+            ),
+            ("gj_per_base_unit", Arc::new(Float64Array::from(gj))),
+        ],
+    )?;
+    let ea = set.energy_aliases();
+    register_batch(
+        ctx,
+        "energy_alias",
+        vec![
+            ("alias", strs(ea.iter().map(|(a, _)| Some(a.as_str())))),
+            ("energy_code", strs(ea.iter().map(|(_, c)| Some(*c)))),
+        ],
+    )
+}
+
+/// `unit_catalog` and `unit_alias`.
+pub(crate) fn unit_catalog(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let u = &set.units;
+    register_batch(
+        ctx,
+        "unit_catalog",
+        vec![
+            ("unit", strs(u.iter().map(|r| Some(r.unit.as_str())))),
+            (
+                "dimension",
+                strs(u.iter().map(|r| Some(r.dimension.as_str()))),
+            ),
+            (
+                "to_base",
+                Arc::new(Float64Array::from(
+                    u.iter().map(|r| r.to_base).collect::<Vec<_>>(),
+                )),
+            ),
+        ],
+    )?;
+    let ua = set.unit_aliases();
+    register_batch(
+        ctx,
+        "unit_alias",
+        vec![
+            ("alias", strs(ua.iter().map(|(a, _)| Some(a.as_str())))),
+            ("unit", strs(ua.iter().map(|(_, c)| Some(*c)))),
+        ],
+    )
+}
+
+/// `electricity_equivalent`: one row, electricity's standard-coal
+/// coefficient (equivalent value) in tce/kWh.
+pub(crate) fn electricity_equivalent(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let elec_tce = set
+        .tce_per_base_unit("electricity")
+        .ok_or_else(|| Error::Internal("electricity coefficient missing".into()))?;
+    register_batch(
+        ctx,
+        "electricity_equivalent",
+        vec![("tce_per_kwh", floats([elec_tce].into_iter()))],
+    )
+}
+
+pub(crate) fn grid_factor(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let g = &set.grid_factors;
+    register_batch(
+        ctx,
+        "grid_factor",
+        vec![
+            ("scope", strs(g.iter().map(|r| Some(r.scope.as_str())))),
+            (
+                "area_code",
+                strs(g.iter().map(|r| Some(r.area_code.as_str()))),
+            ),
+            ("data_year", ints(g.iter().map(|r| r.data_year))),
+            ("tco2_per_mwh", floats(g.iter().map(|r| r.tco2_per_mwh))),
+            (
+                "source_id",
+                strs(g.iter().map(|r| Some(r.source_id.as_str()))),
+            ),
+            ("quality", strs(g.iter().map(|r| Some(r.quality.as_str())))),
+        ],
+    )
+}
+
+/// `grid_region`: province_code holds the area's code (a province or a
+/// city), area_prefix its 2 or 4 leading digits for a longest-prefix match.
+pub(crate) fn grid_region(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let gr = &set.grid_regions;
+    register_batch(
+        ctx,
+        "grid_region",
+        vec![
+            (
+                "province_code",
+                strs(gr.iter().map(|r| Some(r.province_code.as_str()))),
+            ),
+            (
+                "grid_region",
+                strs(gr.iter().map(|r| Some(r.grid_region.as_str()))),
+            ),
+            (
+                "area_prefix",
+                strs(gr.iter().map(GridRegionRow::area_prefix)),
+            ),
+        ],
+    )
+}
+
+pub(crate) fn heat_factor(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let h = &set.heat_factors;
+    register_batch(
+        ctx,
+        "heat_factor",
+        vec![
+            ("data_year", ints(h.iter().map(|r| r.data_year))),
+            ("tco2_per_gj", floats(h.iter().map(|r| r.tco2_per_gj))),
+            (
+                "source_id",
+                strs(h.iter().map(|r| Some(r.source_id.as_str()))),
+            ),
+            ("quality", strs(h.iter().map(|r| Some(r.quality.as_str())))),
+        ],
+    )
+}
+
+pub(crate) fn generation_coal_rate(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let g = &set.generation_rate;
+    register_batch(
+        ctx,
+        "generation_coal_rate",
+        vec![
+            ("data_year", ints(g.iter().map(|r| r.data_year))),
+            ("kgce_per_kwh", floats(g.iter().map(|r| r.kgce_per_kwh))),
+            (
+                "tce_per_kwh",
+                floats(g.iter().map(|r| r.kgce_per_kwh / 1000.0)),
+            ),
+            (
+                "series",
+                strs(g.iter().map(|r| r.series.map(CoalRateSeries::as_str))),
+            ),
+        ],
+    )
+}
+
+pub(crate) fn high_energy_division(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    code_list(
+        ctx,
+        "high_energy_division",
+        "division",
+        set.high_energy
+            .iter()
+            .map(|r| [&*r.division, &*r.name_zh, &*r.name_en, &*r.source_id])
+            .collect(),
+    )
+}
+
+pub(crate) fn special_sector(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    code_list(
+        ctx,
+        "special_sector",
+        "sector_code",
+        set.special_sectors
+            .iter()
+            .map(|r| [&*r.sector_code, &*r.name_zh, &*r.name_en, &*r.source_id])
+            .collect(),
+    )
+}
+
+/// A named code list: the code, its names and its source.
+fn code_list(ctx: &SessionContext, name: &str, key: &str, rows: Vec<[&str; 4]>) -> Result<()> {
+    let column = |i: usize| strs(rows.iter().map(|r| Some(r[i])));
+    register_batch(
+        ctx,
+        name,
+        vec![
+            (key, column(0)),
+            ("name_zh", column(1)),
+            ("name_en", column(2)),
+            ("source_id", column(3)),
+        ],
+    )
 }
 
 pub(crate) fn strs<'a>(it: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
