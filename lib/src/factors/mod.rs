@@ -11,6 +11,8 @@
 pub(crate) mod check;
 pub(crate) mod diff;
 pub(crate) mod register;
+#[cfg(test)]
+mod table_tests;
 pub(crate) mod tables;
 
 pub use diff::{SetDiff, diff_dirs, diff_sets};
