@@ -57,9 +57,6 @@ macro_rules! vocabulary {
         }
 
         impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &[Self] = &[$(Self::$variant),+];
-
             /// The value as the CSV files and the SQL steps spell it.
             pub fn as_str(self) -> &'static str {
                 match self {
