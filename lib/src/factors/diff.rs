@@ -45,7 +45,8 @@ impl SetDiff {
 
 /// A table's rows as text, column → value, under the canonical column names
 /// (a header alias such as grid_regions' `area_code` reads as `province_code`,
-/// so sets spelling the header either way pair their rows).
+/// so sets spelling the header either way pair their rows) and with the
+/// defaults of optional columns filled in.
 pub(crate) fn read_rows(set: &FactorSet, table: &TableInfo) -> Result<Vec<Row>> {
     let path = set.dir.join(&set.meta.files[table.name]);
     let mut r = csv::ReaderBuilder::new()
@@ -71,13 +72,20 @@ pub(crate) fn read_rows(set: &FactorSet, table: &TableInfo) -> Result<Vec<Row>> 
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| Error::Internal(e.to_string()))?;
-        out.push(
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.clone(), v.to_string()))
-                .collect(),
-        );
+        let mut row: Row = headers
+            .iter()
+            .zip(rec.iter())
+            .map(|(h, v)| (h.clone(), v.to_string()))
+            .collect();
+        // an optional column left out means its default: a set that spells
+        // the default out does not differ from one that omits it
+        for (column, value) in table.defaults {
+            let v = row.entry(column.to_string()).or_default();
+            if v.is_empty() {
+                *v = value.to_string();
+            }
+        }
+        out.push(row);
     }
     Ok(out)
 }

@@ -145,6 +145,7 @@ pub(crate) struct TableInfo {
     pub(crate) name: &'static str,
     pub(crate) key: &'static [&'static str],
     pub(crate) header_aliases: &'static [(&'static str, &'static str)],
+    pub(crate) defaults: &'static [(&'static str, &'static str)],
 }
 
 impl TableInfo {
@@ -153,6 +154,7 @@ impl TableInfo {
             name: T::NAME,
             key: T::KEY,
             header_aliases: T::HEADER_ALIASES,
+            defaults: T::DEFAULTS,
         }
     }
 }

@@ -398,6 +398,15 @@ fn diff_pairs_rows_across_header_spellings_and_new_columns() {
     assert_eq!(y2019.fields.len(), 1, "{:?}", y2019.fields);
     // 2019-2023 in both, 2015 and 2024 new: 2 added
     assert_eq!(rates.added.len(), 2);
+    // an ncv_basis spelling out the default (raw coal) is no change; natural
+    // gas's own basis is
+    let co2 = table("combustion_co2");
+    assert!(co2.changed.iter().all(|c| c.key != "raw_coal"), "{co2:?}");
+    let gas = co2.changed.iter().find(|c| c.key == "natural_gas").unwrap();
+    assert_eq!(
+        gas.fields.get("ncv_basis"),
+        Some(&("standard_coal".to_string(), "own".to_string()))
+    );
     // the untouched tables do not appear
     for same in ["units", "high_energy_sectors", "special_sectors"] {
         assert!(d.tables.iter().all(|t| t.table != same), "{same}");

@@ -29,6 +29,9 @@ pub(crate) trait FactorTable: serde::de::DeserializeOwned + Sized {
     const KEY: &'static [&'static str];
     /// Other spellings a header may use for a column: (alias, column).
     const HEADER_ALIASES: &'static [(&'static str, &'static str)] = &[];
+    /// What an optional column means when a file leaves it out or empty:
+    /// (column, value). `factors diff` compares rows with these filled in.
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[];
 
     /// The values of [`Self::KEY`], joined with '/'.
     fn key(&self) -> String;
@@ -54,9 +57,6 @@ macro_rules! vocabulary {
         }
 
         impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &[Self] = &[$(Self::$variant),+];
-
             /// The value as the CSV files and the SQL steps spell it.
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -374,6 +374,7 @@ impl FactorTable for StandardCoalRow {
 impl FactorTable for CombustionRow {
     const NAME: &'static str = "combustion_co2";
     const KEY: &'static [&'static str] = &["energy_code"];
+    const DEFAULTS: &'static [(&'static str, &'static str)] = &[("ncv_basis", "standard_coal")];
     fn key(&self) -> String {
         self.energy_code.clone()
     }
