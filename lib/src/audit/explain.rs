@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::audit::Published;
 use crate::audit::verify::batches_of;
-use crate::error::{Error, Result};
 use crate::engine::queries;
+use crate::error::{Error, Result};
 use crate::pipeline::Computed;
 
 /// How one published number was made.
@@ -153,7 +153,10 @@ pub async fn explain(
     let region_param = || ScalarValue::from(region);
     let year_param = |y: i32| ScalarValue::Int32(Some(y));
     let rows = queries::EXPLAIN_REGION_YEARS
-        .collect(ctx, &[region_param(), year_param(year), year_param(basis_year)])
+        .collect(
+            ctx,
+            &[region_param(), year_param(year), year_param(basis_year)],
+        )
         .await?;
     let mut cur: Option<BTreeMap<String, Option<f64>>> = None;
     let mut prev: Option<BTreeMap<String, Option<f64>>> = None;
@@ -200,9 +203,8 @@ pub async fn explain(
         .or(indicator.strip_suffix("_change_base"))
     {
         let (now, then) = (get(&cur, base), prev.as_ref().and_then(|p| get(p, base)));
-        let compared = as_compared(base).ok_or_else(|| {
-            Error::Internal(format!("{indicator}: no rounded column for {base}"))
-        })?;
+        let compared = as_compared(base)
+            .ok_or_else(|| Error::Internal(format!("{indicator}: no rounded column for {base}")))?;
         let (rn, rt) = (
             get(&cur, compared),
             prev.as_ref().and_then(|p| get(p, compared)),
@@ -330,8 +332,11 @@ pub async fn explain(
     };
     let by_energy = read_contrib(queries::EXPLAIN_BY_ENERGY.collect(ctx, &scope).await?)?;
     let by_sector = read_contrib(queries::EXPLAIN_BY_SECTOR.collect(ctx, &scope).await?)?;
-    let top_enterprises =
-        read_contrib(queries::EXPLAIN_TOP_ENTERPRISES.collect(ctx, &scope).await?)?;
+    let top_enterprises = read_contrib(
+        queries::EXPLAIN_TOP_ENTERPRISES
+            .collect(ctx, &scope)
+            .await?,
+    )?;
 
     // the factor rows the records used
     let factors = queries::EXPLAIN_FACTORS.collect(ctx, &scope).await?;

@@ -89,7 +89,10 @@ impl Query {
             return Err(Error::Internal(format!(
                 "{step} takes parameters {:?}, given {:?}",
                 self.params,
-                values.iter().map(ScalarValue::data_type).collect::<Vec<_>>()
+                values
+                    .iter()
+                    .map(ScalarValue::data_type)
+                    .collect::<Vec<_>>()
             )));
         }
         let wrap = |source| Error::sql(step.clone(), source);

@@ -8,8 +8,8 @@ use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::SessionContext;
 
 use crate::config::LoadedConfig;
-use crate::error::{Error, Result};
 use crate::engine::queries;
+use crate::error::{Error, Result};
 use crate::pipeline::readback::text;
 use crate::publish::manifest::InputTotal;
 

@@ -1,5 +1,6 @@
 //! Reading results back from the session: counts per input file, rejects
-//! by rule, and the terminal summary.
+//! by rule, and the terminal summary (the queries are files of
+//! `sql/queries/`, see crate::engine::queries).
 
 use std::collections::BTreeMap;
 
