@@ -6,12 +6,14 @@ use std::path::PathBuf;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::ScalarValue;
 use serde::Serialize;
 
 use crate::audit::Published;
 use crate::audit::verify::batches_of;
+use crate::engine::queries;
 use crate::error::{Error, Result};
-use crate::pipeline::{Computed, collect};
+use crate::pipeline::Computed;
 
 /// How one published number was made.
 #[derive(Debug, Clone, Serialize)]
@@ -76,12 +78,6 @@ pub struct FactorUsed {
     pub quality: Option<String>,
 }
 
-pub(crate) fn nbs_round(x: f64) -> f64 {
-    // as DataFusion's round(x, 4)
-    let f = 10f64.powi(4);
-    (x * f).round() / f
-}
-
 pub(crate) fn f64s(b: &RecordBatch, i: usize) -> Result<Vec<Option<f64>>> {
     let a = datafusion::arrow::compute::cast(b.column(i), &DataType::Float64)?;
     let a = a.as_primitive::<Float64Type>();
@@ -104,15 +100,17 @@ pub(crate) fn strings(b: &RecordBatch, i: usize) -> Result<Vec<String>> {
         .collect())
 }
 
-pub(crate) async fn query(
-    ctx: &datafusion::prelude::SessionContext,
-    sql: String,
-) -> Result<Vec<RecordBatch>> {
-    collect(ctx, &sql).await
-}
-
-pub(crate) fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+/// The column of region_intensity (50_indicators.sql) that holds an
+/// intensity as its change rates use it: rounded to 4 decimals when
+/// nbs_rounding is on. Explain shows these values and never rounds again, so
+/// the rounding rule has one definition.
+fn as_compared(intensity: &str) -> Option<&'static str> {
+    match intensity {
+        "energy_intensity" => Some("ei_r"),
+        "energy_intensity_controlled" => Some("eic_r"),
+        "co2_intensity" => Some("ci_r"),
+        _ => None,
+    }
 }
 
 /// The region_indicators column an explanation is asked for.
@@ -146,20 +144,20 @@ pub async fn explain(
 ) -> Result<Explanation> {
     let ctx = &c.ctx;
     let spec = indicator_column(indicator)?;
-    let base_year: i32 = c_base_year(ctx).await?;
+    let (base_year, nbs_rounding) = run_params(ctx).await?;
     let basis_year = if indicator.ends_with("_change_base") {
         base_year
     } else {
         year - 1
     };
-    let rows = query(
-        ctx,
-        format!(
-            "SELECT * FROM region_indicators WHERE region_code = {} AND year IN ({year}, {basis_year}) ORDER BY year DESC",
-            lit(region)
-        ),
-    )
-    .await?;
+    let region_param = || ScalarValue::from(region);
+    let year_param = |y: i32| ScalarValue::Int32(Some(y));
+    let rows = queries::EXPLAIN_REGION_YEARS
+        .collect(
+            ctx,
+            &[region_param(), year_param(year), year_param(basis_year)],
+        )
+        .await?;
     let mut cur: Option<BTreeMap<String, Option<f64>>> = None;
     let mut prev: Option<BTreeMap<String, Option<f64>>> = None;
     let mut region_name = String::new();
@@ -205,15 +203,17 @@ pub async fn explain(
         .or(indicator.strip_suffix("_change_base"))
     {
         let (now, then) = (get(&cur, base), prev.as_ref().and_then(|p| get(p, base)));
-        let nbs = c_nbs_rounding(ctx).await?;
-        let (rn, rt) = if nbs {
+        let compared = as_compared(base)
+            .ok_or_else(|| Error::Internal(format!("{indicator}: no rounded column for {base}")))?;
+        let (rn, rt) = (
+            get(&cur, compared),
+            prev.as_ref().and_then(|p| get(p, compared)),
+        );
+        if nbs_rounding {
             rounding = Some(
                 "both intensities rounded to 4 decimals before dividing (NBS practice)".into(),
             );
-            (now.map(nbs_round), then.map(nbs_round))
-        } else {
-            (now, then)
-        };
+        }
         let res = match (rn, rt) {
             (Some(a), Some(b)) if b != 0.0 => Some(a / b - 1.0),
             _ => None,
@@ -290,15 +290,9 @@ pub async fn explain(
     };
 
     // the GDP chain from the base year to this year
-    let gdp = query(
-        ctx,
-        format!(
-            "SELECT g.year, g.gdp, g.gdp_index, c.gdp_const FROM gdp_ok g LEFT JOIN gdp_const c \
-             ON c.region_code = g.region_code AND c.year = g.year WHERE g.region_code = {} ORDER BY g.year",
-            lit(region)
-        ),
-    )
-    .await?;
+    let gdp = queries::EXPLAIN_GDP_CHAIN
+        .collect(ctx, &[region_param()])
+        .await?;
     let mut gdp_chain = Vec::new();
     for b in &gdp {
         let (y, g, i, k) = (f64s(b, 0)?, f64s(b, 1)?, f64s(b, 2)?, f64s(b, 3)?);
@@ -313,18 +307,7 @@ pub async fn explain(
     }
 
     // contributions: records of the region and every region below it
-    let scope = format!(
-        "FROM records_computed r JOIN region_closure a ON a.region_code = r.region_code \
-         WHERE a.ancestor_code = {} AND r.year = {year}",
-        lit(region)
-    );
-    let contributions = |key: &str, name: &str, limit: &str| {
-        format!(
-            "SELECT {key} AS k, {name} AS n, CAST(sum(r.tce) AS DOUBLE) AS tce, \
-             CAST(sum(r.co2_direct_t) + sum(r.co2_indirect_t) AS DOUBLE) AS co2, count(*) AS records \
-             {scope} GROUP BY {key} ORDER BY co2 DESC, k {limit}"
-        )
-    };
+    let scope = [region_param(), year_param(year)];
     let read_contrib = |batches: Vec<RecordBatch>| -> Result<Vec<Contribution>> {
         let mut out = Vec::new();
         for b in &batches {
@@ -347,38 +330,16 @@ pub async fn explain(
         }
         Ok(out)
     };
-    let by_energy =
-        read_contrib(query(ctx, contributions("r.energy_code", "min(r.category)", "")).await?)?;
-    let by_sector = read_contrib(
-        query(ctx, contributions("CASE WHEN regexp_like(r.sector_code, '^[A-T]?[0-9]') THEN substr(regexp_replace(r.sector_code, '^[A-Z]', ''), 1, 2) ELSE r.sector_code END", "CASE WHEN bool_or(r.high_energy) THEN 'energy-intensive' ELSE '' END", "")).await?,
-    )?;
+    let by_energy = read_contrib(queries::EXPLAIN_BY_ENERGY.collect(ctx, &scope).await?)?;
+    let by_sector = read_contrib(queries::EXPLAIN_BY_SECTOR.collect(ctx, &scope).await?)?;
     let top_enterprises = read_contrib(
-        query(
-            ctx,
-            contributions(
-                "coalesce(r.enterprise_id, concat('sector ', r.sector_code))",
-                "min(coalesce(r.enterprise_name, ''))",
-                "LIMIT 10",
-            ),
-        )
-        .await?,
+        queries::EXPLAIN_TOP_ENTERPRISES
+            .collect(ctx, &scope)
+            .await?,
     )?;
 
     // the factor rows the records used
-    let factors = query(
-        ctx,
-        format!(
-            "SELECT DISTINCT r.energy_code, r.tce_per_base_unit, r.base_unit, r.tce_factor_year, r.co2_factor, \
-             r.indirect_factor, r.indirect_factor_scope, r.indirect_factor_area, r.factor_year, e.tce_source_id, e.tce_quality, \
-             e.co2_source_id, e.co2_quality {scope_join} ORDER BY 1",
-            scope_join = scope.replacen(
-                "FROM records_computed r",
-                "FROM records_computed r JOIN energy_catalog e ON e.energy_code = r.energy_code",
-                1
-            )
-        ),
-    )
-    .await?;
+    let factors = queries::EXPLAIN_FACTORS.collect(ctx, &scope).await?;
     let mut factors_used = Vec::new();
     let electricity = c
         .factors
@@ -395,11 +356,13 @@ pub async fn explain(
             f64s(b, 5)?,
         );
         let (iscope, iarea, fyear) = (strings(b, 6)?, strings(b, 7)?, f64s(b, 8)?);
-        let (tsrc, tq, csrc, cq) = (
+        let (tsrc, tq, csrc, cq, isrc, iq) = (
             strings(b, 9)?,
             strings(b, 10)?,
             strings(b, 11)?,
             strings(b, 12)?,
+            strings(b, 13)?,
+            strings(b, 14)?,
         );
         for r in 0..b.num_rows() {
             let some = |s: &String| (!s.is_empty()).then(|| s.clone());
@@ -425,7 +388,7 @@ pub async fn explain(
                         if tyear[r].is_some() {
                             None
                         } else {
-                            electricity.map(|e| e.quality.to_string())
+                            electricity.map(|e| e.quality.clone())
                         }
                     }),
                 });
@@ -465,33 +428,12 @@ pub async fn explain(
                             format!("{s} {}", iarea[r])
                         }
                     }),
-                    source_id: None,
-                    quality: None,
+                    source_id: some(&isrc[r]),
+                    quality: some(&iq[r]),
                 });
             }
         }
     }
-    // sources of grid and heat rows, from the factor set
-    for f in factors_used.iter_mut().filter(|f| f.source_id.is_none()) {
-        if f.kind == "grid CO2 factor" {
-            if let Some(row) = c.factors.grid_factors.iter().find(|g| {
-                Some(g.data_year) == f.factor_year
-                    && f.scope.as_deref() == Some(&format!("{} {}", g.scope, g.area_code))
-            }) {
-                f.source_id = Some(row.source_id.clone());
-                f.quality = Some(row.quality.to_string());
-            }
-        } else if let Some(row) = c
-            .factors
-            .heat_factors
-            .iter()
-            .find(|h| Some(h.data_year) == f.factor_year)
-        {
-            f.source_id = Some(row.source_id.clone());
-            f.quality = Some(row.quality.to_string());
-        }
-    }
-
     let steps = crate::engine::steps::STEPS
         .iter()
         .filter(|s| s.name != "60_targets.sql")
@@ -522,14 +464,16 @@ pub async fn explain(
     })
 }
 
-pub(crate) async fn c_base_year(ctx: &datafusion::prelude::SessionContext) -> Result<i32> {
-    let b = collect(ctx, "SELECT base_year FROM run_params").await?;
-    Ok(f64s(&b[0], 0)?[0].unwrap_or_default() as i32)
-}
-
-pub(crate) async fn c_nbs_rounding(ctx: &datafusion::prelude::SessionContext) -> Result<bool> {
-    let b = collect(ctx, "SELECT CAST(nbs_rounding AS INT) FROM run_params").await?;
-    Ok(f64s(&b[0], 0)?[0] == Some(1.0))
+/// The base year and whether intensities are rounded before a change rate.
+async fn run_params(ctx: &datafusion::prelude::SessionContext) -> Result<(i32, bool)> {
+    let b = queries::EXPLAIN_RUN_PARAMS.collect(ctx, &[]).await?;
+    let b = b
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| Error::Internal("run_params has no row".into()))?;
+    let base_year = f64s(b, 0)?[0].unwrap_or_default() as i32;
+    let nbs_rounding = b.column(1).as_boolean().value(0);
+    Ok((base_year, nbs_rounding))
 }
 
 /// The published value of `indicator` for a region and year, read from the

@@ -6,6 +6,7 @@
 pub(crate) mod ids;
 pub(crate) mod lookup;
 pub(crate) mod metrics;
+pub(crate) mod queries;
 pub(crate) mod session;
 pub(crate) mod steps;
 pub(crate) mod text;

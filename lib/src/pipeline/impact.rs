@@ -8,8 +8,9 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 use serde::Serialize;
 
 use crate::config::LoadedConfig;
-use crate::error::Result;
-use crate::pipeline::{RunOptions, collect, compute, load_all, work_dir};
+use crate::engine::queries;
+use crate::error::{Error, Result};
+use crate::pipeline::{RunOptions, compute, load_all, work_dir};
 
 /// How one region's indicator moves from set a to set b.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +25,8 @@ pub struct Impact {
     pub change: Option<f64>,
 }
 
+/// The indicators compared, in the order sql/queries/impact_indicators.sql
+/// selects them after region_code, region_name and year.
 pub const IMPACT_INDICATORS: &[&str] = &[
     "energy_tce",
     "energy_tce_controlled",
@@ -43,12 +46,17 @@ pub(crate) async fn indicators(cfg: &LoadedConfig, factors_location: &str) -> Re
     let work = work_dir(&cfg)?;
     let (factors, inputs) = load_all(&cfg, work.path()).await?;
     let c = compute(&cfg, factors, inputs, &RunOptions::default()).await?;
-    let sql = format!(
-        "SELECT region_code, region_name, year, {} FROM region_indicators ORDER BY region_code, year",
-        IMPACT_INDICATORS.join(", ")
-    );
     let mut out = Values::new();
-    for b in collect(&c.ctx, &sql).await? {
+    for b in queries::IMPACT_INDICATORS.collect(&c.ctx, &[]).await? {
+        let schema = b.schema();
+        let columns = schema.fields().iter().skip(3).map(|f| f.name().as_str());
+        if !columns.eq(IMPACT_INDICATORS.iter().copied()) {
+            return Err(Error::Internal(format!(
+                "sql/queries/{} does not select {}",
+                queries::IMPACT_INDICATORS.name,
+                IMPACT_INDICATORS.join(", ")
+            )));
+        }
         let codes = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8)?;
         let names = datafusion::arrow::compute::cast(b.column(1), &DataType::Utf8)?;
         let years = datafusion::arrow::compute::cast(b.column(2), &DataType::Float64)?;

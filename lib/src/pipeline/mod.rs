@@ -13,7 +13,6 @@ pub use impact::{IMPACT_INDICATORS, Impact, impact};
 pub(crate) use prepare::load_factors;
 pub use prepare::{Computed, compute, load_all, work_dir};
 pub use readback::SummaryRow;
-pub(crate) use readback::collect;
 
 use crate::config::LoadedConfig;
 use crate::digest::sha256_hex;

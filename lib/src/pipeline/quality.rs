@@ -8,15 +8,15 @@ use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::SessionContext;
 
 use crate::config::LoadedConfig;
+use crate::engine::queries;
 use crate::error::{Error, Result};
-use crate::pipeline::readback::collect;
 use crate::pipeline::readback::text;
 use crate::publish::manifest::InputTotal;
 
 /// Refuse a regions table whose parent links loop: a roll-up would count a
 /// region twice.
 pub(crate) async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
-    let batches = collect(ctx, "SELECT region_code, parent_code FROM regions_ok").await?;
+    let batches = queries::REGION_PARENTS.collect(ctx, &[]).await?;
     let mut parent: HashMap<String, String> = HashMap::new();
     for b in &batches {
         let codes = text(b, 0)?;
@@ -79,12 +79,7 @@ pub(crate) async fn quality_gate(
             100.0 * max
         ));
     }
-    let first = collect(
-        ctx,
-        "SELECT source_file, source_line, rule_id, column_name, message FROM rejects \
-         ORDER BY input, source_file, source_line LIMIT 20",
-    )
-    .await?;
+    let first = queries::FIRST_REJECTS.collect(ctx, &[]).await?;
     msg.push_str("first rejected rows:\n");
     for b in &first {
         let file = text(b, 0)?;

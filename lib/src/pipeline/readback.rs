@@ -1,5 +1,6 @@
 //! Reading results back from the session: counts per input file, rejects
-//! by rule, and the terminal summary.
+//! by rule, and the terminal summary (the queries are files of
+//! `sql/queries/`, see crate::engine::queries).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,8 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use datafusion::prelude::SessionContext;
 
-use crate::error::{Error, Result};
+use crate::engine::queries;
+use crate::error::Result;
 use crate::input::ResolvedInput;
 use crate::publish::manifest::{InputRecord, InputTotal};
 
@@ -39,26 +41,11 @@ pub(crate) fn text(batch: &RecordBatch, i: usize) -> Result<StringArray> {
     Ok(a.as_string::<i32>().clone())
 }
 
-pub(crate) async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    let step: String = sql.chars().take(60).collect();
-    let wrap = |source| Error::sql(step.clone(), source);
-    ctx.sql(sql)
-        .await
-        .map_err(wrap)?
-        .collect()
-        .await
-        .map_err(wrap)
-}
-
 /// (input, source_file) → (read, accepted, rejected)
 pub(crate) type Counts = BTreeMap<(String, String), (u64, u64, u64)>;
 
 pub(crate) async fn input_counts(ctx: &SessionContext) -> Result<Counts> {
-    let batches = collect(
-        ctx,
-        "SELECT input, source_file, rows_read, rows_accepted, rows_rejected FROM input_counts",
-    )
-    .await?;
+    let batches = queries::INPUT_COUNTS.collect(ctx, &[]).await?;
     let mut out = Counts::new();
     for b in &batches {
         let input = text(b, 0)?;
@@ -81,11 +68,7 @@ pub(crate) async fn input_counts(ctx: &SessionContext) -> Result<Counts> {
 }
 
 pub(crate) async fn rejects_by_rule(ctx: &SessionContext) -> Result<Vec<(String, String, u64)>> {
-    let batches = collect(
-        ctx,
-        "SELECT input, rule_id, count(*) AS n FROM rejects GROUP BY input, rule_id ORDER BY input, rule_id",
-    )
-    .await?;
+    let batches = queries::REJECTS_BY_RULE.collect(ctx, &[]).await?;
     let mut out = Vec::new();
     for b in &batches {
         let input = text(b, 0)?;
@@ -138,25 +121,7 @@ pub(crate) fn input_records(
 }
 
 pub(crate) async fn summary(ctx: &SessionContext) -> Result<Vec<SummaryRow>> {
-    let sql = "
-        WITH w AS (
-            SELECT region_code, year,
-                max(CASE WHEN indicator = 'energy_intensity_reduction' THEN warning_level END) AS energy_warning,
-                max(CASE WHEN indicator = 'co2_intensity_reduction' THEN warning_level END) AS co2_warning
-            FROM target_progress GROUP BY region_code, year
-        )
-        SELECT ri.region_code, ri.region_name, ri.level, ri.year, ri.energy_tce, ri.co2_t,
-            CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity ELSE ri.energy_intensity_controlled END,
-            CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity_change_yoy ELSE ri.energy_intensity_controlled_change_yoy END,
-            CASE WHEN p.energy_intensity_basis = 'gross' THEN ri.energy_intensity_change_base ELSE ri.energy_intensity_controlled_change_base END,
-            ri.co2_intensity, ri.co2_intensity_change_yoy, ri.co2_intensity_change_base,
-            CAST(w.energy_warning AS INT), CAST(w.co2_warning AS INT)
-        FROM region_indicators ri
-        CROSS JOIN run_params p
-        LEFT JOIN w ON w.region_code = ri.region_code AND w.year = ri.year
-        ORDER BY CASE ri.level WHEN 'country' THEN 0 WHEN 'province' THEN 1 WHEN 'city' THEN 2
-                               WHEN 'county' THEN 3 ELSE 4 END, ri.region_code, ri.year";
-    let batches = collect(ctx, sql).await?;
+    let batches = queries::SUMMARY.collect(ctx, &[]).await?;
     let mut out = Vec::new();
     for b in &batches {
         let (codes, names, levels) = (text(b, 0)?, text(b, 1)?, text(b, 2)?);

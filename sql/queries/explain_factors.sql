@@ -1,0 +1,25 @@
+-- explain_factors.sql — the factor rows the records of a region (and every
+-- region below it) used in a year: standard coal coefficient or generation
+-- coal rate, combustion CO2 factor, grid or heat factor, each with its year,
+-- scope and the source and quality the factor set gives it.
+--
+-- Reads:  records_computed (30_emissions.sql), region_closure (40_regions.sql),
+--         energy_catalog, grid_factor, heat_factor (factor set).
+-- Parameters: $1 region_code (text), $2 year (int).
+
+SELECT DISTINCT
+    r.energy_code, r.tce_per_base_unit, r.base_unit, r.tce_factor_year, r.co2_factor,
+    r.indirect_factor, r.indirect_factor_scope, r.indirect_factor_area, r.factor_year,
+    e.tce_source_id, e.tce_quality, e.co2_source_id, e.co2_quality,
+    coalesce(g.source_id, h.source_id) AS indirect_source_id,
+    coalesce(g.quality, h.quality) AS indirect_quality
+FROM records_computed r
+JOIN energy_catalog e ON e.energy_code = r.energy_code
+JOIN region_closure a ON a.region_code = r.region_code
+-- the grid factor row a record used is the one of its scope, area and data year
+LEFT JOIN grid_factor g
+    ON g.scope = r.indirect_factor_scope AND g.area_code = r.indirect_factor_area
+    AND g.data_year = r.factor_year
+LEFT JOIN heat_factor h ON r.indirect_factor_scope = 'heat' AND h.data_year = r.factor_year
+WHERE a.ancestor_code = $1 AND r.year = $2
+ORDER BY 1

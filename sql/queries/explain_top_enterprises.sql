@@ -1,0 +1,18 @@
+-- explain_top_enterprises.sql — the ten largest CO2 contributors of a region
+-- (and every region below it) in a year: enterprises by their credit code,
+-- statistics without an enterprise as "sector <code>".
+--
+-- Reads:  records_computed (30_emissions.sql), region_closure (40_regions.sql).
+-- Parameters: $1 region_code (text), $2 year (int).
+
+SELECT coalesce(r.enterprise_id, concat('sector ', r.sector_code)) AS k,
+    min(coalesce(r.enterprise_name, '')) AS n,
+    CAST(sum(r.tce) AS DOUBLE) AS tce,
+    CAST(sum(r.co2_direct_t) + sum(r.co2_indirect_t) AS DOUBLE) AS co2,
+    count(*) AS records
+FROM records_computed r
+JOIN region_closure a ON a.region_code = r.region_code
+WHERE a.ancestor_code = $1 AND r.year = $2
+GROUP BY coalesce(r.enterprise_id, concat('sector ', r.sector_code))
+ORDER BY co2 DESC, k
+LIMIT 10
