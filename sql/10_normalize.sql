@@ -105,7 +105,7 @@ WHERE a.alias <> '';
 -- An energy or unit is looked up by its folded name: lookup(table, key) is
 -- the row of the small table whose first column equals the key, as a struct
 -- (NULL when none does): a LEFT JOIN on a unique key without copying the
--- record row (lib/src/lookup.rs).
+-- record row (lib/src/engine/lookup.rs).
 CREATE OR REPLACE VIEW records_norm AS
 WITH k AS (
     SELECT
@@ -133,7 +133,7 @@ SELECT k.* EXCLUDE (energy_found, unit_found),
     -- parsed and resolved values (NULL where the text does not parse or
     -- resolve). The records are the bulk of the input: clean_code, parse_int,
     -- parse_number and fold_key are the built-in expressions of the other
-    -- views in one pass each (lib/src/text.rs spells out which).
+    -- views in one pass each (lib/src/engine/text.rs spells out which).
     clean_code(enterprise_id_raw) AS enterprise_id,
     nullif(trim(enterprise_name_raw), '') AS enterprise_name,
     nullif(trim(region_code_raw), '') AS region_code,

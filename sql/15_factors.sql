@@ -3,7 +3,7 @@
 -- the choice depends on the factor set, the config and the regions only.
 --
 -- Every choice is made here, once per province, year and energy; the records
--- are only looked up (lookup(…), lib/src/lookup.rs).
+-- are only looked up (lookup(…), lib/src/engine/lookup.rs).
 --
 -- Choices (README "How numbers are made"):
 --   factor years  the latest data year ≤ the record's year, or the earliest one

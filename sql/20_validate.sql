@@ -212,7 +212,7 @@ WITH c AS (
                 'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
             WHEN n.region_found IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
                 'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
-            -- is_sector_code(t) is regexp_like(t, '^[A-T]?[0-9]{2,4}$') (lib/src/text.rs)
+            -- is_sector_code(t) is regexp_like(t, '^[A-T]?[0-9]{2,4}$') (lib/src/engine/text.rs)
             WHEN NOT is_sector_code(n.sector_code)
                 AND lookup('special_sector', n.sector_code) IS NULL THEN named_struct(
                 'rule', 'sector_invalid', 'column', 'sector_code',

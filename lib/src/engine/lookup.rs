@@ -9,8 +9,8 @@
 //!
 //! gives when the keys are unique, done as a hash probe per row instead of a
 //! join: a join copies every column of the (wide) record row into its output
-//! batch, a lookup builds only the looked-up columns. At 10^7 records the six
-//! lookup joins of the validation took 2.2 s of CPU (`EXPLAIN ANALYZE`).
+//! batch, a lookup builds only the looked-up columns (figures in
+//! docs/benchmarks.md, "Why the code is shaped this way").
 //!
 //! The table is read into memory when a statement that calls `lookup` on it is
 //! planned (`crate::engine::steps::run_sql` finds the calls in the statement) and is

@@ -9,7 +9,7 @@ pub(crate) fn output_rows(plan: &dyn datafusion::physical_plan::ExecutionPlan) -
 /// `CARBONSTAT_EXPLAIN_ANALYZE=1`: print every materialised statement's
 /// physical plan with its metrics (rows, time per operator, spills) to stderr,
 /// as `EXPLAIN ANALYZE` would, while the run goes on as usual; and so for
-/// every published dataset's query (crate::publish::write_dataset).
+/// every published dataset's query (crate::publish::write::write_dataset).
 pub(crate) fn explain_analyze() -> bool {
     std::env::var_os("CARBONSTAT_EXPLAIN_ANALYZE").is_some_and(|v| v != "0" && !v.is_empty())
 }

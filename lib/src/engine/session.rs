@@ -45,8 +45,9 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
         let reservation = (bytes / (8 * partitions)).clamp(64 * 1024, 10 * 1024 * 1024);
         session_config = session_config.with_sort_spill_reservation_bytes(reservation);
     }
-    // Spill files compressed with LZ4: at 10^8 records the aggregations spill
-    // a tenth of the bytes, and the run is 8 % faster (docs/benchmarks.md).
+    // Spill files compressed with LZ4: the aggregations' spilled state
+    // compresses well, and LZ4 takes less time than writing and reading the
+    // bytes it saves (docs/benchmarks.md).
     session_config = session_config.with_spill_compression(SpillCompression::Lz4Frame);
     if let Some(dir) = &spill_dir {
         runtime = runtime.with_temp_file_path(dir);
@@ -63,10 +64,10 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
     // DataFusion 55's two rules that move struct field access towards the
     // scans (for nested Parquet columns, which carbonstat never reads) do
     // harm here: they inline the lookup(…) a field is taken from into every
-    // field access, so one lookup per record became thirteen (record_key_sums
-    // 2.1 s → 3.7 s at 10^7), and they have replaced an alias by an input
-    // column of the same name (docs/benchmarks.md). Without them every
-    // expression is computed where the SQL puts it.
+    // field access, so a record's one lookup is computed once per field taken
+    // from it, and they can replace an alias by an input column of the same
+    // name (docs/benchmarks.md). Without them every expression is computed
+    // where the SQL puts it.
     for rule in ["extract_leaf_expressions", "push_down_leaf_projections"] {
         if !ctx.remove_optimizer_rule(rule) {
             return Err(Error::Internal(format!(
@@ -80,9 +81,8 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
 /// Where the tables of the SQL steps (`CREATE TABLE … AS`) are kept: as
 /// Parquet files (LZ4) in a temporary directory under `engine.spill_dir` (or
 /// the system temp dir), removed with the session. Memory then stays bounded
-/// by the engine's pool whatever the input size; measured on 10^7 rows this
-/// was also faster than in-memory tables (16.9 s, 1.0 GiB peak against
-/// 19.8 s, 5.4 GiB), on 10^6 rows equal (2.1 s).
+/// by the engine's pool whatever the input size, and a run is no slower than
+/// with in-memory tables (docs/benchmarks.md).
 #[derive(Debug)]
 pub(crate) struct Intermediates {
     pub dir: tempfile::TempDir,

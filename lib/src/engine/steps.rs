@@ -208,11 +208,10 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
 /// read back as views into the dictionary); integers are delta-encoded
 /// (source_line is a run of +1 steps, year and month repeat); floats and
 /// decimals are written plain and uncompressed, since their values rarely
-/// repeat: a dictionary or LZ4 only costs time there (records_rows at 10^7:
-/// source_line 43 MB → 30 kB and 0.3 → 0.08 s written and read back,
-/// quantity 0.33 → 0.13 s for 58 → 81 MB; docs/benchmarks.md). No column
-/// statistics: the tables are read whole, and min/max per page cost a second
-/// of 10^7 records (the row counts the planner uses are in the footer anyway).
+/// repeat: a dictionary or LZ4 only costs time there (docs/benchmarks.md has
+/// the column costs). No column statistics: the tables are read whole, so
+/// min/max per page would be computed for nothing (the row counts the
+/// planner uses are in the footer anyway).
 fn intermediate_properties(
     schema: &datafusion::arrow::datatypes::Schema,
 ) -> datafusion::parquet::file::properties::WriterProperties {
