@@ -388,7 +388,7 @@ pub async fn explain(
                         if tyear[r].is_some() {
                             None
                         } else {
-                            electricity.map(|e| e.quality.clone())
+                            electricity.map(|e| e.quality.to_string())
                         }
                     }),
                 });
