@@ -4,7 +4,7 @@
 A fictional county modelled on the seed plan of 准格尔旗 (region code 150622):
 four towns below it, city 150600 and province 150000 above; 2020-2025; a coal
 power plant that sells electricity and heat (flow = output), a coal-chemical
-plant with feedstock use, a coking plant, a cement plant, wind and solar farms,
+plant with feedstock use, a coking plant (energy transformation), a cement plant, wind and solar farms,
 two mines, a hotel and a hospital; households, transport and agriculture as
 sector statistics; GDP with real indices; the plan's targets. Enterprise names
 are invented; their credit codes have valid check characters. A handful of
@@ -59,9 +59,12 @@ ENTERPRISES = [
         ("electricity", "fuel", "consumption", "10^4 kWh", 120000.0, "chem"),
     ]),
     ("黄河焦化有限公司", "150622102", "C2521", [
-        ("洗精煤", "燃料", "消费", "吨", 1300000.0, "coke"),
-        ("焦炭", "燃料", "输出", "吨", 1000000.0, "coke"),
-        ("焦炉煤气", "燃料", "输出", "万立方米", 20000.0, "coke"),
+        # energy transformation (加工转换): the coal in and the coke and gas out
+        # carry no combustion CO2; the gas the ovens burn is fuel
+        ("洗精煤", "加工转换", "消费", "吨", 1300000.0, "coke"),
+        ("焦炭", "加工转换", "输出", "吨", 1000000.0, "coke"),
+        ("焦炉煤气", "加工转换", "输出", "万立方米", 20000.0, "coke"),
+        ("焦炉煤气", "燃料", "消费", "万立方米", 12000.0, "coke"),
         ("电力", "燃料", "消费", "万千瓦时", 5000.0, "coke"),
     ]),
     ("青山建材水泥有限公司", "150622101", "C3011", [
