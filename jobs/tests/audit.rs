@@ -26,10 +26,10 @@ fn sample(extra: &str) -> Project {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let p = Project::new();
     copy_dir(&root.join("data-samples/data"), &p.path("data"));
-    copy_dir(&root.join("factors/cn-2024"), &p.path("factors/cn-2024"));
+    copy_dir(&root.join("factors/cn-2025"), &p.path("factors/cn-2025"));
     let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
         .unwrap()
-        .replace("../factors/cn-2024", "factors/cn-2024")
+        .replace("../factors/cn-2025", "factors/cn-2025")
         .replace("output: ../out", "output: out")
         .replace("  memory_limit: 2GiB\n", extra);
     p.write("pipeline.yaml", &config);
@@ -178,7 +178,7 @@ fn verify_names_a_tampered_output_file() {
 fn verify_names_a_changed_factor_set() {
     let p = sample("");
     assert!(p.run_pipeline().status.success());
-    let f = p.path("factors/cn-2024/grid_factors.csv");
+    let f = p.path("factors/cn-2025/grid_factors.csv");
     let text = std::fs::read_to_string(&f).unwrap();
     std::fs::write(&f, text.replace("2022,0.6849,", "2022,0.7001,")).unwrap();
     let out = verify(&p, false);
@@ -332,21 +332,23 @@ fn explain_reproduces_published_values_exactly() {
 #[test]
 fn factors_diff_lists_rows_and_the_impact() {
     let p = sample("");
-    copy_dir(&p.path("factors/cn-2024"), &p.path("factors/cn-2025"));
-    let yaml = std::fs::read_to_string(p.path("factors/cn-2025/factor-set.yaml")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    copy_dir(&root.join("factors/cn-2024"), &p.path("factors/cn-2024"));
+    copy_dir(&p.path("factors/cn-2024"), &p.path("factors/cn-test"));
+    let yaml = std::fs::read_to_string(p.path("factors/cn-test/factor-set.yaml")).unwrap();
     p.write(
-        "factors/cn-2025/factor-set.yaml",
-        &yaml.replace("id: cn-2024", "id: cn-2025"),
+        "factors/cn-test/factor-set.yaml",
+        &yaml.replace("id: cn-2024", "id: cn-test"),
     );
-    let grid = std::fs::read_to_string(p.path("factors/cn-2025/grid_factors.csv")).unwrap();
+    let grid = std::fs::read_to_string(p.path("factors/cn-test/grid_factors.csv")).unwrap();
     p.write(
-        "factors/cn-2025/grid_factors.csv",
+        "factors/cn-test/grid_factors.csv",
         &(grid.replace(
             "national,CN,全国 national,2021,0.5568,",
             "national,CN,全国 national,2021,0.5570,",
         ) + "provincial,150000,内蒙古 Inner Mongolia,2023,0.6600,mee-nbs-2024-dec,memory\n"),
     );
-    let out = p.run(&["factors", "diff", "factors/cn-2024", "factors/cn-2025"]);
+    let out = p.run(&["factors", "diff", "factors/cn-2024", "factors/cn-test"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -367,7 +369,7 @@ fn factors_diff_lists_rows_and_the_impact() {
         "factors",
         "diff",
         "factors/cn-2024",
-        "factors/cn-2025",
+        "factors/cn-test",
         "--impact",
         "--config",
         "pipeline.yaml",

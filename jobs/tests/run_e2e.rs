@@ -448,7 +448,10 @@ fn outputs_do_not_depend_on_parallelism() {
         let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
             .unwrap()
             .replace("data/", &format!("{}/data-samples/data/", root.display()))
-            .replace("../factors/cn-2024", factors_dir().to_str().unwrap())
+            .replace(
+                "../factors/cn-2025",
+                root.join("factors/cn-2025").to_str().unwrap(),
+            )
             .replace("output: ../out", "output: out")
             .replace(
                 "  memory_limit: 2GiB",
