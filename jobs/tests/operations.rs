@@ -133,7 +133,7 @@ fn a_fault_at_any_point_leaves_the_published_run_intact() {
         close(
             county["energy_tce"].f(),
             857.16 + 0.6145,
-            "the new run's numbers",
+            &format!("{point}: the new run's numbers"),
         );
     }
 }
