@@ -17,7 +17,8 @@
 --   co2_direct_t, co2_heat_t   combustion CO2; CO2 of net bought heat
 --
 -- Reads:  record_totals, regions_ok.
--- Writes: region_closure, enterprise_years (tables), region_energy (view).
+-- Writes: region_closure, enterprise_years, region_energy (tables: small,
+--         and 50_indicators.sql reads region_energy twice).
 
 -- (region_code, ancestor_code, depth): every region with itself and each of
 -- its ancestors. Depth is bounded so a cycle in parent_code cannot loop; the
@@ -51,7 +52,7 @@ GROUP BY year, enterprise_id;
 -- own boundary, and how much of its non-fossil electricity stayed in it, are
 -- worked out per level in 50_indicators.sql — they do not add up from the
 -- levels below.
-CREATE OR REPLACE VIEW region_energy AS
+CREATE OR REPLACE TABLE region_energy AS
 WITH by_region AS (
     SELECT
         region_code, year,

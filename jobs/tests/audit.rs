@@ -94,7 +94,7 @@ fn verify_a_clean_run() {
     let out = verify(&p, false);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
-        stdout(&out).starts_with("verified: 18 files, 249 rows identical"),
+        stdout(&out).starts_with("verified: 18 files, 255 rows identical"),
         "{}",
         stdout(&out)
     );
@@ -279,10 +279,11 @@ fn explain_reproduces_published_values_exactly() {
         .iter()
         .find(|f| f["kind"] == "grid CO2 factor")
         .unwrap();
-    assert_eq!(grid["value"], 0.6849);
-    assert_eq!(grid["factor_year"], 2022);
+    // cn-2025: 2025 uses the latest published year, 2023 (公告2025年第47号)
+    assert_eq!(grid["value"], 0.6479);
+    assert_eq!(grid["factor_year"], 2023);
     assert_eq!(grid["scope"], "provincial 150000");
-    assert_eq!(grid["source_id"], "mee-nbs-2024-dec");
+    assert_eq!(grid["source_id"], "mee-nbs-2025-47");
     let steps: Vec<&str> = e["sql_steps"]
         .as_array()
         .unwrap()

@@ -127,12 +127,13 @@ fn a_fault_at_any_point_leaves_the_published_run_intact() {
         assert_ne!(m["fingerprint"], published["fingerprint"]);
         assert_manifest_intact(&p, &m);
         assert_no_strays(&p);
-        // 1 200 t × 0.7143 = 857.16 tce plus 5 MWh × 0.1229 = 0.6145
+        // 1 200 t × 0.7143 = 857.16 tce plus 5 MWh bought: at equal value
+        // (2021 coal rate 0.3025 kgce/kWh) 5 000 × 0.0003025 = 1.5125 tce
         let county = p.rows("region_indicators", 2021);
         let county = find(&county, &[("region_code", "150622")]);
         close(
             county["energy_tce"].f(),
-            857.16 + 0.6145,
+            857.16 + 1.5125,
             &format!("{point}: the new run's numbers"),
         );
     }

@@ -60,7 +60,10 @@ fn tiny_region() -> Project {
 
 #[test]
 fn tiny_region_indicators_match_hand_computation() {
+    // judged at equivalent value (the regional total at equal value is
+    // published beside it, and the shares always use coal substitution)
     let p = tiny_region();
+    p.config("electricity_valuation: equivalent\n");
     let out = p.run_pipeline();
     assert!(out.status.success(), "{}", stderr(&out));
 
@@ -74,25 +77,48 @@ fn tiny_region_indicators_match_hand_computation() {
     // wind 1 000 MWh in (+122.9 tce) and out (−122.9 tce, −702.5 t)
     // households 500 MWh: +61.45 tce, +351.25 t
     let energy_2020 = 7143.0 - 245.8 + 714.3 + 133.0 + 122.9 - 122.9 + 61.45; // 7 805.95
-    let controlled_2020 = energy_2020 - 714.3 - 122.9; // 6 968.75
+    // electricity: bought 500 000 kWh, supplied 3 000 000 (plant and farm): a net
+    // export of 2 500 000 kWh carrying the supply's mix, of which wind
+    // 1 000 000 / 3 000 000: 833 333.33 kWh of the wind left, 166 666.67 stayed
+    //   × 0.0001229 = 20.483333 tce (the controlled scope deducts only that)
+    let nf_consumed_2020 = 20.483333;
+    let controlled_2020 = energy_2020 - 714.3 - nf_consumed_2020; // 7 071.166667
+    // at equal value (2020 coal rate 0.3049 kgce/kWh) the county's total is
+    // 7 143 − 2 000 000 × 0.0003049 + 714.3 + 133 + 152.45 = 7 532.95
+    let energy_equal_2020 = 7143.0 - 609.8 + 714.3 + 133.0 + 152.45;
     let co2_direct_2020 = 19003.0 + 216.22;
     let co2_indirect_2020 = -1405.0 - 702.5 + 351.25;
     let co2_2020 = co2_direct_2020 + co2_indirect_2020; // 17 462.97
     let gdp_const_2020 = 10.0; // 10^8 yuan = 100 000 × 10^4 yuan
     let ei_2020 = energy_2020 / (gdp_const_2020 * 1e4); // 0.0780595
-    let eic_2020 = controlled_2020 / (gdp_const_2020 * 1e4); // 0.0696875
+    let eic_2020 = controlled_2020 / (gdp_const_2020 * 1e4); // 0.0707117
     let ci_2020 = co2_2020 / (gdp_const_2020 * 1e4); // 0.1746297
 
     let r2020 = p.rows("region_indicators", 2020);
     let county = find(&r2020, &[("region_code", "150622")]);
-    close(county["energy_tce"].f(), energy_2020, "energy_tce 2020");
+    close(
+        county["energy_tce_equivalent"].f(),
+        energy_2020,
+        "energy_tce_equivalent 2020",
+    );
+    close(
+        county["energy_tce"].f(),
+        energy_equal_2020,
+        "energy_tce 2020",
+    );
     close(
         county["energy_tce_controlled"].f(),
         controlled_2020,
         "controlled 2020",
     );
     close(county["feedstock_tce"].f(), 714.3, "feedstock 2020");
-    close(county["non_fossil_tce"].f(), 122.9, "non-fossil 2020");
+    // non_fossil_tce by coal substitution: 166 666.67 kWh × 0.0003049
+    close(county["non_fossil_tce"].f(), 50.816667, "non-fossil 2020");
+    close(
+        county["electricity_net_import_kwh"].f(),
+        -2_500_000.0,
+        "net export 2020",
+    );
     close(
         county["co2_direct_t"].f(),
         co2_direct_2020,
@@ -122,18 +148,20 @@ fn tiny_region_indicators_match_hand_computation() {
         0.0,
         "base year vs itself",
     );
-    // mix: coal 7 143 + 714.3, gas 133, non-fossil 122.9; net electricity
-    // −245.8 − 122.9 + 61.45 = −307.25 is an export and adds nothing
-    let mix = 7143.0 + 714.3 + 133.0 + 122.9;
+    // mix (coal substitution): the fossil part of the export, 2 500 000 −
+    // 833 333.33 = 1 666 666.67 kWh × 0.0003049 = 508.166667 tce, leaves the
+    // coal: 7 857.3 − 508.166667 = 7 349.133333; + gas 133 + non-fossil
+    // 50.816667 = 7 532.95 (the equal-value total)
+    let mix = 7349.133333 + 133.0 + 50.816667;
     close(county["energy_mix_tce"].f(), mix, "mix 2020");
     close(
         county["coal_share"].f(),
-        (7143.0 + 714.3) / mix,
+        7349.133333 / mix,
         "coal share 2020",
     );
     close(
         county["non_fossil_share"].f(),
-        122.9 / mix,
+        50.816667 / mix,
         "non-fossil share 2020",
     );
     // divisions 44 (E1, E3) and 26 (E2) are energy-intensive; households are not
@@ -148,18 +176,28 @@ fn tiny_region_indicators_match_hand_computation() {
 
     // the town has E1 and E3 only; the province equals the county
     let town = find(&r2020, &[("region_code", "150622100")]);
-    close(town["energy_tce"].f(), 7143.0 - 245.8, "town energy 2020");
+    close(
+        town["energy_tce_equivalent"].f(),
+        7143.0 - 245.8,
+        "town energy 2020",
+    );
     assert_eq!(town["gdp_const"], Value::Null, "no GDP for the town");
     assert_eq!(town["energy_intensity"], Value::Null);
     let province = find(&r2020, &[("region_code", "150000")]);
-    close(province["energy_tce"].f(), energy_2020, "province = county");
+    close(
+        province["energy_tce_equivalent"].f(),
+        energy_2020,
+        "province = county",
+    );
 
     // --- 2021 -----------------------------------------------------------------
     // raw coal 11 000 t: 7 857.3 tce, 20 903.3 t; output 200 ×10^4 kWh = 2 000 MWh
     // again (−245.8 tce, 2021 factor 0.7025: −1 405 t); wind 100 ×10^4 kWh = 1 GWh
     // nets to 0 tce, −702.5 t; households 60 ×10^4 kWh = 600 MWh: 73.74 tce, 421.5 t
     let energy_2021 = 7857.3 - 245.8 + 714.3 + 133.0 + 122.9 - 122.9 + 73.74; // 8 532.54
-    let controlled_2021 = energy_2021 - 714.3 - 122.9; // 7 695.34
+    // bought 600 000 kWh, supplied 3 000 000: 2 400 000 exported, of the wind
+    // 2 400 000 × 1/3 = 800 000 kWh left, 200 000 stayed × 0.0001229 = 24.58 tce
+    let controlled_2021 = energy_2021 - 714.3 - 24.58; // 7 793.66
     let co2_2021 = 20903.3 + 216.22 - 1405.0 - 702.5 + 421.5; // 19 433.52
     let gdp_const_2021 = 10.0 * 105.0 / 100.0; // 10.5, not the current-price 11.2
     let ei_2021 = energy_2021 / (gdp_const_2021 * 1e4); // 0.081262…
@@ -167,7 +205,11 @@ fn tiny_region_indicators_match_hand_computation() {
     let ci_2021 = co2_2021 / (gdp_const_2021 * 1e4); // 0.185081…
     let r2021 = p.rows("region_indicators", 2021);
     let county = find(&r2021, &[("region_code", "150622")]);
-    close(county["energy_tce"].f(), energy_2021, "energy 2021");
+    close(
+        county["energy_tce_equivalent"].f(),
+        energy_2021,
+        "energy 2021",
+    );
     close(county["co2_t"].f(), co2_2021, "co2 2021");
     close(county["gdp"].f(), 11.2, "current-price gdp as input");
     close(county["gdp_const"].f(), gdp_const_2021, "gdp_const 2021");
@@ -180,7 +222,7 @@ fn tiny_region_indicators_match_hand_computation() {
     );
     close(
         county["energy_intensity_controlled_change_yoy"].f(),
-        0.0733 / 0.0697 - 1.0,
+        0.0742 / 0.0707 - 1.0,
         "EIC yoy",
     );
     close(
@@ -195,16 +237,16 @@ fn tiny_region_indicators_match_hand_computation() {
     );
     assert!(
         (ei_2021 - 0.0813).abs() < 5e-5
-            && (eic_2021 - 0.0733).abs() < 5e-5
+            && (eic_2021 - 0.0742).abs() < 5e-5
             && (ci_2021 - 0.1851).abs() < 5e-5
     );
 
     // --- targets --------------------------------------------------------------
     // energy_intensity_reduction 10 % 2020→2025, judged on the controlled intensity:
-    // achieved = 1 − 0.0733 / 0.0697 (it rose), required = 1 − 0.9^(1/5)
+    // achieved = 1 − 0.0742 / 0.0707 (it rose), required = 1 − 0.9^(1/5)
     let tp = p.rows("target_progress", 2021);
     let ei = find(&tp, &[("indicator", "energy_intensity_reduction")]);
-    close(ei["achieved"].f(), 1.0 - 0.0733 / 0.0697, "achieved");
+    close(ei["achieved"].f(), 1.0 - 0.0742 / 0.0707, "achieved");
     close(
         ei["required"].f(),
         1.0 - 0.9f64.powf(1.0 / 5.0),
@@ -213,10 +255,13 @@ fn tiny_region_indicators_match_hand_computation() {
     assert_eq!(ei["warning_level"].i(), 1, "intensity rose: red");
     assert_eq!(ei["status"].s(), "red");
     let coal = find(&tp, &[("indicator", "coal_share_max")]);
-    // coal share 2021 = (7 857.3 + 714.3) / (7 857.3 + 714.3 + 133 + 122.9) > 0.85
+    // coal share 2021 (coal substitution, 2021 rate 0.3025): the fossil part of
+    // the 2 400 000 kWh export, 1 600 000 kWh × 0.0003025 = 484 tce, leaves
+    // 8 571.6 − 484 = 8 087.6 of coal; non-fossil 200 000 × 0.0003025 = 60.5:
+    // 8 087.6 / (8 087.6 + 133 + 60.5) > 0.85
     close(
         coal["achieved"].f(),
-        8571.6 / (8571.6 + 133.0 + 122.9),
+        8087.6 / (8087.6 + 133.0 + 60.5),
         "coal share 2021",
     );
     assert_eq!(coal["status"].s(), "not_met");
@@ -277,8 +322,10 @@ fn equal_value_and_national_factor_options() {
         &ea,
         &[("enterprise_id", &uscc(1)), ("energy_code", "electricity")],
     );
-    // equal value: 2021 generation coal rate 0.3025 kgce/kWh → 2 000 000 kWh × 0.0003025 = 605 tce
-    close(out_2021["tce"].f(), -605.0, "equal-value electricity");
+    // tce stays at equivalent value: 2 000 000 kWh × 0.0001229 = 245.8 tce;
+    // tce_equal: 2021 coal rate 0.3025 kgce/kWh → 2 000 000 kWh × 0.0003025 = 605 tce
+    close(out_2021["tce"].f(), -245.8, "equivalent-value electricity");
+    close(out_2021["tce_equal"].f(), -605.0, "equal-value electricity");
     assert_eq!(out_2021["tce_factor_year"].i(), 2021);
     // national 2021 factor 0.5568 t/MWh: −2 000 × 0.5568
     close(
@@ -292,7 +339,11 @@ fn equal_value_and_national_factor_options() {
         &ea,
         &[("enterprise_id", &uscc(3)), ("energy_code", "wind_power")],
     );
-    close(wind["tce"].f(), 302.5, "primary electricity at equal value");
+    close(
+        wind["tce_equal"].f(),
+        302.5,
+        "primary electricity at equal value",
+    );
 }
 
 #[test]

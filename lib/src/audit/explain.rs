@@ -252,7 +252,7 @@ pub async fn explain(
             ],
         )
     } else if let Some(part) = match indicator {
-        "coal_share" => Some("coal_tce"),
+        "coal_share" => Some("coal_consumed_tce"),
         "non_fossil_share" => Some("non_fossil_tce"),
         _ => None,
     } {

@@ -326,7 +326,12 @@ pub(crate) const REGION_INDICATORS: Dataset = Dataset {
             "fraction",
             "Same for co2_intensity",
         ),
-        col("coal_share", Float, "fraction", "coal_consumed_tce / energy_mix_tce (coal substitution)"),
+        col(
+            "coal_share",
+            Float,
+            "fraction",
+            "coal_consumed_tce / energy_mix_tce (coal substitution)",
+        ),
         col(
             "non_fossil_share",
             Float,
