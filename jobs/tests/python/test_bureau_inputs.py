@@ -56,14 +56,15 @@ def test_gb18030_and_xlsx_give_the_same_indicators(tmp_path, utf8_indicators):
     assert files["bureau/能源消费_2020-2022.csv"]["encoding"] == "gb18030"
     xlsx = files["bureau/能源消费_2023-2025.xlsx"]
     assert xlsx["format"] == "xlsx" and xlsx["sheet"] == "能源消费" and xlsx["header_row"] == 4
-    # every row of the workbook is accounted for: 1 048 records + 8 bad rows of the sample
+    # every row of the workbook is accounted for: 1 084 records + 8 bad rows of the sample
     assert xlsx["rows_read"] == xlsx["rows_accepted"] + xlsx["rows_rejected"]
     assert xlsx["rows_rejected"] == 8
     rejects = pd.read_parquet(tmp_path / "out" / "reports" / "rejects")
     from_xlsx = rejects[rejects["source_file"] == "bureau/能源消费_2023-2025.xlsx [能源消费]"]
     assert len(from_xlsx) == 8
-    # the header is row 4, the data start at row 5: the first bad row of the sample is row 1 049
-    assert from_xlsx["source_line"].min() == 4 + 1045
+    # the header is row 4, the data start at row 5: the first bad row of the sample is row 1 085
+    # (1 081 good records of 2023-2025 come before it)
+    assert from_xlsx["source_line"].min() == 4 + 1081
 
 
 def test_xls_gives_the_same_indicators(tmp_path, utf8_indicators):

@@ -125,7 +125,7 @@ def test_kubernetes_cronjob_runs_its_own_config_against_s3(moto_endpoint, tmp_pa
     assert r.returncode == 0, r.stderr
     assert_json_log(r.stderr)
     manifest = json.loads(s3.get_object(Bucket=bucket, Key="published/manifest.json")["Body"].read())
-    assert manifest["input_totals"][0]["rows_read"] == 2096
+    assert manifest["input_totals"][0]["rows_read"] == 2168
 
 
 def test_example_config_is_the_configmaps(tmp_path):
