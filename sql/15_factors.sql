@@ -6,13 +6,17 @@
 -- are only looked up (lookup(…), lib/src/engine/lookup.rs).
 --
 -- Choices (README "How numbers are made"):
---   factor years  the latest data year ≤ the record's year, or the earliest one
---                 when the record is older than every factor; the year used is
---                 kept per row
+--   factor years  the latest data year ≤ the reference year (the record's
+--                 year, or the base year with grid_factor_vintage = base_year),
+--                 or the earliest one when older than every factor; the year
+--                 used is kept per row
 --   grid scope    the most specific scope the config allows that has a factor
---                 for the province (provincial → regional grid → national)
---   electricity   equivalent value (electricity_equivalent, 0.1229 kgce/kWh) or
---                 equal value (that year's thermal generation coal rate)
+--                 for the area (provincial → regional grid → national); an area
+--                 is a province, a city or league with a grid of its own, or
+--                 the country
+--   electricity   both valuations, always: equivalent value (0.1229 kgce/kWh,
+--                 tce_per_base_unit) and equal value (the year's coal rate of
+--                 thermal power, tce_equal_per_base_unit)
 --
 -- Every province the regions input names × every year a record may have
 -- (1949-2100, the row rules reject the others): a few thousand rows, small
@@ -21,8 +25,9 @@
 -- Reads:  regions_norm (10_normalize.sql), energy_catalog, unit_catalog,
 --         grid_factor, grid_region, heat_factor, generation_coal_rate,
 --         electricity_equivalent, run_params (factor set and config).
--- Writes: factor_periods, grid_factor_used, yearly_factor_years,
---         period_factors, energy_factors, amount_factors (tables).
+-- Writes: factor_periods, grid_areas, grid_factor_used, yearly_factor_years,
+--         electricity_rates, period_factors, energy_factors, amount_factors
+--         (tables).
 
 CREATE OR REPLACE TABLE factor_periods AS
 SELECT concat(p.province_prefix, '0000') AS province_code, p.province_prefix, CAST(y.value AS INT) AS year
