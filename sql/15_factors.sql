@@ -25,7 +25,7 @@
 -- Reads:  regions_norm (10_normalize.sql), energy_catalog, unit_catalog,
 --         grid_factor, grid_region, heat_factor, generation_coal_rate,
 --         electricity_equivalent, run_params (factor set and config).
--- Writes: factor_periods, grid_areas, grid_factor_used, yearly_factor_years,
+-- Writes: factor_periods, grid_areas, grid_factor_used, area_grid_factor, yearly_factor_years,
 --         electricity_rates, period_factors, energy_factors, amount_factors
 --         (tables).
 
@@ -102,6 +102,12 @@ SELECT i.area_key, i.province_code, i.year, i.scope, i.area_code, i.data_year, i
 FROM in_scope i
 JOIN year_chosen y
     ON y.area_key = i.area_key AND y.year = i.year AND y.data_year = i.data_year;
+
+-- The grid factor of each (area, year), keyed for lookup(…): what a region's
+-- net import of electricity is multiplied by (50_indicators.sql).
+CREATE OR REPLACE TABLE area_grid_factor AS
+SELECT area_key, year, tco2_per_mwh, data_year, concat(scope, ' ', area_code) AS scope_area
+FROM grid_factor_used;
 
 -- The data year each year uses of the factors that depend on the year only:
 -- the heat factor and the thermal generation coal rate (equal-value

@@ -17,7 +17,7 @@
 --   co2_direct_t, co2_heat_t   combustion CO2; CO2 of net bought heat
 --
 -- Reads:  record_totals, regions_ok.
--- Writes: region_closure, enterprise_years, region_energy (tables: small,
+-- Writes: region_closure, region_grid_area, enterprise_years, region_energy (tables: small,
 --         and 50_indicators.sql reads region_energy twice).
 
 -- (region_code, ancestor_code, depth): every region with itself and each of
@@ -33,6 +33,16 @@ WITH RECURSIVE closure(region_code, ancestor_code, depth) AS (
     WHERE r.parent_code IS NOT NULL AND c.depth < 12
 )
 SELECT region_code, ancestor_code, depth FROM closure;
+
+-- The area whose grid factor a region's net import of electricity uses: the
+-- country's is national ('CN'); a city or league the factor set maps to a grid
+-- of its own (and everything below it) uses that; any other region its
+-- province (grid_areas, 15_factors.sql).
+CREATE OR REPLACE TABLE region_grid_area AS
+SELECT r.region_code,
+    CASE WHEN r.level = 'country' THEN 'CN' ELSE coalesce(a.area_key, substr(r.region_code, 1, 2)) END AS area_key
+FROM regions_ok r
+LEFT JOIN grid_areas a ON length(a.area_key) = 4 AND a.area_key = substr(r.region_code, 1, 4);
 
 -- Per year and enterprise, the regions it reported from (a table: the view
 -- below reads it twice). One region (nearly always): the enterprise counts

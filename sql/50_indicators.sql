@@ -47,8 +47,8 @@
 --   coal_share, non_fossil_share = part / energy_mix_tce
 --   high_energy_share = the six industries' energy (v) / E_v
 --
--- Reads:  gdp_ok, region_energy, regions_ok, run_params, electricity_rates,
---         grid_areas, grid_factor_used (15_factors.sql).
+-- Reads:  gdp_ok, region_energy, region_grid_area, regions_ok, run_params,
+--         electricity_rates, area_grid_factor (15_factors.sql).
 -- Writes: gdp_const_forward, gdp_const_backward, region_electricity,
 --         region_intensity (tables), gdp_const, region_indicators (views).
 
@@ -84,12 +84,12 @@ SELECT b.region_code, b.year, b.gdp_const
 FROM gdp_const_backward b CROSS JOIN run_params p
 WHERE b.year < p.base_year;
 
--- Each region's electricity balance and what follows from it, at both
--- valuations (small: regions × years rows).
+-- Each region's energy (every column of region_energy), its electricity
+-- balance and what follows from it, at both valuations (small: regions ×
+-- years rows).
 CREATE OR REPLACE TABLE region_electricity AS
 WITH k AS (
-    SELECT
-        e.region_code, e.year,
+    SELECT e.*,
         CAST(e.electricity_in_kwh - e.electricity_out_kwh AS DOUBLE) AS net_import_kwh,
         CAST(e.electricity_out_kwh AS DOUBLE) AS out_kwh,
         CAST(e.primary_electricity_kwh AS DOUBLE) AS primary_kwh,
@@ -111,27 +111,27 @@ c AS (
             THEN x.non_fossil_exported_kwh * x.renewable_kwh / x.primary_kwh ELSE 0 END AS renewable_consumed_kwh,
         x.export_kwh - x.non_fossil_exported_kwh AS fossil_exported_kwh
     FROM x
+),
+-- the region's grid factor and the year's electricity rates by lookup(…):
+-- small tables read into memory, no join (the statement stays small under a
+-- tight memory limit)
+l AS (
+    SELECT c.*,
+        lookup('area_grid_factor', get_field(lookup('region_grid_area', c.region_code), 'area_key'), c.year) AS gf,
+        lookup('electricity_rates', c.year) AS er
+    FROM c
 )
-SELECT c.*,
+SELECT l.* EXCLUDE (gf, er),
     base.renewable_consumed_kwh AS renewable_consumed_2020_kwh,
-    ra.area_key,
-    gf.tco2_per_mwh AS grid_factor,
-    gf.data_year AS grid_factor_year,
-    concat(gf.scope, ' ', gf.area_code) AS grid_factor_scope,
-    er.equivalent_tce_per_kwh,
-    er.equal_tce_per_kwh,
-    er.equal_rate_year
-FROM c
-JOIN (
-    SELECT r.region_code,
-        CASE WHEN r.level = 'country' THEN 'CN' ELSE coalesce(a.area_key, substr(r.region_code, 1, 2)) END AS area_key
-    FROM regions_ok r
-    LEFT JOIN grid_areas a ON length(a.area_key) = 4 AND a.area_key = substr(r.region_code, 1, 4)
-) ra ON ra.region_code = c.region_code
-LEFT JOIN grid_factor_used gf ON gf.area_key = ra.area_key AND gf.year = c.year
-LEFT JOIN electricity_rates er ON er.year = c.year
+    get_field(l.gf, 'tco2_per_mwh') AS grid_factor,
+    get_field(l.gf, 'data_year') AS grid_factor_year,
+    get_field(l.gf, 'scope_area') AS grid_factor_scope,
+    get_field(l.er, 'equivalent_tce_per_kwh') AS equivalent_tce_per_kwh,
+    get_field(l.er, 'equal_tce_per_kwh') AS equal_tce_per_kwh,
+    get_field(l.er, 'equal_rate_year') AS equal_rate_year
+FROM l
 -- 发改运行〔2022〕1258号 counts renewable electricity above the 2020 level
-LEFT JOIN c base ON base.region_code = c.region_code AND base.year = 2020;
+LEFT JOIN c base ON base.region_code = l.region_code AND base.year = 2020;
 
 -- Region-year rows with their intensities, rounded as the change rates use
 -- them: small (regions × years) at any scale, so kept as a table and joined to
@@ -148,23 +148,24 @@ WITH v AS (
         CAST(e.gas_tce AS DOUBLE) AS gas_tce,
         CAST(e.heat_tce AS DOUBLE) AS heat_tce,
         CAST(e.other_non_fossil_tce AS DOUBLE) AS other_non_fossil_tce,
-        el.net_import_kwh, el.non_fossil_consumed_kwh, el.fossil_exported_kwh,
-        el.grid_factor, el.grid_factor_year, el.grid_factor_scope,
+        e.net_import_kwh, e.non_fossil_consumed_kwh, e.fossil_exported_kwh,
+        e.grid_factor, e.grid_factor_year, e.grid_factor_scope,
         -- the valuation the intensities and targets use
-        CASE p.electricity_valuation WHEN 'equal' THEN el.equal_tce_per_kwh ELSE el.equivalent_tce_per_kwh END
+        CASE p.electricity_valuation WHEN 'equal' THEN e.equal_tce_per_kwh ELSE e.equivalent_tce_per_kwh END
             AS rate_v,
-        el.equal_tce_per_kwh AS rate_equal,
+        e.equal_tce_per_kwh AS rate_equal,
         CAST(CASE p.electricity_valuation WHEN 'equal' THEN e.energy_tce_equal ELSE e.energy_tce_equivalent END
             AS DOUBLE) AS energy_tce_v,
         CAST(CASE p.electricity_valuation WHEN 'equal' THEN e.high_energy_tce_equal ELSE e.high_energy_tce_equivalent END
             AS DOUBLE) AS high_energy_tce,
-        greatest(el.renewable_consumed_kwh - el.renewable_consumed_2020_kwh, 0) AS renewable_increment_kwh,
+        greatest(e.renewable_consumed_kwh - e.renewable_consumed_2020_kwh, 0) AS renewable_increment_kwh,
         CAST(e.co2_direct_t AS DOUBLE) AS co2_direct_t,
-        el.net_import_kwh / 1000.0 * el.grid_factor + CAST(e.co2_heat_t AS DOUBLE) AS co2_indirect_t,
+        e.net_import_kwh / 1000.0 * e.grid_factor + CAST(e.co2_heat_t AS DOUBLE) AS co2_indirect_t,
         CAST(e.enterprises AS INT) AS enterprises,
         CAST(e.records AS BIGINT) AS records
-    FROM region_energy e
-    JOIN region_electricity el ON el.region_code = e.region_code AND el.year = e.year
+    -- region_electricity carries every column of region_energy: one table
+    -- read, no join (the statement stays small under a tight memory limit)
+    FROM region_electricity e
     CROSS JOIN run_params p
 ),
 d AS (

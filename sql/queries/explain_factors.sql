@@ -1,6 +1,7 @@
 -- explain_factors.sql — the factor rows the records of a region (and every
--- region below it) used in a year: standard coal coefficient or generation
--- coal rate, combustion CO2 factor, grid or heat factor, each with its year,
+-- region below it) used in a year: standard coal coefficient (equivalent
+-- value) and, for electricity and primary electricity, the coal rate of
+-- thermal power (equal value), combustion CO2 factor, grid or heat factor, each with its year,
 -- scope and the source and quality the factor set gives it.
 --
 -- Reads:  records_computed (30_emissions.sql), region_closure (40_regions.sql),
@@ -12,7 +13,8 @@ SELECT DISTINCT
     r.indirect_factor, r.indirect_factor_scope, r.indirect_factor_area, r.factor_year,
     e.tce_source_id, e.tce_quality, e.co2_source_id, e.co2_quality,
     coalesce(g.source_id, h.source_id) AS indirect_source_id,
-    coalesce(g.quality, h.quality) AS indirect_quality
+    coalesce(g.quality, h.quality) AS indirect_quality,
+    r.tce_equal_per_base_unit
 FROM records_computed r
 JOIN energy_catalog e ON e.energy_code = r.energy_code
 JOIN region_closure a ON a.region_code = r.region_code

@@ -364,33 +364,39 @@ pub async fn explain(
             strings(b, 13)?,
             strings(b, 14)?,
         );
+        let tce_equal = f64s(b, 15)?;
         for r in 0..b.num_rows() {
             let some = |s: &String| (!s.is_empty()).then(|| s.clone());
             if let Some(v) = tce[r] {
+                // equivalent value; primary electricity is valued like
+                // electricity: that row's source
                 factors_used.push(FactorUsed {
                     energy_code: code[r].clone(),
-                    kind: if tyear[r].is_some() {
-                        "generation coal rate (equal value)".into()
-                    } else {
-                        "standard coal coefficient".into()
-                    },
+                    kind: "standard coal coefficient (equivalent value)".into(),
                     value: v,
                     unit: format!("tce per {}", unit[r]),
-                    factor_year: tyear[r].map(|y| y as i32),
+                    factor_year: None,
                     scope: None,
-                    // primary electricity is valued like electricity: that row's source
-                    source_id: if tyear[r].is_some() {
-                        Some("generation-coal-rate".into())
-                    } else {
-                        some(&tsrc[r]).or_else(|| electricity.map(|e| e.source_id.clone()))
-                    },
-                    quality: some(&tq[r]).or_else(|| {
-                        if tyear[r].is_some() {
-                            None
-                        } else {
-                            electricity.map(|e| e.quality.to_string())
-                        }
-                    }),
+                    source_id: some(&tsrc[r]).or_else(|| electricity.map(|e| e.source_id.clone())),
+                    quality: some(&tq[r]).or_else(|| electricity.map(|e| e.quality.to_string())),
+                });
+            }
+            if let (Some(year), Some(v)) = (tyear[r], tce_equal[r]) {
+                // equal value: the coal rate of thermal power of that data year
+                let rate = c
+                    .factors
+                    .generation_rate
+                    .iter()
+                    .find(|g| f64::from(g.data_year) == year);
+                factors_used.push(FactorUsed {
+                    energy_code: code[r].clone(),
+                    kind: "coal rate of thermal power (equal value)".into(),
+                    value: v,
+                    unit: format!("tce per {}", unit[r]),
+                    factor_year: Some(year as i32),
+                    scope: rate.and_then(|g| g.series.map(|s| s.to_string())),
+                    source_id: rate.map(|g| g.source_id.clone()),
+                    quality: rate.map(|g| g.quality.to_string()),
                 });
             }
             if let Some(v) = co2[r] {
