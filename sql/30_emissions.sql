@@ -9,7 +9,7 @@
 --
 -- Reads:  row_amounts, record_key_sums, record_key_rows, record_key_rejects
 --         (25_amounts.sql, 27_key_rules.sql), energy_factors (15_factors.sql),
---         sector_division (25_amounts.sql).
+--         sector_division (25_amounts.sql), run_params (electricity_valuation).
 -- Writes: record_amounts, records_computed, record_totals, enterprise_annual
 --         (views).
 
@@ -34,11 +34,16 @@ SELECT
     a.input, a.enterprise_id, a.enterprise_name, a.region_code, a.sector_code,
     sd.high_energy,
     a.year, a.month, a.energy_code, a.category, a.fossil, a.use, a.flow, a.sign, a.quantity, a.unit,
-    a.base_unit, a.quantity_base, a.tce, a.tce_equal, a.co2_direct_t, a.co2_indirect_t, a.tce_per_base_unit,
+    a.base_unit, a.quantity_base, a.tce, a.tce_equal,
+    -- the standard coal at the valuation the regions are judged on
+    -- (electricity_valuation): what explain's contributions add up
+    CASE p.electricity_valuation WHEN 'equal' THEN a.tce_equal ELSE a.tce END AS tce_judged,
+    a.co2_direct_t, a.co2_indirect_t, a.tce_per_base_unit,
     a.tce_equal_per_base_unit, a.tce_factor_year, a.co2_factor, a.indirect_factor, a.indirect_factor_scope, a.indirect_factor_area,
     a.factor_year, a.factor_set, a.source_file, a.source_line
 FROM record_amounts a
-JOIN sector_division sd ON sd.sector_code = a.sector_code;
+JOIN sector_division sd ON sd.sector_code = a.sector_code
+CROSS JOIN run_params p;
 
 -- Per input, enterprise (none for sector rows), region, sector, year, energy,
 -- use and flow: the records summed over the months (a twelfth of the rows

@@ -4,8 +4,8 @@
 -- for households, stands for itself), largest CO2 first, with whether the
 -- division is one of the energy-intensive industries.
 --
--- Reads:  records_computed (30_emissions.sql), region_closure (40_regions.sql),
---         run_params (electricity_valuation).
+-- Reads:  records_computed (30_emissions.sql; tce_judged is the standard coal
+--         at the valuation the region is judged on), region_closure (40_regions.sql).
 -- Parameters: $1 region_code (text), $2 year (int).
 
 SELECT
@@ -13,13 +13,11 @@ SELECT
          THEN substr(regexp_replace(r.sector_code, '^[A-Z]', ''), 1, 2)
          ELSE r.sector_code END AS k,
     CASE WHEN bool_or(r.high_energy) THEN 'energy-intensive' ELSE '' END AS n,
-    -- standard coal at the valuation the region is judged on
-    CAST(sum(CASE p.electricity_valuation WHEN 'equal' THEN r.tce_equal ELSE r.tce END) AS DOUBLE) AS tce,
+    CAST(sum(r.tce_judged) AS DOUBLE) AS tce,
     CAST(sum(r.co2_direct_t) + sum(r.co2_indirect_t) AS DOUBLE) AS co2,
     count(*) AS records
 FROM records_computed r
 JOIN region_closure a ON a.region_code = r.region_code
-CROSS JOIN run_params p
 WHERE a.ancestor_code = $1 AND r.year = $2
 GROUP BY CASE WHEN regexp_like(r.sector_code, '^[A-T]?[0-9]')
               THEN substr(regexp_replace(r.sector_code, '^[A-Z]', ''), 1, 2)

@@ -2,19 +2,17 @@
 -- (and every region below it) in a year: enterprises by their credit code,
 -- statistics without an enterprise as "sector <code>".
 --
--- Reads:  records_computed (30_emissions.sql), region_closure (40_regions.sql),
---         run_params (electricity_valuation).
+-- Reads:  records_computed (30_emissions.sql; tce_judged is the standard coal
+--         at the valuation the region is judged on), region_closure (40_regions.sql).
 -- Parameters: $1 region_code (text), $2 year (int).
 
 SELECT coalesce(r.enterprise_id, concat('sector ', r.sector_code)) AS k,
     min(coalesce(r.enterprise_name, '')) AS n,
-    -- standard coal at the valuation the region is judged on
-    CAST(sum(CASE p.electricity_valuation WHEN 'equal' THEN r.tce_equal ELSE r.tce END) AS DOUBLE) AS tce,
+    CAST(sum(r.tce_judged) AS DOUBLE) AS tce,
     CAST(sum(r.co2_direct_t) + sum(r.co2_indirect_t) AS DOUBLE) AS co2,
     count(*) AS records
 FROM records_computed r
 JOIN region_closure a ON a.region_code = r.region_code
-CROSS JOIN run_params p
 WHERE a.ancestor_code = $1 AND r.year = $2
 GROUP BY coalesce(r.enterprise_id, concat('sector ', r.sector_code))
 ORDER BY co2 DESC, k
