@@ -137,7 +137,50 @@ TARGETS = [
     ("150622", "14th-FYP", 2020, 2025, "non_fossil_share_min", "0.07"),
     ("150622", "14th-FYP", 2020, 2025, "coal_share_max", "0.85"),
     ("150622103", "14th-FYP", 2020, 2025, "energy_intensity_reduction", "0.08"),
+    # the county's target split to its towns (分解到乡镇)
+    ("150622100", "14th-FYP", 2020, 2025, "energy_intensity_reduction", "0.12"),
+    ("150622101", "14th-FYP", 2020, 2025, "energy_intensity_reduction", "0.14"),
+    ("150622102", "14th-FYP", 2020, 2025, "energy_intensity_reduction", "0.10"),
+    # the carbon-peaking plan: CO2 peaks by 2030 (碳达峰实施方案)
+    ("150622", "carbon-peak", 2020, 2030, "co2_peak_by", "2030"),
+    # the 15th five-year plan starts from 2025 (fictional values)
+    ("150622", "15th-FYP", 2025, 2030, "energy_intensity_reduction", "0.10"),
+    ("150622", "15th-FYP", 2025, 2030, "co2_intensity_reduction", "0.17"),
 ]
+
+# A zero-carbon park in the development zone (大路镇) from 2023: the
+# coal-chemical plant with the wind and solar farms; the county's list of key
+# energy-using units (the hotel is listed although it uses far less than
+# 10 000 tce). Enterprises by their serial in ENTERPRISES.
+GROUPS = [
+    ("ZCP-01", "准格尔经济技术开发区零碳园区", "zero_carbon_park", 2, 2023, ""),
+    ("ZCP-01", "准格尔经济技术开发区零碳园区", "zero_carbon_park", 5, 2023, ""),
+    ("ZCP-01", "准格尔经济技术开发区零碳园区", "zero_carbon_park", 6, 2023, ""),
+    ("KU-150622", "准格尔旗重点用能单位名单", "key_units", 1, 2020, ""),
+    ("KU-150622", "准格尔旗重点用能单位名单", "key_units", 2, 2020, ""),
+    ("KU-150622", "准格尔旗重点用能单位名单", "key_units", 3, 2020, ""),
+    ("KU-150622", "准格尔旗重点用能单位名单", "key_units", 4, 2020, ""),
+    ("KU-150622", "准格尔旗重点用能单位名单", "key_units", 9, 2021, 2024),
+]
+# Green power the coal-chemical plant bought (10^4 kWh): green-power trades
+# from 2023, certificates in 2025.
+GREEN_POWER = [
+    (2, 2023, 20000, "green_power_trade"),
+    (2, 2024, 40000, "green_power_trade"),
+    (2, 2025, 60000, "green_power_trade"),
+    (2, 2025, 10000, "green_certificate"),
+]
+
+# Clinker of the cement plant (enterprise 4) in t, following its coal use;
+# from 2023 the plant reports the clinker's CaO and MgO (composition rule).
+# Quicklime from small kilns in 龙口镇, reported as the town's total.
+CLINKER_2020 = 1_600_000.0
+LIME_2020 = 50_000.0
+# The county's sinks: forest growing-stock growth in m3 (the plan's
+# afforestation, 碳汇能力巩固提升) and grassland removals as the forestry and
+# grassland bureau reports them, in t CO2.
+FOREST_STOCK_M3 = [240000, 250000, 262000, 275000, 290000, 305000]
+GRASSLAND_T = [110000, 112000, 115000, 118000, 120000, 123000]
 
 
 def fmt(q: float) -> str:
@@ -182,6 +225,34 @@ def main() -> None:
 
     header = ["enterprise_id", "enterprise_name", "region_code", "sector_code", "year", "month",
               "energy_code", "use", "flow", "quantity", "unit"]
+    with open(os.path.join(OUT, "production.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["enterprise_id", "region_code", "year", "product_code", "quantity", "unit", "cao", "mgo"])
+        for i, y in enumerate(YEARS):
+            clinker = CLINKER_2020 * TREND["cement"][i]
+            cao, mgo = ("0.652", "0.021") if y >= 2023 else ("", "")
+            w.writerow([uscc("150622", 4), "150622101", y, "水泥熟料", fmt(clinker), "吨", cao, mgo])
+            w.writerow(["", "150622102", y, "lime", fmt(LIME_2020 * TREND["households"][i]), "t", "", ""])
+
+    with open(os.path.join(OUT, "sinks.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["region_code", "year", "ecosystem", "method", "quantity", "unit"])
+        for i, y in enumerate(YEARS):
+            w.writerow(["150622", y, "forest", "stock_change", FOREST_STOCK_M3[i], "m3"])
+            w.writerow(["150622", y, "grassland", "reported", GRASSLAND_T[i], "t"])
+
+    with open(os.path.join(OUT, "groups.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["group_id", "group_name", "kind", "enterprise_id", "from_year", "to_year"])
+        for gid, name, kind, serial, start, end in GROUPS:
+            w.writerow([gid, name, kind, uscc("150622", serial), start, end])
+
+    with open(os.path.join(OUT, "green_power.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["enterprise_id", "year", "quantity", "unit", "kind"])
+        for serial, y, q, kind in GREEN_POWER:
+            w.writerow([uscc("150622", serial), y, q, "万千瓦时", kind])
+
     files = {"energy_2020-2022.csv": YEARS[:3], "energy_2023-2025.csv": YEARS[3:]}
     for name, years in files.items():
         rows = []

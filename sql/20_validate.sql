@@ -138,9 +138,9 @@ WITH c AS (
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
                 'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
             WHEN n.indicator NOT IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'non_fossil_share_min',
-                                     'coal_share_max', 'energy_total_max', 'co2_total_max') THEN named_struct(
+                                     'coal_share_max', 'energy_total_max', 'co2_total_max', 'co2_peak_by') THEN named_struct(
                 'rule', 'vocabulary_invalid', 'column', 'indicator',
-                'message', concat('indicator ''', n.indicator_raw, ''' is not one of energy_intensity_reduction, co2_intensity_reduction, non_fossil_share_min, coal_share_max, energy_total_max, co2_total_max'))
+                'message', concat('indicator ''', n.indicator_raw, ''' is not one of energy_intensity_reduction, co2_intensity_reduction, non_fossil_share_min, coal_share_max, energy_total_max, co2_total_max, co2_peak_by'))
             WHEN n.base_year IS NULL OR n.base_year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid', 'column', 'base_year',
                 'message', concat('base_year ''', n.base_year_raw, ''' is not a year between 1949 and 2100'))
             WHEN n.target_year IS NULL OR n.target_year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid', 'column', 'target_year',
@@ -153,6 +153,9 @@ WITH c AS (
             WHEN n.indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'non_fossil_share_min', 'coal_share_max')
                 AND NOT (n.value > 0 AND n.value < 1) THEN named_struct('rule', 'number_invalid', 'column', 'value',
                 'message', concat('value ', n.value_raw, ' of ', n.indicator, ' must be a fraction between 0 and 1 (write 13.5 % as 0.135)'))
+            WHEN n.indicator = 'co2_peak_by' AND NOT (n.value = round(n.value) AND n.value BETWEEN n.base_year AND n.target_year) THEN named_struct(
+                'rule', 'number_invalid', 'column', 'value',
+                'message', concat('value ', n.value_raw, ' of co2_peak_by is the year CO2 must peak by: a whole year between base_year ', n.base_year_raw, ' and target_year ', n.target_year_raw))
             WHEN n.value <= 0 THEN named_struct('rule', 'number_invalid', 'column', 'value',
                 'message', concat('value ', n.value_raw, ' of ', n.indicator, ' must be greater than 0'))
         END AS reject

@@ -6,7 +6,8 @@
 -- (rows read = accepted + rejected) come from here; the run's quality gate
 -- (quality.max_reject_ratio) is checked after this step.
 --
--- Reads:  records_rows, *_checked (20_validate.sql), row_amounts,
+-- Reads:  records_rows, *_checked (20_validate.sql, 22_budget_inputs.sql,
+--         23_group_inputs.sql), row_amounts,
 --         record_key_sums (25_amounts.sql), records_norm (10_normalize.sql).
 -- Writes: record_key_conflicts, record_key_rows, record_key_rejects (tables),
 --         records_checked, rejects, input_counts (views).
@@ -99,7 +100,23 @@ SELECT 'targets', source_file, source_line, coalesce(target_year, 0),
     concat_ws('; ', concat('region_code=', region_code_raw), concat('plan=', plan_raw),
         concat('base_year=', base_year_raw), concat('target_year=', target_year_raw),
         concat('indicator=', indicator_raw), concat('value=', value_raw))
-FROM targets_checked WHERE reject IS NOT NULL;
+FROM targets_checked WHERE reject IS NOT NULL
+UNION ALL
+SELECT 'production', source_file, source_line, coalesce(year, 0),
+    get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'), raw_record
+FROM production_checked WHERE reject IS NOT NULL
+UNION ALL
+SELECT 'sinks', source_file, source_line, coalesce(year, 0),
+    get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'), raw_record
+FROM sinks_checked WHERE reject IS NOT NULL
+UNION ALL
+SELECT 'groups', source_file, source_line, 0,
+    get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'), raw_record
+FROM groups_checked WHERE reject IS NOT NULL
+UNION ALL
+SELECT 'green_power', source_file, source_line, coalesce(year, 0),
+    get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'), raw_record
+FROM green_power_checked WHERE reject IS NOT NULL;
 
 -- Rows read, accepted and rejected per input and file (the manifest's counts).
 -- A record is rejected by a row rule or by the key checks, never by both.
@@ -113,5 +130,9 @@ FROM (
     UNION ALL SELECT 'gdp', source_file, count(*), count(reject) FROM gdp_checked GROUP BY source_file
     UNION ALL SELECT 'regions', source_file, count(*), count(reject) FROM regions_checked GROUP BY source_file
     UNION ALL SELECT 'targets', source_file, count(*), count(reject) FROM targets_checked GROUP BY source_file
+    UNION ALL SELECT 'production', source_file, count(*), count(reject) FROM production_checked GROUP BY source_file
+    UNION ALL SELECT 'sinks', source_file, count(*), count(reject) FROM sinks_checked GROUP BY source_file
+    UNION ALL SELECT 'groups', source_file, count(*), count(reject) FROM groups_checked GROUP BY source_file
+    UNION ALL SELECT 'green_power', source_file, count(*), count(reject) FROM green_power_checked GROUP BY source_file
 ) t
 GROUP BY input, source_file;

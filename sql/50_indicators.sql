@@ -32,6 +32,14 @@
 --   co2_t            = co2_direct_t + co2_indirect_t; co2_indirect_t = the net
 --                      import in MWh × the level's grid factor + net bought heat's CO2
 --   co2_intensity    = co2_t / (gdp_const × 10^4)        t CO2 per 10^4 yuan
+--                      (the assessment basis: energy CO2 only)
+--   co2_process_t, sink_t = the region's process CO2 and sinks (region_budget,
+--                      45_budget.sql); co2_net_t = co2_t + co2_process_t − sink_t
+--   key_energy_units = the key energy-using units reporting in the region
+--                      (region_key_units, 47_groups.sql); key_units_energy_share
+--                      = their energy / energy_tce_equivalent (both equivalent value)
+--   co2_peak_t, co2_peak_year = the highest co2_t of the years up to this one
+--                      and the earliest year it was reached (region_peak)
 --   gdp_const_t      = GDP_base (current prices) × Π_{y = base+1 .. t} (gdp_index_y / 100)
 --                      (for t < base: GDP_base ÷ Π_{y = t+1 .. base} (gdp_index_y / 100));
 --                      a missing year or index breaks the chain: later years get NULL
@@ -48,9 +56,10 @@
 --   high_energy_share = the six industries' energy (v) / E_v
 --
 -- Reads:  gdp_ok, region_energy, region_grid_area, regions_ok, run_params,
---         electricity_rates, area_grid_factor (15_factors.sql).
+--         electricity_rates, area_grid_factor (15_factors.sql), region_budget
+--         (45_budget.sql), region_key_units (47_groups.sql).
 -- Writes: gdp_const_forward, gdp_const_backward, region_electricity,
---         region_intensity (tables), gdp_const, region_indicators (views).
+--         region_intensity, region_peak (tables), gdp_const, region_indicators (views).
 
 CREATE OR REPLACE TABLE gdp_const_forward AS
 WITH RECURSIVE chain(region_code, year, gdp_const) AS (
@@ -226,7 +235,15 @@ i AS (
         gc.gdp_const,
         e.energy_tce_v / (gc.gdp_const * 10000) AS energy_intensity,
         (e.energy_tce_v - e.controlled_intensity_deduction_tce) / (gc.gdp_const * 10000) AS energy_intensity_controlled,
-        e.co2_t / (gc.gdp_const * 10000) AS co2_intensity
+        e.co2_t / (gc.gdp_const * 10000) AS co2_intensity,
+        -- the region's process CO2 and sinks (region_budget, 45_budget.sql) by
+        -- lookup: no hash join (the statement stays small under a tight memory limit)
+        coalesce(CAST(get_field(lookup('region_budget', e.region_code, e.year), 'co2_process_t') AS DOUBLE), 0) AS co2_process_t,
+        coalesce(CAST(get_field(lookup('region_budget', e.region_code, e.year), 'sink_t') AS DOUBLE), 0) AS sink_t,
+        -- key energy-using units reporting in the region (region_key_units, 47_groups.sql)
+        coalesce(get_field(lookup('region_key_units', e.region_code, e.year), 'key_energy_units'), 0) AS key_energy_units,
+        coalesce(get_field(lookup('region_key_units', e.region_code, e.year), 'key_units_tce_equivalent'), 0)
+            / nullif(e.energy_tce_equivalent, 0) AS key_units_energy_share
     FROM e
     JOIN regions_ok rg ON rg.region_code = e.region_code
     LEFT JOIN gdp_ok g ON g.region_code = e.region_code AND g.year = e.year
@@ -243,7 +260,27 @@ r AS (
     -- the one-row table on the left: the cross join then streams i in batches
     FROM run_params p CROSS JOIN i
 )
-SELECT * FROM r;
+SELECT r.*, r.co2_t + r.co2_process_t - r.sink_t AS co2_net_t FROM r;
+
+-- The CO2 peak up to each year: the highest energy CO2 (co2_t) of the
+-- region's years up to it, the earliest year with it, and how many of the
+-- years after the peak (up to this year) stayed below it (60_targets.sql
+-- calls a region peaked when that is at least three).
+CREATE OR REPLACE TABLE region_peak AS
+WITH upto AS (
+    SELECT a.region_code, a.year,
+        max(b.co2_t) AS co2_peak_t,
+        first_value(b.year ORDER BY b.co2_t DESC NULLS LAST, b.year ASC) AS co2_peak_year
+    FROM region_intensity a
+    JOIN region_intensity b ON b.region_code = a.region_code AND b.year <= a.year
+    GROUP BY a.region_code, a.year
+)
+SELECT u.region_code, u.year, u.co2_peak_t, CAST(u.co2_peak_year AS INT) AS co2_peak_year,
+    CAST(count(b.year) AS INT) AS co2_years_below_peak
+FROM upto u
+LEFT JOIN region_intensity b ON b.region_code = u.region_code AND b.year > u.co2_peak_year
+    AND b.year <= u.year AND b.co2_t < u.co2_peak_t
+GROUP BY u.region_code, u.year, u.co2_peak_t, u.co2_peak_year;
 
 CREATE OR REPLACE VIEW region_indicators AS
 SELECT
@@ -253,6 +290,10 @@ SELECT
     r.coal_tce, r.coal_consumed_tce, r.oil_tce, r.gas_tce, r.electricity_tce, r.electricity_net_import_kwh,
     r.heat_tce, r.high_energy_tce, r.energy_mix_tce,
     r.co2_t, r.co2_direct_t, r.co2_indirect_t, r.grid_factor, r.grid_factor_year, r.grid_factor_scope,
+    r.co2_process_t, r.sink_t, r.co2_net_t,
+    get_field(lookup('region_peak', r.region_code, r.year), 'co2_peak_year') AS co2_peak_year,
+    get_field(lookup('region_peak', r.region_code, r.year), 'co2_peak_t') AS co2_peak_t,
+    get_field(lookup('region_peak', r.region_code, r.year), 'co2_years_below_peak') AS co2_years_below_peak,
     r.gdp, r.gdp_const,
     r.energy_intensity, r.energy_intensity_controlled, r.co2_intensity,
     r.ei_r / nullif(prev.ei_r, 0) - 1 AS energy_intensity_change_yoy,
@@ -264,7 +305,7 @@ SELECT
     r.coal_consumed_tce / nullif(r.energy_mix_tce, 0) AS coal_share,
     r.non_fossil_tce / nullif(r.energy_mix_tce, 0) AS non_fossil_share,
     r.high_energy_tce / nullif(r.energy_tce_v, 0) AS high_energy_share,
-    r.enterprises, r.records,
+    r.enterprises, r.key_energy_units, r.key_units_energy_share, r.records,
     r.electricity_valuation, r.controlled_scope,
     r.factor_set,
     -- not published: the intensities as the change rates and the targets

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use carbonstat::audit::{
-    Explanation, Published, config_from_manifest, explain, open_published, published_value, verify,
+    Explanation, Published, Subject, config_from_manifest, explain, explain_subject,
+    open_published, published_value, published_value_in, verify,
 };
 use carbonstat::config::LoadedConfig;
 use carbonstat::pipeline::{RunOptions, compute, load_all, work_dir};
@@ -65,15 +66,39 @@ pub struct ExplainArgs {
     pub manifest: Option<String>,
     pub config: Option<PathBuf>,
     pub base: Option<PathBuf>,
-    pub region: String,
+    pub subject: ExplainSubject,
     pub year: i32,
     pub indicator: String,
     pub format: OutputFormat,
     pub storage: Storage,
 }
 
+/// What `explain` is asked about.
+pub enum ExplainSubject {
+    Region(String),
+    Enterprise(String),
+    Group(String),
+}
+
+impl ExplainSubject {
+    fn subject(&self) -> Option<Subject> {
+        match self {
+            ExplainSubject::Region(_) => None,
+            ExplainSubject::Enterprise(_) => Some(Subject::Enterprise),
+            ExplainSubject::Group(_) => Some(Subject::Group),
+        }
+    }
+}
+
 pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
-    carbonstat::audit::indicator_column(&a.indicator)?;
+    match a.subject.subject() {
+        None => {
+            carbonstat::audit::indicator_column(&a.indicator)?;
+        }
+        Some(s) => {
+            carbonstat::audit::subject_column(s, &a.indicator)?;
+        }
+    }
     let rt = crate::runtime(None)?;
     let e = rt.block_on(async {
         let (cfg, published): (LoadedConfig, Option<Published>) = match (&a.manifest, &a.config) {
@@ -97,11 +122,32 @@ pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
         let work = work_dir(&cfg)?;
         let (factors, inputs) = load_all(&cfg, work.path()).await?;
         let computed = compute(&cfg, factors, inputs, &RunOptions::default()).await?;
+        let (subject, id) = match &a.subject {
+            ExplainSubject::Region(region) => {
+                let published_v = match &published {
+                    Some(p) => published_value(p, region, a.year, &a.indicator).await?,
+                    None => None,
+                };
+                return explain(&computed, region, a.year, &a.indicator, published_v).await;
+            }
+            ExplainSubject::Enterprise(e) => (Subject::Enterprise, e.as_str()),
+            ExplainSubject::Group(g) => (Subject::Group, g.as_str()),
+        };
         let published_v = match &published {
-            Some(p) => published_value(p, &a.region, a.year, &a.indicator).await?,
+            Some(p) => {
+                published_value_in(
+                    p,
+                    subject.dataset().name,
+                    subject.key_column(),
+                    id,
+                    a.year,
+                    &a.indicator,
+                )
+                .await?
+            }
             None => None,
         };
-        explain(&computed, &a.region, a.year, &a.indicator, published_v).await
+        explain_subject(&computed, subject, id, a.year, &a.indicator, published_v).await
     })?;
     match a.format {
         OutputFormat::Json => println!(
@@ -180,6 +226,26 @@ fn text(e: &Explanation) -> String {
     table(&mut s, "by energy", &e.by_energy);
     table(&mut s, "by sector (GB/T 4754 division)", &e.by_sector);
     table(&mut s, "largest contributors (by CO2)", &e.top_enterprises);
+    if !e.budget_rows.is_empty() {
+        s.push_str("\nproduction and sinks rows (t CO2 = quantity in t or m3 x factor):\n");
+        for b in &e.budget_rows {
+            s.push_str(&format!(
+                "  {:<14} {:<16} {:<34} {}:{:<5} {:>14} {:<6} x {:>10} {:<16} = {:>16.6}  source {} ({})\n",
+                b.kind,
+                b.key,
+                b.name,
+                b.source_file,
+                b.source_line,
+                b.quantity,
+                b.unit,
+                b.factor,
+                b.factor_unit,
+                b.amount_t,
+                b.source_id.clone().unwrap_or_default(),
+                b.quality.clone().unwrap_or_default()
+            ));
+        }
+    }
     s.push_str("\nfactor rows used:\n");
     for f in &e.factors_used {
         s.push_str(&format!(

@@ -145,6 +145,52 @@ pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
                     g.data_year, g.kgce_per_kwh, g.quality, g.source_id
                 );
             }
+            if !set.process_factors.is_empty() {
+                println!(
+                    "\n{:<16} {:<8} {:>10}  {:<11} {:<9} {:<28} aliases",
+                    "product", "division", "tCO2/t", "composition", "quality", "source"
+                );
+                for p in &set.process_factors {
+                    println!(
+                        "{:<16} {:<8} {:>10}  {:<11} {:<9} {:<28} {}; {}",
+                        p.product_code,
+                        p.division,
+                        p.tco2_per_t,
+                        if p.composition { "CaO/MgO" } else { "" },
+                        p.quality,
+                        p.source_id,
+                        p.name_zh,
+                        p.aliases
+                    );
+                }
+            }
+            if !set.sink_factors.is_empty() {
+                println!(
+                    "\nsink defaults (growing stock): BEF × wood density × (1 + root-shoot) × carbon fraction × 44/12"
+                );
+                for f in &set.sink_factors {
+                    println!(
+                        "  {:<10} {} × {} × (1 + {}) × {} × 44/12 = {} tCO2/m3  {} {}",
+                        f.ecosystem,
+                        f.bef,
+                        f.wood_density,
+                        f.root_shoot_ratio,
+                        f.carbon_fraction,
+                        f.tco2_per_m3,
+                        f.quality,
+                        f.source_id
+                    );
+                }
+            }
+            if !set.sector_groups.is_empty() {
+                println!("\nsector groups (GB/T 4754 divisions)");
+                for g in &set.sector_groups {
+                    println!(
+                        "  {}-{} {:<13} {}",
+                        g.division_from, g.division_to, g.sector_group, g.name_zh
+                    );
+                }
+            }
             println!("\nsources");
             for s in &set.sources {
                 println!("  {:<22} {}", s.source_id, s.citation);

@@ -117,11 +117,19 @@ enum Command {
         config: Option<PathBuf>,
         #[arg(long)]
         base: Option<PathBuf>,
+        /// A region: its row of region_indicators.
+        #[arg(long, required_unless_present_any = ["enterprise", "group"], conflicts_with_all = ["enterprise", "group"])]
+        region: Option<String>,
+        /// Or an enterprise (credit code): its row of enterprise_totals.
+        #[arg(long, conflicts_with = "group")]
+        enterprise: Option<String>,
+        /// Or a group id: its row of group_indicators.
         #[arg(long)]
-        region: String,
+        group: Option<String>,
         #[arg(long)]
         year: i32,
-        /// A numeric column of region_indicators, e.g. co2_intensity.
+        /// A numeric column of the row's dataset, e.g. co2_intensity (region),
+        /// co2_t (enterprise), co2_per_tce (group).
         #[arg(long)]
         indicator: String,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -218,6 +226,8 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             config,
             base,
             region,
+            enterprise,
+            group,
             year,
             indicator,
             format,
@@ -226,7 +236,11 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             manifest,
             config,
             base,
-            region,
+            subject: match (region, enterprise, group) {
+                (_, Some(e), _) => audit_cmd::ExplainSubject::Enterprise(e),
+                (_, _, Some(g)) => audit_cmd::ExplainSubject::Group(g),
+                (r, _, _) => audit_cmd::ExplainSubject::Region(r.unwrap_or_default()),
+            },
             year,
             indicator,
             format,

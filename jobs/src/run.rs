@@ -104,11 +104,15 @@ pub fn format_report(report: &RunReport) -> String {
     s.push_str(&summary_table(&report.summary));
     s.push_str(&format!(
         "\nEI = energy intensity (tce per 10^4 yuan at {} prices, basis: {}), CI = CO2 intensity (t per 10^4 yuan);\n\
-         yoy = change against the previous year, base = against {}; warning levels: 1 red, 2 yellow, 3 green.\n",
+         yoy = change against the previous year, base = against {}; warning levels: 1 red, 2 yellow, 3 green;\n\
+         net CO2 = CO2 + process CO2 − sinks; peak = the year of the highest CO2 so far (✓: the three years after it all below it).\n",
         m.config.effective["base_year"],
         m.config.effective["energy_intensity_basis"].as_str().unwrap_or(""),
         m.config.effective["base_year"],
     ));
+    if !report.groups.is_empty() {
+        s.push_str(&groups_table(&report.groups));
+    }
     s.push_str(&format!(
         "Published {} files ({} rows) and manifest.json to {}\n",
         m.outputs.len(),
@@ -118,9 +122,65 @@ pub fn format_report(report: &RunReport) -> String {
     s
 }
 
+/// Every group in its latest year; a zero-carbon park with its checks.
+fn groups_table(rows: &[carbonstat::pipeline::GroupSummaryRow]) -> String {
+    let share = |v: Option<f64>| v.map_or(String::new(), |v| format!("{:.1}%", v * 100.0));
+    let mut s = format!(
+        "\ngroups (latest year; details: reports/group_indicators/)\n{:<12} {:<16} {:<16} {:>4} {:>9} {:>12} {:>9} {:>16} {:>18} {:>7}\n",
+        "group",
+        "name",
+        "kind",
+        "year",
+        "members",
+        "energy tce",
+        "tCO2/tce",
+        "limit",
+        "clean share (min)",
+        "green"
+    );
+    for r in rows {
+        let name: String = r.group_name.chars().take(7).collect();
+        let check = |c: &str| {
+            if c.is_empty() {
+                String::new()
+            } else {
+                format!(" {c}")
+            }
+        };
+        s.push_str(&format!(
+            "{:<12} {:<w$} {:<16} {:>4} {:>9} {:>12.0} {:>9} {:>16} {:>18} {:>7}\n",
+            r.group_id,
+            name,
+            r.kind,
+            r.year,
+            format!("{}/{}", r.members_reporting, r.members),
+            r.energy_tce_equivalent,
+            r.co2_per_tce.map_or(String::new(), |v| format!("{v:.3}")),
+            r.co2_per_tce_limit.map_or(String::new(), |v| format!(
+                "≤ {v}{}",
+                check(&r.co2_per_tce_check)
+            )),
+            match r.clean_energy_share_min {
+                Some(m) => format!(
+                    "{} (≥ {}){}",
+                    share(r.clean_energy_share),
+                    share(Some(m)),
+                    check(&r.clean_energy_share_check)
+                ),
+                None => share(r.clean_energy_share),
+            },
+            share(r.green_power_share),
+            // CJK characters are two columns wide on a terminal
+            w = 16 - name.chars().filter(|c| !c.is_ascii()).count(),
+        ));
+    }
+    s.push_str("members = reporting/in force; tCO2/tce = energy CO2 per tce at equivalent value, certified green power at zero (发改环资〔2025〕910号).\n");
+    s
+}
+
 fn summary_table(rows: &[SummaryRow]) -> String {
     let mut s = format!(
-        "{:<10} {:<14} {:>4} {:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}\n",
+        "{:<10} {:<14} {:>4} {:>12} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>12} {:>8}\n",
         "region",
         "name",
         "year",
@@ -133,12 +193,14 @@ fn summary_table(rows: &[SummaryRow]) -> String {
         "CI yoy",
         "CI base",
         "warn EI",
-        "warn CI"
+        "warn CI",
+        "net CO2 t",
+        "peak"
     );
     for r in rows {
         let name: String = r.region_name.chars().take(7).collect();
         s.push_str(&format!(
-            "{:<10} {:<w$} {:>4} {:>12.0} {:>12.0} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}\n",
+            "{:<10} {:<w$} {:>4} {:>12.0} {:>12.0} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>12.0} {:>8}\n",
             r.region_code,
             name,
             r.year,
@@ -152,6 +214,12 @@ fn summary_table(rows: &[SummaryRow]) -> String {
             pct(r.co2_intensity_change_base),
             warning(r.energy_warning),
             warning(r.co2_warning),
+            r.co2_net_t,
+            match r.co2_peak_year {
+                Some(y) if r.peaked => format!("{y} ✓"),
+                Some(y) => y.to_string(),
+                None => String::new(),
+            },
             // CJK characters are two columns wide on a terminal
             w = 14 - name.chars().filter(|c| !c.is_ascii()).count(),
         ));

@@ -26,10 +26,10 @@ fn sample(extra: &str) -> Project {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let p = Project::new();
     copy_dir(&root.join("data-samples/data"), &p.path("data"));
-    copy_dir(&root.join("factors/cn-2025"), &p.path("factors/cn-2025"));
+    copy_dir(&root.join("factors/cn-2026"), &p.path("factors/cn-2026"));
     let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
         .unwrap()
-        .replace("../factors/cn-2025", "factors/cn-2025")
+        .replace("../factors/cn-2026", "factors/cn-2026")
         .replace("output: ../out", "output: out")
         .replace("  memory_limit: 2GiB\n", extra);
     p.write("pipeline.yaml", &config);
@@ -85,7 +85,7 @@ fn identical_bytes_with_1_2_8_partitions_and_when_spilling() {
             "every file, every byte (sha256), the same names"
         );
     }
-    assert_eq!(outputs[0].as_array().unwrap().len(), 18);
+    assert_eq!(outputs[0].as_array().unwrap().len(), 43);
 }
 
 #[test]
@@ -95,13 +95,13 @@ fn verify_a_clean_run() {
     let out = verify(&p, false);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
-        stdout(&out).starts_with("verified: 18 files, 255 rows identical"),
+        stdout(&out).starts_with("verified: 43 files, 611 rows identical"),
         "{}",
         stdout(&out)
     );
     let json: serde_json::Value = serde_json::from_slice(&verify(&p, true).stdout).unwrap();
     assert_eq!(json["findings"], serde_json::json!([]));
-    assert_eq!(json["files"], 18);
+    assert_eq!(json["files"], 43);
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn verify_names_a_tampered_output_file() {
 fn verify_names_a_changed_factor_set() {
     let p = sample("");
     assert!(p.run_pipeline().status.success());
-    let f = p.path("factors/cn-2025/grid_factors.csv");
+    let f = p.path("factors/cn-2026/grid_factors.csv");
     let text = std::fs::read_to_string(&f).unwrap();
     std::fs::write(&f, text.replace("2022,0.6849,", "2022,0.7001,")).unwrap();
     let out = verify(&p, false);
@@ -202,14 +202,25 @@ fn verify_names_a_changed_factor_set() {
 }
 
 fn explain_json(p: &Project, region: &str, year: i32, indicator: &str) -> serde_json::Value {
+    explain_json_of(p, "--region", region, year, indicator)
+}
+
+/// `explain --format json` of a region, an enterprise or a group.
+fn explain_json_of(
+    p: &Project,
+    flag: &str,
+    id: &str,
+    year: i32,
+    indicator: &str,
+) -> serde_json::Value {
     let y = year.to_string();
     let out = p.run(&[
         "--quiet",
         "explain",
         "--manifest",
         "out",
-        "--region",
-        region,
+        flag,
+        id,
         "--year",
         &y,
         "--indicator",
@@ -219,6 +230,96 @@ fn explain_json(p: &Project, region: &str, year: i32, indicator: &str) -> serde_
     ]);
     assert!(out.status.success(), "{indicator}: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn explain_reproduces_group_and_enterprise_values_exactly() {
+    let p = sample("");
+    assert!(p.run_pipeline().status.success());
+    // the coal-chemical plant (serial 2 of data-samples/generate.py) and the
+    // zero-carbon park it belongs to from 2023
+    let plant = "91150622MA0EHLPTXC";
+    for (flag, id, year, indicator) in [
+        ("--enterprise", plant, 2024, "co2_t"),
+        ("--enterprise", plant, 2024, "energy_tce_equivalent"),
+        ("--group", "ZCP-01", 2025, "co2_t"),
+        ("--group", "ZCP-01", 2025, "co2_electricity_t"),
+        ("--group", "ZCP-01", 2025, "co2_per_tce"),
+        ("--group", "ZCP-01", 2025, "clean_energy_share"),
+        ("--group", "ZCP-01", 2025, "green_power_share"),
+        ("--group", "ZCP-01", 2025, "electricity_use_kwh"),
+        ("--group", "KU-150622", 2022, "energy_tce_equivalent"),
+    ] {
+        let e = explain_json_of(&p, flag, id, year, indicator);
+        let published = e["published_value"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{id} {indicator}: {e:#}"));
+        assert_eq!(e["value"].as_f64(), Some(published), "{id} {indicator}");
+        assert_eq!(
+            e["formula_result"].as_f64(),
+            Some(published),
+            "{id} {indicator}: {}",
+            e["formula_with_values"]
+        );
+    }
+    // the park in 2025: its three members, the green power rows of the plant
+    // (60 000 + 10 000 × 10^4 kWh), the factor of the power it bought
+    let e = explain_json_of(&p, "--group", "ZCP-01", 2025, "co2_per_tce");
+    assert_eq!(e["top_enterprises"].as_array().unwrap().len(), 3, "{e:#}");
+    let green: f64 = e["budget_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "green_power_kwh")
+        .map(|r| r["amount_t"].as_f64().unwrap())
+        .sum();
+    assert_eq!(green, 7.0e8);
+    let factors = e["factors_used"].as_array().unwrap();
+    let grid = factors
+        .iter()
+        .find(|f| f["kind"] == "grid CO2 factor of power bought (green power at zero)")
+        .unwrap();
+    assert_eq!(grid["value"], 0.6096);
+    assert_eq!(grid["scope"], "national_excl_market_nonfossil CN");
+    assert!(
+        factors
+            .iter()
+            .any(|f| f["energy_code"] == "park_co2_per_tce_100_plus" && f["value"] == 0.3),
+        "{factors:#?}"
+    );
+    // the members' energy adds up to the group's
+    let members: f64 = e["top_enterprises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["tce"].as_f64().unwrap())
+        .sum();
+    let rows = p.rows("group_indicators", 2025);
+    let park = find(&rows, &[("group_id", "ZCP-01")]);
+    close(
+        members,
+        park["energy_tce_equivalent"].f(),
+        "members' energy",
+    );
+    // a column of another dataset is refused with the list of valid ones
+    let bad = p.run(&[
+        "--quiet",
+        "explain",
+        "--manifest",
+        "out",
+        "--group",
+        "ZCP-01",
+        "--year",
+        "2025",
+        "--indicator",
+        "co2_intensity",
+    ]);
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(
+        stderr(&bad).contains("'co2_intensity' is not a numeric column of group_indicators"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
@@ -235,6 +336,12 @@ fn explain_reproduces_published_values_exactly() {
         ("150622", 2024, "non_fossil_share"),
         ("150622", 2021, "high_energy_share"),
         ("150622", 2025, "energy_tce"),
+        ("150622", 2025, "co2_net_t"),
+        ("150622", 2023, "co2_process_t"),
+        ("150622", 2025, "sink_t"),
+        ("150622", 2025, "co2_peak_t"),
+        ("150622", 2025, "co2_peak_year"),
+        ("150622", 2025, "co2_years_below_peak"),
     ] {
         let e = explain_json(&p, region, year, indicator);
         let published = e["published_value"]
@@ -249,6 +356,57 @@ fn explain_reproduces_published_values_exactly() {
             e["formula_with_values"]
         );
     }
+    // the budget rows behind process CO2 and sinks, with their factors:
+    // 2023 clinker with its composition 0.652 × 44/56 + 0.021 × 44/40
+    // = 0.5122857143 + 0.0231 = 0.5353857143 t/t; lime at the default 0.683
+    let e = explain_json(&p, "150622", 2023, "co2_process_t");
+    let rows = e["budget_rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{e:#}");
+    close(
+        rows[0]["factor"].as_f64().unwrap(),
+        0.652 * 44.0 / 56.0 + 0.021 * 44.0 / 40.0,
+        "clinker factor",
+    );
+    assert_eq!(rows[0]["source_file"], "data/production.csv");
+    assert_eq!(rows[1]["key"], "lime");
+    assert_eq!(rows[1]["factor"], 0.683);
+    assert_eq!(rows[1]["source_id"], "provincial-inventory-process");
+    let sum: f64 = rows.iter().map(|r| r["amount_t"].as_f64().unwrap()).sum();
+    close(sum, e["value"].as_f64().unwrap(), "process rows");
+    // 2025 sinks: 305 000 m3 × 1.8748 = 571 814 and 123 000 t reported
+    let e = explain_json(&p, "150622", 2025, "sink_t");
+    let rows = e["budget_rows"].as_array().unwrap();
+    assert_eq!(rows[0]["key"], "forest");
+    assert_eq!(rows[0]["amount_t"], 571_814.0);
+    assert_eq!(rows[0]["source_id"], "forest-stock-defaults");
+    assert_eq!(rows[1]["amount_t"], 123_000.0);
+    assert_eq!(e["value"], 694_814.0);
+
+    // the sample's sectors add up to the county's totals, every year
+    for year in 2020..=2025 {
+        let sectors = p.rows("region_sectors", year);
+        let indicators = p.rows("region_indicators", year);
+        let county = find(&indicators, &[("region_code", "150622")]);
+        for column in [
+            "energy_tce",
+            "energy_tce_equivalent",
+            "co2_t",
+            "co2_process_t",
+            "sink_t",
+        ] {
+            let sum: f64 = sectors
+                .iter()
+                .filter(|r| r["region_code"].s() == "150622")
+                .map(|r| r[column].f())
+                .sum();
+            close(
+                sum,
+                county[column].f(),
+                &format!("{year} sectors' {column}"),
+            );
+        }
+    }
+
     // the contributions add up to the total, and name their factor rows
     let e = explain_json(&p, "150622", 2025, "co2_intensity");
     let co2: f64 = e["terms"][0]["value"].as_f64().unwrap();
@@ -291,7 +449,7 @@ fn explain_reproduces_published_values_exactly() {
         .iter()
         .find(|f| f["kind"] == "grid CO2 factor")
         .unwrap();
-    // cn-2025: 2025 uses the latest published year, 2023 (公告2025年第47号)
+    // cn-2026 (grid factors as cn-2025): 2025 uses the latest published year, 2023 (公告2025年第47号)
     assert_eq!(grid["value"], 0.6479);
     assert_eq!(grid["factor_year"], 2023);
     assert_eq!(grid["scope"], "provincial 150000");
@@ -345,6 +503,14 @@ fn explain_reproduces_published_values_exactly() {
 #[test]
 fn factors_diff_lists_rows_and_the_impact() {
     let p = sample("");
+    // cn-2024 has no process factors: the budget inputs would all be rejected
+    let config = std::fs::read_to_string(p.path("pipeline.yaml")).unwrap();
+    let config: String = config
+        .lines()
+        .filter(|l| !l.starts_with("  production:") && !l.starts_with("  sinks:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    p.write("pipeline.yaml", &config);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     copy_dir(&root.join("factors/cn-2024"), &p.path("factors/cn-2024"));
     copy_dir(&p.path("factors/cn-2024"), &p.path("factors/cn-test"));

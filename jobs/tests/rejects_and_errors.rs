@@ -420,3 +420,94 @@ fn factor_set_check_passes_and_catches_a_broken_set() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("raw_coal") && stdout(&out).contains("原煤"));
 }
+
+#[test]
+fn production_and_sinks_with_chinese_headers_count_or_reject_each_row() {
+    let p = Project::new();
+    let factors = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../factors/cn-2026")
+        .canonicalize()
+        .unwrap();
+    let ok = uscc(7);
+    p.write("regions.csv", REGIONS)
+        .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n")
+        .write(
+            "energy.csv",
+            &format!(
+                "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n{ok},150622,C3011,2020,raw_coal,100,t\n"
+            ),
+        )
+        .write(
+            "production.csv",
+            &format!(
+                "统一社会信用代码,行政区划代码,年份,产品名称,产量（吨）,计量单位,氧化钙含量,氧化镁含量\n\
+                 {ok},150622,2020,水泥熟料,1000,吨,0.65,\n\
+                 ,150622,2020,水泥,10,吨,,\n"
+            ),
+        )
+        .write(
+            "sinks.csv",
+            "行政区划代码,年份,生态系统,核算方法,碳汇量,计量单位\n\
+             150622,2020,森林,蓄积量变化,100,立方米\n\
+             150622,2020,海洋,上报,5,吨\n",
+        )
+        .write(
+            "pipeline.yaml",
+            &format!(
+                "inputs:\n  energy: energy.csv\n  gdp: gdp.csv\n  regions: regions.csv\n  production: production.csv\n  sinks: sinks.csv\nfactors: {}\noutput: out\nbase_year: 2020\nquality:\n  max_reject_ratio: 1.0\n",
+                factors.display()
+            ),
+        );
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rejects = p.rows("rejects", 2020);
+    let rule = |input: &str, line: i64| {
+        let r = rejects
+            .iter()
+            .find(|r| r["input"].s() == input && r["source_line"].i() == line)
+            .unwrap_or_else(|| panic!("{input} line {line} was not rejected: {rejects:#?}"));
+        (
+            r["rule_id"].s().to_string(),
+            r["source_file"].s().to_string(),
+        )
+    };
+    assert_eq!(
+        rule("production", 3),
+        ("product_unknown".into(), "production.csv".into())
+    );
+    assert_eq!(
+        rule("sinks", 3),
+        ("ecosystem_unknown".into(), "sinks.csv".into())
+    );
+    assert_eq!(rejects.len(), 2, "{rejects:#?}");
+    // the accepted rows: 1 000 t clinker × 0.65 × 44/56 = 510.714286 t
+    // (mgo empty: 0); 100 m3 of forest stock × 1.8748 = 187.48 t removed
+    let county = p.rows("region_indicators", 2020);
+    let county = find(&county, &[("region_code", "150622")]);
+    close(county["co2_process_t"].f(), 510.714286, "process CO2");
+    close(county["sink_t"].f(), 187.48, "sinks");
+    // 100 t coal × 1.9003 = 190.03 t; net = 190.03 + 510.714286 − 187.48
+    close(
+        county["co2_net_t"].f(),
+        190.03 + 510.714286 - 187.48,
+        "net CO2",
+    );
+    let m = p.manifest();
+    let counts: Vec<(String, u64, u64)> = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["input"] == "production" || i["input"] == "sinks")
+        .map(|i| {
+            (
+                i["input"].as_str().unwrap().to_string(),
+                i["rows_read"].as_u64().unwrap(),
+                i["rows_rejected"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("production".into(), 2, 1), ("sinks".into(), 2, 1)]
+    );
+}

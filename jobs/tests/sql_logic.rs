@@ -1,8 +1,9 @@
 //! Runs `sql/tests/*.slt` (sqllogictest, as DataFusion tests its own SQL)
-//! against a session with carbonstat's UDFs, the shipped factor set, the run
-//! parameters and empty raw input tables. A record `RUN STEP 30_emissions.sql`
-//! executes that step's statements, so a test file inserts raw rows, runs the
-//! steps it needs and checks what they produce.
+//! against a session with carbonstat's UDFs, the shipped factor set cn-2024,
+//! the run parameters and empty raw input tables. A record `RUN STEP
+//! 30_emissions.sql` executes that step's statements, so a test file inserts
+//! raw rows, runs the steps it needs and checks what they produce; a record
+//! `USE FACTORS cn-2026` first starts over on another shipped set.
 //!
 //! The letters of `query <types>` are checked against each result column's
 //! Arrow type, with DataFusion's own letters: T text, I integer, R float or
@@ -133,7 +134,15 @@ fn err(e: impl std::fmt::Display) -> DbError {
 }
 
 async fn session() -> Result<Db, DbError> {
-    let factors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../factors/cn-2024");
+    session_with("cn-2024").await
+}
+
+/// A fresh session on the factor set `id` (`USE FACTORS cn-2026` at the top
+/// of a file: the tables inserted before it are gone).
+async fn session_with(id: &str) -> Result<Db, DbError> {
+    let factors = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../factors")
+        .join(id);
     let yaml = format!(
         "inputs:\n  energy: e.csv\n  gdp: g.csv\n  regions: r.csv\nfactors: {}\noutput: out\nbase_year: 2020\nengine:\n  target_partitions: 2\n",
         factors.display()
@@ -197,6 +206,10 @@ impl sqllogictest::AsyncDB for Db {
     type ColumnType = ColumnKind;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<ColumnKind>, DbError> {
+        if let Some(id) = sql.trim().strip_prefix("USE FACTORS ") {
+            *self = session_with(id.trim()).await?;
+            return Ok(DBOutput::StatementComplete(0));
+        }
         if let Some(name) = sql.trim().strip_prefix("RUN STEP ") {
             let s = step(name.trim()).ok_or_else(|| err(format!("no SQL step {name}")))?;
             run_sql(&self.ctx, s.name, s.sql).await.map_err(err)?;

@@ -25,7 +25,7 @@ def out(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sample")
     shutil.copytree(ROOT / "data-samples" / "data", tmp / "data")
     config = (ROOT / "data-samples" / "pipeline.yaml").read_text(encoding="utf-8")
-    config = config.replace("../factors/cn-2025", str(ROOT / "factors" / "cn-2025")).replace(
+    config = config.replace("../factors/cn-2026", str(ROOT / "factors" / "cn-2026")).replace(
         "output: ../out", "output: out"
     )
     (tmp / "pipeline.yaml").write_text(config, encoding="utf-8")
@@ -107,9 +107,16 @@ def test_warning_levels_of_the_sample(out):
     tp = duckdb.sql(
         f"SELECT * FROM read_parquet('{out}/reports/target_progress/*/*.parquet', hive_partitioning = true)"
     ).df()
-    county = tp[(tp["region_code"] == "150622") & (tp["year"] == 2025)].set_index("indicator")
+    county = tp[(tp["region_code"] == "150622") & (tp["year"] == 2025) & (tp["plan"] == "14th-FYP")]
+    county = county.set_index("indicator")
     assert county.loc["energy_intensity_reduction", "status"] in {"green", "yellow", "red"}
-    assert set(tp["warning_level"]) <= {1, 2, 3}
+    # base-year rows of a plan just begun (the 15th, from 2025) carry no warning level
+    assert set(tp["warning_level"].dropna()) <= {1, 2, 3}
+    base = tp[tp["status"] == "base_year"]
+    assert set(base["plan"]) == {"15th-FYP"} and base["warning_level"].isna().all()
+    # the county's CO2 peaked in 2022: 2023-2025 all below it
+    peak = tp[(tp["indicator"] == "co2_peak_by") & (tp["year"] == 2025)]
+    assert list(peak["status"]) == ["peaked"] and list(peak["achieved"]) == [2022.0]
     # the chemical town's intensity rose in 2022: red
     town = tp[(tp["region_code"] == "150622103") & (tp["year"] == 2022)]
     assert list(town["status"]) == ["red"]

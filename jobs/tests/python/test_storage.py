@@ -16,7 +16,7 @@ import pytest
 from conftest import CARBONSTAT, CREDENTIALS, ROOT
 
 SAMPLE = ROOT / "data-samples" / "data"
-FACTORS = ROOT / "factors" / "cn-2025"
+FACTORS = ROOT / "factors" / "cn-2026"
 
 
 class Local:
@@ -107,14 +107,18 @@ def store(request, tmp_path):
     for f in SAMPLE.rglob("*.csv"):
         s.put(f"in/{f.relative_to(SAMPLE)}", f.read_bytes())
     for f in FACTORS.iterdir():
-        s.put(f"factors/cn-2025/{f.name}", f.read_bytes())
+        s.put(f"factors/cn-2026/{f.name}", f.read_bytes())
     config = f"""inputs:
   energy: {s.url('in/energy')}/*.csv
   sector_energy: {s.url('in/sector_energy.csv')}
   gdp: {s.url('in/gdp.csv')}
   regions: {s.url('in/regions.csv')}
   targets: {s.url('in/targets.csv')}
-factors: {s.url('factors/cn-2025')}
+  production: {s.url('in/production.csv')}
+  sinks: {s.url('in/sinks.csv')}
+  groups: {s.url('in/groups.csv')}
+  green_power: {s.url('in/green_power.csv')}
+factors: {s.url('factors/cn-2026')}
 output: {s.url('out')}
 base_year: 2020
 {s.storage_yaml()}"""
@@ -166,7 +170,7 @@ def test_publish_and_read_back(store, tmp_path):
     m = manifest(store)
     energy = next(i for i in m["inputs"] if i["input"] == "energy")
     assert energy["path"] == store.shown("in/energy/energy_2020-2022.csv")
-    assert m["factor_set"]["location"] == store.url("factors/cn-2025")
+    assert m["factor_set"]["location"] == store.url("factors/cn-2026")
     assert "testing" not in json.dumps(m), "credentials must never reach the manifest"
     # the same numbers as a plain local run of the sample
     ref = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(ROOT / "data-samples/pipeline.yaml"), "--no-summary"],
@@ -242,7 +246,7 @@ def test_verify_a_published_run_in_the_store(store):
     v = subprocess.run([CARBONSTAT, "--quiet", "verify", store.url("out/manifest.json"), *store.cli_storage()],
                        capture_output=True, text=True, env=env, timeout=300)
     assert v.returncode == 0, v.stdout + v.stderr
-    assert v.stdout.startswith("verified: 18 files, 255 rows identical"), v.stdout
+    assert v.stdout.startswith("verified: 43 files, 611 rows identical"), v.stdout
     # a published file replaced by another: named
     m = manifest(store)
     a, b = (o for o in m["outputs"] if o["dataset"] == "region_indicators" and o["partition"] in ("year=2024", "year=2025"))

@@ -39,6 +39,9 @@ pub struct Explanation {
     pub by_sector: Vec<Contribution>,
     pub top_enterprises: Vec<Contribution>,
     pub factors_used: Vec<FactorUsed>,
+    /// The production and sinks rows behind the process CO2 and the sinks
+    /// (for co2_process_t, sink_t and co2_net_t).
+    pub budget_rows: Vec<BudgetRow>,
     pub sql_steps: Vec<crate::publish::manifest::StepRecord>,
 }
 
@@ -64,6 +67,25 @@ pub struct Contribution {
     pub tce: f64,
     pub co2_t: f64,
     pub records: i64,
+}
+
+/// One production or sinks input row and what it adds.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetRow {
+    /// co2_process_t or sink_t
+    pub kind: String,
+    /// the product or ecosystem
+    pub key: String,
+    pub name: String,
+    pub source_file: String,
+    pub source_line: i64,
+    pub quantity: f64,
+    pub unit: String,
+    pub factor: f64,
+    pub factor_unit: String,
+    pub amount_t: f64,
+    pub source_id: Option<String>,
+    pub quality: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,12 +135,20 @@ fn as_compared(intensity: &str) -> Option<&'static str> {
     }
 }
 
+/// The integer columns of region_indicators that explain can show (the
+/// others are counts of rows).
+const EXPLAINED_INTS: &[&str] = &["co2_peak_year", "co2_years_below_peak"];
+
+fn explained(col: &crate::publish::schema::Column) -> bool {
+    col.ty == crate::publish::schema::ColType::Float || EXPLAINED_INTS.contains(&col.name)
+}
+
 /// The region_indicators column an explanation is asked for.
 pub fn indicator_column(indicator: &str) -> Result<&'static crate::publish::schema::Column> {
     crate::publish::schema::REGION_INDICATORS
         .columns
         .iter()
-        .find(|col| col.name == indicator && col.ty == crate::publish::schema::ColType::Float)
+        .find(|col| col.name == indicator && explained(col))
         .ok_or_else(|| Error::Config {
             file: PathBuf::from("--indicator"),
             message: format!(
@@ -126,7 +156,7 @@ pub fn indicator_column(indicator: &str) -> Result<&'static crate::publish::sche
                 crate::publish::schema::REGION_INDICATORS
                     .columns
                     .iter()
-                    .filter(|c| c.ty == crate::publish::schema::ColType::Float)
+                    .filter(|c| explained(c))
                     .map(|c| c.name)
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -267,6 +297,78 @@ pub async fn explain(
             res,
             vec![t(part, n, "tce"), t("energy_mix_tce", d, "tce")],
         )
+    } else if indicator == "co2_net_t" {
+        let (e, p, k) = (
+            get(&cur, "co2_t"),
+            get(&cur, "co2_process_t"),
+            get(&cur, "sink_t"),
+        );
+        let res = match (e, p, k) {
+            (Some(e), Some(p), Some(k)) => Some(e + p - k),
+            _ => None,
+        };
+        (
+            "co2_t + co2_process_t - sink_t".into(),
+            format!("{} + {} - {}", fmt(e), fmt(p), fmt(k)),
+            res,
+            vec![
+                t("co2_t", e, "t CO2"),
+                t("co2_process_t", p, "t CO2"),
+                t("sink_t", k, "t CO2"),
+            ],
+        )
+    } else if indicator == "co2_process_t" || indicator == "sink_t" {
+        (
+            format!(
+                "sum over the production and sinks rows of the region and the regions below it of {indicator} (budget rows below)"
+            ),
+            fmt(value),
+            value,
+            vec![t(indicator, value, spec.unit)],
+        )
+    } else if matches!(
+        indicator,
+        "co2_peak_t" | "co2_peak_year" | "co2_years_below_peak"
+    ) {
+        let years = queries::EXPLAIN_CO2_YEARS
+            .collect(ctx, &[region_param(), year_param(year)])
+            .await?;
+        let mut series: Vec<(f64, Option<f64>)> = Vec::new();
+        for b in &years {
+            let (y, co2) = (f64s(b, 0)?, f64s(b, 1)?);
+            series.extend((0..b.num_rows()).map(|r| (y[r].unwrap_or_default(), co2[r])));
+        }
+        // the earliest year of the highest CO2 (series is ordered by year)
+        let mut peak: Option<(f64, f64)> = None;
+        for &(y, c) in &series {
+            if let Some(c) = c
+                && peak.is_none_or(|(_, p)| c > p)
+            {
+                peak = Some((y, c));
+            }
+        }
+        let terms: Vec<Term> = series
+            .iter()
+            .map(|&(y, c)| t(&format!("co2_t {y}"), c, "t CO2"))
+            .collect();
+        let res = peak.map(|(py, pc)| match indicator {
+            "co2_peak_t" => pc,
+            "co2_peak_year" => py,
+            _ => series
+                .iter()
+                .filter(|&&(y, c)| y > py && c.is_some_and(|c| c < pc))
+                .count() as f64,
+        });
+        (
+            match indicator {
+                "co2_peak_t" => format!("max of co2_t over the years up to {year}"),
+                "co2_peak_year" => format!("the earliest year of the highest co2_t up to {year}"),
+                _ => "years after co2_peak_year whose co2_t is below the peak".into(),
+            },
+            fmt(res),
+            res,
+            terms,
+        )
     } else if indicator == "high_energy_share" {
         let (n, d) = (get(&cur, "high_energy_tce"), get(&cur, "energy_tce"));
         let res = match (n, d) {
@@ -308,28 +410,6 @@ pub async fn explain(
 
     // contributions: records of the region and every region below it
     let scope = [region_param(), year_param(year)];
-    let read_contrib = |batches: Vec<RecordBatch>| -> Result<Vec<Contribution>> {
-        let mut out = Vec::new();
-        for b in &batches {
-            let (k, n, tce, co2, cnt) = (
-                strings(b, 0)?,
-                strings(b, 1)?,
-                f64s(b, 2)?,
-                f64s(b, 3)?,
-                f64s(b, 4)?,
-            );
-            for r in 0..b.num_rows() {
-                out.push(Contribution {
-                    key: k[r].clone(),
-                    name: n[r].clone(),
-                    tce: tce[r].unwrap_or_default(),
-                    co2_t: co2[r].unwrap_or_default(),
-                    records: cnt[r].unwrap_or_default() as i64,
-                });
-            }
-        }
-        Ok(out)
-    };
     let by_energy = read_contrib(queries::EXPLAIN_BY_ENERGY.collect(ctx, &scope).await?)?;
     let by_sector = read_contrib(queries::EXPLAIN_BY_SECTOR.collect(ctx, &scope).await?)?;
     let top_enterprises = read_contrib(
@@ -340,13 +420,83 @@ pub async fn explain(
 
     // the factor rows the records used
     let factors = queries::EXPLAIN_FACTORS.collect(ctx, &scope).await?;
+    let factors_used = read_factor_rows(c, &factors)?;
+    // the production and sinks rows behind the budget
+    let mut budget_rows = Vec::new();
+    if matches!(indicator, "co2_process_t" | "sink_t" | "co2_net_t") {
+        let mut rows = Vec::new();
+        if indicator != "sink_t" {
+            rows.extend(queries::EXPLAIN_PROCESS_ROWS.collect(ctx, &scope).await?);
+        }
+        if indicator != "co2_process_t" {
+            rows.extend(queries::EXPLAIN_SINK_ROWS.collect(ctx, &scope).await?);
+        }
+        budget_rows = read_budget_rows(&rows)?;
+    }
+    let steps = crate::engine::steps::STEPS
+        .iter()
+        .filter(|s| s.name != "60_targets.sql")
+        .map(|s| crate::publish::manifest::StepRecord {
+            name: format!("sql/{}", s.name),
+            sha256: s.sha256(),
+        })
+        .collect();
+    Ok(Explanation {
+        region_code: region.to_string(),
+        region_name,
+        year,
+        indicator: indicator.to_string(),
+        unit: spec.unit.to_string(),
+        value,
+        published_value,
+        formula,
+        formula_with_values: with_values,
+        formula_result: result,
+        terms,
+        rounding,
+        gdp_chain,
+        by_energy,
+        by_sector,
+        top_enterprises,
+        factors_used,
+        budget_rows,
+        sql_steps: steps,
+    })
+}
+
+/// Each (key, name, tce, CO2, records) row of a contributions query.
+fn read_contrib(batches: Vec<RecordBatch>) -> Result<Vec<Contribution>> {
+    let mut out = Vec::new();
+    for b in &batches {
+        let (k, n, tce, co2, cnt) = (
+            strings(b, 0)?,
+            strings(b, 1)?,
+            f64s(b, 2)?,
+            f64s(b, 3)?,
+            f64s(b, 4)?,
+        );
+        for r in 0..b.num_rows() {
+            out.push(Contribution {
+                key: k[r].clone(),
+                name: n[r].clone(),
+                tce: tce[r].unwrap_or_default(),
+                co2_t: co2[r].unwrap_or_default(),
+                records: cnt[r].unwrap_or_default() as i64,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The factor rows of an explain_*factors query, one entry per factor kind.
+fn read_factor_rows(c: &Computed, factors: &[RecordBatch]) -> Result<Vec<FactorUsed>> {
     let mut factors_used = Vec::new();
     let electricity = c
         .factors
         .standard_coal
         .iter()
         .find(|r| r.energy_code == "electricity");
-    for b in &factors {
+    for b in factors {
         let code = strings(b, 0)?;
         let (tce, unit, tyear, co2, ind) = (
             f64s(b, 1)?,
@@ -440,34 +590,47 @@ pub async fn explain(
             }
         }
     }
-    let steps = crate::engine::steps::STEPS
-        .iter()
-        .filter(|s| s.name != "60_targets.sql")
-        .map(|s| crate::publish::manifest::StepRecord {
-            name: format!("sql/{}", s.name),
-            sha256: s.sha256(),
-        })
-        .collect();
-    Ok(Explanation {
-        region_code: region.to_string(),
-        region_name,
-        year,
-        indicator: indicator.to_string(),
-        unit: spec.unit.to_string(),
-        value,
-        published_value,
-        formula,
-        formula_with_values: with_values,
-        formula_result: result,
-        terms,
-        rounding,
-        gdp_chain,
-        by_energy,
-        by_sector,
-        top_enterprises,
-        factors_used,
-        sql_steps: steps,
-    })
+    Ok(factors_used)
+}
+
+/// The rows of the explain_*_rows queries (production, sinks, green power).
+fn read_budget_rows(rows: &[RecordBatch]) -> Result<Vec<BudgetRow>> {
+    let mut budget_rows = Vec::new();
+    for b in rows {
+        let (kind, key, name, file) = (
+            strings(b, 0)?,
+            strings(b, 1)?,
+            strings(b, 2)?,
+            strings(b, 3)?,
+        );
+        let (line, qty, unit, factor, funit, amount) = (
+            f64s(b, 4)?,
+            f64s(b, 5)?,
+            strings(b, 6)?,
+            f64s(b, 7)?,
+            strings(b, 8)?,
+            f64s(b, 9)?,
+        );
+        let (src, q) = (strings(b, 10)?, strings(b, 11)?);
+        for r in 0..b.num_rows() {
+            let some = |s: &String| (!s.is_empty()).then(|| s.clone());
+            budget_rows.push(BudgetRow {
+                kind: kind[r].clone(),
+                key: key[r].clone(),
+                name: name[r].clone(),
+                source_file: file[r].clone(),
+                source_line: line[r].unwrap_or_default() as i64,
+                quantity: qty[r].unwrap_or_default(),
+                unit: unit[r].clone(),
+                factor: factor[r].unwrap_or_default(),
+                factor_unit: funit[r].clone(),
+                amount_t: amount[r].unwrap_or_default(),
+                source_id: some(&src[r]),
+                quality: some(&q[r]),
+            });
+        }
+    }
+    Ok(budget_rows)
 }
 
 /// The base year and whether intensities are rounded before a change rate.
@@ -490,11 +653,367 @@ pub async fn published_value(
     year: i32,
     indicator: &str,
 ) -> Result<Option<f64>> {
+    published_value_in(
+        p,
+        "region_indicators",
+        "region_code",
+        region,
+        year,
+        indicator,
+    )
+    .await
+}
+
+/// What an explanation is about besides a region: one enterprise of
+/// `enterprise_totals` or one group of `group_indicators`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Enterprise,
+    Group,
+}
+
+impl Subject {
+    fn as_str(self) -> &'static str {
+        match self {
+            Subject::Enterprise => "enterprise",
+            Subject::Group => "group",
+        }
+    }
+
+    /// The dataset a subject's numbers are published in.
+    pub fn dataset(self) -> &'static crate::publish::schema::Dataset {
+        match self {
+            Subject::Enterprise => &crate::publish::schema::ENTERPRISE_TOTALS,
+            Subject::Group => &crate::publish::schema::GROUP_INDICATORS,
+        }
+    }
+
+    /// The dataset's key column (its id).
+    pub fn key_column(self) -> &'static str {
+        match self {
+            Subject::Enterprise => "enterprise_id",
+            Subject::Group => "group_id",
+        }
+    }
+}
+
+/// The numeric column of a subject's dataset an explanation is asked for.
+pub fn subject_column(
+    subject: Subject,
+    indicator: &str,
+) -> Result<&'static crate::publish::schema::Column> {
+    let d = subject.dataset();
+    let numeric = |c: &&crate::publish::schema::Column| {
+        c.ty == crate::publish::schema::ColType::Float
+            && !c.name.ends_with("_limit")
+            && !c.name.ends_with("_min")
+    };
+    d.columns
+        .iter()
+        .filter(numeric)
+        .find(|c| c.name == indicator)
+        .ok_or_else(|| Error::Config {
+            file: PathBuf::from("--indicator"),
+            message: format!(
+                "'{indicator}' is not a numeric column of {}; one of: {}",
+                d.name,
+                d.columns
+                    .iter()
+                    .filter(numeric)
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+}
+
+/// Explain `indicator` of an enterprise or a group in `year` from a computed
+/// run: the formula over the row's own columns, the members' records by
+/// energy and by member, the factor rows they used (and for a group the grid
+/// factor of its purchased power and the park criteria), the production and
+/// green-power rows.
+pub async fn explain_subject(
+    c: &Computed,
+    subject: Subject,
+    id: &str,
+    year: i32,
+    indicator: &str,
+    published_value: Option<f64>,
+) -> Result<Explanation> {
+    let ctx = &c.ctx;
+    let spec = subject_column(subject, indicator)?;
+    let params = [
+        ScalarValue::from(subject.as_str()),
+        ScalarValue::from(id),
+        ScalarValue::Int32(Some(year)),
+    ];
+    let rows = queries::EXPLAIN_SUBJECT_ROW.collect(ctx, &params).await?;
+    let mut cur: Option<BTreeMap<String, Option<f64>>> = None;
+    let mut texts: BTreeMap<String, String> = BTreeMap::new();
+    for b in &rows {
+        let schema = b.schema();
+        if b.num_rows() == 0 {
+            continue;
+        }
+        let mut m = BTreeMap::new();
+        for (i, f) in schema.fields().iter().enumerate() {
+            if matches!(f.data_type(), DataType::Float64) {
+                m.insert(f.name().clone(), f64s(b, i)?[0]);
+            } else {
+                texts.insert(f.name().clone(), strings(b, i)?[0].clone());
+            }
+        }
+        cur = Some(m);
+    }
+    let cur = cur.ok_or_else(|| {
+        Error::Internal(format!(
+            "{} {id} has no row for {year} in {}",
+            subject.as_str(),
+            subject.dataset().name
+        ))
+    })?;
+    let get = |k: &str| cur.get(k).copied().flatten();
+    let value = get(indicator);
+    let t = |name: &str, v: Option<f64>, unit: &str| Term {
+        name: name.into(),
+        value: v,
+        unit: unit.into(),
+    };
+    let fmt = |v: Option<f64>| v.map_or("NULL".to_string(), |x| format!("{x}"));
+    let ratio = |n: &str, d: &str, nu: &str, du: &str| {
+        let (a, b) = (get(n), get(d));
+        let res = match (a, b) {
+            (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+            _ => None,
+        };
+        (
+            format!("{n} / {d}"),
+            format!("{} / {}", fmt(a), fmt(b)),
+            res,
+            vec![t(n, a, nu), t(d, b, du)],
+        )
+    };
+    let (formula, with_values, result, terms) = match (subject, indicator) {
+        (Subject::Enterprise, "co2_t") => {
+            let (d, i) = (get("co2_direct_t"), get("co2_indirect_t"));
+            (
+                "co2_direct_t + co2_indirect_t".to_string(),
+                format!("{} + {}", fmt(d), fmt(i)),
+                d.zip(i).map(|(d, i)| d + i),
+                vec![
+                    t("co2_direct_t", d, "t CO2"),
+                    t("co2_indirect_t", i, "t CO2"),
+                ],
+            )
+        }
+        (Subject::Group, "co2_t") => {
+            let (d, e, h) = (
+                get("co2_direct_t"),
+                get("co2_electricity_t"),
+                get("co2_heat_t"),
+            );
+            let res = match (d, e, h) {
+                (Some(d), Some(e), Some(h)) => Some(d + e + h),
+                _ => None,
+            };
+            (
+                "co2_direct_t + co2_electricity_t + co2_heat_t".to_string(),
+                format!("{} + {} + {}", fmt(d), fmt(e), fmt(h)),
+                res,
+                vec![
+                    t("co2_direct_t", d, "t CO2"),
+                    t("co2_electricity_t", e, "t CO2"),
+                    t("co2_heat_t", h, "t CO2"),
+                ],
+            )
+        }
+        (Subject::Group, "co2_electricity_t") => {
+            let (i, g, f) = (
+                get("electricity_in_kwh"),
+                get("green_power_used_kwh"),
+                get("grid_factor"),
+            );
+            let res = match (i, g, f) {
+                (Some(i), Some(g), Some(f)) => Some((i - g) / 1000.0 * f),
+                _ => None,
+            };
+            (
+                "(electricity_in_kwh - green_power_used_kwh) / 1000 x grid_factor".to_string(),
+                format!("({} - {}) / 1000 x {}", fmt(i), fmt(g), fmt(f)),
+                res,
+                vec![
+                    t("electricity_in_kwh", i, "kWh"),
+                    t("green_power_used_kwh", g, "kWh"),
+                    t("grid_factor", f, "t CO2 per MWh"),
+                ],
+            )
+        }
+        (Subject::Group, "green_power_used_kwh") => {
+            let (g, i) = (get("green_power_kwh"), get("electricity_in_kwh"));
+            (
+                "min(green_power_kwh, electricity_in_kwh)".to_string(),
+                format!("min({}, {})", fmt(g), fmt(i)),
+                g.zip(i).map(|(g, i)| g.min(i)),
+                vec![
+                    t("green_power_kwh", g, "kWh"),
+                    t("electricity_in_kwh", i, "kWh"),
+                ],
+            )
+        }
+        (Subject::Group, "electricity_use_kwh") => {
+            let (i, n, o) = (
+                get("electricity_in_kwh"),
+                get("non_fossil_generation_kwh"),
+                get("electricity_out_kwh"),
+            );
+            let res = match (i, n, o) {
+                (Some(i), Some(n), Some(o)) => Some(i + (n - o).max(0.0)),
+                _ => None,
+            };
+            (
+                "electricity_in_kwh + max(non_fossil_generation_kwh - electricity_out_kwh, 0)"
+                    .to_string(),
+                format!("{} + max({} - {}, 0)", fmt(i), fmt(n), fmt(o)),
+                res,
+                vec![
+                    t("electricity_in_kwh", i, "kWh"),
+                    t("non_fossil_generation_kwh", n, "kWh"),
+                    t("electricity_out_kwh", o, "kWh"),
+                ],
+            )
+        }
+        (Subject::Group, "co2_per_tce") => ratio("co2_t", "energy_tce_equivalent", "t CO2", "tce"),
+        (Subject::Group, "clean_energy_share") => {
+            ratio("clean_energy_tce", "energy_tce", "tce", "tce")
+        }
+        (Subject::Group, "green_power_share") => {
+            ratio("green_power_used_kwh", "electricity_use_kwh", "kWh", "kWh")
+        }
+        _ => (
+            format!(
+                "sum over the {} records of {indicator}",
+                if subject == Subject::Group {
+                    "members'"
+                } else {
+                    "enterprise's"
+                }
+            ),
+            fmt(value),
+            value,
+            vec![t(indicator, value, spec.unit)],
+        ),
+    };
+
+    let by_energy = read_contrib(
+        queries::EXPLAIN_MEMBER_BY_ENERGY
+            .collect(ctx, &params)
+            .await?,
+    )?;
+    let top_enterprises = read_contrib(queries::EXPLAIN_MEMBER_TOP.collect(ctx, &params).await?)?;
+    let mut factors_used = read_factor_rows(
+        c,
+        &queries::EXPLAIN_MEMBER_FACTORS
+            .collect(ctx, &params)
+            .await?,
+    )?;
+    if subject == Subject::Group {
+        // the factor of the power the group bought, and a park's criteria
+        factors_used.push(FactorUsed {
+            energy_code: "electricity".into(),
+            kind: "grid CO2 factor of power bought (green power at zero)".into(),
+            value: get("grid_factor").unwrap_or_default(),
+            unit: "t CO2 per MWh".into(),
+            factor_year: get("grid_factor_year").map(|y| y as i32),
+            scope: texts.get("grid_factor_scope").cloned(),
+            source_id: texts.get("grid_factor_source_id").cloned(),
+            quality: texts.get("grid_factor_quality").cloned(),
+        });
+        for cr in &c.factors.criteria {
+            if cr.applies_to != crate::factors::CriterionScope::ZeroCarbonPark {
+                continue;
+            }
+            let limit = match cr.indicator.as_str() {
+                "co2_per_tce" => get("co2_per_tce_limit"),
+                "clean_energy_share" => get("clean_energy_share_min"),
+                _ => None,
+            };
+            // the criterion the park was judged by (its band)
+            if limit == Some(cr.threshold) {
+                factors_used.push(FactorUsed {
+                    energy_code: cr.criterion.clone(),
+                    kind: format!(
+                        "zero-carbon park criterion ({} {})",
+                        cr.indicator, cr.comparator
+                    ),
+                    value: cr.threshold,
+                    unit: cr.unit.clone(),
+                    factor_year: None,
+                    scope: Some(format!(
+                        "band {}-{} tce",
+                        cr.band_from_tce.map_or(String::new(), |v| v.to_string()),
+                        cr.band_to_tce.map_or(String::new(), |v| v.to_string())
+                    )),
+                    source_id: Some(cr.source_id.clone()),
+                    quality: Some(cr.quality.to_string()),
+                });
+            }
+        }
+    }
+    let mut rows = queries::EXPLAIN_MEMBER_PROCESS_ROWS
+        .collect(ctx, &params)
+        .await?;
+    rows.extend(
+        queries::EXPLAIN_MEMBER_GREEN_ROWS
+            .collect(ctx, &params)
+            .await?,
+    );
+    let budget_rows = read_budget_rows(&rows)?;
+    let steps = crate::engine::steps::STEPS
+        .iter()
+        .filter(|s| s.name != "60_targets.sql")
+        .map(|s| crate::publish::manifest::StepRecord {
+            name: format!("sql/{}", s.name),
+            sha256: s.sha256(),
+        })
+        .collect();
+    Ok(Explanation {
+        region_code: id.to_string(),
+        region_name: texts.get("subject_name").cloned().unwrap_or_default(),
+        year,
+        indicator: indicator.to_string(),
+        unit: spec.unit.to_string(),
+        value,
+        published_value,
+        formula,
+        formula_with_values: with_values,
+        formula_result: result,
+        terms,
+        rounding: None,
+        gdp_chain: Vec::new(),
+        by_energy,
+        by_sector: Vec::new(),
+        top_enterprises,
+        factors_used,
+        budget_rows,
+        sql_steps: steps,
+    })
+}
+
+/// The published value of `column` in the row of `dataset` whose
+/// `key_column` is `key`, in the partition of `year`.
+pub async fn published_value_in(
+    p: &Published,
+    dataset: &str,
+    key_column: &str,
+    key: &str,
+    year: i32,
+    column: &str,
+) -> Result<Option<f64>> {
     let Some(f) = p
         .manifest
         .outputs
         .iter()
-        .find(|o| o.dataset == "region_indicators" && o.partition == format!("year={year}"))
+        .find(|o| o.dataset == dataset && o.partition == format!("year={year}"))
     else {
         return Ok(None);
     };
@@ -503,9 +1022,9 @@ pub async fn published_value(
     };
     for b in batches_of(&bytes)? {
         let schema = b.schema();
-        let regions = strings(&b, schema.index_of("region_code")?)?;
-        let values = f64s(&b, schema.index_of(indicator)?)?;
-        if let Some(r) = regions.iter().position(|c| c == region) {
+        let keys = strings(&b, schema.index_of(key_column)?)?;
+        let values = f64s(&b, schema.index_of(column)?)?;
+        if let Some(r) = keys.iter().position(|c| c == key) {
             return Ok(values[r]);
         }
     }

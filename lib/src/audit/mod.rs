@@ -10,8 +10,8 @@ pub(crate) mod explain;
 pub(crate) mod verify;
 
 pub use explain::{
-    Contribution, Explanation, FactorUsed, GdpYear, Term, explain, indicator_column,
-    published_value,
+    BudgetRow, Contribution, Explanation, FactorUsed, GdpYear, Subject, Term, explain,
+    explain_subject, indicator_column, published_value, published_value_in, subject_column,
 };
 pub use verify::{VerifyReport, verify};
 

@@ -79,6 +79,18 @@ pub struct Inputs {
     pub regions: Sources,
     #[serde(default)]
     pub targets: Option<Sources>,
+    /// Production of products with process CO2 (the carbon budget).
+    #[serde(default)]
+    pub production: Option<Sources>,
+    /// Carbon sinks (the carbon budget).
+    #[serde(default)]
+    pub sinks: Option<Sources>,
+    /// Groups of enterprises: zero-carbon parks, key units, custom sets.
+    #[serde(default)]
+    pub groups: Option<Sources>,
+    /// Certified green power bought by enterprises.
+    #[serde(default)]
+    pub green_power: Option<Sources>,
 }
 
 /// One location or a list of them; each may be a glob (`data/energy/*.csv`).

@@ -65,6 +65,8 @@ queries! {
     FIRST_REJECTS = "first_rejects.sql" [];
     REGION_PARENTS = "region_parents.sql" [];
     SUMMARY = "summary.sql" [];
+    SILENT_MEMBERS = "silent_members.sql" [];
+    SUMMARY_GROUPS = "summary_groups.sql" [];
     IMPACT_INDICATORS = "impact_indicators.sql" [];
     EXPLAIN_RUN_PARAMS = "explain_run_params.sql" [];
     EXPLAIN_REGION_YEARS = "explain_region_years.sql" [Text, Int, Int];
@@ -73,6 +75,15 @@ queries! {
     EXPLAIN_BY_SECTOR = "explain_by_sector.sql" [Text, Int];
     EXPLAIN_TOP_ENTERPRISES = "explain_top_enterprises.sql" [Text, Int];
     EXPLAIN_FACTORS = "explain_factors.sql" [Text, Int];
+    EXPLAIN_PROCESS_ROWS = "explain_process_rows.sql" [Text, Int];
+    EXPLAIN_SINK_ROWS = "explain_sink_rows.sql" [Text, Int];
+    EXPLAIN_CO2_YEARS = "explain_co2_years.sql" [Text, Int];
+    EXPLAIN_SUBJECT_ROW = "explain_subject_row.sql" [Text, Text, Int];
+    EXPLAIN_MEMBER_BY_ENERGY = "explain_member_by_energy.sql" [Text, Text, Int];
+    EXPLAIN_MEMBER_TOP = "explain_member_top.sql" [Text, Text, Int];
+    EXPLAIN_MEMBER_FACTORS = "explain_member_factors.sql" [Text, Text, Int];
+    EXPLAIN_MEMBER_PROCESS_ROWS = "explain_member_process_rows.sql" [Text, Text, Int];
+    EXPLAIN_MEMBER_GREEN_ROWS = "explain_member_green_rows.sql" [Text, Text, Int];
 }
 
 impl Query {

@@ -55,6 +55,16 @@ pub const STEPS: &[Step] = &[
         phase: Phase::Validation,
     },
     Step {
+        name: "22_budget_inputs.sql",
+        sql: include_str!("../../../sql/22_budget_inputs.sql"),
+        phase: Phase::Validation,
+    },
+    Step {
+        name: "23_group_inputs.sql",
+        sql: include_str!("../../../sql/23_group_inputs.sql"),
+        phase: Phase::Validation,
+    },
+    Step {
         name: "25_amounts.sql",
         sql: include_str!("../../../sql/25_amounts.sql"),
         phase: Phase::Validation,
@@ -72,6 +82,16 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "40_regions.sql",
         sql: include_str!("../../../sql/40_regions.sql"),
+        phase: Phase::Computation,
+    },
+    Step {
+        name: "45_budget.sql",
+        sql: include_str!("../../../sql/45_budget.sql"),
+        phase: Phase::Computation,
+    },
+    Step {
+        name: "47_groups.sql",
+        sql: include_str!("../../../sql/47_groups.sql"),
         phase: Phase::Computation,
     },
     Step {

@@ -19,6 +19,9 @@ use crate::factors::tables::{
 pub(crate) const COEFFICIENT_TOLERANCE: f64 = 0.01;
 /// A CO2 factor must equal NCV × carbon × oxidation × 44/12 within this (4-digit rounding).
 pub(crate) const CO2_TOLERANCE: f64 = 0.0005;
+/// A sink factor's t CO2 per m3 may differ from the product of its defaults
+/// by this fraction (rounding of the published figure).
+pub(crate) const SINK_TOLERANCE: f64 = 0.001;
 
 impl FactorSet {
     /// Every consistency problem of the set; empty when it is sound.
@@ -58,6 +61,108 @@ impl FactorSet {
                 add(
                     "units",
                     format!("alias '{alias}' names both {prev} and {unit}"),
+                );
+            }
+        }
+        let mut product_alias: HashMap<String, &str> = HashMap::new();
+        for (alias, code) in self.product_aliases() {
+            if let Some(prev) = product_alias.insert(alias.clone(), code)
+                && prev != code
+            {
+                add(
+                    "process_factors",
+                    format!("alias '{alias}' names both {prev} and {code}"),
+                );
+            }
+        }
+        // process factors: a positive factor and a two-digit division
+        for p in &self.process_factors {
+            if !(p.tco2_per_t.is_finite() && p.tco2_per_t > 0.0) {
+                add(
+                    "process_factors",
+                    format!(
+                        "{}: tco2_per_t {} must be greater than 0",
+                        p.product_code, p.tco2_per_t
+                    ),
+                );
+            }
+            if p.division.len() != 2 || !p.division.bytes().all(|b| b.is_ascii_digit()) {
+                add(
+                    "process_factors",
+                    format!(
+                        "{}: division '{}' is not a two-digit GB/T 4754 division",
+                        p.product_code, p.division
+                    ),
+                );
+            }
+        }
+        // sink defaults: tco2_per_m3 is the product of the four defaults
+        for f in &self.sink_factors {
+            let product = f.product();
+            if (product - f.tco2_per_m3).abs() > SINK_TOLERANCE * product.abs().max(1e-9) {
+                add(
+                    "sink_factors",
+                    format!(
+                        "{}: tco2_per_m3 {} is not bef × wood_density × (1 + root_shoot_ratio) × carbon_fraction × 44/12 = {product:.4}",
+                        f.ecosystem, f.tco2_per_m3
+                    ),
+                );
+            }
+        }
+        // criteria: a known indicator, a band in order
+        for c in &self.criteria {
+            const INDICATORS: &[&str] = &[
+                "energy_tce_equivalent",
+                "co2_total_t",
+                "co2_per_tce",
+                "clean_energy_share",
+            ];
+            if !INDICATORS.contains(&c.indicator.as_str()) {
+                add(
+                    "criteria",
+                    format!(
+                        "{}: indicator '{}' is not one of {}",
+                        c.criterion,
+                        c.indicator,
+                        INDICATORS.join(", ")
+                    ),
+                );
+            }
+            if let (Some(from), Some(to)) = (c.band_from_tce, c.band_to_tce)
+                && from >= to
+            {
+                add(
+                    "criteria",
+                    format!(
+                        "{}: band_from_tce {from} is not below band_to_tce {to}",
+                        c.criterion
+                    ),
+                );
+            }
+        }
+        // sector groups: ranges in order, not overlapping
+        let mut ranges: Vec<(&str, &str)> = self
+            .sector_groups
+            .iter()
+            .map(|g| (g.division_from.as_str(), g.division_to.as_str()))
+            .collect();
+        ranges.sort();
+        for g in &ranges {
+            if g.0 > g.1 {
+                add(
+                    "sector_groups",
+                    format!("division_from {} is after division_to {}", g.0, g.1),
+                );
+            }
+        }
+        for w in ranges.windows(2) {
+            if w[1].0 <= w[0].1 {
+                add(
+                    "sector_groups",
+                    format!(
+                        "divisions {}–{} overlap {}–{}",
+                        w[0].0, w[0].1, w[1].0, w[1].1
+                    ),
                 );
             }
         }

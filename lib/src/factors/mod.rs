@@ -19,8 +19,10 @@ pub use diff::{SetDiff, diff_dirs, diff_sets};
 pub use tables::{
     Category, Co2Method, CoalRateSeries, CombustionRow, EnergyRow, FactorSetMeta,
     GenerationRateRow, GridFactorRow, GridRegionRow, GridScope, HeatFactorRow, HighEnergyRow,
-    NcvBasis, Quality, SourceRow, SpecialSectorRow, StandardCoalRow, TceMethod, UnitRow,
+    NcvBasis, ProcessFactorRow, Quality, SectorGroup, SectorGroupRow, SinkFactorRow, SourceRow,
+    SpecialSectorRow, StandardCoalRow, TceMethod, UnitRow,
 };
+pub use tables::{Comparator, CriterionRow, CriterionScope, Ecosystem};
 
 use std::path::{Path, PathBuf};
 
@@ -109,7 +111,11 @@ macro_rules! factor_tables {
                 hash: String,
             ) -> Result<Self> {
                 Ok(FactorSet {
-                    $( $field: read_csv(&dir.join(&meta.files[<$row as FactorTable>::NAME]), dir)?, )+
+                    $( $field: match meta.files.get(<$row as FactorTable>::NAME) {
+                        Some(file) => read_csv(&dir.join(file), dir)?,
+                        // an optional table the set leaves out
+                        None => Vec::new(),
+                    }, )+
                     dir: dir.to_path_buf(),
                     meta,
                     files,
@@ -137,6 +143,14 @@ factor_tables! {
     generation_rate: GenerationRateRow,
     high_energy: HighEnergyRow,
     special_sectors: SpecialSectorRow,
+    /// Optional: industrial process CO2 per product.
+    process_factors: ProcessFactorRow,
+    /// Optional: growing-stock defaults of carbon sinks.
+    sink_factors: SinkFactorRow,
+    /// Optional: GB/T 4754 divisions to sector groups.
+    sector_groups: SectorGroupRow,
+    /// Optional: thresholds of key units, key emitters and zero-carbon parks.
+    criteria: CriterionRow,
 }
 
 /// A table's [`FactorTable`] constants, for code that walks every table.
@@ -146,6 +160,7 @@ pub(crate) struct TableInfo {
     pub(crate) key: &'static [&'static str],
     pub(crate) header_aliases: &'static [(&'static str, &'static str)],
     pub(crate) defaults: &'static [(&'static str, &'static str)],
+    pub(crate) optional: bool,
 }
 
 impl TableInfo {
@@ -155,6 +170,7 @@ impl TableInfo {
             key: T::KEY,
             header_aliases: T::HEADER_ALIASES,
             defaults: T::DEFAULTS,
+            optional: T::OPTIONAL,
         }
     }
 }
@@ -201,7 +217,7 @@ impl FactorSet {
         })?;
         let meta: FactorSetMeta =
             serde_saphyr::from_str(&meta_raw).map_err(|e| err(format!("factor-set.yaml: {e}")))?;
-        for t in TABLES.iter().map(|t| t.name) {
+        for t in TABLES.iter().filter(|t| !t.optional).map(|t| t.name) {
             if !meta.files.contains_key(t) {
                 return Err(err(format!(
                     "factor-set.yaml: files.{t} is missing; every set names its {t} table"
@@ -247,7 +263,11 @@ impl FactorSet {
     }
 
     pub(crate) fn file_name(&self, table: &str) -> String {
-        self.meta.files[table].clone()
+        self.meta
+            .files
+            .get(table)
+            .cloned()
+            .unwrap_or_else(|| format!("({table}: not in this set)"))
     }
 
     /// tonnes of standard coal per base unit of a `coefficient`-method energy.
@@ -310,6 +330,22 @@ impl FactorSet {
             out.push((normalize_alias(&e.name_zh), e.energy_code.as_str()));
             for a in split_aliases(&e.aliases) {
                 out.push((normalize_alias(a), e.energy_code.as_str()));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// (lower-cased alias, product_code) of process_factors, the code and the
+    /// Chinese name included.
+    pub fn product_aliases(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        for p in &self.process_factors {
+            out.push((normalize_alias(&p.product_code), p.product_code.as_str()));
+            out.push((normalize_alias(&p.name_zh), p.product_code.as_str()));
+            for a in split_aliases(&p.aliases) {
+                out.push((normalize_alias(a), p.product_code.as_str()));
             }
         }
         out.sort();

@@ -296,6 +296,128 @@ pub(crate) fn special_sector(set: &FactorSet, ctx: &SessionContext) -> Result<()
     )
 }
 
+/// `process_factor` (CO2 per t of product, the division that makes it, the
+/// row's source) and `product_alias` (folded name → product_code).
+pub(crate) fn process_factors(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let p = &set.process_factors;
+    register_batch(
+        ctx,
+        "process_factor",
+        vec![
+            (
+                "product_code",
+                strs(p.iter().map(|r| Some(&*r.product_code))),
+            ),
+            ("name_zh", strs(p.iter().map(|r| Some(&*r.name_zh)))),
+            ("name_en", strs(p.iter().map(|r| Some(&*r.name_en)))),
+            ("division", strs(p.iter().map(|r| Some(&*r.division)))),
+            ("tco2_per_t", floats(p.iter().map(|r| r.tco2_per_t))),
+            (
+                "composition",
+                Arc::new(BooleanArray::from(
+                    p.iter().map(|r| r.composition).collect::<Vec<_>>(),
+                )),
+            ),
+            ("source_id", strs(p.iter().map(|r| Some(&*r.source_id)))),
+            ("quality", strs(p.iter().map(|r| Some(r.quality.as_str())))),
+        ],
+    )?;
+    let pa = set.product_aliases();
+    register_batch(
+        ctx,
+        "product_alias",
+        vec![
+            ("alias", strs(pa.iter().map(|(a, _)| Some(a.as_str())))),
+            ("product_code", strs(pa.iter().map(|(_, c)| Some(*c)))),
+        ],
+    )
+}
+
+/// `sink_factor`: per ecosystem, the growing-stock defaults and their product
+/// (t CO2 per m3 of stock growth).
+pub(crate) fn sink_factors(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let s = &set.sink_factors;
+    register_batch(
+        ctx,
+        "sink_factor",
+        vec![
+            (
+                "ecosystem",
+                strs(s.iter().map(|r| Some(r.ecosystem.as_str()))),
+            ),
+            ("bef", floats(s.iter().map(|r| r.bef))),
+            ("wood_density", floats(s.iter().map(|r| r.wood_density))),
+            (
+                "root_shoot_ratio",
+                floats(s.iter().map(|r| r.root_shoot_ratio)),
+            ),
+            (
+                "carbon_fraction",
+                floats(s.iter().map(|r| r.carbon_fraction)),
+            ),
+            ("tco2_per_m3", floats(s.iter().map(|r| r.tco2_per_m3))),
+            ("source_id", strs(s.iter().map(|r| Some(&*r.source_id)))),
+            ("quality", strs(s.iter().map(|r| Some(r.quality.as_str())))),
+        ],
+    )
+}
+
+/// `sector_group`: division ranges (and special sector codes) with their group.
+pub(crate) fn sector_groups(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let g = &set.sector_groups;
+    register_batch(
+        ctx,
+        "sector_group",
+        vec![
+            (
+                "division_from",
+                strs(g.iter().map(|r| Some(&*r.division_from))),
+            ),
+            ("division_to", strs(g.iter().map(|r| Some(&*r.division_to)))),
+            (
+                "sector_group",
+                strs(g.iter().map(|r| Some(r.sector_group.as_str()))),
+            ),
+            ("name_zh", strs(g.iter().map(|r| Some(&*r.name_zh)))),
+            ("source_id", strs(g.iter().map(|r| Some(&*r.source_id)))),
+        ],
+    )
+}
+
+/// `criterion`: the thresholds, with their bands (NULL: open) and sources.
+pub(crate) fn criteria(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+    let c = &set.criteria;
+    let opt = |it: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(it)) };
+    register_batch(
+        ctx,
+        "criterion",
+        vec![
+            ("criterion", strs(c.iter().map(|r| Some(&*r.criterion)))),
+            (
+                "applies_to",
+                strs(c.iter().map(|r| Some(r.applies_to.as_str()))),
+            ),
+            ("indicator", strs(c.iter().map(|r| Some(&*r.indicator)))),
+            (
+                "band_from_tce",
+                opt(c.iter().map(|r| r.band_from_tce).collect()),
+            ),
+            (
+                "band_to_tce",
+                opt(c.iter().map(|r| r.band_to_tce).collect()),
+            ),
+            (
+                "comparator",
+                strs(c.iter().map(|r| Some(r.comparator.as_str()))),
+            ),
+            ("threshold", floats(c.iter().map(|r| r.threshold))),
+            ("unit", strs(c.iter().map(|r| Some(&*r.unit)))),
+            ("source_id", strs(c.iter().map(|r| Some(&*r.source_id)))),
+            ("quality", strs(c.iter().map(|r| Some(r.quality.as_str())))),
+        ],
+    )
+}
+
 /// A named code list: the code, its names and its source.
 fn code_list(ctx: &SessionContext, name: &str, key: &str, rows: Vec<[&str; 4]>) -> Result<()> {
     let column = |i: usize| strs(rows.iter().map(|r| Some(r[i])));

@@ -45,7 +45,7 @@ fn load_error(dir: &Path) -> String {
 
 #[test]
 fn both_shipped_sets_pass_their_self_check() {
-    for id in ["cn-2024", "cn-2025"] {
+    for id in ["cn-2024", "cn-2025", "cn-2026"] {
         let set = load(id);
         assert_eq!(set.meta.id, id);
         let findings = set.check();
@@ -55,7 +55,8 @@ fn both_shipped_sets_pass_their_self_check() {
 
 #[test]
 fn every_table_is_declared_once_with_keys_that_match_its_file() {
-    let set = load("cn-2025");
+    // cn-2026 names every table, the optional ones included
+    let set = load("cn-2026");
     let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
     let mut yaml: Vec<&str> = set.meta.files.keys().map(String::as_str).collect();
     let mut sorted = names.clone();
@@ -83,8 +84,8 @@ fn every_table_is_declared_once_with_keys_that_match_its_file() {
 
 #[test]
 fn the_duplicate_check_covers_every_declared_table() {
-    let mut set = load("cn-2025");
-    // one duplicated row in each of the eleven tables
+    let mut set = load("cn-2026");
+    // one duplicated row in each of the fifteen tables
     fn dup<T: Clone>(v: &mut Vec<T>) {
         v.push(v[0].clone());
     }
@@ -99,6 +100,10 @@ fn the_duplicate_check_covers_every_declared_table() {
     dup(&mut set.generation_rate);
     dup(&mut set.high_energy);
     dup(&mut set.special_sectors);
+    dup(&mut set.process_factors);
+    dup(&mut set.sink_factors);
+    dup(&mut set.sector_groups);
+    dup(&mut set.criteria);
     let findings = set.check();
     for info in TABLES {
         let file = &set.meta.files[info.name];
@@ -115,6 +120,50 @@ fn the_duplicate_check_covers_every_declared_table() {
         findings
             .iter()
             .any(|f| f.message == "duplicate scope/area_code/data_year 'national/CN/2021'"),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn a_set_without_the_optional_tables_loads_them_empty() {
+    // cn-2025 predates process_factors, sink_factors and sector_groups
+    let set = load("cn-2025");
+    assert!(set.process_factors.is_empty());
+    assert!(set.sink_factors.is_empty());
+    assert!(set.sector_groups.is_empty());
+    assert!(set.criteria.is_empty());
+    // a required table left out still fails the load, naming it
+    let tmp = edited_copy("cn-2025", "factor-set.yaml", |t| {
+        t.replace("  heat_factors: heat_factors.csv\n", "")
+    });
+    let e = load_error(tmp.path());
+    assert!(e.contains("files.heat_factors is missing"), "{e}");
+}
+
+#[test]
+fn the_budget_tables_are_checked() {
+    let mut set = load("cn-2026");
+    // 1.785 × 0.462 × 1.24 × 0.5 × 44/12 = 1.87475: 1.9 is off by 1.3 %
+    set.sink_factors[0].tco2_per_m3 = 1.9;
+    set.process_factors[0].division = "3".into();
+    set.sector_groups[1].division_from = "04".into();
+    let findings = set.check();
+    let has = |file: &str, text: &str| {
+        findings
+            .iter()
+            .any(|f| f.file == file && f.message.contains(text))
+    };
+    assert!(
+        has("sink_factors.csv", "forest: tco2_per_m3 1.9 is not"),
+        "{findings:#?}"
+    );
+    assert!(
+        has("process_factors.csv", "division '3' is not a two-digit"),
+        "{findings:#?}"
+    );
+    // 01–05 and 04–46 overlap
+    assert!(
+        has("sector_groups.csv", "divisions 01–05 overlap 04–46"),
         "{findings:#?}"
     );
 }

@@ -32,6 +32,9 @@ pub(crate) trait FactorTable: serde::de::DeserializeOwned + Sized {
     /// What an optional column means when a file leaves it out or empty:
     /// (column, value). `factors diff` compares rows with these filled in.
     const DEFAULTS: &'static [(&'static str, &'static str)] = &[];
+    /// A table a set may leave out of factor-set.yaml (tables added after
+    /// the first published sets, which are immutable): absent, it is empty.
+    const OPTIONAL: bool = false;
 
     /// The values of [`Self::KEY`], joined with '/'.
     fn key(&self) -> String;
@@ -148,6 +151,49 @@ vocabulary! {
         Generation = "generation",
         /// per kWh sent out (CEC 供电煤耗): a few per cent higher
         Supply = "supply",
+    }
+}
+
+vocabulary! {
+    /// The sector groups of a region's energy balance (region_sectors).
+    SectorGroup {
+        Agriculture = "agriculture",
+        Industry = "industry",
+        Construction = "construction",
+        Transport = "transport",
+        Services = "services",
+        Households = "households",
+    }
+}
+
+vocabulary! {
+    /// The ecosystems of carbon sinks.
+    Ecosystem {
+        Forest = "forest",
+        Grassland = "grassland",
+        Wetland = "wetland",
+        Farmland = "farmland",
+        Other = "other",
+    }
+}
+
+vocabulary! {
+    /// What a criterion judges.
+    CriterionScope {
+        /// every enterprise (key energy-using units, key emitters)
+        Enterprise = "enterprise",
+        /// groups of kind zero_carbon_park
+        ZeroCarbonPark = "zero_carbon_park",
+    }
+}
+
+vocabulary! {
+    /// How a value meets a threshold.
+    Comparator {
+        /// value ≥ threshold
+        Min = "min",
+        /// value ≤ threshold
+        Max = "max",
     }
 }
 
@@ -312,6 +358,83 @@ pub struct SpecialSectorRow {
     pub source_id: String,
 }
 
+/// An industrial process and its CO2 per tonne of product (process_factors.csv).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessFactorRow {
+    pub product_code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The GB/T 4754 division that makes it (region_sectors counts its CO2 there).
+    pub division: String,
+    /// t CO2 per t of product.
+    pub tco2_per_t: f64,
+    /// true: a production row that gives the clinker's CaO and MgO mass
+    /// fractions uses CaO × 44/56 + MgO × 44/40 instead of tco2_per_t.
+    pub composition: bool,
+    /// Other names of the product, ';'-separated (熟料 …).
+    pub aliases: String,
+    pub source_id: String,
+    pub quality: Quality,
+}
+
+/// The defaults that turn an ecosystem's growing-stock change (m3) into CO2
+/// removed (sink_factors.csv): ΔV × bef × wood_density × (1 + root_shoot_ratio)
+/// × carbon_fraction × 44/12 = ΔV × tco2_per_m3.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SinkFactorRow {
+    pub ecosystem: Ecosystem,
+    /// biomass expansion factor (whole tree / stem), dimensionless
+    pub bef: f64,
+    /// basic wood density, t dry matter per m3
+    pub wood_density: f64,
+    pub root_shoot_ratio: f64,
+    /// t C per t dry matter
+    pub carbon_fraction: f64,
+    /// the product, t CO2 per m3 of stock growth (checked)
+    pub tco2_per_m3: f64,
+    pub source_id: String,
+    pub quality: Quality,
+}
+
+impl SinkFactorRow {
+    /// bef × wood_density × (1 + root_shoot_ratio) × carbon_fraction × 44/12.
+    pub fn product(&self) -> f64 {
+        self.bef * self.wood_density * (1.0 + self.root_shoot_ratio) * self.carbon_fraction * 44.0
+            / 12.0
+    }
+}
+
+/// A range of GB/T 4754 divisions (or a special sector code, from = to) and
+/// its sector group (sector_groups.csv).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SectorGroupRow {
+    pub division_from: String,
+    pub division_to: String,
+    pub sector_group: SectorGroup,
+    pub name_zh: String,
+    pub source_id: String,
+}
+
+/// A threshold an enterprise or a park is judged against (criteria.csv):
+/// for parks, optionally only within a band of annual energy consumption
+/// (tce at equivalent value, from inclusive, to exclusive).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CriterionRow {
+    pub criterion: String,
+    pub applies_to: CriterionScope,
+    /// energy_tce_equivalent, co2_total_t, co2_per_tce or clean_energy_share
+    pub indicator: String,
+    #[serde(default)]
+    pub band_from_tce: Option<f64>,
+    #[serde(default)]
+    pub band_to_tce: Option<f64>,
+    pub comparator: Comparator,
+    pub threshold: f64,
+    pub unit: String,
+    pub source_id: String,
+    pub quality: Quality,
+}
+
 impl FactorTable for SourceRow {
     const NAME: &'static str = "sources";
     const KEY: &'static [&'static str] = &["source_id"];
@@ -472,5 +595,65 @@ impl FactorTable for SpecialSectorRow {
     }
     fn register(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
         register::special_sector(set, ctx)
+    }
+}
+
+impl FactorTable for ProcessFactorRow {
+    const NAME: &'static str = "process_factors";
+    const KEY: &'static [&'static str] = &["product_code"];
+    const OPTIONAL: bool = true;
+    fn key(&self) -> String {
+        self.product_code.clone()
+    }
+    fn source_id(&self) -> Option<&str> {
+        Some(&self.source_id)
+    }
+    fn register(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+        register::process_factors(set, ctx)
+    }
+}
+
+impl FactorTable for SinkFactorRow {
+    const NAME: &'static str = "sink_factors";
+    const KEY: &'static [&'static str] = &["ecosystem"];
+    const OPTIONAL: bool = true;
+    fn key(&self) -> String {
+        self.ecosystem.to_string()
+    }
+    fn source_id(&self) -> Option<&str> {
+        Some(&self.source_id)
+    }
+    fn register(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+        register::sink_factors(set, ctx)
+    }
+}
+
+impl FactorTable for SectorGroupRow {
+    const NAME: &'static str = "sector_groups";
+    const KEY: &'static [&'static str] = &["division_from"];
+    const OPTIONAL: bool = true;
+    fn key(&self) -> String {
+        self.division_from.clone()
+    }
+    fn source_id(&self) -> Option<&str> {
+        Some(&self.source_id)
+    }
+    fn register(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+        register::sector_groups(set, ctx)
+    }
+}
+
+impl FactorTable for CriterionRow {
+    const NAME: &'static str = "criteria";
+    const KEY: &'static [&'static str] = &["criterion"];
+    const OPTIONAL: bool = true;
+    fn key(&self) -> String {
+        self.criterion.clone()
+    }
+    fn source_id(&self) -> Option<&str> {
+        Some(&self.source_id)
+    }
+    fn register(set: &FactorSet, ctx: &SessionContext) -> Result<()> {
+        register::criteria(set, ctx)
     }
 }

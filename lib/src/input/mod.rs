@@ -1,5 +1,5 @@
-//! Reading the inputs (the `energy`, `sector_energy`, `gdp`, `regions` and
-//! `targets` contracts) as text, exactly as the user wrote them.
+//! Reading the inputs (the `energy`, `sector_energy`, `gdp`, `regions`,
+//! `targets`, `production`, `sinks`, `groups` and `green_power` contracts) as text, exactly as the user wrote them.
 //!
 //! Every column is read as a string: types are decided by the validation step
 //! in SQL (`sql/20_validate.sql`), so a malformed value becomes a reject row with
@@ -115,7 +115,55 @@ pub const TARGETS: InputSpec = InputSpec {
     optional: &[],
 };
 
-pub const ALL_INPUTS: [InputSpec; 5] = [ENERGY, SECTOR_ENERGY, GDP, REGIONS, TARGETS];
+/// Production volumes of products with process CO2 (clinker, lime, carbide).
+/// `cao` and `mgo` are the clinker's mass fractions (0.65 for 65 %).
+pub const PRODUCTION: InputSpec = InputSpec {
+    name: "production",
+    required: &["region_code", "year", "product_code", "quantity", "unit"],
+    optional: &["enterprise_id", "cao", "mgo"],
+};
+
+/// Carbon sinks per region, year and ecosystem: removals as reported (t CO2)
+/// or a growing-stock change (m3).
+pub const SINKS: InputSpec = InputSpec {
+    name: "sinks",
+    required: &[
+        "region_code",
+        "year",
+        "ecosystem",
+        "method",
+        "quantity",
+        "unit",
+    ],
+    optional: &[],
+};
+
+/// Groups of enterprises (zero-carbon parks, key energy-using units, any
+/// other set): one row per member and period.
+pub const GROUPS: InputSpec = InputSpec {
+    name: "groups",
+    required: &["group_id", "group_name", "kind", "enterprise_id"],
+    optional: &["from_year", "to_year"],
+};
+
+/// Certified green power an enterprise bought (绿证, 绿电交易).
+pub const GREEN_POWER: InputSpec = InputSpec {
+    name: "green_power",
+    required: &["enterprise_id", "year", "quantity", "unit", "kind"],
+    optional: &[],
+};
+
+pub const ALL_INPUTS: [InputSpec; 9] = [
+    ENERGY,
+    SECTOR_ENERGY,
+    GDP,
+    REGIONS,
+    TARGETS,
+    PRODUCTION,
+    SINKS,
+    GROUPS,
+    GREEN_POWER,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

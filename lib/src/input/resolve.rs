@@ -31,6 +31,10 @@ pub(crate) fn sources_of(cfg: &LoadedConfig, spec: InputSpec) -> Option<&crate::
         "gdp" => Some(&i.gdp),
         "regions" => Some(&i.regions),
         "targets" => i.targets.as_ref(),
+        "production" => i.production.as_ref(),
+        "sinks" => i.sinks.as_ref(),
+        "groups" => i.groups.as_ref(),
+        "green_power" => i.green_power.as_ref(),
         _ => None,
     }
 }

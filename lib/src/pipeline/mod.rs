@@ -12,7 +12,7 @@ pub(crate) use identity::{identity, input_keys};
 pub use impact::{IMPACT_INDICATORS, Impact, impact};
 pub(crate) use prepare::load_factors;
 pub use prepare::{Computed, compute, load_all, work_dir};
-pub use readback::SummaryRow;
+pub use readback::{GroupSummaryRow, SummaryRow};
 
 use crate::config::LoadedConfig;
 use crate::digest::sha256_hex;
@@ -34,6 +34,8 @@ pub struct RunReport {
     /// (input, rule_id, rows)
     pub rejects_by_rule: Vec<(String, String, u64)>,
     pub summary: Vec<SummaryRow>,
+    /// Every group in its latest year.
+    pub groups: Vec<GroupSummaryRow>,
 }
 
 /// How a run ended.
@@ -155,6 +157,7 @@ pub(crate) async fn run_locked(
         }
     };
     let summary = summary(&ctx).await?;
+    let groups = readback::group_summary(&ctx).await?;
     let canonical = serde_json::to_vec(&id.effective)
         .map_err(|e| Error::Internal(format!("config to JSON: {e}")))?;
     let manifest = Manifest {
@@ -198,6 +201,7 @@ pub(crate) async fn run_locked(
         output: out.url().to_string(),
         rejects_by_rule,
         summary,
+        groups,
     })))
 }
 

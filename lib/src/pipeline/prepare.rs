@@ -116,6 +116,7 @@ pub async fn compute(
     fault_point(FaultPoint::AfterIngest).await?;
     opts.stage("computing");
     run_steps(&ctx, validation_and_computation().1).await?;
+    warn_silent_members(&ctx).await?;
     Ok(Computed {
         ctx,
         factors,
@@ -124,6 +125,39 @@ pub async fn compute(
         totals,
         rejects_by_rule,
     })
+}
+
+/// A warning for each group member without any accepted energy record.
+async fn warn_silent_members(ctx: &SessionContext) -> Result<()> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+    for b in crate::engine::queries::SILENT_MEMBERS
+        .collect(ctx, &[])
+        .await?
+    {
+        let text = |i: usize| datafusion::arrow::compute::cast(b.column(i), &DataType::Utf8);
+        let (group, enterprise, file) = (text(0)?, text(1)?, text(2)?);
+        let (group, enterprise, file) = (
+            group.as_string::<i32>(),
+            enterprise.as_string::<i32>(),
+            file.as_string::<i32>(),
+        );
+        let line = datafusion::arrow::compute::cast(b.column(3), &DataType::Int64)?;
+        let line = line.as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            if group.is_null(r) {
+                continue;
+            }
+            tracing::warn!(
+                group = group.value(r),
+                enterprise = enterprise.value(r),
+                file = file.value(r),
+                line = line.value(r),
+                "a member of the group has no energy record in any year: check the member list or the energy input"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Load the factor set and fetch every input of a config into `work`.

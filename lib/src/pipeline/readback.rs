@@ -32,6 +32,30 @@ pub struct SummaryRow {
     pub co2_intensity_change_base: Option<f64>,
     pub energy_warning: Option<i32>,
     pub co2_warning: Option<i32>,
+    /// co2_t + process CO2 − sinks
+    pub co2_net_t: f64,
+    pub co2_peak_year: Option<i32>,
+    /// At least three years after the peak, all below it.
+    pub peaked: bool,
+}
+
+/// A group in its latest year, as the terminal summary shows it.
+#[derive(Debug, Clone)]
+pub struct GroupSummaryRow {
+    pub group_id: String,
+    pub group_name: String,
+    pub kind: String,
+    pub year: i32,
+    pub members: i32,
+    pub members_reporting: i32,
+    pub energy_tce_equivalent: f64,
+    pub co2_per_tce: Option<f64>,
+    pub co2_per_tce_limit: Option<f64>,
+    pub co2_per_tce_check: String,
+    pub clean_energy_share: Option<f64>,
+    pub clean_energy_share_min: Option<f64>,
+    pub clean_energy_share_check: String,
+    pub green_power_share: Option<f64>,
 }
 
 /// A text column as `Utf8`, whichever string layout the engine chose
@@ -150,6 +174,42 @@ pub(crate) async fn summary(ctx: &SessionContext) -> Result<Vec<SummaryRow>> {
                 co2_intensity_change_base: opt_f(11, r),
                 energy_warning: opt_i(12, r),
                 co2_warning: opt_i(13, r),
+                co2_net_t: f(14).value(r),
+                co2_peak_year: opt_i(15, r),
+                peaked: opt_i(16, r).is_some_and(|n| n >= 3),
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn group_summary(ctx: &SessionContext) -> Result<Vec<GroupSummaryRow>> {
+    let batches = queries::SUMMARY_GROUPS.collect(ctx, &[]).await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let (ids, names, kinds) = (text(b, 0)?, text(b, 1)?, text(b, 2)?);
+        let (co2_check, clean_check) = (text(b, 9)?, text(b, 12)?);
+        let int = |i: usize, r: usize| b.column(i).as_primitive::<Int32Type>().value(r);
+        let opt_f = |i: usize, r: usize| {
+            let a = b.column(i).as_primitive::<Float64Type>();
+            (!a.is_null(r)).then(|| a.value(r))
+        };
+        for r in 0..b.num_rows() {
+            out.push(GroupSummaryRow {
+                group_id: ids.value(r).to_string(),
+                group_name: names.value(r).to_string(),
+                kind: kinds.value(r).to_string(),
+                year: int(3, r),
+                members: int(4, r),
+                members_reporting: int(5, r),
+                energy_tce_equivalent: opt_f(6, r).unwrap_or_default(),
+                co2_per_tce: opt_f(7, r),
+                co2_per_tce_limit: opt_f(8, r),
+                co2_per_tce_check: co2_check.value(r).to_string(),
+                clean_energy_share: opt_f(10, r),
+                clean_energy_share_min: opt_f(11, r),
+                clean_energy_share_check: clean_check.value(r).to_string(),
+                green_power_share: opt_f(13, r),
             });
         }
     }

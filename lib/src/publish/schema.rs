@@ -15,6 +15,7 @@ pub enum ColType {
     Int,
     BigInt,
     Float,
+    Bool,
 }
 
 impl ColType {
@@ -24,6 +25,7 @@ impl ColType {
             ColType::Int => DataType::Int32,
             ColType::BigInt => DataType::Int64,
             ColType::Float => DataType::Float64,
+            ColType::Bool => DataType::Boolean,
         }
     }
 
@@ -33,6 +35,7 @@ impl ColType {
             ColType::Int => "int32",
             ColType::BigInt => "int64",
             ColType::Float => "float64",
+            ColType::Bool => "bool",
         }
     }
 }
@@ -59,7 +62,7 @@ const fn col(
     }
 }
 
-use ColType::{BigInt, Float, Int, Text};
+use ColType::{BigInt, Bool, Float, Int, Text};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Dataset {
@@ -243,6 +246,42 @@ pub(crate) const REGION_INDICATORS: Dataset = Dataset {
             "The region's net import of electricity in MWh × its grid factor (negative for a net exporter) + net purchased heat × heat factor",
         ),
         col(
+            "co2_process_t",
+            Float,
+            "t CO2",
+            "Industrial process CO2 (cement clinker, lime, calcium carbide …: production × the factor set's process factor, or the clinker's CaO × 44/56 + MgO × 44/40); beside, not in, co2_t",
+        ),
+        col(
+            "sink_t",
+            Float,
+            "t CO2",
+            "Carbon removed by sinks (forest, grassland, wetland, farmland), as a positive number: reported removals, or growing-stock growth in m3 × BEF × wood density × (1 + root-shoot ratio) × carbon fraction × 44/12",
+        ),
+        col(
+            "co2_net_t",
+            Float,
+            "t CO2",
+            "Net emissions: co2_t + co2_process_t − sink_t (the CO2 intensity and its targets stay on co2_t, the official assessment basis)",
+        ),
+        col(
+            "co2_peak_year",
+            Int,
+            "year",
+            "The year of the highest co2_t of the region's years up to this one (the earliest, if reached twice)",
+        ),
+        col(
+            "co2_peak_t",
+            Float,
+            "t CO2",
+            "The highest co2_t of the region's years up to this one",
+        ),
+        col(
+            "co2_years_below_peak",
+            Int,
+            "count",
+            "Years after co2_peak_year, up to this one, whose co2_t stayed below the peak (a region has peaked when this is at least 3)",
+        ),
+        col(
             "grid_factor",
             Float,
             "t CO2 per MWh",
@@ -351,6 +390,18 @@ pub(crate) const REGION_INDICATORS: Dataset = Dataset {
             "Distinct enterprises with accepted records in the region and year",
         ),
         col(
+            "key_energy_units",
+            Int,
+            "count",
+            "Key energy-using units (重点用能单位) with records in the region: ≥ the factor set's key_energy_unit threshold (10 000 tce at equivalent value in cn-2026) or listed in a key_units group",
+        ),
+        col(
+            "key_units_energy_share",
+            Float,
+            "fraction",
+            "The key units' energy / energy_tce_equivalent (both at equivalent value)",
+        ),
+        col(
             "records",
             BigInt,
             "count",
@@ -395,7 +446,7 @@ pub(crate) const TARGET_PROGRESS: Dataset = Dataset {
             "indicator",
             Text,
             "",
-            "energy_intensity_reduction, co2_intensity_reduction, non_fossil_share_min, coal_share_max, energy_total_max or co2_total_max",
+            "energy_intensity_reduction, co2_intensity_reduction, non_fossil_share_min, coal_share_max, energy_total_max, co2_total_max or co2_peak_by",
         ),
         col("base_year", Int, "year", "Base year of the target"),
         col("target_year", Int, "year", "Year the target must be met"),
@@ -403,13 +454,13 @@ pub(crate) const TARGET_PROGRESS: Dataset = Dataset {
             "target",
             Float,
             "fraction, tce or t CO2",
-            "Target value as input: a reduction or share as a fraction, a cap in tce or t CO2",
+            "Target value as input: a reduction or share as a fraction, a cap in tce or t CO2, the peak deadline as a year",
         ),
         col(
             "achieved",
             Float,
             "fraction, tce or t CO2",
-            "Reductions: 1 − I_t / I_base (cumulative); shares and caps: the value of the year",
+            "Reductions: 1 − I_t / I_base (cumulative); shares and caps: the value of the year; co2_peak_by: co2_peak_year",
         ),
         col(
             "required",
@@ -427,7 +478,7 @@ pub(crate) const TARGET_PROGRESS: Dataset = Dataset {
             "change_yoy",
             Float,
             "fraction",
-            "Intensity change against the previous year (intensity targets only)",
+            "Intensity change against the previous year (intensity targets); co2_t's change (co2_peak_by)",
         ),
         col(
             "measured_on",
@@ -439,13 +490,31 @@ pub(crate) const TARGET_PROGRESS: Dataset = Dataset {
             "warning_level",
             Int,
             "level",
-            "1 red: intensity rose (or share or cap missed); 2 yellow: fell, but by less than required_annual (warning_basis annual) or achieved < required (cumulative); 3 green: on track (or met)",
+            "1 red: intensity rose (or share or cap missed); 2 yellow: fell, but by less than required_annual (warning_basis annual) or achieved < required (cumulative); 3 green: on track (or met). co2_peak_by: 3 peaked or not rising, 2 still rising, 1 rising within 3 years of the deadline or peak after it. Empty on a base-year row",
         ),
         col(
             "status",
             Text,
             "",
-            "red, yellow or green for intensity targets; met or not_met for share and total caps",
+            "red, yellow or green for intensity targets; met or not_met for share and total caps; peaked (three years after the peak all below it, peak by the deadline), not_yet, at_risk or not_met for co2_peak_by; base_year on the row of a plan's base year when it is the region's latest year (the outlook of a plan just begun)",
+        ),
+        col(
+            "required_change_remaining",
+            Float,
+            "fraction per year",
+            "The annual change still needed in each year left to meet the target from this year (−0.0265 = fall 2.65 % a year): reductions ((1 − target) × I_base / I_t)^(1 / years left) − 1; caps (cap / value)^(1 / years left) − 1. Empty in the target year and for shares and co2_peak_by",
+        ),
+        col(
+            "projected_achieved",
+            Float,
+            "fraction, tce or t CO2",
+            "Where the trend leads by the target year: the value × (1 + g)^(years left), g the compound annual change over the last three years (fewer when the data start later), as achieved reads it (1 − projected I / I_base for reductions; the value for caps)",
+        ),
+        col(
+            "projected_warning_level",
+            Int,
+            "level",
+            "Reductions: 3 the projection meets the target, 2 short but falling, 1 rising; caps: 3 within the cap, 1 over it",
         ),
     ],
 };
@@ -566,7 +635,7 @@ pub(crate) const REJECTS: Dataset = Dataset {
             "input",
             Text,
             "",
-            "energy, sector_energy, gdp, regions or targets",
+            "energy, sector_energy, gdp, regions, targets, production, sinks, groups or green_power",
         ),
         col(
             "source_file",
@@ -597,11 +666,459 @@ pub(crate) const REJECTS: Dataset = Dataset {
     ],
 };
 
-pub const DATASETS: [Dataset; 4] = [
+pub(crate) const REGION_SECTORS: Dataset = Dataset {
+    name: "region_sectors",
+    view: "region_sectors",
+    description: "The carbon budget of each region (every level) and year by sector group — agriculture, industry (each of the six energy-intensive divisions, and the rest), construction, transport, services, households — with process CO2 in the product's division and sinks per ecosystem. Its energy, CO2, process CO2 and sinks add up to region_indicators' energy_tce, energy_tce_equivalent, co2_t, co2_process_t and sink_t.",
+    sort_key: &["region_code", "sector_group", "subsector"],
+    columns: &[
+        col("region_code", Text, "", "Region code"),
+        col("region_name", Text, "", "Region name"),
+        col("level", Text, "", "country, province, city, county or town"),
+        col(
+            "sector_group",
+            Text,
+            "",
+            "agriculture, industry, construction, transport, services, households (the factor set's sector_groups), unclassified (a division no range holds), or sinks",
+        ),
+        col(
+            "subsector",
+            Text,
+            "",
+            "industry: the GB/T 4754 division of an energy-intensive industry (25, 26, 30, 31, 32, 44) or other; sinks: the ecosystem; otherwise empty",
+        ),
+        col("sector_name", Text, "", "Chinese name of the row"),
+        col(
+            "energy_tce",
+            Float,
+            "tce",
+            "Energy consumption at equal value (等价值), energy supplied to others deducted",
+        ),
+        col(
+            "energy_tce_equivalent",
+            Float,
+            "tce",
+            "Energy consumption at equivalent value (当量值)",
+        ),
+        col(
+            "co2_direct_t",
+            Float,
+            "t CO2",
+            "Fossil fuel combustion CO2 of the sector",
+        ),
+        col(
+            "electricity_net_kwh",
+            Float,
+            "kWh",
+            "Electricity bought − electricity supplied to others by the sector (negative: the power sector of an exporting region)",
+        ),
+        col(
+            "co2_indirect_t",
+            Float,
+            "t CO2",
+            "electricity_net_kwh / 1000 × the region's grid factor + the sector's net heat CO2",
+        ),
+        col("co2_t", Float, "t CO2", "co2_direct_t + co2_indirect_t"),
+        col(
+            "co2_process_t",
+            Float,
+            "t CO2",
+            "Process CO2 of the products the division makes",
+        ),
+        col(
+            "sink_t",
+            Float,
+            "t CO2",
+            "Removals of the ecosystem (sinks rows only)",
+        ),
+        col("records", BigInt, "count", "Input records summed"),
+    ],
+};
+
+pub(crate) const PROCESS_EMISSIONS: Dataset = Dataset {
+    name: "process_emissions",
+    view: "process_emissions",
+    description: "Industrial process CO2 per production row: an enterprise's in its own rows, a region's without an enterprise, with the factor and its source.",
+    sort_key: &["region_code", "enterprise_id", "product_code"],
+    columns: &[
+        col("region_code", Text, "", "Region code of the production"),
+        col(
+            "enterprise_id",
+            Text,
+            "",
+            "Unified Social Credit Code of the producer; empty for a region's total",
+        ),
+        col(
+            "product_code",
+            Text,
+            "",
+            "Product of the factor set's process_factors (cement_clinker, lime, calcium_carbide …)",
+        ),
+        col("product_name", Text, "", "Chinese name of the product"),
+        col(
+            "division",
+            Text,
+            "",
+            "GB/T 4754 division that makes the product",
+        ),
+        col("quantity_t", Float, "t", "Production in tonnes"),
+        col(
+            "tco2_per_t",
+            Float,
+            "t CO2 per t",
+            "Process factor used: the clinker's CaO × 44/56 + MgO × 44/40 when given, else the factor set's default",
+        ),
+        col("factor_method", Text, "", "composition or default"),
+        col(
+            "cao",
+            Float,
+            "fraction",
+            "CaO mass fraction of the clinker, as input",
+        ),
+        col(
+            "mgo",
+            Float,
+            "fraction",
+            "MgO mass fraction of the clinker, as input",
+        ),
+        col("co2_process_t", Float, "t CO2", "quantity_t × tco2_per_t"),
+        col(
+            "factor_source_id",
+            Text,
+            "",
+            "source_id of the process factor row (sources.csv)",
+        ),
+        col("factor_quality", Text, "", "primary, secondary or memory"),
+        col("source_file", Text, "", "Input file of the production row"),
+        col(
+            "source_line",
+            BigInt,
+            "",
+            "Line of the production row in its file",
+        ),
+    ],
+};
+
+pub(crate) const ENTERPRISE_TOTALS: Dataset = Dataset {
+    name: "enterprise_totals",
+    view: "enterprise_totals",
+    description: "Per enterprise and year: its energy at both valuations, energy and process CO2, and whether it is a key energy-using unit (重点用能单位) or a key emitter (重点排放单位).",
+    sort_key: &["enterprise_id"],
+    columns: &[
+        col(
+            "enterprise_id",
+            Text,
+            "",
+            "Unified Social Credit Code (统一社会信用代码)",
+        ),
+        col(
+            "enterprise_name",
+            Text,
+            "",
+            "Enterprise name as input (empty when it only reports production)",
+        ),
+        col(
+            "region_code",
+            Text,
+            "",
+            "Region code of its records (the lowest, if several)",
+        ),
+        col(
+            "sector_code",
+            Text,
+            "",
+            "GB/T 4754 code of its records (the lowest, if several)",
+        ),
+        col(
+            "energy_tce_equivalent",
+            Float,
+            "tce",
+            "Comprehensive energy consumption at equivalent value (当量值, GB/T 2589): consumption − energy supplied to others; what the key-unit rule reads",
+        ),
+        col(
+            "energy_tce",
+            Float,
+            "tce",
+            "The same at equal value (等价值), beside it",
+        ),
+        col("co2_direct_t", Float, "t CO2", "Fossil fuel combustion CO2"),
+        col(
+            "co2_indirect_t",
+            Float,
+            "t CO2",
+            "Its net purchased electricity × its province's grid factor + net purchased heat × heat factor",
+        ),
+        col("co2_t", Float, "t CO2", "co2_direct_t + co2_indirect_t"),
+        col(
+            "co2_process_t",
+            Float,
+            "t CO2",
+            "Process CO2 of its production rows (process_emissions)",
+        ),
+        col(
+            "key_energy_unit",
+            Bool,
+            "",
+            "energy_tce_equivalent ≥ the factor set's key_energy_unit threshold (10 000 tce, 重点用能单位节能管理办法), or listed in a key_units group that year; empty when the set has no criteria",
+        ),
+        col(
+            "key_energy_unit_basis",
+            Text,
+            "",
+            "Why: '≥ 10000 tce', 'listed in <group ids>', or both",
+        ),
+        col(
+            "key_emitter",
+            Bool,
+            "",
+            "co2_t + co2_process_t ≥ the factor set's key_emitter threshold (26 000 t CO2, 碳排放权交易管理暂行条例); empty when the set has no criteria",
+        ),
+        col(
+            "groups",
+            Text,
+            "",
+            "The groups it is a member of that year, comma-separated",
+        ),
+        col("records", Int, "count", "Input records summed"),
+    ],
+};
+
+pub(crate) const GROUP_INDICATORS: Dataset = Dataset {
+    name: "group_indicators",
+    view: "group_indicators",
+    description: "Per group of enterprises (zero-carbon park, key units, custom) and year: members, energy, CO2 with certified green power at zero, CO2 per tce, clean-energy and green-power shares, and for zero-carbon parks the national pilot criteria with pass or fail.",
+    sort_key: &["group_id"],
+    columns: &[
+        col("group_id", Text, "", "Group id as input"),
+        col("group_name", Text, "", "Group name as input"),
+        col("kind", Text, "", "zero_carbon_park, key_units or custom"),
+        col(
+            "members",
+            Int,
+            "count",
+            "Enterprises whose membership is in force that year",
+        ),
+        col(
+            "members_reporting",
+            Int,
+            "count",
+            "Of them, enterprises with energy records that year (members − members_reporting did not report)",
+        ),
+        col(
+            "energy_tce_equivalent",
+            Float,
+            "tce",
+            "Members' comprehensive energy consumption at equivalent value (当量值)",
+        ),
+        col(
+            "energy_tce",
+            Float,
+            "tce",
+            "The same at equal value (等价值)",
+        ),
+        col(
+            "co2_direct_t",
+            Float,
+            "t CO2",
+            "Members' fossil fuel combustion CO2",
+        ),
+        col(
+            "co2_electricity_t",
+            Float,
+            "t CO2",
+            "(electricity bought − certified green power used) / 1000 × grid_factor: green power at zero, electricity supplied to others not credited",
+        ),
+        col(
+            "co2_heat_t",
+            Float,
+            "t CO2",
+            "Members' net purchased heat × heat factor",
+        ),
+        col(
+            "co2_t",
+            Float,
+            "t CO2",
+            "co2_direct_t + co2_electricity_t + co2_heat_t (energy CO2; process CO2 beside it)",
+        ),
+        col("co2_process_t", Float, "t CO2", "Members' process CO2"),
+        col(
+            "co2_per_tce",
+            Float,
+            "t CO2 per tce",
+            "co2_t / energy_tce_equivalent: the core indicator of the zero-carbon park pilot (单位能耗碳排放)",
+        ),
+        col(
+            "electricity_in_kwh",
+            Float,
+            "kWh",
+            "Electricity the members bought",
+        ),
+        col(
+            "electricity_out_kwh",
+            Float,
+            "kWh",
+            "Electricity the members supplied to others",
+        ),
+        col(
+            "non_fossil_generation_kwh",
+            Float,
+            "kWh",
+            "Hydro, wind, solar and nuclear generation of members",
+        ),
+        col(
+            "electricity_use_kwh",
+            Float,
+            "kWh",
+            "electricity_in_kwh + the non-fossil generation not supplied to others (max(generation − out, 0)): the electricity the group used",
+        ),
+        col(
+            "green_power_kwh",
+            Float,
+            "kWh",
+            "Certified green power the members bought (green_certificate and green_power_trade)",
+        ),
+        col(
+            "green_power_used_kwh",
+            Float,
+            "kWh",
+            "min(green_power_kwh, electricity_in_kwh): the part that covers electricity bought",
+        ),
+        col(
+            "clean_energy_tce",
+            Float,
+            "tce",
+            "Natural gas + biomass + (green power used + non-fossil generation used by the members themselves) × the year's coal rate (equal value)",
+        ),
+        col(
+            "clean_energy_share",
+            Float,
+            "fraction",
+            "clean_energy_tce / energy_tce (清洁能源消费占比: gas and non-fossil, by coal substitution)",
+        ),
+        col(
+            "green_power_share",
+            Float,
+            "fraction",
+            "green_power_used_kwh / electricity_use_kwh",
+        ),
+        col(
+            "grid_factor",
+            Float,
+            "t CO2 per MWh",
+            "Factor of the power bought: the national factor excluding market-traded non-fossil power (the latest data year up to the year), else the national average",
+        ),
+        col("grid_factor_year", Int, "year", "Data year of grid_factor"),
+        col(
+            "grid_factor_scope",
+            Text,
+            "",
+            "Scope and area of grid_factor",
+        ),
+        col(
+            "co2_per_tce_limit",
+            Float,
+            "t CO2 per tce",
+            "Zero-carbon parks: the core limit of the park's energy band in the factor set's criteria (≤ 0.2 for 20万-100万 tce, ≤ 0.3 above, 发改环资〔2025〕910号); empty for parks below the lowest band and other groups",
+        ),
+        col(
+            "co2_per_tce_check",
+            Text,
+            "",
+            "pass, fail, or empty when no limit applies",
+        ),
+        col(
+            "clean_energy_share_min",
+            Float,
+            "fraction",
+            "Zero-carbon parks: the guidance minimum of the clean-energy share (0.9 in cn-2026)",
+        ),
+        col(
+            "clean_energy_share_check",
+            Text,
+            "",
+            "pass, fail, or empty when no minimum applies",
+        ),
+        col(
+            "criteria_source",
+            Text,
+            "",
+            "source_id of the criteria rows applied (sources.csv)",
+        ),
+    ],
+};
+
+pub(crate) const TARGET_ALLOCATION: Dataset = Dataset {
+    name: "target_allocation",
+    view: "target_allocation",
+    description: "For every target whose region's child regions have targets of the same plan and indicator (分解到乡镇和年度): what the children's targets imply for the parent, and whether they add up to it. Partitioned by the target year.",
+    sort_key: &["region_code", "plan", "indicator"],
+    columns: &[
+        col("region_code", Text, "", "The parent region"),
+        col("region_name", Text, "", "Its name"),
+        col("plan", Text, "", "Plan of the targets"),
+        col(
+            "indicator",
+            Text,
+            "",
+            "energy_intensity_reduction, co2_intensity_reduction, energy_total_max or co2_total_max",
+        ),
+        col("base_year", Int, "year", "Base year of the parent's target"),
+        col(
+            "target_year",
+            Int,
+            "year",
+            "Target year of the parent's target",
+        ),
+        col(
+            "target",
+            Float,
+            "fraction, tce or t CO2",
+            "The parent's target",
+        ),
+        col(
+            "implied",
+            Float,
+            "fraction, tce or t CO2",
+            "Reductions: Σ w_i × R_i / Σ w_i over the children with targets, w_i the child's base-year energy (on the energy_intensity_basis) or co2_t — equal GDP growth assumed; caps: Σ of the children's caps. Empty when a child has no base-year data",
+        ),
+        col(
+            "consistent",
+            Bool,
+            "",
+            "Reductions: implied ≥ target; caps: implied ≤ target",
+        ),
+        col(
+            "children_with_targets",
+            Int,
+            "count",
+            "Child regions with a target of the plan and indicator",
+        ),
+        col(
+            "children",
+            Int,
+            "count",
+            "Child regions in the regions input",
+        ),
+        col(
+            "coverage",
+            Float,
+            "fraction",
+            "Σ w_i / the parent's own base-year value: below 1 when children without targets or statistics kept at the parent's level carry part of it",
+        ),
+        col("method", Text, "", "How implied is computed"),
+    ],
+};
+
+pub const DATASETS: [Dataset; 9] = [
     REGION_INDICATORS,
     TARGET_PROGRESS,
     ENTERPRISE_ANNUAL,
     REJECTS,
+    REGION_SECTORS,
+    PROCESS_EMISSIONS,
+    ENTERPRISE_TOTALS,
+    GROUP_INDICATORS,
+    TARGET_ALLOCATION,
 ];
 
 /// The data dictionary as Markdown (the README section is this text).
