@@ -10,7 +10,7 @@ CARBONSTAT := $(CARGO_TARGET_DIR)/debug/carbonstat
 VENV := .venv
 PYTHON_REQUIREMENTS := jobs/tests/python/requirements.txt
 
-.PHONY: help run run-bureau build test test-rust test-python lint fmt clean-out schema bench
+.PHONY: help run run-bureau build browser test test-rust test-python lint fmt clean-out schema bench
 
 help:
 	@echo "make run     build, run the sample region (data-samples/pipeline.yaml), write out/, print a summary"
@@ -41,7 +41,15 @@ test: test-rust test-python
 test-rust:
 	cargo test --workspace
 
-test-python: build $(VENV)/.installed
+# The bulletin's browser test: Debian's Chromium and CJK fonts, installed once.
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -qi 'noto' || { \
+		echo "installing chromium and fonts-noto-cjk (apt)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }
+
+test-python: build browser $(VENV)/.installed
 	CARBONSTAT=$(CARBONSTAT) $(VENV)/bin/python -m pytest -q jobs/tests/python
 
 lint:

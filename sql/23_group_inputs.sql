@@ -66,14 +66,21 @@ c AS (
         END AS reject
     FROM n
 ),
--- a group's name (and kind) is the first accepted row's
+-- a group's name (and kind) is the first accepted row's (ordered
+-- aggregates, no window: the statement stays small under a memory limit)
+firsts AS (
+    SELECT group_id,
+        first_value(group_name ORDER BY source_file, source_line) AS first_name,
+        first_value(kind ORDER BY source_file, source_line) AS first_kind,
+        first_value(concat(source_file, ' line ', CAST(source_line AS VARCHAR)) ORDER BY source_file, source_line) AS first_at
+    FROM c
+    WHERE reject IS NULL
+    GROUP BY group_id
+),
 named AS (
-    SELECT c.*,
-        first_value(group_name) OVER (PARTITION BY passed, group_id ORDER BY source_file, source_line) AS first_name,
-        first_value(kind) OVER (PARTITION BY passed, group_id ORDER BY source_file, source_line) AS first_kind,
-        first_value(concat(source_file, ' line ', CAST(source_line AS VARCHAR)))
-            OVER (PARTITION BY passed, group_id ORDER BY source_file, source_line) AS first_at
-    FROM (SELECT c.*, reject IS NULL AS passed FROM c) c
+    SELECT c.*, c.reject IS NULL AS passed, f.first_name, f.first_kind, f.first_at
+    FROM c
+    LEFT JOIN firsts f ON f.group_id = c.group_id
 ),
 r AS (
     SELECT named.* EXCLUDE (reject, first_name, first_kind, first_at),
@@ -87,17 +94,27 @@ r AS (
     FROM named
 ),
 -- an accepted row whose period overlaps an earlier accepted row of the same
--- group and enterprise
-overlaps AS (
-    SELECT b.source_file, b.source_line,
-        min(concat(a.source_file, ' line ', CAST(a.source_line AS VARCHAR))) AS earlier
+-- group and enterprise; an earlier row that is itself rejected for an
+-- overlap does not count (2020-2021 kept, 2021-2023 rejected, 2023-2025 kept)
+pairs AS (
+    SELECT a.source_file AS a_file, a.source_line AS a_line, b.source_file, b.source_line
     FROM r a
     JOIN r b ON a.group_id = b.group_id AND a.enterprise_id = b.enterprise_id
         AND (a.source_file < b.source_file OR (a.source_file = b.source_file AND a.source_line < b.source_line))
         AND coalesce(a.from_year, 0) <= coalesce(b.to_year, 9999)
         AND coalesce(b.from_year, 0) <= coalesce(a.to_year, 9999)
     WHERE a.reject IS NULL AND b.reject IS NULL
-    GROUP BY b.source_file, b.source_line
+),
+overlapped AS (
+    SELECT DISTINCT source_file, source_line FROM pairs
+),
+overlaps AS (
+    SELECT p.source_file, p.source_line,
+        first_value(concat(p.a_file, ' line ', CAST(p.a_line AS VARCHAR)) ORDER BY p.a_file, p.a_line) AS earlier
+    FROM pairs p
+    LEFT JOIN overlapped o ON o.source_file = p.a_file AND o.source_line = p.a_line
+    WHERE o.source_line IS NULL
+    GROUP BY p.source_file, p.source_line
 )
 SELECT r.* EXCLUDE (reject, passed),
     CASE

@@ -5,8 +5,9 @@
 -- process CO2 of its production rows):
 --   energy_tce_equivalent = Σ tce (equivalent value: what the key-unit rule reads)
 --   energy_tce            = Σ tce at equal value, beside it
---   co2_t                 = Σ direct + Σ indirect (its own net purchases of
---                           electricity × its province's grid factor, heat)
+--   co2_t                 = Σ direct + Σ indirect of its purchases (electricity
+--                           bought × its province's grid factor, heat bought ×
+--                           the heat factor); supply to others is not credited
 --   co2_process_t         = Σ of its production rows (45_budget.sql)
 --   key_energy_unit       = energy_tce_equivalent ≥ the factor set's
 --                           key_energy_unit threshold (10 000 tce in cn-2026,
@@ -24,7 +25,9 @@
 --   self_nf          = max(hydro, wind, solar, nuclear generation − out, 0):
 --                      non-fossil power the members used themselves
 --   use              = in + self_nf: the electricity the group used
---   green_used       = min(members' certified green power, in)
+--   green_used       = Σ over members of min(its certified green power, its
+--                      electricity bought): a member's certificates cover its
+--                      own purchases only
 --   co2_electricity_t = (in − green_used) / 1000 × the national grid factor
 --                      excluding market-traded non-fossil power (the latest
 --                      data year up to the year, else the earliest; the
@@ -34,9 +37,14 @@
 --                      belong to the buyer)
 --   co2_t            = members' direct CO2 + co2_electricity_t + their net heat CO2
 --   co2_per_tce      = co2_t / energy_tce_equivalent
---   clean_energy_share = (natural gas + biomass + (green_used + self_nf) ×
---                      the equal-value coal rate) / energy at equal value
---                      (NBS's 清洁能源: gas and non-fossil)
+--   clean_energy_share = (natural gas + biomass consumed + (green_used + self_nf)
+--                      × the equal-value coal rate) / energy_consumed_tce, the
+--                      members' consumption at equal value before deducting
+--                      what they supply (NBS's 清洁能源: gas and non-fossil);
+--                      at most 1 by construction
+-- Electricity one member sells to another is in the buyer's purchases at the
+-- grid factor while the seller's fuel is in direct CO2 (no netting inside a
+-- group); heat likewise.
 --   green_power_share = green_used / use
 -- A zero-carbon park is judged by the factor set's criteria (applies_to
 -- zero_carbon_park): the co2_per_tce limit of its energy band (none below the
@@ -62,7 +70,9 @@ WITH energy AS (
         sum(tce) AS energy_tce_equivalent,
         sum(tce_equal) AS energy_tce,
         sum(co2_direct_t) AS co2_direct_t,
-        sum(co2_indirect_t) AS co2_indirect_t,
+        -- electricity and heat bought; what it supplies to others earns no
+        -- credit here (a power plant's CO2 is what it burns)
+        sum(CASE WHEN flow = 'consumption' THEN co2_indirect_t ELSE 0 END) AS co2_indirect_t,
         sum(records) AS records
     FROM record_totals
     WHERE input = 'energy'
@@ -174,13 +184,14 @@ r AS (
         count(DISTINCT t.enterprise_id) AS members_reporting,
         sum(t.tce) AS energy_tce_equivalent,
         sum(t.tce_equal) AS energy_tce,
+        sum(CASE WHEN t.flow = 'consumption' THEN t.tce_equal ELSE 0 END) AS energy_consumed_tce,
         sum(t.co2_direct_t) AS co2_direct_t,
-        sum(CASE WHEN t.category = 'heat' THEN t.co2_indirect_t ELSE 0 END) AS co2_heat_t,
+        sum(CASE WHEN t.category = 'heat' AND t.flow = 'consumption' THEN t.co2_indirect_t ELSE 0 END) AS co2_heat_t,
         sum(CASE WHEN t.category = 'electricity' AND t.flow = 'consumption' THEN t.quantity_base ELSE 0 END) AS in_kwh,
         sum(CASE WHEN t.category = 'electricity' AND t.flow = 'output' THEN t.quantity_base ELSE 0 END) AS out_kwh,
         sum(CASE WHEN t.category = 'non_fossil' AND t.tce_method = 'electricity'
             THEN CASE t.flow WHEN 'output' THEN -t.quantity_base ELSE t.quantity_base END ELSE 0 END) AS gen_nf_kwh,
-        sum(CASE WHEN t.category = 'gas' OR (t.category = 'non_fossil' AND t.tce_method <> 'electricity')
+        sum(CASE WHEN t.flow = 'consumption' AND (t.category = 'gas' OR (t.category = 'non_fossil' AND t.tce_method <> 'electricity'))
             THEN t.tce_equal ELSE 0 END) AS clean_fuel_tce
     FROM group_members m
     JOIN record_totals t ON t.enterprise_id = m.enterprise_id AND t.year = m.year AND t.input = 'energy'
@@ -192,17 +203,34 @@ p AS (
     JOIN process_amounts a ON a.enterprise_id = m.enterprise_id AND a.year = m.year
     GROUP BY m.group_id, m.year
 ),
-g AS (
-    SELECT m.group_id, m.year, sum(CAST(gp.quantity * u.to_base AS DECIMAL(38, 6))) AS green_kwh
-    FROM group_members m
-    JOIN green_power_ok gp ON gp.enterprise_id = m.enterprise_id AND gp.year = m.year
+-- each member's certified green power, and the part that covers its own
+-- purchases (one member's certificates do not cover another's power)
+member_green AS (
+    SELECT gp.enterprise_id, gp.year, sum(CAST(gp.quantity * u.to_base AS DECIMAL(38, 6))) AS green_kwh
+    FROM green_power_ok gp
     JOIN unit_catalog u ON u.unit = gp.unit
+    GROUP BY gp.enterprise_id, gp.year
+),
+member_in AS (
+    SELECT enterprise_id, year,
+        sum(CASE WHEN category = 'electricity' AND flow = 'consumption' THEN quantity_base ELSE 0 END) AS in_kwh
+    FROM record_totals
+    WHERE input = 'energy'
+    GROUP BY enterprise_id, year
+),
+g AS (
+    SELECT m.group_id, m.year, sum(mg.green_kwh) AS green_kwh,
+        sum(least(mg.green_kwh, coalesce(mi.in_kwh, 0))) AS green_used_kwh
+    FROM group_members m
+    JOIN member_green mg ON mg.enterprise_id = m.enterprise_id AND mg.year = m.year
+    LEFT JOIN member_in mi ON mi.enterprise_id = m.enterprise_id AND mi.year = m.year
     GROUP BY m.group_id, m.year
 )
 SELECT m.group_id, m.group_name, m.kind, m.year, CAST(m.members AS INT) AS members,
     CAST(coalesce(r.members_reporting, 0) AS INT) AS members_reporting,
     CAST(coalesce(r.energy_tce_equivalent, 0) AS DOUBLE) AS energy_tce_equivalent,
     CAST(coalesce(r.energy_tce, 0) AS DOUBLE) AS energy_tce,
+    CAST(coalesce(r.energy_consumed_tce, 0) AS DOUBLE) AS energy_consumed_tce,
     CAST(coalesce(r.co2_direct_t, 0) AS DOUBLE) AS co2_direct_t,
     CAST(coalesce(r.co2_heat_t, 0) AS DOUBLE) AS co2_heat_t,
     CAST(coalesce(r.in_kwh, 0) AS DOUBLE) AS in_kwh,
@@ -210,7 +238,8 @@ SELECT m.group_id, m.group_name, m.kind, m.year, CAST(m.members AS INT) AS membe
     CAST(coalesce(r.gen_nf_kwh, 0) AS DOUBLE) AS gen_nf_kwh,
     CAST(coalesce(r.clean_fuel_tce, 0) AS DOUBLE) AS clean_fuel_tce,
     CAST(coalesce(p.co2_process_t, 0) AS DOUBLE) AS co2_process_t,
-    CAST(coalesce(g.green_kwh, 0) AS DOUBLE) AS green_kwh
+    CAST(coalesce(g.green_kwh, 0) AS DOUBLE) AS green_kwh,
+    CAST(coalesce(g.green_used_kwh, 0) AS DOUBLE) AS green_used_kwh
 FROM members m
 LEFT JOIN r ON r.group_id = m.group_id AND r.year = m.year
 LEFT JOIN p ON p.group_id = m.group_id AND p.year = m.year
@@ -263,9 +292,8 @@ WITH k AS (
 e AS (
     SELECT k.*,
         k.in_kwh + k.self_nf_kwh AS use_kwh,
-        least(k.green_kwh, k.in_kwh) AS green_used_kwh,
-        (k.in_kwh - least(k.green_kwh, k.in_kwh)) / 1000.0 * k.grid_factor AS co2_electricity_t,
-        least(k.green_kwh, k.in_kwh) + k.self_nf_kwh AS clean_kwh
+        (k.in_kwh - k.green_used_kwh) / 1000.0 * k.grid_factor AS co2_electricity_t,
+        k.green_used_kwh + k.self_nf_kwh AS clean_kwh
     FROM k
 ),
 c AS (
@@ -277,7 +305,7 @@ c AS (
 s AS (
     SELECT c.*,
         c.co2_t / nullif(c.energy_tce_equivalent, 0) AS co2_per_tce,
-        c.clean_energy_tce / nullif(c.energy_tce, 0) AS clean_energy_share,
+        c.clean_energy_tce / nullif(c.energy_consumed_tce, 0) AS clean_energy_share,
         c.green_used_kwh / nullif(c.use_kwh, 0) AS green_power_share
     FROM c
 ),
@@ -294,7 +322,7 @@ crit AS (
     GROUP BY s.group_id, s.year
 )
 SELECT s.group_id, s.group_name, s.kind, s.year, s.members, s.members_reporting,
-    s.energy_tce_equivalent, s.energy_tce, s.co2_direct_t, s.co2_electricity_t, s.co2_heat_t, s.co2_t,
+    s.energy_tce_equivalent, s.energy_tce, s.energy_consumed_tce, s.co2_direct_t, s.co2_electricity_t, s.co2_heat_t, s.co2_t,
     s.co2_process_t, s.co2_per_tce,
     s.in_kwh AS electricity_in_kwh, s.out_kwh AS electricity_out_kwh, s.gen_nf_kwh AS non_fossil_generation_kwh,
     s.use_kwh AS electricity_use_kwh, s.green_kwh AS green_power_kwh, s.green_used_kwh AS green_power_used_kwh,

@@ -231,6 +231,7 @@ i AS (
     SELECT e.*,
         rg.name AS region_name,
         rg.level,
+        rg.parent_code,
         g.gdp,
         gc.gdp_const,
         e.energy_tce_v / (gc.gdp_const * 10000) AS energy_intensity,
@@ -275,7 +276,9 @@ WITH upto AS (
     JOIN region_intensity b ON b.region_code = a.region_code AND b.year <= a.year
     GROUP BY a.region_code, a.year
 )
-SELECT u.region_code, u.year, u.co2_peak_t, CAST(u.co2_peak_year AS INT) AS co2_peak_year,
+SELECT u.region_code, u.year, u.co2_peak_t,
+    -- no CO2 up to the year (no grid factor): no peak year either
+    CAST(CASE WHEN u.co2_peak_t IS NOT NULL THEN u.co2_peak_year END AS INT) AS co2_peak_year,
     CAST(count(b.year) AS INT) AS co2_years_below_peak
 FROM upto u
 LEFT JOIN region_intensity b ON b.region_code = u.region_code AND b.year > u.co2_peak_year
@@ -284,7 +287,7 @@ GROUP BY u.region_code, u.year, u.co2_peak_t, u.co2_peak_year;
 
 CREATE OR REPLACE VIEW region_indicators AS
 SELECT
-    r.region_code, r.region_name, r.level, r.year,
+    r.region_code, r.region_name, r.level, r.parent_code, r.year,
     r.energy_tce, r.energy_tce_equivalent, r.energy_tce_controlled, r.controlled_deduction_tce,
     r.controlled_intensity_deduction_tce, r.feedstock_tce, r.non_fossil_tce, r.non_fossil_consumed_tce,
     r.coal_tce, r.coal_consumed_tce, r.oil_tce, r.gas_tce, r.electricity_tce, r.electricity_net_import_kwh,

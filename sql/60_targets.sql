@@ -254,15 +254,17 @@ SELECT
 FROM judged;
 
 -- target_allocation (分解到乡镇和年度): for every target whose region's
--- children (regions_ok.parent_code) have targets of the same plan and
--- indicator, what the children's targets imply for the parent.
+-- children (regions_ok.parent_code) have targets of the same plan,
+-- indicator, base year and target year, what the children's targets imply
+-- for the parent.
 --   intensity reductions: implied = Σ w_i × R_i / Σ w_i, w_i the child's
 --     base-year numerator of the judged intensity (energy on the
 --     energy_intensity_basis, co2_t for CO2): with equal GDP growth in every
 --     child, the parent's intensity then falls by implied; consistent when
 --     implied ≥ the parent's reduction
 --   caps (energy_total_max, co2_total_max): implied = Σ of the children's
---     caps; consistent when implied ≤ the parent's cap
+--     caps; consistent when implied ≤ the parent's cap, judged only when
+--     every child has a cap (empty otherwise)
 --   share targets are not additive: not checked
 -- coverage = Σ w_i / the parent's own base-year value (below 1 when children
 -- without targets, or sector statistics kept at the parent's level, carry
@@ -285,6 +287,7 @@ pairs AS (
     FROM targets_ok t
     JOIN regions_ok r ON r.parent_code = t.region_code
     JOIN targets_ok c ON c.region_code = r.region_code AND c.plan = t.plan AND c.indicator = t.indicator
+        AND c.base_year = t.base_year AND c.target_year = t.target_year
     LEFT JOIN w cw ON cw.region_code = c.region_code AND cw.year = c.base_year
     WHERE t.indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'energy_total_max', 'co2_total_max')
 ),
@@ -306,8 +309,11 @@ SELECT a.region_code, rg.name AS region_name, a.target_year AS year, a.plan, a.i
     CASE WHEN a.indicator IN ('energy_total_max', 'co2_total_max') OR a.weighted = a.children_with_targets
          THEN a.implied END AS implied,
     CASE
-        WHEN a.indicator IN ('energy_total_max', 'co2_total_max') THEN a.implied <= a.target
-        WHEN a.weighted = a.children_with_targets THEN a.implied >= a.target
+        -- caps add up only when every child has one
+        WHEN a.indicator IN ('energy_total_max', 'co2_total_max') AND a.children_with_targets = k.children
+            THEN a.implied <= a.target
+        WHEN a.indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction') AND a.weighted = a.children_with_targets
+            THEN a.implied >= a.target
     END AS consistent,
     a.children_with_targets,
     CAST(k.children AS INT) AS children,

@@ -266,3 +266,47 @@ fn text(e: &Explanation) -> String {
     }
     s
 }
+
+/// `carbonstat report`: the bulletin of a published run, rendered into `out`.
+pub fn report_cmd(
+    manifest: &str,
+    out: &Path,
+    language: Option<&str>,
+    template_dir: Option<PathBuf>,
+    base: Option<&Path>,
+    storage: &Storage,
+) -> carbonstat::Result<()> {
+    let rt = crate::runtime(None)?;
+    let files = rt.block_on(async {
+        let p = open_published(manifest, storage).await?;
+        let cfg = config_from_manifest(&p.manifest, base)?;
+        let mut opts = cfg.report_options();
+        if let Some(l) = language {
+            opts.language = match l {
+                "zh" => carbonstat::config::Language::Zh,
+                "en" => carbonstat::config::Language::En,
+                other => {
+                    return Err(carbonstat::Error::Config {
+                        file: PathBuf::from("--language"),
+                        message: format!("'{other}' is not zh or en"),
+                    });
+                }
+            };
+        }
+        if let Some(d) = template_dir {
+            opts.template_dir = Some(d);
+        }
+        let ctx = carbonstat::datafusion::prelude::SessionContext::new();
+        carbonstat::report::register_published(&ctx, &p).await?;
+        let fp = &p.manifest.fingerprint;
+        carbonstat::report::render(&ctx, &fp[..16.min(fp.len())], &opts).await
+    })?;
+    carbonstat::report::write_dir(out, &files)?;
+    println!(
+        "wrote {} files of the bulletin to {} (open {}/index.html)",
+        files.len(),
+        out.display(),
+        out.display()
+    );
+    Ok(())
+}

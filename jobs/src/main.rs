@@ -7,6 +7,7 @@
 mod audit_cmd;
 mod factors_cmd;
 mod logging;
+mod metrics;
 mod run;
 
 use std::path::PathBuf;
@@ -104,6 +105,27 @@ enum Command {
         base: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Render the bulletin (HTML pages with charts) of a published run again,
+    /// e.g. an older run, or in another language or with other templates.
+    Report {
+        /// The manifest (path or URL) of the published run.
+        #[arg(long)]
+        manifest: String,
+        /// Directory to write the pages to.
+        #[arg(long)]
+        out: PathBuf,
+        /// zh or en (default: the run's report.language).
+        #[arg(long)]
+        language: Option<String>,
+        /// A directory of templates (index.html, region.html, base.html,
+        /// style.css) replacing the built-in ones (default: the run's).
+        #[arg(long)]
+        template_dir: Option<PathBuf>,
+        #[arg(long)]
+        base: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -221,6 +243,21 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             format,
             store,
         } => audit_cmd::verify_cmd(&manifest, base.as_deref(), format, &store.storage()),
+        Command::Report {
+            manifest,
+            out,
+            language,
+            template_dir,
+            base,
+            store,
+        } => audit_cmd::report_cmd(
+            &manifest,
+            &out,
+            language.as_deref(),
+            template_dir,
+            base.as_deref(),
+            &store.storage(),
+        ),
         Command::Explain {
             manifest,
             config,

@@ -20,6 +20,22 @@ pub struct Args<'a> {
 
 pub fn run(args: Args) -> carbonstat::Result<()> {
     let cfg = LoadedConfig::load(args.config)?;
+    let started = std::time::Instant::now();
+    let result = run_loaded(&cfg, &args);
+    if let Some(path) = cfg.metrics_textfile() {
+        // a monitoring file that cannot be written must not change the run's outcome
+        if let Err(e) = crate::metrics::write_textfile(&path, &result, started.elapsed()) {
+            tracing::warn!(file = %path.display(), "metrics textfile not written: {e}");
+        }
+    }
+    result.map(|_| ())
+}
+
+/// The run, returning the manifest it published or found up to date.
+fn run_loaded(
+    cfg: &LoadedConfig,
+    args: &Args,
+) -> carbonstat::Result<carbonstat::publish::Manifest> {
     let runtime = crate::runtime(cfg.config.engine.threads)?;
     // In cron or with JSON logs there is no terminal to draw on: no spinner.
     let spinner = (args.progress && std::io::stderr().is_terminal()).then(|| {
@@ -38,7 +54,7 @@ pub fn run(args: Args) -> carbonstat::Result<()> {
                 as carbonstat::pipeline::StageHook
         }),
     };
-    let outcome = runtime.block_on(carbonstat::pipeline::run(&cfg, &opts));
+    let outcome = runtime.block_on(carbonstat::pipeline::run(cfg, &opts));
     if let Some(pb) = spinner {
         pb.finish_and_clear();
     }
@@ -47,6 +63,7 @@ pub fn run(args: Args) -> carbonstat::Result<()> {
             if args.print_summary {
                 print!("{}", format_report(&report));
             }
+            Ok(report.manifest)
         }
         RunOutcome::UpToDate { manifest, output } => {
             println!(
@@ -54,9 +71,9 @@ pub fn run(args: Args) -> carbonstat::Result<()> {
                 manifest.run_id,
                 &manifest.fingerprint[..16]
             );
+            Ok(*manifest)
         }
     }
-    Ok(())
 }
 
 fn pct(v: Option<f64>) -> String {

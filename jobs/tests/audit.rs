@@ -85,7 +85,7 @@ fn identical_bytes_with_1_2_8_partitions_and_when_spilling() {
             "every file, every byte (sha256), the same names"
         );
     }
-    assert_eq!(outputs[0].as_array().unwrap().len(), 43);
+    assert_eq!(outputs[0].as_array().unwrap().len(), 66);
 }
 
 #[test]
@@ -95,13 +95,13 @@ fn verify_a_clean_run() {
     let out = verify(&p, false);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
-        stdout(&out).starts_with("verified: 43 files, 611 rows identical"),
+        stdout(&out).starts_with("verified: 66 files, 611 rows identical"),
         "{}",
         stdout(&out)
     );
     let json: serde_json::Value = serde_json::from_slice(&verify(&p, true).stdout).unwrap();
     assert_eq!(json["findings"], serde_json::json!([]));
-    assert_eq!(json["files"], 43);
+    assert_eq!(json["files"], 66);
 }
 
 #[test]
@@ -593,4 +593,108 @@ fn every_command_parses_its_help() {
         let out = p.run(&cmd);
         assert!(out.status.success(), "{cmd:?}: {}", stderr(&out));
     }
+}
+
+/// Every `href="…"` of a page that is not a URL or an anchor.
+fn local_links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|h| !h.contains("://") && !h.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
+    let p = sample("");
+    assert!(p.run_pipeline().status.success());
+    let m = p.manifest();
+    let pages: Vec<String> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["dataset"] == "bulletin")
+        .map(|o| o["path"].as_str().unwrap().to_string())
+        .collect();
+    // the run's pages live in bulletin/<F>/, F the fingerprint's 16 hex digits
+    let f = &m["fingerprint"].as_str().unwrap()[..16];
+    for page in [
+        "bulletin/index.html".to_string(),
+        format!("bulletin/{f}/index.html"),
+        format!("bulletin/{f}/style.css"),
+        format!("bulletin/{f}/regions/150622.html"),
+        format!("bulletin/{f}/regions/150622103.html"),
+        format!("bulletin/{f}/sql/50_indicators.sql"),
+    ] {
+        assert!(pages.contains(&page), "{page} not in {pages:?}");
+    }
+    // the entry page leads to them
+    let entry = std::fs::read_to_string(p.path("out/bulletin/index.html")).unwrap();
+    assert!(entry.contains(&format!("url={f}/index.html")), "{entry}");
+    // the county page states the sample's 2025 numbers (region_indicators):
+    // energy intensity −6.12 % and CO2 intensity −11.58 % on 2024
+    let county =
+        std::fs::read_to_string(p.path(&format!("out/bulletin/{f}/regions/150622.html"))).unwrap();
+    assert!(
+        county.contains(
+            "单位地区生产总值能耗比上年下降6.12%，单位地区生产总值二氧化碳排放比上年下降11.58%"
+        ),
+        "{county}"
+    );
+    assert_eq!(
+        county.matches("<svg").count(),
+        4,
+        "two intensity charts, the mix, the sectors"
+    );
+    // rendered again from the manifest: the same bytes
+    let out = p.run(&[
+        "--quiet",
+        "report",
+        "--manifest",
+        "out/manifest.json",
+        "--out",
+        "again",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let prefix = format!("bulletin/{f}/");
+    for page in pages.iter().filter(|x| x.starts_with(&prefix)) {
+        let rel = page.strip_prefix(&prefix).unwrap();
+        assert_eq!(
+            std::fs::read(p.path(&format!("out/{page}"))).unwrap(),
+            std::fs::read(p.path(&format!("again/{rel}"))).unwrap(),
+            "{page}"
+        );
+    }
+    // every local link of every page resolves
+    for page in pages.iter().filter(|x| x.ends_with(".html")) {
+        let path = p.path(&format!("out/{page}"));
+        let html = std::fs::read_to_string(&path).unwrap();
+        for link in local_links(&html) {
+            let target = path.parent().unwrap().join(&link);
+            assert!(target.exists(), "{page}: {link} does not resolve");
+        }
+    }
+    // in English, on request
+    let out = p.run(&[
+        "--quiet",
+        "report",
+        "--manifest",
+        "out/manifest.json",
+        "--out",
+        "en",
+        "--language",
+        "en",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index = std::fs::read_to_string(p.path("en/index.html")).unwrap();
+    assert!(index.contains("Energy and carbon bulletin"), "{index}");
+    // a page no run names is removed by the next run
+    p.write(&format!("out/bulletin/{f}/regions/999999.html"), "stale");
+    let out = p.run(&["--quiet", "run", "--config", "pipeline.yaml", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !p.path(&format!("out/bulletin/{f}/regions/999999.html"))
+            .exists()
+    );
 }

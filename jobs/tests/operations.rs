@@ -59,7 +59,7 @@ fn assert_no_strays(p: &Project) {
         .map(|f| format!("out/{}", f["path"].as_str().unwrap()))
         .collect();
     let mut found = BTreeSet::new();
-    let mut stack = vec![p.path("out/reports")];
+    let mut stack = vec![p.path("out/reports"), p.path("out/bulletin")];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).unwrap() {
             let path = e.unwrap().path();
@@ -77,7 +77,7 @@ fn assert_no_strays(p: &Project) {
     }
     assert_eq!(
         found, named,
-        "files under reports/ that the manifest does not name (or the reverse)"
+        "files under reports/ or bulletin/ that the manifest does not name (or the reverse)"
     );
     assert!(!p.path("out/_staging").exists(), "staging left behind");
     assert!(!p.path("out/_lock.json").exists(), "lock left behind");
@@ -118,6 +118,9 @@ fn a_fault_at_any_point_leaves_the_published_run_intact() {
         assert_manifest_intact(&p, &published);
         // readable: every file of the published run still parses
         for f in published["outputs"].as_array().unwrap() {
+            if f["dataset"] == "bulletin" {
+                continue; // HTML, CSS and SQL: their sha256 is checked above
+            }
             read_parquet(&p.path(&format!("out/{}", f["path"].as_str().unwrap())));
         }
 
@@ -337,4 +340,69 @@ fn json_logs_are_one_object_a_line_with_stage_figures() {
         serde_json::from_str(stderr(&out).lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "ERROR");
     assert_eq!(last["fields"]["exit_code"], 2);
+}
+
+/// The value of a sample (name with its labels) in a Prometheus textfile.
+fn metric(text: &str, sample: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn the_metrics_textfile_tells_a_success_from_a_failure() {
+    let p = project();
+    p.config("metrics:\n  textfile: metrics/carbonstat.prom\n");
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(p.path("metrics/carbonstat.prom")).unwrap();
+    // the project's energy.csv: 3 rows read, none rejected
+    assert_eq!(metric(&text, "carbonstat_exit_code"), Some(0.0), "{text}");
+    assert_eq!(
+        metric(&text, "carbonstat_rows_read_total{input=\"energy\"}"),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "carbonstat_rows_rejected_total{input=\"energy\"}"),
+        Some(0.0),
+        "{text}"
+    );
+    let files = p.manifest()["outputs"].as_array().unwrap().len() as f64;
+    assert_eq!(
+        metric(&text, "carbonstat_published_files"),
+        Some(files),
+        "{text}"
+    );
+    let success = metric(&text, "carbonstat_last_success_timestamp_seconds").unwrap();
+    assert_eq!(
+        metric(&text, "carbonstat_last_run_timestamp_seconds"),
+        Some(success)
+    );
+    assert!(metric(&text, "carbonstat_run_duration_seconds").unwrap() > 0.0);
+    assert!(
+        !p.path("metrics")
+            .read_dir()
+            .unwrap()
+            .any(|e| { e.unwrap().file_name().to_string_lossy().contains(".tmp.") })
+    );
+    // a run the quality gate stops (one bad row of four > 1 %): exit 3, the
+    // success of the first run kept
+    std::thread::sleep(Duration::from_millis(1100));
+    let energy = std::fs::read_to_string(p.path("energy.csv")).unwrap();
+    p.write(
+        "energy.csv",
+        &format!("{energy}{},150622,C3011,2021,peat,1,t\n", uscc(1)),
+    );
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = std::fs::read_to_string(p.path("metrics/carbonstat.prom")).unwrap();
+    assert_eq!(metric(&text, "carbonstat_exit_code"), Some(3.0), "{text}");
+    assert_eq!(
+        metric(&text, "carbonstat_last_success_timestamp_seconds"),
+        Some(success),
+        "{text}"
+    );
+    assert!(metric(&text, "carbonstat_last_run_timestamp_seconds").unwrap() > success);
+    assert_eq!(metric(&text, "carbonstat_published_files"), None, "{text}");
 }

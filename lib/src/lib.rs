@@ -15,6 +15,7 @@ pub mod factors;
 pub mod input;
 pub mod pipeline;
 pub mod publish;
+pub mod report;
 pub mod sample;
 pub mod store;
 

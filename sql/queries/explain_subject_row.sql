@@ -8,7 +8,8 @@
 -- Parameters: $1 kind ('enterprise' or 'group'), $2 its id (text), $3 year (int).
 
 SELECT coalesce(enterprise_name, '') AS subject_name,
-    energy_tce_equivalent, energy_tce, co2_direct_t, co2_indirect_t, co2_t, co2_process_t,
+    energy_tce_equivalent, energy_tce, CAST(NULL AS DOUBLE) AS energy_consumed_tce,
+    co2_direct_t, co2_indirect_t, co2_t, co2_process_t,
     CAST(NULL AS DOUBLE) AS co2_electricity_t, CAST(NULL AS DOUBLE) AS co2_heat_t, CAST(NULL AS DOUBLE) AS co2_per_tce,
     CAST(NULL AS DOUBLE) AS electricity_in_kwh, CAST(NULL AS DOUBLE) AS electricity_out_kwh,
     CAST(NULL AS DOUBLE) AS non_fossil_generation_kwh, CAST(NULL AS DOUBLE) AS electricity_use_kwh,
@@ -22,7 +23,8 @@ FROM enterprise_totals
 WHERE $1 = 'enterprise' AND enterprise_id = $2 AND year = $3
 UNION ALL
 SELECT g.group_name,
-    g.energy_tce_equivalent, g.energy_tce, g.co2_direct_t, CAST(NULL AS DOUBLE), g.co2_t, g.co2_process_t,
+    g.energy_tce_equivalent, g.energy_tce, g.energy_consumed_tce, g.co2_direct_t, CAST(NULL AS DOUBLE), g.co2_t,
+    g.co2_process_t,
     g.co2_electricity_t, g.co2_heat_t, g.co2_per_tce,
     g.electricity_in_kwh, g.electricity_out_kwh, g.non_fossil_generation_kwh, g.electricity_use_kwh,
     g.green_power_kwh, g.green_power_used_kwh, g.clean_energy_tce, g.clean_energy_share, g.green_power_share,

@@ -157,7 +157,7 @@ def assert_consistent(store):
     named = {f"out/{o['path']}" for o in m["outputs"]}
     for o in m["outputs"]:
         assert hashlib.sha256(store.get(f"out/{o['path']}")).hexdigest() == o["sha256"], o["path"]
-    assert store.keys("out/reports/") == named
+    assert store.keys("out/reports/") | store.keys("out/bulletin/") == named
     assert store.keys("out/_staging/") == set()
     assert store.get("out/_lock.json") is None
     assert store.get(f"out/manifests/{m['run_id']}.json") is not None
@@ -246,7 +246,7 @@ def test_verify_a_published_run_in_the_store(store):
     v = subprocess.run([CARBONSTAT, "--quiet", "verify", store.url("out/manifest.json"), *store.cli_storage()],
                        capture_output=True, text=True, env=env, timeout=300)
     assert v.returncode == 0, v.stdout + v.stderr
-    assert v.stdout.startswith("verified: 43 files, 611 rows identical"), v.stdout
+    assert v.stdout.startswith("verified: 66 files, 611 rows identical"), v.stdout
     # a published file replaced by another: named
     m = manifest(store)
     a, b = (o for o in m["outputs"] if o["dataset"] == "region_indicators" and o["partition"] in ("year=2024", "year=2025"))

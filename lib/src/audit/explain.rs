@@ -848,18 +848,6 @@ pub async fn explain_subject(
                 ],
             )
         }
-        (Subject::Group, "green_power_used_kwh") => {
-            let (g, i) = (get("green_power_kwh"), get("electricity_in_kwh"));
-            (
-                "min(green_power_kwh, electricity_in_kwh)".to_string(),
-                format!("min({}, {})", fmt(g), fmt(i)),
-                g.zip(i).map(|(g, i)| g.min(i)),
-                vec![
-                    t("green_power_kwh", g, "kWh"),
-                    t("electricity_in_kwh", i, "kWh"),
-                ],
-            )
-        }
         (Subject::Group, "electricity_use_kwh") => {
             let (i, n, o) = (
                 get("electricity_in_kwh"),
@@ -884,20 +872,28 @@ pub async fn explain_subject(
         }
         (Subject::Group, "co2_per_tce") => ratio("co2_t", "energy_tce_equivalent", "t CO2", "tce"),
         (Subject::Group, "clean_energy_share") => {
-            ratio("clean_energy_tce", "energy_tce", "tce", "tce")
+            ratio("clean_energy_tce", "energy_consumed_tce", "tce", "tce")
         }
         (Subject::Group, "green_power_share") => {
             ratio("green_power_used_kwh", "electricity_use_kwh", "kWh", "kWh")
         }
         _ => (
-            format!(
-                "sum over the {} records of {indicator}",
-                if subject == Subject::Group {
-                    "members'"
-                } else {
-                    "enterprise's"
+            match (subject, indicator) {
+                (_, "co2_process_t") => {
+                    "sum of the production rows below (quantity x process factor)".to_string()
                 }
-            ),
+                (Subject::Group, "green_power_kwh") => {
+                    "sum of the members' green_power rows below".to_string()
+                }
+                (Subject::Group, "green_power_used_kwh") => {
+                    "sum over members of min(its green power, its electricity bought)".to_string()
+                }
+                (Subject::Group, "clean_energy_tce") => "natural gas + biomass consumed + (green_power_used_kwh + non-fossil power the members generated and used) x the year's coal rate".to_string(),
+                (Subject::Group, _) => format!("sum over the members' records of {indicator}"),
+                (Subject::Enterprise, _) => {
+                    format!("sum over the enterprise's records of {indicator}")
+                }
+            },
             fmt(value),
             value,
             vec![t(indicator, value, spec.unit)],

@@ -59,6 +59,51 @@ pub struct Config {
     /// A lock older than this is taken over (a crashed run), e.g. `6h`, `90m`.
     #[serde(default = "default_lock_ttl")]
     pub lock_ttl: Duration,
+    /// The bulletin published with every run.
+    #[serde(default)]
+    pub report: Report,
+    /// What machines that watch the nightly job read.
+    #[serde(default)]
+    pub metrics: Metrics,
+}
+
+/// `metrics:` — a Prometheus textfile for node_exporter's textfile collector,
+/// written after every run, failed ones too.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Path of the `.prom` file (relative to the config file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub textfile: Option<String>,
+}
+
+/// `report:` — the bulletin's language and, optionally, a bureau's own
+/// templates (index.html, region.html, base.html, style.css; a file the
+/// directory lacks is the built-in one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    #[serde(default)]
+    pub language: Language,
+    /// Relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_dir: Option<String>,
+}
+
+/// The bulletin's language.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Zh,
+    En,
+}
+
+/// What rendering the bulletin needs of the config.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub language: Language,
+    pub template_dir: Option<PathBuf>,
 }
 
 fn default_lock_ttl() -> Duration {
@@ -448,6 +493,29 @@ impl LoadedConfig {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
         Self::from_str(&raw, path, &base_dir)
+    }
+
+    /// The metrics textfile, resolved against the config file's directory.
+    pub fn metrics_textfile(&self) -> Option<PathBuf> {
+        self.config
+            .metrics
+            .textfile
+            .as_ref()
+            .map(|p| self.base_dir.join(p))
+    }
+
+    /// The bulletin's options, the template directory resolved against the
+    /// config file's directory.
+    pub fn report_options(&self) -> ReportOptions {
+        ReportOptions {
+            language: self.config.report.language,
+            template_dir: self
+                .config
+                .report
+                .template_dir
+                .as_ref()
+                .map(|d| self.base_dir.join(d)),
+        }
     }
 
     pub fn from_str(raw: &str, path: &Path, base_dir: &Path) -> Result<Self> {

@@ -67,6 +67,11 @@ queries! {
     SUMMARY = "summary.sql" [];
     SILENT_MEMBERS = "silent_members.sql" [];
     SUMMARY_GROUPS = "summary_groups.sql" [];
+    BULLETIN_REGIONS = "bulletin_regions.sql" [];
+    BULLETIN_TARGETS = "bulletin_targets.sql" [];
+    BULLETIN_SECTORS = "bulletin_sectors.sql" [];
+    BULLETIN_META = "bulletin_meta.sql" [];
+    BULLETIN_REJECTS = "bulletin_rejects.sql" [];
     IMPACT_INDICATORS = "impact_indicators.sql" [];
     EXPLAIN_RUN_PARAMS = "explain_run_params.sql" [];
     EXPLAIN_REGION_YEARS = "explain_region_years.sql" [Text, Int, Int];

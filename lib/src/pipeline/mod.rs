@@ -149,7 +149,7 @@ pub(crate) async fn run_locked(
 
     let run_id = format!("{}-{}", started_at.format("%Y%m%dT%H%M%SZ"), &fp[..8]);
     opts.stage("writing the reports");
-    let outputs = match write_all(&ctx, out, &run_id, &fp).await {
+    let outputs = match write_all(&ctx, out, &run_id, &fp, &cfg.report_options()).await {
         Ok(o) => o,
         Err(e) => {
             discard_staging(out, &run_id).await;

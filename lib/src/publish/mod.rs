@@ -178,7 +178,11 @@ impl OutputStore {
 pub(crate) async fn commit(out: &OutputStore, manifest: &Manifest) -> Result<()> {
     let run_id = &manifest.run_id;
     fault_point(FaultPoint::BeforeCommit).await?;
-    for (i, f) in manifest.outputs.iter().enumerate() {
+    let staged_files = manifest
+        .outputs
+        .iter()
+        .filter(|f| f.path != crate::report::BULLETIN_ENTRY);
+    for (i, f) in staged_files.enumerate() {
         out.rename(&staged(run_id, &f.path), &f.path).await?;
         if i == 0 {
             fault_point(FaultPoint::MidCommit).await?;
@@ -190,6 +194,20 @@ pub(crate) async fn commit(out: &OutputStore, manifest: &Manifest) -> Result<()>
         .await?;
     fault_point(FaultPoint::BeforeManifest).await?;
     out.put(MANIFEST_FILE, json).await?;
+    // the bulletin's entry page now leads to this run's pages (the previous
+    // run's stay until the clean-up below)
+    if manifest
+        .outputs
+        .iter()
+        .any(|f| f.path == crate::report::BULLETIN_ENTRY)
+    {
+        let fp16 = &manifest.fingerprint[..16.min(manifest.fingerprint.len())];
+        out.put(
+            crate::report::BULLETIN_ENTRY,
+            crate::report::entry_html(fp16),
+        )
+        .await?;
+    }
     tracing::info!(run_id = %run_id, "manifest.json replaced: the run is published");
     collect_garbage(out, manifest).await
 }
@@ -199,10 +217,12 @@ pub(crate) async fn commit(out: &OutputStore, manifest: &Manifest) -> Result<()>
 pub(crate) async fn collect_garbage(out: &OutputStore, manifest: &Manifest) -> Result<()> {
     let keep: BTreeSet<&str> = manifest.outputs.iter().map(|f| f.path.as_str()).collect();
     let mut removed = 0usize;
-    for existing in out.list(REPORTS_PREFIX).await? {
-        if !keep.contains(existing.as_str()) {
-            out.delete(&existing).await?;
-            removed += 1;
+    for prefix in [REPORTS_PREFIX, crate::report::BULLETIN_PREFIX] {
+        for existing in out.list(prefix).await? {
+            if !keep.contains(existing.as_str()) {
+                out.delete(&existing).await?;
+                removed += 1;
+            }
         }
     }
     for leftover in out.list(STAGING_PREFIX).await? {
@@ -210,6 +230,7 @@ pub(crate) async fn collect_garbage(out: &OutputStore, manifest: &Manifest) -> R
         removed += 1;
     }
     out.prune_empty_dirs(REPORTS_PREFIX)?;
+    out.prune_empty_dirs(crate::report::BULLETIN_PREFIX)?;
     out.prune_empty_dirs(STAGING_PREFIX)?;
     if removed > 0 {
         tracing::info!(files = removed, "removed files no manifest names");

@@ -136,6 +136,12 @@ pub(crate) const REGION_INDICATORS: Dataset = Dataset {
         ),
         col("level", Text, "", "country, province, city, county or town"),
         col(
+            "parent_code",
+            Text,
+            "",
+            "The region's parent in the regions input (empty for the top)",
+        ),
+        col(
             "energy_tce",
             Float,
             "tce",
@@ -846,7 +852,7 @@ pub(crate) const ENTERPRISE_TOTALS: Dataset = Dataset {
             "co2_indirect_t",
             Float,
             "t CO2",
-            "Its net purchased electricity × its province's grid factor + net purchased heat × heat factor",
+            "Electricity it bought × its province's grid factor + heat it bought × heat factor; what it supplies to others is not credited",
         ),
         col("co2_t", Float, "t CO2", "co2_direct_t + co2_indirect_t"),
         col(
@@ -917,6 +923,12 @@ pub(crate) const GROUP_INDICATORS: Dataset = Dataset {
             "The same at equal value (等价值)",
         ),
         col(
+            "energy_consumed_tce",
+            Float,
+            "tce",
+            "Members' energy consumption at equal value before deducting what they supply to others: the base of clean_energy_share",
+        ),
+        col(
             "co2_direct_t",
             Float,
             "t CO2",
@@ -926,13 +938,13 @@ pub(crate) const GROUP_INDICATORS: Dataset = Dataset {
             "co2_electricity_t",
             Float,
             "t CO2",
-            "(electricity bought − certified green power used) / 1000 × grid_factor: green power at zero, electricity supplied to others not credited",
+            "(electricity bought − green_power_used_kwh) / 1000 × grid_factor: green power at zero, electricity supplied to others not credited (power one member sells another counts at the buyer too)",
         ),
         col(
             "co2_heat_t",
             Float,
             "t CO2",
-            "Members' net purchased heat × heat factor",
+            "Heat the members bought × heat factor",
         ),
         col(
             "co2_t",
@@ -981,7 +993,7 @@ pub(crate) const GROUP_INDICATORS: Dataset = Dataset {
             "green_power_used_kwh",
             Float,
             "kWh",
-            "min(green_power_kwh, electricity_in_kwh): the part that covers electricity bought",
+            "Σ over members of min(its green power, its electricity bought): a member's certificates cover its own purchases only",
         ),
         col(
             "clean_energy_tce",
@@ -993,7 +1005,7 @@ pub(crate) const GROUP_INDICATORS: Dataset = Dataset {
             "clean_energy_share",
             Float,
             "fraction",
-            "clean_energy_tce / energy_tce (清洁能源消费占比: gas and non-fossil, by coal substitution)",
+            "clean_energy_tce / energy_consumed_tce (清洁能源消费占比: gas and non-fossil, by coal substitution)",
         ),
         col(
             "green_power_share",

@@ -268,12 +268,18 @@ impl YearFile {
     }
 }
 
-/// Write all datasets under the run's staging prefix.
+/// The manifest's dataset name of the bulletin's files (their partition is
+/// the path below `bulletin/<F>/`, or `index.html` for the entry page).
+pub(crate) const BULLETIN_DATASET: &str = "bulletin";
+
+/// Write all datasets under the run's staging prefix, then the bulletin
+/// rendered from them.
 pub(crate) async fn write_all(
     ctx: &SessionContext,
     out: &OutputStore,
     run_id: &str,
     fingerprint: &str,
+    report: &crate::config::ReportOptions,
 ) -> Result<Vec<OutputFile>> {
     let mut files = Vec::new();
     for d in DATASETS {
@@ -289,5 +295,37 @@ pub(crate) async fn write_all(
         );
         files.extend(written);
     }
+    let started = std::time::Instant::now();
+    let fp16 = &fingerprint[..16.min(fingerprint.len())];
+    let bulletin = crate::report::render(ctx, fp16, report).await?;
+    let pages = bulletin.len();
+    for (rel, bytes) in bulletin {
+        let path = format!("{}/{fp16}/{rel}", crate::report::BULLETIN_PREFIX);
+        files.push(OutputFile {
+            dataset: BULLETIN_DATASET.to_string(),
+            partition: rel,
+            path: path.clone(),
+            rows: 0,
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        });
+        out.put(&staged(run_id, &path), bytes).await?;
+    }
+    // the entry page leading to this run's pages: not staged, commit writes
+    // it right after manifest.json (its bytes follow from the fingerprint)
+    let entry = crate::report::entry_html(fp16);
+    files.push(OutputFile {
+        dataset: BULLETIN_DATASET.to_string(),
+        partition: "index.html".to_string(),
+        path: crate::report::BULLETIN_ENTRY.to_string(),
+        rows: 0,
+        bytes: entry.len() as u64,
+        sha256: sha256_hex(&entry),
+    });
+    tracing::info!(
+        files = pages,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "bulletin staged"
+    );
     Ok(files)
 }

@@ -1,0 +1,841 @@
+//! The bulletin (公报): `bulletin/index.html` and one page per region, made
+//! from the published datasets with the templates of `templates/` (or a
+//! bureau's own directory, `report.template_dir`) and inline SVG charts.
+//! Rendered with every run (staged and committed with the reports, listed in
+//! the manifest) and again from any published run by `carbonstat report`. The
+//! pages hold no time and no run id: the same reports give the same bytes.
+
+pub(crate) mod charts;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use crate::config::{Language, ReportOptions};
+use crate::engine::queries;
+use crate::error::{Error, Result};
+use charts::{Series, bar_chart, line_chart};
+
+/// The bulletin's directory under the output. A run's pages live in
+/// `bulletin/<F>/` (F: 16 hex digits of its fingerprint) so a commit never
+/// overwrites a file the published manifest names; `bulletin/index.html`
+/// leads to the current run's pages and is written right after
+/// `manifest.json`.
+pub const BULLETIN_PREFIX: &str = "bulletin";
+
+/// The stable entry page of the bulletin.
+pub const BULLETIN_ENTRY: &str = "bulletin/index.html";
+
+/// The entry page: a link (and an immediate refresh) to the run's pages.
+pub fn entry_html(fingerprint16: &str) -> Vec<u8> {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0; url={f}/index.html\"><title>carbonstat</title></head>\n<body><p><a href=\"{f}/index.html\">{f}/index.html</a></p></body></html>\n",
+        f = fingerprint16
+    )
+    .into_bytes()
+}
+
+const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("index.html", include_str!("templates/index.html")),
+    ("region.html", include_str!("templates/region.html")),
+];
+const STYLE: &str = include_str!("templates/style.css");
+
+/// One file of the bulletin: its path below `bulletin/` and its bytes.
+pub type BulletinFile = (String, Vec<u8>);
+
+#[derive(Debug, Clone, Default, Serialize)]
+struct RegionYear {
+    code: String,
+    name: String,
+    level: String,
+    parent: String,
+    year: i32,
+    v: BTreeMap<String, Option<f64>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct TargetRow {
+    region: String,
+    year: i32,
+    plan: String,
+    indicator: String,
+    base_year: i32,
+    target_year: i32,
+    target: Option<f64>,
+    achieved: Option<f64>,
+    required: Option<f64>,
+    warning_level: Option<i32>,
+    status: String,
+    projected_achieved: Option<f64>,
+}
+
+fn f64_col(b: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
+    let a =
+        datafusion::arrow::compute::cast(b.column(b.schema().index_of(name)?), &DataType::Float64)?;
+    let a = a.as_primitive::<Float64Type>();
+    Ok((0..a.len())
+        .map(|r| (!a.is_null(r)).then(|| a.value(r)))
+        .collect())
+}
+
+fn i64_col(b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+    let a =
+        datafusion::arrow::compute::cast(b.column(b.schema().index_of(name)?), &DataType::Int64)?;
+    let a = a.as_primitive::<Int64Type>();
+    Ok((0..a.len())
+        .map(|r| (!a.is_null(r)).then(|| a.value(r)))
+        .collect())
+}
+
+fn text_col(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
+    let a =
+        datafusion::arrow::compute::cast(b.column(b.schema().index_of(name)?), &DataType::Utf8)?;
+    let a = a.as_string::<i32>();
+    Ok((0..a.len())
+        .map(|r| {
+            if a.is_null(r) {
+                String::new()
+            } else {
+                a.value(r).to_string()
+            }
+        })
+        .collect())
+}
+
+/// The words of the pages in one language.
+fn labels(lang: Language) -> BTreeMap<&'static str, &'static str> {
+    let zh = lang == Language::Zh;
+    let pick = |z: &'static str, e: &'static str| if zh { z } else { e };
+    BTreeMap::from([
+        ("lang", pick("zh-CN", "en")),
+        (
+            "title",
+            pick("能源消费与碳排放统计公报", "Energy and carbon bulletin"),
+        ),
+        ("run", pick("本期数据", "This run")),
+        ("factor_set", pick("因子集", "Factor set")),
+        ("fingerprint", pick("运行指纹", "Run fingerprint")),
+        ("inputs", pick("输入数据", "Inputs")),
+        ("input", pick("数据", "input")),
+        ("rows_read", pick("读入行数", "rows read")),
+        ("rows_accepted", pick("接受", "accepted")),
+        ("rows_rejected", pick("拒收", "rejected")),
+        ("rejects", pick("拒收规则", "Rejects by rule")),
+        ("rule", pick("规则", "rule")),
+        ("regions", pick("地区", "Regions")),
+        (
+            "legend",
+            pick(
+                "色块：能耗强度 / 碳排放强度目标预警（红、黄、绿）",
+                "Tiles: warning levels of the energy / CO2 intensity targets (red, yellow, green)",
+            ),
+        ),
+        (
+            "energy_intensity",
+            pick("单位地区生产总值能耗", "Energy intensity"),
+        ),
+        (
+            "co2_intensity",
+            pick("单位地区生产总值二氧化碳排放", "CO2 intensity"),
+        ),
+        ("actual", pick("实际", "actual")),
+        ("path", pick("目标路径", "plan's path")),
+        ("mix", pick("能源消费结构", "Energy mix")),
+        (
+            "sectors",
+            pick(
+                "分部门二氧化碳排放（含工业过程，碳汇为负）",
+                "CO2 by sector (process CO2 included, sinks negative)",
+            ),
+        ),
+        (
+            "sectors_note",
+            pick(
+                "电力、热力生产和供应业的外送电量按所在地区电网排放因子扣减（区域净调入法），故可为负；工业过程排放计入其产品所属行业；碳汇为负值。",
+                "Electricity the power sector supplies is deducted at the region's grid factor (the net-import method), so it can be negative; process CO2 counts in the product's industry; sinks are negative.",
+            ),
+        ),
+        ("targets", pick("目标完成情况", "Targets")),
+        ("plan", pick("规划", "plan")),
+        ("indicator", pick("指标", "indicator")),
+        ("target", pick("目标", "target")),
+        ("achieved", pick("完成", "achieved")),
+        ("required", pick("进度要求", "required")),
+        ("status", pick("预警", "status")),
+        ("projected", pick("按趋势预计", "projected")),
+        ("children", pick("下级地区", "Regions below")),
+        ("sources", pick("数据来源", "Where the numbers come from")),
+        ("number", pick("数字", "number")),
+        ("dataset", pick("数据集.字段", "dataset.column")),
+        ("sql", pick("计算 SQL", "SQL")),
+        ("explain", pick("查看计算过程", "how it was made")),
+        ("back", pick("返回总览", "back to the overview")),
+        ("tce", pick("吨标准煤", "tce")),
+        ("tco2", pick("吨二氧化碳", "t CO2")),
+        ("per_gdp", pick("每万元", "per 10^4 yuan")),
+        ("no_data", pick("无数据", "no data")),
+        ("year", pick("年份", "year")),
+    ])
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}", v.abs() * 100.0)
+}
+
+fn wan(v: f64) -> String {
+    format!("{:.2}", v / 10_000.0)
+}
+
+/// The headline sentences of a region in its latest year, in the bureau's register.
+fn headline(lang: Language, r: &RegionYear, base_year: Option<i32>) -> Vec<String> {
+    let g = |k: &str| r.v.get(k).copied().flatten();
+    let zh = lang == Language::Zh;
+    let mut out = Vec::new();
+    let change = |v: f64| {
+        if zh {
+            if v <= 0.0 {
+                format!("下降{}%", pct(v))
+            } else {
+                format!("上升{}%", pct(v))
+            }
+        } else if v <= 0.0 {
+            format!("fell {} %", pct(v))
+        } else {
+            format!("rose {} %", pct(v))
+        }
+    };
+    if let (Some(e), Some(c)) = (g("energy_tce"), g("co2_t")) {
+        out.push(if zh {
+            format!(
+                "{}年，{}能源消费总量{}万吨标准煤（等价值），能源活动二氧化碳排放{}万吨。",
+                r.year, r.name, wan(e), wan(c)
+            )
+        } else {
+            format!(
+                "In {}, {} consumed {} 10^4 tce of energy (equal value) and emitted {} 10^4 t of energy CO2.",
+                r.year, r.name, wan(e), wan(c)
+            )
+        });
+    }
+    if let (Some(ey), Some(cy)) = (
+        g("energy_intensity_controlled_change_yoy"),
+        g("co2_intensity_change_yoy"),
+    ) {
+        out.push(if zh {
+            format!(
+                "单位地区生产总值能耗比上年{}，单位地区生产总值二氧化碳排放比上年{}。",
+                change(ey),
+                change(cy)
+            )
+        } else {
+            format!(
+                "Energy use per unit of GDP {} on the previous year, CO2 per unit of GDP {}.",
+                change(ey),
+                change(cy)
+            )
+        });
+    }
+    if let (Some(b), Some(eb), Some(cb)) = (
+        base_year,
+        g("energy_intensity_controlled_change_base"),
+        g("co2_intensity_change_base"),
+    ) && b < r.year
+    {
+        out.push(if zh {
+            format!(
+                "与{b}年相比，单位地区生产总值能耗{}，单位地区生产总值二氧化碳排放{}。",
+                change(eb),
+                change(cb)
+            )
+        } else {
+            format!(
+                "Against {b}, energy use per unit of GDP {} and CO2 per unit of GDP {}.",
+                change(eb),
+                change(cb)
+            )
+        });
+    }
+    if let (Some(nf), Some(coal)) = (g("non_fossil_share"), g("coal_share")) {
+        out.push(if zh {
+            format!(
+                "非化石能源消费比重{}%，煤炭消费比重{}%。",
+                pct(nf),
+                pct(coal)
+            )
+        } else {
+            format!(
+                "Non-fossil energy was {} % of consumption, coal {} %.",
+                pct(nf),
+                pct(coal)
+            )
+        });
+    }
+    if let (Some(p), Some(s), Some(n)) = (g("co2_process_t"), g("sink_t"), g("co2_net_t"))
+        && (p != 0.0 || s != 0.0)
+    {
+        out.push(if zh {
+            format!("工业生产过程排放二氧化碳{}万吨，碳汇{}万吨，净排放{}万吨。", wan(p), wan(s), wan(n))
+        } else {
+            format!("Industrial processes emitted {} 10^4 t CO2, sinks removed {} 10^4 t: net {} 10^4 t.", wan(p), wan(s), wan(n))
+        });
+    }
+    out
+}
+
+/// Everything the pages are made from, read with the bulletin queries from a
+/// session that has the datasets (a run's views or a published run's files).
+struct Data {
+    regions: Vec<RegionYear>,
+    targets: Vec<TargetRow>,
+    sectors: Vec<(String, i32, String, f64)>,
+    inputs: Vec<(String, i64, i64, i64)>,
+    rejects: Vec<(String, String, i64)>,
+    factor_set: String,
+}
+
+async fn load(ctx: &SessionContext) -> Result<Data> {
+    let mut regions = Vec::new();
+    for b in queries::BULLETIN_REGIONS.collect(ctx, &[]).await? {
+        let (code, name, level, parent) = (
+            text_col(&b, "region_code")?,
+            text_col(&b, "region_name")?,
+            text_col(&b, "level")?,
+            text_col(&b, "parent_code")?,
+        );
+        let years = i64_col(&b, "year")?;
+        let numeric: Vec<(String, Vec<Option<f64>>)> = b
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| f.data_type().is_numeric() && f.name() != "year")
+            .map(|f| Ok((f.name().clone(), f64_col(&b, f.name())?)))
+            .collect::<Result<_>>()?;
+        for r in 0..b.num_rows() {
+            regions.push(RegionYear {
+                code: code[r].clone(),
+                name: name[r].clone(),
+                level: level[r].clone(),
+                parent: parent[r].clone(),
+                year: years[r].unwrap_or_default() as i32,
+                v: numeric.iter().map(|(n, v)| (n.clone(), v[r])).collect(),
+            });
+        }
+    }
+    let mut targets = Vec::new();
+    for b in queries::BULLETIN_TARGETS.collect(ctx, &[]).await? {
+        let (region, plan, indicator, status) = (
+            text_col(&b, "region_code")?,
+            text_col(&b, "plan")?,
+            text_col(&b, "indicator")?,
+            text_col(&b, "status")?,
+        );
+        let (year, by, ty, wl) = (
+            i64_col(&b, "year")?,
+            i64_col(&b, "base_year")?,
+            i64_col(&b, "target_year")?,
+            i64_col(&b, "warning_level")?,
+        );
+        let (target, achieved, required, projected) = (
+            f64_col(&b, "target")?,
+            f64_col(&b, "achieved")?,
+            f64_col(&b, "required")?,
+            f64_col(&b, "projected_achieved")?,
+        );
+        for r in 0..b.num_rows() {
+            targets.push(TargetRow {
+                region: region[r].clone(),
+                year: year[r].unwrap_or_default() as i32,
+                plan: plan[r].clone(),
+                indicator: indicator[r].clone(),
+                base_year: by[r].unwrap_or_default() as i32,
+                target_year: ty[r].unwrap_or_default() as i32,
+                target: target[r],
+                achieved: achieved[r],
+                required: required[r],
+                warning_level: wl[r].map(|l| l as i32),
+                status: status[r].clone(),
+                projected_achieved: projected[r],
+            });
+        }
+    }
+    let mut sectors = Vec::new();
+    for b in queries::BULLETIN_SECTORS.collect(ctx, &[]).await? {
+        let (code, name) = (text_col(&b, "region_code")?, text_col(&b, "sector_name")?);
+        let year = i64_col(&b, "year")?;
+        let (co2, process, sink) = (
+            f64_col(&b, "co2_t")?,
+            f64_col(&b, "co2_process_t")?,
+            f64_col(&b, "sink_t")?,
+        );
+        for r in 0..b.num_rows() {
+            let v = co2[r].unwrap_or_default() + process[r].unwrap_or_default()
+                - sink[r].unwrap_or_default();
+            sectors.push((
+                code[r].clone(),
+                year[r].unwrap_or_default() as i32,
+                name[r].clone(),
+                v,
+            ));
+        }
+    }
+    let mut inputs = Vec::new();
+    let mut factor_set = String::new();
+    for b in queries::BULLETIN_META.collect(ctx, &[]).await? {
+        let (input, fs) = (text_col(&b, "input")?, text_col(&b, "factor_set")?);
+        let (read, acc, rej) = (
+            i64_col(&b, "rows_read")?,
+            i64_col(&b, "rows_accepted")?,
+            i64_col(&b, "rows_rejected")?,
+        );
+        for r in 0..b.num_rows() {
+            inputs.push((
+                input[r].clone(),
+                read[r].unwrap_or_default(),
+                acc[r].unwrap_or_default(),
+                rej[r].unwrap_or_default(),
+            ));
+            factor_set = fs[r].clone();
+        }
+    }
+    let mut rejects = Vec::new();
+    for b in queries::BULLETIN_REJECTS.collect(ctx, &[]).await? {
+        let (input, rule) = (text_col(&b, "input")?, text_col(&b, "rule_id")?);
+        let n = i64_col(&b, "rows_rejected")?;
+        for r in 0..b.num_rows() {
+            rejects.push((input[r].clone(), rule[r].clone(), n[r].unwrap_or_default()));
+        }
+    }
+    Ok(Data {
+        regions,
+        targets,
+        sectors,
+        inputs,
+        rejects,
+        factor_set,
+    })
+}
+
+fn environment(opts: &ReportOptions) -> Result<minijinja::Environment<'static>> {
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    for (name, text) in DEFAULT_TEMPLATES {
+        let text = match &opts.template_dir {
+            Some(dir) if dir.join(name).is_file() => std::fs::read_to_string(dir.join(name))
+                .map_err(|e| Error::io(dir.join(name).display().to_string(), e))?,
+            _ => (*text).to_string(),
+        };
+        env.add_template_owned(name.to_string(), text)
+            .map_err(|e| Error::Config {
+                file: opts.template_dir.clone().unwrap_or_default().join(name),
+                message: format!("template {name}: {e}"),
+            })?;
+    }
+    Ok(env)
+}
+
+fn render_err(name: &str, e: minijinja::Error) -> Error {
+    Error::Internal(format!("bulletin template {name}: {e:#}"))
+}
+
+/// The warning level of a region's energy or CO2 intensity target in a
+/// year: the worst over its plans (base-year rows carry none).
+fn level(targets: &[TargetRow], region: &str, year: i32, indicator: &str) -> Option<i32> {
+    targets
+        .iter()
+        .filter(|t| t.region == region && t.year == year && t.indicator == indicator)
+        .filter_map(|t| t.warning_level)
+        .min()
+}
+
+#[derive(Serialize)]
+struct Tile {
+    code: String,
+    name: String,
+    level: String,
+    depth: usize,
+    year: i32,
+    energy_level: Option<i32>,
+    co2_level: Option<i32>,
+}
+
+/// Render every page of the bulletin from a session holding the datasets.
+pub async fn render(
+    ctx: &SessionContext,
+    fingerprint: &str,
+    opts: &ReportOptions,
+) -> Result<Vec<BulletinFile>> {
+    let data = load(ctx).await?;
+    let env = environment(opts)?;
+    let l = labels(opts.language);
+    let mut files: Vec<BulletinFile> = Vec::new();
+    let style = match &opts.template_dir {
+        Some(dir) if dir.join("style.css").is_file() => std::fs::read(dir.join("style.css"))
+            .map_err(|e| Error::io(dir.join("style.css").display().to_string(), e))?,
+        _ => STYLE.as_bytes().to_vec(),
+    };
+    files.push(("style.css".into(), style));
+
+    // the region tree, depth first from the top
+    let latest: BTreeMap<&str, &RegionYear> =
+        data.regions.iter().map(|r| (r.code.as_str(), r)).collect();
+    let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in latest.values() {
+        children
+            .entry(r.parent.as_str())
+            .or_default()
+            .push(r.code.as_str());
+    }
+    let roots: Vec<&str> = latest
+        .values()
+        .filter(|r| r.parent.is_empty() || !latest.contains_key(r.parent.as_str()))
+        .map(|r| r.code.as_str())
+        .collect();
+    let mut tiles = Vec::new();
+    let mut stack: Vec<(&str, usize)> = roots.iter().rev().map(|c| (*c, 0)).collect();
+    while let Some((code, depth)) = stack.pop() {
+        let Some(r) = latest.get(code) else { continue };
+        tiles.push(Tile {
+            code: r.code.clone(),
+            name: r.name.clone(),
+            level: r.level.clone(),
+            depth,
+            year: r.year,
+            energy_level: level(&data.targets, code, r.year, "energy_intensity_reduction"),
+            co2_level: level(&data.targets, code, r.year, "co2_intensity_reduction"),
+        });
+        if depth < 16
+            && let Some(kids) = children.get(code)
+        {
+            for k in kids.iter().rev() {
+                if *k != code {
+                    stack.push((k, depth + 1));
+                }
+            }
+        }
+    }
+    let index = env
+        .get_template("index.html")
+        .and_then(|t| {
+            t.render(minijinja::context! {
+                l => &l,
+                factor_set => &data.factor_set,
+                fingerprint => fingerprint,
+                inputs => &data.inputs,
+                rejects => &data.rejects,
+                tiles => &tiles,
+            })
+        })
+        .map_err(|e| render_err("index.html", e))?;
+    files.push(("index.html".into(), index.into_bytes()));
+
+    for tile in &tiles {
+        let page = region_page(&env, &l, opts.language, &data, tile)?;
+        files.push((format!("regions/{}.html", tile.code), page.into_bytes()));
+    }
+    // the SQL the pages link to
+    for s in crate::engine::steps::STEPS {
+        files.push((format!("sql/{}", s.name), s.sql.as_bytes().to_vec()));
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+fn region_page(
+    env: &minijinja::Environment<'static>,
+    l: &BTreeMap<&'static str, &'static str>,
+    lang: Language,
+    data: &Data,
+    tile: &Tile,
+) -> Result<String> {
+    let years: Vec<&RegionYear> = data
+        .regions
+        .iter()
+        .filter(|r| r.code == tile.code)
+        .collect();
+    let Some(cur) = years.last().copied() else {
+        return Err(Error::Internal(format!("region {} has no rows", tile.code)));
+    };
+    let targets: Vec<&TargetRow> = data
+        .targets
+        .iter()
+        .filter(|t| t.region == tile.code)
+        .collect();
+    let base_year = targets
+        .iter()
+        .filter(|t| t.indicator == "energy_intensity_reduction" && t.base_year < cur.year)
+        .map(|t| t.base_year)
+        .min();
+    // intensity charts: the region's values and each plan's path I_B × (1 − required)
+    let chart = |col: &str, indicator: &str, title: &str| {
+        let actual: Vec<(i32, f64)> = years
+            .iter()
+            .filter_map(|r| r.v.get(col).copied().flatten().map(|v| (r.year, v)))
+            .collect();
+        let mut series = vec![Series {
+            name: l["actual"],
+            colour: "#1f5fa8",
+            dashed: false,
+            points: actual.clone(),
+        }];
+        let mut plans: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.indicator == indicator && t.status != "base_year")
+            .map(|t| t.plan.as_str())
+            .collect();
+        plans.dedup();
+        if let Some(plan) = plans.first() {
+            let rows: Vec<&&TargetRow> = targets
+                .iter()
+                .filter(|t| t.indicator == indicator && t.plan == *plan)
+                .collect();
+            if let Some(first) = rows.first()
+                && let Some(ib) = actual.iter().find(|p| p.0 == first.base_year).map(|p| p.1)
+            {
+                let mut pts = vec![(first.base_year, ib)];
+                pts.extend(
+                    rows.iter()
+                        .filter_map(|t| t.required.map(|q| (t.year, ib * (1.0 - q)))),
+                );
+                // the target itself in the target year
+                if let Some(tv) = first.target
+                    && pts.last().is_some_and(|p| p.0 < first.target_year)
+                {
+                    pts.push((first.target_year, ib * (1.0 - tv)));
+                }
+                series.push(Series {
+                    name: l["path"],
+                    colour: "#c0392b",
+                    dashed: true,
+                    points: pts,
+                });
+            }
+        }
+        line_chart(
+            title,
+            &format!(
+                "{} / {}",
+                if col.starts_with("co2") {
+                    l["tco2"]
+                } else {
+                    l["tce"]
+                },
+                l["per_gdp"]
+            ),
+            &series,
+        )
+    };
+    let ei_chart = chart(
+        "energy_intensity_controlled",
+        "energy_intensity_reduction",
+        l["energy_intensity"],
+    );
+    let ci_chart = chart(
+        "co2_intensity",
+        "co2_intensity_reduction",
+        l["co2_intensity"],
+    );
+    let g = |k: &str| cur.v.get(k).copied().flatten();
+    let zh = lang == Language::Zh;
+    let mix: Vec<(String, f64, &str)> = [
+        (
+            if zh { "煤炭" } else { "coal" },
+            "coal_consumed_tce",
+            "#5d4037",
+        ),
+        (if zh { "石油" } else { "oil" }, "oil_tce", "#8d6e63"),
+        (
+            if zh { "天然气" } else { "natural gas" },
+            "gas_tce",
+            "#f39c12",
+        ),
+        (
+            if zh { "非化石能源" } else { "non-fossil" },
+            "non_fossil_tce",
+            "#27ae60",
+        ),
+    ]
+    .iter()
+    .filter_map(|(n, k, c)| g(k).map(|v| (n.to_string(), v, *c)))
+    .collect();
+    let mix_chart = bar_chart(&format!("{} {}", l["mix"], cur.year), l["tce"], &mix);
+    let sector_bars: Vec<(String, f64, &str)> = data
+        .sectors
+        .iter()
+        .filter(|s| s.0 == tile.code && s.1 == cur.year && s.3 != 0.0)
+        .map(|s| {
+            (
+                s.2.clone(),
+                s.3,
+                if s.3 < 0.0 { "#27ae60" } else { "#7f8c8d" },
+            )
+        })
+        .collect();
+    let sector_chart = bar_chart(
+        &format!("{} {}", l["sectors"], cur.year),
+        l["tco2"],
+        &sector_bars,
+    );
+    let table: Vec<&&TargetRow> = targets.iter().filter(|t| t.year == cur.year).collect();
+    let kids: Vec<Tile> = data
+        .regions
+        .iter()
+        .filter(|r| r.parent == tile.code && r.year == cur.year)
+        .map(|r| Tile {
+            code: r.code.clone(),
+            name: r.name.clone(),
+            level: r.level.clone(),
+            depth: 0,
+            year: r.year,
+            energy_level: level(&data.targets, &r.code, r.year, "energy_intensity_reduction"),
+            co2_level: level(&data.targets, &r.code, r.year, "co2_intensity_reduction"),
+        })
+        .collect();
+    let sources: Vec<[String; 3]> = [
+        ("energy_tce", "50_indicators.sql"),
+        ("co2_t", "50_indicators.sql"),
+        ("energy_intensity_controlled_change_yoy", "50_indicators.sql"),
+        ("co2_intensity_change_yoy", "50_indicators.sql"),
+        ("non_fossil_share", "50_indicators.sql"),
+        ("co2_process_t", "45_budget.sql"),
+        ("sink_t", "45_budget.sql"),
+        ("co2_net_t", "50_indicators.sql"),
+    ]
+    .iter()
+    .map(|(col, sql)| {
+        [
+            format!("region_indicators.{col}"),
+            (*sql).to_string(),
+            format!(
+                "carbonstat explain --manifest <output>/manifest.json --region {} --year {} --indicator {col}",
+                tile.code, cur.year
+            ),
+        ]
+    })
+    .collect();
+    let svg = |s: String| minijinja::Value::from_safe_string(s);
+    env.get_template("region.html")
+        .and_then(|t| {
+            t.render(minijinja::context! {
+                l => l,
+                region => tile,
+                headline => headline(lang, cur, base_year),
+                ei_chart => svg(ei_chart),
+                ci_chart => svg(ci_chart),
+                mix_chart => svg(mix_chart),
+                sector_chart => svg(sector_chart),
+                targets => table,
+                children => kids,
+                sources => sources,
+            })
+        })
+        .map_err(|e| render_err("region.html", e))
+}
+
+/// Register a published run's datasets (and its input counts from the
+/// manifest) in a new session under the names the bulletin queries read.
+pub async fn register_published(ctx: &SessionContext, p: &crate::audit::Published) -> Result<()> {
+    use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::datasource::MemTable;
+    use std::sync::Arc;
+    for d in crate::publish::DATASETS {
+        let mut batches = Vec::new();
+        for f in p.manifest.outputs.iter().filter(|o| o.dataset == d.name) {
+            let year: i32 = f
+                .partition
+                .strip_prefix("year=")
+                .and_then(|y| y.parse().ok())
+                .unwrap_or_default();
+            let Some(bytes) = p.out.get(&f.path).await? else {
+                return Err(Error::Output {
+                    url: f.path.clone(),
+                    message: "a file the manifest names is missing".into(),
+                });
+            };
+            for b in crate::audit::verify::batches_of(&bytes)? {
+                let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+                cols.push(Arc::new(Int32Array::from(vec![year; b.num_rows()])));
+                let mut fields: Vec<Field> = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                fields.push(Field::new("year", DataType::Int32, false));
+                batches.push(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?);
+            }
+        }
+        let schema = {
+            let mut fields: Vec<Field> = d
+                .file_schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            fields.push(Field::new("year", DataType::Int32, false));
+            Arc::new(Schema::new(fields))
+        };
+        let batches = batches
+            .into_iter()
+            .map(|b| b.with_schema(schema.clone()).map_err(Error::from))
+            .collect::<Result<Vec<_>>>()?;
+        ctx.register_table(d.view, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+    }
+    // input_counts as the manifest records them
+    let recs = &p.manifest.inputs;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("input", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("rows_read", DataType::Int64, false),
+        Field::new("rows_accepted", DataType::Int64, false),
+        Field::new("rows_rejected", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(
+                recs.iter().map(|r| r.input.clone()).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                recs.iter().map(|r| r.file.path.clone()).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                recs.iter().map(|r| r.rows_read as i64).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                recs.iter()
+                    .map(|r| r.rows_accepted as i64)
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                recs.iter()
+                    .map(|r| r.rows_rejected as i64)
+                    .collect::<Vec<_>>(),
+            )),
+        ],
+    )?;
+    ctx.register_table(
+        "input_counts",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
+    Ok(())
+}
+
+/// Write the bulletin's files into a local directory (`carbonstat report --out`).
+pub fn write_dir(dir: &Path, files: &[BulletinFile]) -> Result<()> {
+    for (path, bytes) in files {
+        let p = dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent.display().to_string(), e))?;
+        }
+        std::fs::write(&p, bytes).map_err(|e| Error::io(p.display().to_string(), e))?;
+    }
+    Ok(())
+}
