@@ -51,7 +51,8 @@
 -- lowest band), the minimum clean-energy share.
 --
 -- region_key_units: per region (every level) and year, the key energy-using
--- units that reported there and their energy at equivalent value.
+-- units that reported there, their energy at equivalent value, and the sum of
+-- every reporter's energy floored at 0 (the base of their share).
 --
 -- Reads:  record_totals (30_emissions.sql), process_amounts (45_budget.sql),
 --         groups_ok, green_power_ok (23_group_inputs.sql), criterion,
@@ -167,10 +168,26 @@ energy AS (
     JOIN region_closure a ON a.region_code = t.region_code
     WHERE t.input = 'energy' AND f.key_energy_unit
     GROUP BY a.ancestor_code, t.year
+),
+-- the base of the key units' share: each reporter's (enterprise's, or a
+-- sector statistic's) comprehensive consumption, at least 0 — a wind farm
+-- that supplies more than it consumes does not shrink the base below the
+-- key units' own energy (the share stays within 0-1)
+reporters AS (
+    SELECT a.ancestor_code AS region_code, r.year, sum(greatest(r.tce, 0)) AS tce
+    FROM (
+        SELECT region_code, year, coalesce(enterprise_id, concat('sector ', sector_code)) AS reporter, sum(tce) AS tce
+        FROM record_totals
+        GROUP BY region_code, year, coalesce(enterprise_id, concat('sector ', sector_code))
+    ) r
+    JOIN region_closure a ON a.region_code = r.region_code
+    GROUP BY a.ancestor_code, r.year
 )
-SELECT p.region_code, p.year, CAST(count(*) AS INT) AS key_energy_units, max(e.tce) AS key_units_tce_equivalent
+SELECT p.region_code, p.year, CAST(count(*) AS INT) AS key_energy_units, max(e.tce) AS key_units_tce_equivalent,
+    max(rp.tce) AS reporters_tce_equivalent
 FROM per_ancestor p
 JOIN energy e ON e.region_code = p.region_code AND e.year = p.year
+JOIN reporters rp ON rp.region_code = p.region_code AND rp.year = p.year
 GROUP BY p.region_code, p.year;
 
 -- Per group and year: the members' records summed (kWh kept apart).

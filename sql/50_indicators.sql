@@ -37,7 +37,9 @@
 --                      45_budget.sql); co2_net_t = co2_t + co2_process_t − sink_t
 --   key_energy_units = the key energy-using units reporting in the region
 --                      (region_key_units, 47_groups.sql); key_units_energy_share
---                      = their energy / energy_tce_equivalent (both equivalent value)
+--                      = their energy / the sum of every reporter's energy
+--                      floored at 0 (equivalent value): a reporter that
+--                      supplies more than it consumes counts 0, not less
 --   co2_peak_t, co2_peak_year = the highest co2_t of the years up to this one
 --                      and the earliest year it was reached (region_peak)
 --   gdp_const_t      = GDP_base (current prices) × Π_{y = base+1 .. t} (gdp_index_y / 100)
@@ -243,8 +245,9 @@ i AS (
         coalesce(CAST(get_field(lookup('region_budget', e.region_code, e.year), 'sink_t') AS DOUBLE), 0) AS sink_t,
         -- key energy-using units reporting in the region (region_key_units, 47_groups.sql)
         coalesce(get_field(lookup('region_key_units', e.region_code, e.year), 'key_energy_units'), 0) AS key_energy_units,
-        coalesce(get_field(lookup('region_key_units', e.region_code, e.year), 'key_units_tce_equivalent'), 0)
-            / nullif(e.energy_tce_equivalent, 0) AS key_units_energy_share
+        coalesce(CAST(get_field(lookup('region_key_units', e.region_code, e.year), 'key_units_tce_equivalent') AS DOUBLE), 0)
+            / nullif(coalesce(CAST(get_field(lookup('region_key_units', e.region_code, e.year), 'reporters_tce_equivalent') AS DOUBLE),
+                e.energy_tce_equivalent), 0) AS key_units_energy_share
     FROM e
     JOIN regions_ok rg ON rg.region_code = e.region_code
     LEFT JOIN gdp_ok g ON g.region_code = e.region_code AND g.year = e.year

@@ -405,7 +405,7 @@ pub(crate) const REGION_INDICATORS: Dataset = Dataset {
             "key_units_energy_share",
             Float,
             "fraction",
-            "The key units' energy / energy_tce_equivalent (both at equivalent value)",
+            "The key units' energy / the sum of every reporter's energy floored at 0 (both at equivalent value): a wind farm that supplies more than it consumes counts 0, so the share stays within 0-1",
         ),
         col(
             "records",
