@@ -433,14 +433,7 @@ pub async fn explain(
         }
         budget_rows = read_budget_rows(&rows)?;
     }
-    let steps = crate::engine::steps::STEPS
-        .iter()
-        .filter(|s| s.name != "60_targets.sql")
-        .map(|s| crate::publish::manifest::StepRecord {
-            name: format!("sql/{}", s.name),
-            sha256: s.sha256(),
-        })
-        .collect();
+    let steps = sql_steps();
     Ok(Explanation {
         region_code: region.to_string(),
         region_name,
@@ -462,6 +455,18 @@ pub async fn explain(
         budget_rows,
         sql_steps: steps,
     })
+}
+
+/// The SQL steps an explained number comes from (every step but the targets').
+fn sql_steps() -> Vec<crate::publish::manifest::StepRecord> {
+    crate::engine::steps::STEPS
+        .iter()
+        .filter(|s| s.name != "60_targets.sql")
+        .map(|s| crate::publish::manifest::StepRecord {
+            name: format!("sql/{}", s.name),
+            sha256: s.sha256(),
+        })
+        .collect()
 }
 
 /// Each (key, name, tce, CO2, records) row of a contributions query.
@@ -964,14 +969,7 @@ pub async fn explain_subject(
             .await?,
     );
     let budget_rows = read_budget_rows(&rows)?;
-    let steps = crate::engine::steps::STEPS
-        .iter()
-        .filter(|s| s.name != "60_targets.sql")
-        .map(|s| crate::publish::manifest::StepRecord {
-            name: format!("sql/{}", s.name),
-            sha256: s.sha256(),
-        })
-        .collect();
+    let steps = sql_steps();
     Ok(Explanation {
         region_code: id.to_string(),
         region_name: texts.get("subject_name").cloned().unwrap_or_default(),

@@ -10,11 +10,12 @@ pub(crate) mod charts;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
+use crate::audit::explain::{f64s, strings};
 use crate::config::{Language, ReportOptions};
 use crate::engine::queries;
 use crate::error::{Error, Result};
@@ -76,36 +77,18 @@ struct TargetRow {
 }
 
 fn f64_col(b: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
-    let a =
-        datafusion::arrow::compute::cast(b.column(b.schema().index_of(name)?), &DataType::Float64)?;
-    let a = a.as_primitive::<Float64Type>();
-    Ok((0..a.len())
-        .map(|r| (!a.is_null(r)).then(|| a.value(r)))
-        .collect())
+    f64s(b, b.schema().index_of(name)?)
 }
 
 fn i64_col(b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
-    let a =
-        datafusion::arrow::compute::cast(b.column(b.schema().index_of(name)?), &DataType::Int64)?;
-    let a = a.as_primitive::<Int64Type>();
-    Ok((0..a.len())
-        .map(|r| (!a.is_null(r)).then(|| a.value(r)))
+    Ok(f64_col(b, name)?
+        .into_iter()
+        .map(|v| v.map(|v| v as i64))
         .collect())
 }
 
 fn text_col(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
-    let a =
-        datafusion::arrow::compute::cast(b.column(b.schema().index_of(name)?), &DataType::Utf8)?;
-    let a = a.as_string::<i32>();
-    Ok((0..a.len())
-        .map(|r| {
-            if a.is_null(r) {
-                String::new()
-            } else {
-                a.value(r).to_string()
-            }
-        })
-        .collect())
+    strings(b, b.schema().index_of(name)?)
 }
 
 /// The words of the pages in one language.
