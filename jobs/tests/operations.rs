@@ -172,11 +172,131 @@ fn a_held_lock_stops_a_second_run_with_exit_4() {
     let out = p.run(&["run", "--config", "pipeline.yaml", "--no-summary"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("taking over a lock older than lock_ttl"),
+        stderr(&out).contains("taking over a lock whose lease has expired"),
         "{}",
         stderr(&out)
     );
     assert!(!p.path("out/_lock.json").exists());
+}
+
+fn spawn_run(p: &Project, fault: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+        .args(["run", "--config", "pipeline.yaml", "--no-summary"])
+        .current_dir(p.dir.path())
+        .env(carbonstat::publish::FAULT_ENV, fault)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(what: &str, deadline: Duration, ready: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !ready() {
+        assert!(t.elapsed() < deadline, "waited {deadline:?} for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_slow_run_keeps_its_lock_by_renewing_its_lease() {
+    // lock_ttl 3 s: the lease is renewed every 750 ms. The first run works for
+    // more than 8 s; a second run started 4.5 s in (past the TTL of the
+    // first run's start) finds the lease current and exits 4.
+    let p = project();
+    p.config("lock_ttl: 3s\n");
+    let started = Instant::now();
+    let slow = spawn_run(&p, "after_lock:8000");
+    wait_for("the lock", Duration::from_secs(30), || {
+        p.path("out/_lock.json").exists()
+    });
+    let first: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path("out/_lock.json")).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(4500).saturating_sub(started.elapsed()));
+    let second = p.run(&["run", "--config", "pipeline.yaml", "--no-summary"]);
+    assert_eq!(second.status.code(), Some(4), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&format!(
+            "locked by another carbonstat run (pid {} on ",
+            first["pid"]
+        )),
+        "{}",
+        stderr(&second)
+    );
+    let renewed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path("out/_lock.json")).unwrap()).unwrap();
+    assert_eq!(renewed["token"], first["token"]);
+    assert_eq!(renewed["started_at"], first["started_at"]);
+    // RFC 3339 in UTC with milliseconds: text order is time order
+    assert!(
+        renewed["lease_expires_at"].as_str() > first["lease_expires_at"].as_str(),
+        "{renewed} not renewed since {first}"
+    );
+    let slow = slow.wait_with_output().unwrap();
+    assert!(slow.status.success(), "{}", stderr(&slow));
+    assert!(
+        started.elapsed() > Duration::from_secs(8),
+        "the first run paused 8 s"
+    );
+    assert_no_strays(&p);
+}
+
+#[test]
+fn a_run_whose_lock_was_taken_over_publishes_nothing() {
+    let p = project();
+    assert!(p.run_pipeline().status.success());
+    let published = p.manifest();
+    let energy = std::fs::read_to_string(p.path("energy.csv")).unwrap();
+    p.write("energy.csv", &energy.replace("1100,t", "1200,t"));
+    // the run pauses with every file moved into reports/ and manifest.json
+    // not yet replaced; meanwhile someone writes their own lock over its own
+    // (with the default lock_ttl of 10 min the heartbeat renews only every
+    // minute: the check before manifest.json is what catches it)
+    let run = spawn_run(&p, "before_manifest:4000");
+    let reports = |p: &Project| {
+        let mut n = 0;
+        let mut stack = vec![p.path("out/reports")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let before = reports(&p);
+    wait_for("the commit to start", Duration::from_secs(60), || {
+        reports(&p) > before
+    });
+    let thief = r#"{"host":"other-host","pid":99,"started_at":"2026-01-01T00:00:00Z","token":"stolen","lease_expires_at":"2999-01-01T00:00:00.000Z"}"#;
+    p.write("out/_lock.json", thief);
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lost the lock of")
+            && stderr(&out).contains(
+                "before manifest.json: another run took it over (pid 99 on other-host since"
+            ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(p.manifest(), published, "nothing of it published");
+    assert_manifest_intact(&p, &published);
+    assert_eq!(
+        std::fs::read_to_string(p.path("out/_lock.json")).unwrap(),
+        thief,
+        "the other run's lock is left alone"
+    );
+    // once the other run is done, the next run publishes and removes what the
+    // run that lost its lock had moved into reports/
+    std::fs::remove_file(p.path("out/_lock.json")).unwrap();
+    let next = p.run_pipeline();
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert_ne!(p.manifest()["fingerprint"], published["fingerprint"]);
+    assert_no_strays(&p);
 }
 
 #[test]

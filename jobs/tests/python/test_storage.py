@@ -44,6 +44,9 @@ class Local:
         p = self.root / key
         return p.read_bytes() if p.exists() else None
 
+    def delete(self, key: str):
+        (self.root / key).unlink()
+
     def keys(self, prefix: str):
         base = self.root / prefix
         if not base.exists():
@@ -83,6 +86,9 @@ class S3:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
             return None
+
+    def delete(self, key: str):
+        self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def keys(self, prefix: str):
         out = set()
@@ -127,14 +133,33 @@ base_year: 2020
     return s
 
 
-def run(store, *args, fault=None):
-    env = dict(os.environ, **CREDENTIALS)
+def run_env(store, fault=None):
+    env = dict(os.environ, **CREDENTIALS, **getattr(store, "env", {}))
     if fault:
         env["CARBONSTAT_FAULT_INJECT"] = fault
+    return env
+
+
+def run(store, *args, fault=None, config=None):
     return subprocess.run(
-        [CARBONSTAT, "--quiet", "run", "--config", str(store.config), "--no-summary", *args],
-        capture_output=True, text=True, env=env, timeout=300,
+        [CARBONSTAT, "--quiet", "run", "--config", str(config or store.config), "--no-summary", *args],
+        capture_output=True, text=True, env=run_env(store, fault), timeout=300,
     )
+
+
+def start_run(store, fault, config=None):
+    """A run in the background (for a second run to meet while it works)."""
+    return subprocess.Popen(
+        [CARBONSTAT, "--quiet", "run", "--config", str(config or store.config), "--no-summary"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run_env(store, fault),
+    )
+
+
+def wait_for(what, ready, timeout=60):
+    deadline = time.time() + timeout
+    while not ready():
+        assert time.time() < deadline, f"waited {timeout} s for {what}"
+        time.sleep(0.05)
 
 
 def manifest(store):
@@ -216,6 +241,54 @@ def test_a_held_lock_exits_4(store):
     assert r.returncode == 4, r.stderr
     assert "pid 777 on night-runner" in r.stderr
     assert manifest(store) is None
+
+
+def test_a_slow_run_keeps_its_lease_against_a_second_run(store):
+    """lock_ttl 3 s, renewed every 750 ms: a run that works 8 s keeps the
+    output; a second run started 4.5 s in exits 4."""
+    slow_config = store.config.with_name("slow.yaml")
+    slow_config.write_text(store.config.read_text(encoding="utf-8") + "lock_ttl: 3s\n", encoding="utf-8")
+    started = time.time()
+    slow = start_run(store, "after_lock:8000", config=slow_config)
+    wait_for("the lock", lambda: store.get("out/_lock.json") is not None)
+    first = json.loads(store.get("out/_lock.json"))
+    time.sleep(max(0.0, 4.5 - (time.time() - started)))
+    second = run(store, config=slow_config)
+    assert second.returncode == 4, second.stderr
+    assert f"locked by another carbonstat run (pid {first['pid']} on " in second.stderr
+    renewed = json.loads(store.get("out/_lock.json"))
+    assert renewed["token"] == first["token"]
+    assert renewed["lease_expires_at"] > first["lease_expires_at"], (first, renewed)
+    _, err = slow.communicate(timeout=300)
+    assert slow.returncode == 0, err
+    assert time.time() - started > 8
+    assert_consistent(store)
+
+
+def test_a_run_whose_lease_was_stolen_publishes_nothing(store):
+    assert run(store).returncode == 0
+    published = manifest(store)
+    targets = store.get("in/targets.csv").decode()
+    store.put("in/targets.csv", targets.replace("coal_share_max,0.85", "coal_share_max,0.84").encode())
+    before = store.keys("out/reports/")
+    paused = start_run(store, "before_manifest:5000")
+    # the commit has moved files into reports/: the run is at before_manifest
+    wait_for("the commit to start", lambda: store.keys("out/reports/") - before)
+    thief = json.dumps({"host": "other-pod", "pid": 7, "started_at": "2026-01-01T00:00:00Z",
+                        "token": "stolen", "lease_expires_at": "2999-01-01T00:00:00.000Z"}).encode()
+    store.put("out/_lock.json", thief)
+    _, err = paused.communicate(timeout=300)
+    assert paused.returncode == 4, err
+    assert "before manifest.json: another run took it over (pid 7 on other-pod since" in err, err
+    assert manifest(store) == published
+    for o in published["outputs"]:
+        assert store.get(f"out/{o['path']}") is not None
+    assert store.get("out/_lock.json") == thief, "the other run's lock is left alone"
+    store.delete("out/_lock.json")
+    ok = run(store)
+    assert ok.returncode == 0, ok.stderr
+    assert manifest(store)["fingerprint"] != published["fingerprint"]
+    assert_consistent(store)
 
 
 @pytest.mark.parametrize("point", ["mid_write", "mid_commit", "before_manifest"])

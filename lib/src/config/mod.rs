@@ -56,7 +56,9 @@ pub struct Config {
     /// Endpoint, region and options of object stores (credentials from the environment).
     #[serde(default)]
     pub storage: Storage,
-    /// A lock older than this is taken over (a crashed run), e.g. `6h`, `90m`.
+    /// The lease of the output's lock: a holder renews it every quarter of
+    /// this (at most every minute); a lock not renewed for this long is taken
+    /// over (a dead run), e.g. `10m`, `1h`.
     #[serde(default = "default_lock_ttl")]
     pub lock_ttl: Duration,
     /// The bulletin published with every run.
@@ -107,7 +109,7 @@ pub struct ReportOptions {
 }
 
 fn default_lock_ttl() -> Duration {
-    Duration::parse("6h").expect("6h is a duration")
+    Duration::parse("10m").expect("10m is a duration")
 }
 
 fn default_true() -> bool {
@@ -682,7 +684,8 @@ mod tests {
     #[test]
     fn lock_ttl_is_a_duration_that_reads_back_as_written() {
         let c = load(MINIMAL).unwrap();
-        assert_eq!(c.lock_ttl.get().as_secs(), 6 * 3600);
+        // the default lease: 10 min × 60 s = 600 s
+        assert_eq!(c.lock_ttl.get().as_secs(), 600);
         let c = load(&with("lock_ttl: 90m")).unwrap();
         // 90 min × 60 s = 5 400 s
         assert_eq!(c.lock_ttl.get().as_secs(), 5400);

@@ -75,7 +75,7 @@ pub async fn run(cfg: &LoadedConfig, opts: &RunOptions) -> Result<RunOutcome> {
     let out = OutputStore::open(cfg.location("output", &cfg.config.output)?)?;
     let lock = Lock::acquire(&out.loc, cfg.config.lock_ttl.get()).await?;
     let result = match fault_point(FaultPoint::AfterLock).await {
-        Ok(()) => run_locked(cfg, opts, &out, started_at).await,
+        Ok(()) => run_locked(cfg, opts, &out, &lock, started_at).await,
         Err(e) => Err(e),
     };
     lock.release().await;
@@ -86,6 +86,7 @@ pub(crate) async fn run_locked(
     cfg: &LoadedConfig,
     opts: &RunOptions,
     out: &OutputStore,
+    lock: &Lock,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<RunOutcome> {
     let work = work_dir(cfg)?;
@@ -191,7 +192,7 @@ pub(crate) async fn run_locked(
         outputs,
     };
     opts.stage("publishing");
-    if let Err(e) = commit(out, &manifest).await {
+    if let Err(e) = commit(out, &manifest, lock).await {
         discard_staging(out, &run_id).await;
         return Err(e);
     }

@@ -13,6 +13,10 @@
 //! 4. files under `reports/` that the new manifest does not name, and anything
 //!    left under `_staging/`, are removed.
 //!
+//! Before 2 and again right before `manifest.json` is replaced, the run
+//! confirms that it still holds the output's lock (lock.rs): a run whose lease
+//! was taken over fails there, with nothing published.
+//!
 //! A run that dies anywhere before 3 leaves the published manifest and every
 //! file it names untouched; the next run removes what it left. Files are
 //! written with fixed writer settings and rows in a total order, so the same
@@ -175,9 +179,14 @@ impl OutputStore {
 
 /// Move the staged files into place, switch the manifest, remove what the new
 /// run replaced.
-pub(crate) async fn commit(out: &OutputStore, manifest: &Manifest) -> Result<()> {
+pub(crate) async fn commit(
+    out: &OutputStore,
+    manifest: &Manifest,
+    lock: &lock::Lock,
+) -> Result<()> {
     let run_id = &manifest.run_id;
     fault_point(FaultPoint::BeforeCommit).await?;
+    lock.confirm("the commit").await?;
     let staged_files = manifest
         .outputs
         .iter()
@@ -190,9 +199,15 @@ pub(crate) async fn commit(out: &OutputStore, manifest: &Manifest) -> Result<()>
     }
     let json = serde_json::to_vec_pretty(manifest)
         .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+    fault_point(FaultPoint::BeforeManifest).await?;
+    if let Err(e) = lock.confirm("manifest.json").await {
+        tracing::warn!(
+            "the files this run moved into reports/ are named by no manifest; the next run removes them"
+        );
+        return Err(e);
+    }
     out.put(&format!("{MANIFESTS_PREFIX}/{run_id}.json"), json.clone())
         .await?;
-    fault_point(FaultPoint::BeforeManifest).await?;
     out.put(MANIFEST_FILE, json).await?;
     // the bulletin's entry page now leads to this run's pages (the previous
     // run's stay until the clean-up below)

@@ -85,6 +85,8 @@ pub struct Location {
     pub local: Option<PathBuf>,
     /// The URL of the store's root (for registering it with DataFusion).
     pub root_url: Url,
+    /// What it was parsed from, to open a second connection ([`Location::reopen`]).
+    spec: Arc<(PathBuf, String, Storage)>,
 }
 
 fn memory_store() -> Arc<InMemory> {
@@ -117,6 +119,7 @@ impl Location {
                 prefix: ObjectPath::from_absolute_path(&abs).map_err(|e| format!("{s}: {e}"))?,
                 local: Some(abs),
                 root_url,
+                spec: Arc::new((base_dir.to_path_buf(), s.to_string(), storage.clone())),
             });
         }
         let url = Url::parse(s).map_err(|e| format!("'{s}' is not a valid URL: {e}"))?;
@@ -143,14 +146,11 @@ impl Location {
                 }
                 Arc::new(b.build().map_err(|e| format!("{s}: {e}"))?)
             }
-            ObjectStoreScheme::GoogleCloudStorage => {
-                let mut b = GoogleCloudStorageBuilder::from_env().with_url(s);
-                for (k, v) in &storage.options {
-                    let key: GoogleConfigKey = k.parse().map_err(|e| bad(k, e))?;
-                    b = b.with_config(key, v);
-                }
-                Arc::new(b.build().map_err(|e| format!("{s}: {e}"))?)
-            }
+            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+                gcs_builder(s, storage)?
+                    .build()
+                    .map_err(|e| format!("{s}: {e}"))?,
+            ),
             ObjectStoreScheme::MicrosoftAzure => {
                 let mut b = MicrosoftAzureBuilder::from_env().with_url(s);
                 if let Some(e) = &storage.endpoint {
@@ -179,7 +179,15 @@ impl Location {
             prefix,
             local: None,
             root_url,
+            spec: Arc::new((base_dir.to_path_buf(), s.to_string(), storage.clone())),
         })
+    }
+
+    /// The same place through a new client of its own (its own connection
+    /// pool): for work on another thread's runtime, like the lock's heartbeat.
+    pub(crate) fn reopen(&self) -> Result<Location, String> {
+        let (base, s, storage) = &*self.spec;
+        Location::parse(base, s, storage)
     }
 
     pub fn is_local(&self) -> bool {
@@ -252,6 +260,28 @@ impl Location {
         }
         Ok((size, hex::encode(hasher.finalize())))
     }
+}
+
+/// A GCS client for `url`: `storage.endpoint` is the service's base URL (a
+/// private endpoint or an emulator), `storage.allow_http` allows plain http,
+/// and `storage.options` may set any other `google_*` key (an option given
+/// there wins over `endpoint` and `allow_http`).
+fn gcs_builder(url: &str, storage: &Storage) -> Result<GoogleCloudStorageBuilder, String> {
+    let mut b = GoogleCloudStorageBuilder::from_env().with_url(url);
+    if let Some(e) = &storage.endpoint {
+        b = b.with_base_url(e.trim_end_matches('/'));
+    }
+    if let Some(h) = storage.allow_http {
+        b = b.with_config(
+            GoogleConfigKey::Client(object_store::ClientConfigKey::AllowHttp),
+            h.to_string(),
+        );
+    }
+    for (k, v) in &storage.options {
+        let key: GoogleConfigKey = k.parse().map_err(|e| format!("storage.options.{k}: {e}"))?;
+        b = b.with_config(key, v);
+    }
+    Ok(b)
 }
 
 /// Resolve `.` and `..` lexically (the path need not exist yet).
@@ -340,6 +370,40 @@ mod tests {
         )
         .unwrap_err();
         assert!(bad.contains("storage.options.no_such_option"), "{bad}");
+    }
+
+    #[test]
+    fn gcs_honours_endpoint_and_allow_http() {
+        let storage = Storage {
+            endpoint: Some("http://127.0.0.1:4443/".into()),
+            region: None,
+            allow_http: Some(true),
+            options: [("google_skip_signature".to_string(), "true".to_string())].into(),
+        };
+        let b = gcs_builder("gs://bureau-reports/out", &storage).unwrap();
+        // what object_store receives
+        assert_eq!(
+            b.get_config_value(&GoogleConfigKey::BaseUrl).as_deref(),
+            Some("http://127.0.0.1:4443")
+        );
+        assert_eq!(
+            b.get_config_value(&GoogleConfigKey::Client(
+                object_store::ClientConfigKey::AllowHttp
+            ))
+            .as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            b.get_config_value(&GoogleConfigKey::SkipSignature)
+                .as_deref(),
+            Some("true")
+        );
+        // without an endpoint, Google's own
+        let plain = gcs_builder("gs://b/out", &Storage::default()).unwrap();
+        assert_eq!(plain.get_config_value(&GoogleConfigKey::BaseUrl), None);
+        let loc = Location::parse(Path::new("/"), "gs://bureau-reports/out", &storage).unwrap();
+        assert_eq!(loc.prefix.as_ref(), "out");
+        assert_eq!(loc.reopen().unwrap().display, "gs://bureau-reports/out");
     }
 
     #[test]
