@@ -9,6 +9,10 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/carbonstat-target
 CARBONSTAT := $(CARGO_TARGET_DIR)/debug/carbonstat
 VENV := .venv
 PYTHON_REQUIREMENTS := jobs/tests/python/requirements.txt
+# Azurite (Azure Blob Storage emulator) for the storage tests: the newest
+# version that runs on Node 20, installed once into .node/.
+AZURITE_VERSION := 3.35.0
+AZURITE := .node/node_modules/.bin/azurite-blob
 
 .PHONY: help run run-bureau build browser test test-rust test-python lint fmt clean-out schema bench
 
@@ -41,15 +45,21 @@ test: test-rust test-python
 test-rust:
 	cargo test --workspace
 
-# The bulletin's browser test: Debian's Chromium and CJK fonts, installed once.
+# Debian packages of the tests, installed once: Chromium and CJK fonts (the
+# bulletin's browser test), prometheus-pushgateway (the metrics push test).
 browser:
-	@command -v chromium >/dev/null && fc-list :lang=zh | grep -qi 'noto' || { \
-		echo "installing chromium and fonts-noto-cjk (apt)"; \
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -qi 'noto' \
+		&& command -v prometheus-pushgateway >/dev/null || { \
+		echo "installing chromium, fonts-noto-cjk and prometheus-pushgateway (apt)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q >/dev/null && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-noto-cjk prometheus-pushgateway >/dev/null; }
 
-test-python: build browser $(VENV)/.installed
+$(AZURITE): Makefile
+	npm install --prefix .node --no-audit --no-fund --silent azurite@$(AZURITE_VERSION)
+	touch $@
+
+test-python: build browser $(VENV)/.installed $(AZURITE)
 	CARBONSTAT=$(CARBONSTAT) $(VENV)/bin/python -m pytest -q jobs/tests/python
 
 lint:

@@ -3,6 +3,12 @@
 //! after every run — a failed one too — to a temporary file renamed over the
 //! old one, so the collector never reads half a file. The time of the last
 //! success is kept from the previous file when a run fails.
+//!
+//! `metrics.pushgateway`: the same metrics pushed to a Prometheus Pushgateway
+//! (a Kubernetes CronJob's pod is gone before anything could scrape it). The
+//! push is a POST to `<gateway>/metrics/job/<job>`, which replaces only the
+//! metrics pushed: a failed run pushes no `last_success` nor row counts, so the
+//! gateway keeps those of the last success.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -125,9 +131,88 @@ pub(crate) fn write_textfile(
     std::fs::rename(&tmp, path)
 }
 
+/// Where a push goes: `<gateway>/metrics/job/<job>`.
+pub(crate) fn push_url(gateway: &str, job: &str) -> Result<reqwest::Url, String> {
+    let base = reqwest::Url::parse(gateway)
+        .map_err(|e| format!("metrics.pushgateway '{gateway}' is not a URL: {e}"))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(format!(
+            "metrics.pushgateway '{gateway}' must be an http:// or https:// URL"
+        ));
+    }
+    let mut url = base;
+    url.path_segments_mut()
+        .map_err(|_| format!("metrics.pushgateway '{gateway}' cannot have a path"))?
+        .pop_if_empty()
+        .extend(["metrics", "job", job]);
+    Ok(url)
+}
+
+/// Push the run's metrics to a Pushgateway (10 s at most: a gateway that is
+/// down must not hold the nightly job).
+pub(crate) fn push(
+    gateway: &str,
+    job: &str,
+    result: &carbonstat::Result<Manifest>,
+    duration: Duration,
+) -> Result<(), String> {
+    let url = push_url(gateway, job)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as f64)
+        .unwrap_or_default();
+    // no previous success: the gateway keeps the one it has
+    let body = render(result, duration, now, None);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let response = client
+            .post(url.clone())
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            Err(format!("{url}: {status} {}", text.trim()))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_push_goes_to_the_job_group() {
+        assert_eq!(
+            push_url("http://pushgateway:9091", "carbonstat")
+                .unwrap()
+                .as_str(),
+            "http://pushgateway:9091/metrics/job/carbonstat"
+        );
+        assert_eq!(
+            push_url("https://gw.example/prom/", "nightly bureau")
+                .unwrap()
+                .as_str(),
+            "https://gw.example/prom/metrics/job/nightly%20bureau"
+        );
+        assert!(
+            push_url("pushgateway:9091", "x")
+                .unwrap_err()
+                .contains("must be an http:// or https:// URL")
+        );
+    }
 
     #[test]
     fn a_failed_run_keeps_the_last_success() {

@@ -28,6 +28,12 @@ pub fn run(args: Args) -> carbonstat::Result<()> {
             tracing::warn!(file = %path.display(), "metrics textfile not written: {e}");
         }
     }
+    if let Some(gateway) = &cfg.config.metrics.pushgateway {
+        let job = cfg.config.metrics.job.as_deref().unwrap_or("carbonstat");
+        if let Err(e) = crate::metrics::push(gateway, job, &result, started.elapsed()) {
+            tracing::warn!("metrics not pushed to the Pushgateway: {e}");
+        }
+    }
     result.map(|_| ())
 }
 

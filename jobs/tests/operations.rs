@@ -5,88 +5,15 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 
-fn project() -> Project {
-    let p = Project::new();
-    p.write(
-        "regions.csv",
-        "region_code,name,parent_code,level\n150000,内蒙古自治区,,province\n150622,准格尔旗,150000,county\n",
-    )
-    .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n150622,2021,11,105\n")
-    .write(
-        "energy.csv",
-        &format!(
-            "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n\
-             {0},150622,C3011,2020,raw_coal,1000,t\n{0},150622,C3011,2021,raw_coal,1100,t\n\
-             {0},150622,C3011,2021,electricity,5,MWh\n",
-            uscc(1)
-        ),
-    )
-    .config("");
-    p
-}
-
-fn sha256_of(path: &std::path::Path) -> String {
-    carbonstat::digest::sha256_hex(&std::fs::read(path).unwrap())
-}
-
-/// Every file the manifest names exists with its recorded sha256.
-fn assert_manifest_intact(p: &Project, manifest: &serde_json::Value) {
-    for f in manifest["outputs"].as_array().unwrap() {
-        let path = p.path(&format!("out/{}", f["path"].as_str().unwrap()));
-        assert!(path.exists(), "{} is gone", path.display());
-        assert_eq!(
-            sha256_of(&path),
-            f["sha256"].as_str().unwrap(),
-            "{} changed",
-            path.display()
-        );
-    }
-}
-
-/// The files under out/reports are exactly those the manifest names.
-fn assert_no_strays(p: &Project) {
-    let m = p.manifest();
-    let named: BTreeSet<String> = m["outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| format!("out/{}", f["path"].as_str().unwrap()))
-        .collect();
-    let mut found = BTreeSet::new();
-    let mut stack = vec![p.path("out/reports"), p.path("out/bulletin")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.insert(
-                    path.strip_prefix(p.dir.path())
-                        .unwrap()
-                        .to_string_lossy()
-                        .to_string(),
-                );
-            }
-        }
-    }
-    assert_eq!(
-        found, named,
-        "files under reports/ or bulletin/ that the manifest does not name (or the reverse)"
-    );
-    assert!(!p.path("out/_staging").exists(), "staging left behind");
-    assert!(!p.path("out/_lock.json").exists(), "lock left behind");
-}
-
 #[test]
 fn a_fault_at_any_point_leaves_the_published_run_intact() {
     for point in carbonstat::publish::FaultPoint::ALL {
-        let p = project();
+        let p = small_project();
         assert!(p.run_pipeline().status.success());
         let published = p.manifest();
 
@@ -110,6 +37,24 @@ fn a_fault_at_any_point_leaves_the_published_run_intact() {
             "{}",
             stderr(&failed)
         );
+        if point == carbonstat::publish::FaultPoint::AfterManifest {
+            // past the commit point: the new run is published, whole; the
+            // files of the one it replaced are still there until the next
+            // run, which finds it up to date and removes them
+            let m = p.manifest();
+            assert_ne!(m["fingerprint"], published["fingerprint"]);
+            assert_manifest_intact(&p, &m);
+            let next = p.run_pipeline();
+            assert!(next.status.success(), "{}", stderr(&next));
+            assert!(
+                String::from_utf8_lossy(&next.stdout).contains("up to date"),
+                "{}",
+                String::from_utf8_lossy(&next.stdout)
+            );
+            assert_eq!(p.manifest(), m);
+            assert_no_strays(&p);
+            continue;
+        }
         assert_eq!(
             p.manifest(),
             published,
@@ -144,7 +89,7 @@ fn a_fault_at_any_point_leaves_the_published_run_intact() {
 
 #[test]
 fn a_held_lock_stops_a_second_run_with_exit_4() {
-    let p = project();
+    let p = small_project();
     std::fs::create_dir_all(p.path("out")).unwrap();
     let now = chrono_now();
     p.write(
@@ -203,7 +148,7 @@ fn a_slow_run_keeps_its_lock_by_renewing_its_lease() {
     // lock_ttl 3 s: the lease is renewed every 750 ms. The first run works for
     // more than 8 s; a second run started 4.5 s in (past the TTL of the
     // first run's start) finds the lease current and exits 4.
-    let p = project();
+    let p = small_project();
     p.config("lock_ttl: 3s\n");
     let started = Instant::now();
     let slow = spawn_run(&p, "after_lock:8000");
@@ -243,7 +188,7 @@ fn a_slow_run_keeps_its_lock_by_renewing_its_lease() {
 
 #[test]
 fn a_run_whose_lock_was_taken_over_publishes_nothing() {
-    let p = project();
+    let p = small_project();
     assert!(p.run_pipeline().status.success());
     let published = p.manifest();
     let energy = std::fs::read_to_string(p.path("energy.csv")).unwrap();
@@ -301,7 +246,7 @@ fn a_run_whose_lock_was_taken_over_publishes_nothing() {
 
 #[test]
 fn a_dead_process_of_this_host_does_not_hold_the_lock() {
-    let p = project();
+    let p = small_project();
     std::fs::create_dir_all(p.path("out")).unwrap();
     // a pid that cannot be running: above the kernel's pid_max
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -355,7 +300,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 #[test]
 fn of_concurrent_runs_exactly_one_holds_the_output() {
-    let p = project();
+    let p = small_project();
     // four runs started together; each holds the lock 1.5 s once it has it
     let started = Instant::now();
     let children: Vec<_> = (0..4)
@@ -404,7 +349,7 @@ fn of_concurrent_runs_exactly_one_holds_the_output() {
 
 #[test]
 fn over_the_memory_limit_the_message_says_what_to_raise() {
-    let p = project();
+    let p = small_project();
     p.config("engine:\n  memory_limit: 100KiB\n");
     let out = p.run_pipeline();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -422,7 +367,7 @@ fn over_the_memory_limit_the_message_says_what_to_raise() {
 
 #[test]
 fn json_logs_are_one_object_a_line_with_stage_figures() {
-    let p = project();
+    let p = small_project();
     let out = p.run(&[
         "--log-format",
         "json",
@@ -471,7 +416,7 @@ fn metric(text: &str, sample: &str) -> Option<f64> {
 
 #[test]
 fn the_metrics_textfile_tells_a_success_from_a_failure() {
-    let p = project();
+    let p = small_project();
     p.config("metrics:\n  textfile: metrics/carbonstat.prom\n");
     let out = p.run_pipeline();
     assert!(out.status.success(), "{}", stderr(&out));

@@ -2,7 +2,7 @@
 //! temporary directory, as a user would.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -224,4 +224,77 @@ pub fn uscc(serial: u32) -> String {
     let body = format!("91150622MA0{:06}", serial);
     let check = carbonstat::engine::uscc_check_char(&body).unwrap();
     format!("{body}{check}")
+}
+
+/// One county, one enterprise, two years: a run that takes a second or two.
+pub fn small_project() -> Project {
+    let p = Project::new();
+    p.write(
+        "regions.csv",
+        "region_code,name,parent_code,level\n150000,内蒙古自治区,,province\n150622,准格尔旗,150000,county\n",
+    )
+    .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n150622,2021,11,105\n")
+    .write(
+        "energy.csv",
+        &format!(
+            "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n\
+             {0},150622,C3011,2020,raw_coal,1000,t\n{0},150622,C3011,2021,raw_coal,1100,t\n\
+             {0},150622,C3011,2021,electricity,5,MWh\n",
+            uscc(1)
+        ),
+    )
+    .config("");
+    p
+}
+
+pub fn sha256_of(path: &std::path::Path) -> String {
+    carbonstat::digest::sha256_hex(&std::fs::read(path).unwrap())
+}
+
+/// Every file the manifest names exists with its recorded sha256.
+pub fn assert_manifest_intact(p: &Project, manifest: &serde_json::Value) {
+    for f in manifest["outputs"].as_array().unwrap() {
+        let path = p.path(&format!("out/{}", f["path"].as_str().unwrap()));
+        assert!(path.exists(), "{} is gone", path.display());
+        assert_eq!(
+            sha256_of(&path),
+            f["sha256"].as_str().unwrap(),
+            "{} changed",
+            path.display()
+        );
+    }
+}
+
+/// The files under out/reports are exactly those the manifest names.
+pub fn assert_no_strays(p: &Project) {
+    let m = p.manifest();
+    let named: BTreeSet<String> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("out/{}", f["path"].as_str().unwrap()))
+        .collect();
+    let mut found = BTreeSet::new();
+    let mut stack = vec![p.path("out/reports"), p.path("out/bulletin")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.insert(
+                    path.strip_prefix(p.dir.path())
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    assert_eq!(
+        found, named,
+        "files under reports/ or bulletin/ that the manifest does not name (or the reverse)"
+    );
+    assert!(!p.path("out/_staging").exists(), "staging left behind");
+    assert!(!p.path("out/_lock.json").exists(), "lock left behind");
 }

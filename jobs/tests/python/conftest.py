@@ -1,8 +1,10 @@
-"""Shared fixtures: a moto S3 server on 127.0.0.1 for the session's tests."""
+"""Shared fixtures: a moto S3 server and an Azurite blob server on 127.0.0.1
+for the session's tests, started here and stopped when the session ends."""
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,3 +52,39 @@ def moto_endpoint():
     server.wait(timeout=10)
 
 
+
+
+# Azurite: npm's azurite, installed by `make test` into .node/ (the version is
+# pinned in the Makefile).
+AZURITE = os.environ.get("AZURITE_BLOB") or str(ROOT / ".node" / "node_modules" / ".bin" / "azurite-blob")
+# The emulator's well-known development account (public, in Azurite's docs).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+@pytest.fixture(scope="session")
+def azurite_endpoint():
+    if not Path(AZURITE).exists():
+        pytest.fail(f"{AZURITE} is missing: `make test` installs Azurite with npm into .node/")
+    port = free_port()
+    # in memory: nothing is written, but Azurite wants a working directory
+    workdir = tempfile.mkdtemp(prefix="azurite-")
+    server = subprocess.Popen(
+        [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
+         "--disableTelemetry", "--skipApiVersionCheck", "--silent"],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("azurite-blob did not start")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    server.terminate()
+    server.wait(timeout=10)
+    os.rmdir(workdir) if not os.listdir(workdir) else None

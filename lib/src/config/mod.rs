@@ -70,13 +70,19 @@ pub struct Config {
 }
 
 /// `metrics:` — a Prometheus textfile for node_exporter's textfile collector,
-/// written after every run, failed ones too.
+/// and/or a push to a Pushgateway, after every run, failed ones too.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     /// Path of the `.prom` file (relative to the config file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub textfile: Option<String>,
+    /// Base URL of a Prometheus Pushgateway (`http://pushgateway:9091`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushgateway: Option<String>,
+    /// The `job` label of the push (default `carbonstat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 /// `report:` — the bulletin's language and, optionally, a bureau's own

@@ -28,6 +28,8 @@ pub enum TextEncoding {
 pub(crate) struct Utf8Scan {
     /// Offset of the first byte that is not UTF-8, if any.
     pub first_invalid: Option<u64>,
+    /// Offset of the first NUL byte, if any: no text CSV has one.
+    pub first_nul: Option<u64>,
 }
 
 /// Incremental UTF-8 validation over chunks (a sequence may span chunks).
@@ -36,10 +38,19 @@ pub(crate) struct Utf8Validator {
     pending: Vec<u8>,
     offset: u64,
     first_invalid: Option<u64>,
+    /// Bytes seen so far (the NUL search's own offset).
+    seen: u64,
+    first_nul: Option<u64>,
 }
 
 impl Utf8Validator {
     pub(crate) fn update(&mut self, chunk: &[u8]) {
+        if self.first_nul.is_none()
+            && let Some(i) = memchr::memchr(0, chunk)
+        {
+            self.first_nul = Some(self.seen + i as u64);
+        }
+        self.seen += chunk.len() as u64;
         if self.first_invalid.is_some() {
             return;
         }
@@ -75,6 +86,7 @@ impl Utf8Validator {
             first_invalid: self
                 .first_invalid
                 .or((!self.pending.is_empty()).then_some(self.offset)),
+            first_nul: self.first_nul,
         }
     }
 }
@@ -121,6 +133,17 @@ pub(crate) fn resolve_encoding(
     wanted: Encoding,
     utf8: Utf8Scan,
 ) -> Result<TextEncoding> {
+    if let Some(at) = utf8.first_nul {
+        return Err(file_error(
+            spec,
+            &file.path,
+            format!(
+                "byte offset {at} is a NUL byte, which no UTF-8 or GB18030 CSV has: the file is UTF-16 \
+                 (Excel's \"Unicode text\": save it as \"CSV UTF-8\" instead), binary, or was cut off \
+                 or padded by a crash of the system that wrote it; export it again"
+            ),
+        ));
+    }
     let gb = || {
         gb18030_first_invalid(&file.local)
             .map_err(|e| file_error(spec, &file.path, format!("cannot read: {e}")))

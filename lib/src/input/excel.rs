@@ -91,7 +91,7 @@ pub(crate) fn choose_sheet(
 /// sheet's declared (or damaged) dimensions.
 pub(crate) fn read_xlsx(file: &InputFile) -> std::result::Result<Sheet, String> {
     let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&file.local)
-        .map_err(|e| format!("not a readable Excel workbook: {e}"))?;
+        .map_err(|e| format!("not a readable Excel workbook ({e}): a download or copy cut off, or not a workbook at all (an error page saved as .xlsx); export it again"))?;
     let name = choose_sheet(&wb.sheet_names(), &file.options.sheet)?;
     let mut reader = wb
         .worksheet_cells_reader(&name)
@@ -236,7 +236,7 @@ pub(crate) fn read_xls(file: &InputFile) -> std::result::Result<Sheet, String> {
         cfb_precheck(&bytes)?;
     }
     let mut wb = calamine::open_workbook_auto(&file.local)
-        .map_err(|e| format!("not a readable Excel workbook: {e}"))?;
+        .map_err(|e| format!("not a readable Excel workbook ({e}): a download or copy cut off, or not a workbook at all (an error page saved as .xlsx); export it again"))?;
     let name = choose_sheet(&wb.sheet_names(), &file.options.sheet)?;
     let range = wb
         .worksheet_range(&name)

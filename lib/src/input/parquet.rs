@@ -39,7 +39,7 @@ pub(crate) fn parquet_header(spec: InputSpec, f: &InputFile) -> Result<Vec<Strin
     let file =
         File::open(&f.local).map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| file_error(spec, &f.path, format!("not a readable Parquet file: {e}")))?;
+        .map_err(|e| file_error(spec, &f.path, format!("not a readable Parquet file ({e}): a copy cut off, or not Parquet at all; copy or export it again")))?;
     Ok(builder
         .schema()
         .fields()
@@ -55,7 +55,15 @@ impl ParquetBatches {
         use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
         let file = File::open(&f.local)
             .map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
-        let unreadable = |e| file_error(spec, &f.path, format!("not a readable Parquet file: {e}"));
+        let unreadable = |e| {
+            file_error(
+                spec,
+                &f.path,
+                format!(
+                    "not a readable Parquet file ({e}): a copy cut off, or not Parquet at all; copy or export it again"
+                ),
+            )
+        };
         // text columns are decoded straight into string views
         let meta =
             ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(unreadable)?;

@@ -98,6 +98,13 @@ fn utf8_validation_across_chunks() {
         Some(2),
         "a truncated last character"
     );
+    // a NUL byte in the second chunk: offset 3 + 2 = 5 (NUL is valid UTF-8)
+    let mut v = Utf8Validator::default();
+    v.update(b"a,b");
+    v.update(b"\nc\0\0");
+    let scan = v.finish();
+    assert_eq!(scan.first_nul, Some(5));
+    assert_eq!(scan.first_invalid, None);
 }
 
 /// What the CSV reader makes of a file: (line, every contract column,

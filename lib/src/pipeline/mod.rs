@@ -24,7 +24,9 @@ use crate::pipeline::prepare::engine_record;
 use crate::pipeline::readback::summary;
 use crate::publish::lock::Lock;
 use crate::publish::manifest::{ConfigRecord, FactorSetRecord, MANIFEST_VERSION, Manifest};
-use crate::publish::{FaultPoint, OutputStore, STAGING_PREFIX, commit, fault_point, write_all};
+use crate::publish::{
+    FaultPoint, OutputStore, STAGING_PREFIX, collect_garbage, commit, fault_point, write_all,
+};
 
 /// What a finished run tells its caller.
 #[derive(Debug)]
@@ -116,6 +118,7 @@ pub(crate) async fn run_locked(
         let fp = id.fingerprint(&factors, &inputs);
         if fp == m.fingerprint && outputs_present(out, m).await? {
             tracing::info!(run_id = %m.run_id, fingerprint = %fp, "up to date: inputs, factor set, config and program are those of the published run");
+            collect_garbage(out, m).await?;
             return Ok(RunOutcome::UpToDate {
                 manifest: Box::new(m.clone()),
                 output: out.url().to_string(),
@@ -132,6 +135,7 @@ pub(crate) async fn run_locked(
         && outputs_present(out, m).await?
     {
         tracing::info!(run_id = %m.run_id, fingerprint = %fp, "up to date: the inputs' content is that of the published run");
+        collect_garbage(out, m).await?;
         return Ok(RunOutcome::UpToDate {
             manifest: Box::new(m.clone()),
             output: out.url().to_string(),

@@ -32,16 +32,20 @@ pub enum FaultPoint {
     MidCommit,
     /// Every file is in place, `manifest.json` is not yet replaced.
     BeforeManifest,
+    /// `manifest.json` is replaced (the run is published); the files it no
+    /// longer names are not yet removed.
+    AfterManifest,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 6] = [
+    pub const ALL: [FaultPoint; 7] = [
         FaultPoint::AfterLock,
         FaultPoint::AfterIngest,
         FaultPoint::MidWrite,
         FaultPoint::BeforeCommit,
         FaultPoint::MidCommit,
         FaultPoint::BeforeManifest,
+        FaultPoint::AfterManifest,
     ];
 
     /// The name the environment variable uses.
@@ -53,6 +57,7 @@ impl FaultPoint {
             FaultPoint::BeforeCommit => "before_commit",
             FaultPoint::MidCommit => "mid_commit",
             FaultPoint::BeforeManifest => "before_manifest",
+            FaultPoint::AfterManifest => "after_manifest",
         }
     }
 
@@ -171,7 +176,7 @@ mod tests {
         assert!(e.contains("'mid_wirte' is not a fault point"), "{e}");
         assert!(
             e.contains(
-                "after_lock, after_ingest, mid_write, before_commit, mid_commit, before_manifest"
+                "after_lock, after_ingest, mid_write, before_commit, mid_commit, before_manifest, after_manifest"
             ),
             "{e}"
         );

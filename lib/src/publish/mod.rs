@@ -122,12 +122,36 @@ impl OutputStore {
         Ok(out)
     }
 
+    /// Move a staged file to its final name, replacing what is there.
     pub(crate) async fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.loc
-            .store
-            .rename(&self.loc.join(from), &self.loc.join(to))
-            .await
-            .map_err(|e| self.err(from, e))
+        let (src, dst) = (self.loc.join(from), self.loc.join(to));
+        match self.loc.store.rename(&src, &dst).await {
+            Ok(()) => Ok(()),
+            // GCS in object_store 0.13.2 refuses to copy over an existing
+            // object: its overwriting copy sends `x-goog-if-generation-match: 0`
+            // (apache/arrow-rs-object-store#712). The final name is there when
+            // an identical run is published again (the name is the run's
+            // fingerprint: the same bytes). Replace it with a plain put.
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
+                let bytes = self
+                    .loc
+                    .store
+                    .get(&src)
+                    .await
+                    .map_err(|e| self.err(from, e))?
+                    .bytes()
+                    .await
+                    .map_err(|e| self.err(from, e))?;
+                self.loc
+                    .store
+                    .put(&dst, PutPayload::from(bytes))
+                    .await
+                    .map_err(|e| self.err(to, e))?;
+                self.delete(from).await
+            }
+            Err(e) => Err(self.err(from, e)),
+        }
     }
 
     pub(crate) async fn delete(&self, path: &str) -> Result<()> {
@@ -224,11 +248,14 @@ pub(crate) async fn commit(
         .await?;
     }
     tracing::info!(run_id = %run_id, "manifest.json replaced: the run is published");
+    fault_point(FaultPoint::AfterManifest).await?;
     collect_garbage(out, manifest).await
 }
 
-/// Remove files under `reports/` that `manifest` does not name, and all of
-/// `_staging/` (only ever called while holding the lock).
+/// Remove files under `reports/` and `bulletin/` that `manifest` does not
+/// name, and all of `_staging/` (only ever called while holding the lock):
+/// after a commit, and by a run that finds the published run up to date (what
+/// a run killed after its commit, or during its staging, left behind).
 pub(crate) async fn collect_garbage(out: &OutputStore, manifest: &Manifest) -> Result<()> {
     let keep: BTreeSet<&str> = manifest.outputs.iter().map(|f| f.path.as_str()).collect();
     let mut removed = 0usize;
@@ -251,4 +278,127 @@ pub(crate) async fn collect_garbage(out: &OutputStore, manifest: &Manifest) -> R
         tracing::info!(files = removed, "removed files no manifest names");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::path::Path;
+    use object_store::{
+        CopyMode, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
+        ObjectStore, PutMultipartOptions, PutOptions, PutResult,
+    };
+
+    use super::*;
+    use crate::store::Storage;
+
+    /// An in-memory store whose overwriting copy fails when the destination
+    /// exists, as object_store 0.13.2's GCS client does.
+    #[derive(Debug, Default)]
+    struct GcsCopy(InMemory);
+
+    impl std::fmt::Display for GcsCopy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("GcsCopy")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for GcsCopy {
+        async fn put_opts(
+            &self,
+            p: &Path,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.0.put_opts(p, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            p: &Path,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.0.put_multipart_opts(p, opts).await
+        }
+        async fn get_opts(&self, p: &Path, o: GetOptions) -> object_store::Result<GetResult> {
+            self.0.get_opts(p, o).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.0.delete_stream(locations)
+        }
+        fn list(
+            &self,
+            prefix: Option<&Path>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.0.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&Path>,
+        ) -> object_store::Result<ListResult> {
+            self.0.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &Path,
+            to: &Path,
+            o: CopyOptions,
+        ) -> object_store::Result<()> {
+            if matches!(o.mode, CopyMode::Overwrite) && self.0.head(to).await.is_ok() {
+                return Err(object_store::Error::AlreadyExists {
+                    path: to.to_string(),
+                    source: "412 Precondition Failed (if-generation-match: 0)".into(),
+                });
+            }
+            self.0.copy_opts(from, to, o).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_staged_file_replaces_its_twin_on_a_store_that_will_not_copy_over_it() {
+        let mut loc = Location::parse(
+            std::path::Path::new("/"),
+            "memory:///rename-test",
+            &Storage::default(),
+        )
+        .unwrap();
+        loc.store = Arc::new(GcsCopy::default());
+        let out = OutputStore { loc };
+        out.put("reports/a/part-1.parquet", b"published".to_vec())
+            .await
+            .unwrap();
+        out.put(
+            "_staging/r2/reports/a/part-1.parquet",
+            b"published".to_vec(),
+        )
+        .await
+        .unwrap();
+        out.rename(
+            "_staging/r2/reports/a/part-1.parquet",
+            "reports/a/part-1.parquet",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            out.get("reports/a/part-1.parquet")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(&b"published"[..])
+        );
+        assert_eq!(out.list("_staging").await.unwrap(), Vec::<String>::new());
+        // and a plain move where nothing is in the way
+        out.put("_staging/r3/x", b"new".to_vec()).await.unwrap();
+        out.rename("_staging/r3/x", "reports/x").await.unwrap();
+        assert_eq!(
+            out.get("reports/x").await.unwrap().as_deref(),
+            Some(&b"new"[..])
+        );
+    }
 }
