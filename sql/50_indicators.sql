@@ -243,12 +243,23 @@ i AS (
         -- lookup: no hash join (the statement stays small under a tight memory limit)
         coalesce(CAST(get_field(lookup('region_budget', e.region_code, e.year), 'co2_process_t') AS DOUBLE), 0) AS co2_process_t,
         coalesce(CAST(get_field(lookup('region_budget', e.region_code, e.year), 'sink_t') AS DOUBLE), 0) AS sink_t,
-        -- key energy-using units reporting in the region (region_key_units, 47_groups.sql)
-        coalesce(get_field(lookup('region_key_units', e.region_code, e.year), 'key_energy_units'), 0) AS key_energy_units,
-        coalesce(CAST(get_field(lookup('region_key_units', e.region_code, e.year), 'key_units_tce_equivalent') AS DOUBLE), 0)
+        -- key energy-using units reporting in the region (region_key_units,
+        -- 47_groups.sql); NULL (not known, rather than none) where nothing
+        -- defines a key unit: no key_energy_unit criterion in the factor set
+        -- and no key_units group
+        CASE WHEN ku.defined THEN
+            coalesce(get_field(lookup('region_key_units', e.region_code, e.year), 'key_energy_units'), 0)
+        END AS key_energy_units,
+        CASE WHEN ku.defined THEN
+            coalesce(CAST(get_field(lookup('region_key_units', e.region_code, e.year), 'key_units_tce_equivalent') AS DOUBLE), 0)
             / nullif(coalesce(CAST(get_field(lookup('region_key_units', e.region_code, e.year), 'reporters_tce_equivalent') AS DOUBLE),
-                e.energy_tce_equivalent), 0) AS key_units_energy_share
+                e.energy_tce_equivalent), 0)
+        END AS key_units_energy_share
     FROM e
+    CROSS JOIN (
+        SELECT (SELECT count(*) FROM criterion WHERE criterion = 'key_energy_unit')
+             + (SELECT count(*) FROM groups_ok WHERE kind = 'key_units') > 0 AS defined
+    ) ku
     JOIN regions_ok rg ON rg.region_code = e.region_code
     LEFT JOIN gdp_ok g ON g.region_code = e.region_code AND g.year = e.year
     LEFT JOIN gdp_const gc ON gc.region_code = e.region_code AND gc.year = e.year

@@ -647,6 +647,17 @@ fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
         4,
         "two intensity charts, the mix, the sectors"
     );
+    // the overview lists the groups in their latest year: the sample's park
+    // fails both pilot criteria in 2025 (group_indicators: 1.154 t CO2 per
+    // tce against ≤ 0.3; clean energy 7.7 % of consumption against ≥ 90 %)
+    let index = std::fs::read_to_string(p.path(&format!("out/bulletin/{f}/index.html"))).unwrap();
+    for shown in [
+        "零碳园区",
+        "1.154 <span class=\"check check-fail\">≤ 0.3 未达标</span>",
+        "7.7 % <span class=\"check check-fail\">≥ 90.0 % 未达标</span>",
+    ] {
+        assert!(index.contains(shown), "{shown} not in {index}");
+    }
     // rendered again from the manifest: the same bytes
     let out = p.run(&[
         "--quiet",

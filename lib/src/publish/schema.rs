@@ -399,13 +399,13 @@ pub(crate) const REGION_INDICATORS: Dataset = Dataset {
             "key_energy_units",
             Int,
             "count",
-            "Key energy-using units (重点用能单位) with records in the region: ≥ the factor set's key_energy_unit threshold (10 000 tce at equivalent value in cn-2026) or listed in a key_units group",
+            "Key energy-using units (重点用能单位) with records in the region: ≥ the factor set's key_energy_unit threshold (10 000 tce at equivalent value in cn-2026) or listed in a key_units group. NULL when nothing defines a key unit (a factor set without the criterion and no key_units group): not known, rather than none",
         ),
         col(
             "key_units_energy_share",
             Float,
             "fraction",
-            "The key units' energy / the sum of every reporter's energy floored at 0 (both at equivalent value): a wind farm that supplies more than it consumes counts 0, so the share stays within 0-1",
+            "The key units' energy / the sum of every reporter's energy floored at 0 (both at equivalent value): a wind farm that supplies more than it consumes counts 0, so the share stays within 0-1. NULL with `key_energy_units`",
         ),
         col(
             "records",

@@ -164,6 +164,35 @@ fn labels(lang: Language) -> BTreeMap<&'static str, &'static str> {
         ("per_gdp", pick("每万元", "per 10^4 yuan")),
         ("no_data", pick("无数据", "no data")),
         ("year", pick("年份", "year")),
+        (
+            "groups",
+            pick("重点管理对象（最新年份）", "Groups (latest year)"),
+        ),
+        (
+            "groups_note",
+            pick(
+                "成员：有数据/在册；单位能耗碳排放：能源活动二氧化碳/综合能耗（等价值），绿证绿电按零排放计（发改环资〔2025〕910号）；清洁能源消费占比按消费计。",
+                "members: reporting/in force; t CO2/tce: energy CO2 per tce at equivalent value, certified green power at zero (发改环资〔2025〕910号); the clean share is of consumption.",
+            ),
+        ),
+        ("group", pick("名称", "group")),
+        ("kind", pick("类别", "kind")),
+        ("members", pick("成员", "members")),
+        (
+            "energy_wan_tce",
+            pick("综合能耗（万吨标准煤）", "energy (10^4 tce)"),
+        ),
+        (
+            "co2_per_tce",
+            pick("单位能耗碳排放（吨CO2/吨标准煤）", "t CO2 / tce"),
+        ),
+        (
+            "clean_share",
+            pick("清洁能源消费占比", "clean energy share"),
+        ),
+        ("green_share", pick("绿电占比", "green power share")),
+        ("pass", pick("达标", "met")),
+        ("fail", pick("未达标", "not met")),
     ])
 }
 
@@ -280,6 +309,58 @@ struct Data {
     inputs: Vec<(String, i64, i64, i64)>,
     rejects: Vec<(String, String, i64)>,
     factor_set: String,
+    groups: Vec<crate::pipeline::GroupSummaryRow>,
+}
+
+/// A group in its latest year, as the overview shows it (text already
+/// formatted for the language).
+#[derive(Debug, Serialize)]
+struct GroupTile {
+    id: String,
+    name: String,
+    kind: String,
+    year: i32,
+    members: String,
+    energy: String,
+    co2_per_tce: String,
+    co2_limit: String,
+    co2_check: String,
+    clean_share: String,
+    clean_min: String,
+    clean_check: String,
+    green_share: String,
+}
+
+fn group_tile(lang: Language, g: &crate::pipeline::GroupSummaryRow) -> GroupTile {
+    let zh = lang == Language::Zh;
+    let percent = |v: f64| format!("{:.1} %", v * 100.0);
+    let share = |v: Option<f64>| v.map_or(String::new(), percent);
+    GroupTile {
+        id: g.group_id.clone(),
+        name: g.group_name.clone(),
+        kind: match (g.kind.as_str(), zh) {
+            ("zero_carbon_park", true) => "零碳园区".into(),
+            ("zero_carbon_park", false) => "zero-carbon park".into(),
+            ("key_units", true) => "重点用能单位名录".into(),
+            ("key_units", false) => "key energy-using units".into(),
+            ("custom", true) => "自定义".into(),
+            (other, _) => other.to_string(),
+        },
+        year: g.year,
+        members: format!("{}/{}", g.members_reporting, g.members),
+        energy: wan(g.energy_tce_equivalent),
+        co2_per_tce: g.co2_per_tce.map_or(String::new(), |v| format!("{v:.3}")),
+        co2_limit: g
+            .co2_per_tce_limit
+            .map_or(String::new(), |v| format!("≤ {v}")),
+        co2_check: g.co2_per_tce_check.clone(),
+        clean_share: share(g.clean_energy_share),
+        clean_min: g
+            .clean_energy_share_min
+            .map_or(String::new(), |v| format!("≥ {}", percent(v))),
+        clean_check: g.clean_energy_share_check.clone(),
+        green_share: share(g.green_power_share),
+    }
 }
 
 async fn load(ctx: &SessionContext) -> Result<Data> {
@@ -394,6 +475,7 @@ async fn load(ctx: &SessionContext) -> Result<Data> {
             rejects.push((input[r].clone(), rule[r].clone(), n[r].unwrap_or_default()));
         }
     }
+    let groups = crate::pipeline::readback::group_summary(ctx).await?;
     Ok(Data {
         regions,
         targets,
@@ -401,6 +483,7 @@ async fn load(ctx: &SessionContext) -> Result<Data> {
         inputs,
         rejects,
         factor_set,
+        groups,
     })
 }
 
@@ -512,6 +595,7 @@ pub async fn render(
                 inputs => &data.inputs,
                 rejects => &data.rejects,
                 tiles => &tiles,
+                groups => &data.groups.iter().map(|g| group_tile(opts.language, g)).collect::<Vec<_>>(),
             })
         })
         .map_err(|e| render_err("index.html", e))?;
