@@ -17,6 +17,13 @@ use carbonstat::publish::Manifest;
 
 const LAST_SUCCESS: &str = "carbonstat_last_success_timestamp_seconds";
 
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as f64)
+        .unwrap_or_default()
+}
+
 /// The last success recorded in an existing textfile.
 fn previous_success(path: &Path) -> Option<f64> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -118,10 +125,7 @@ pub(crate) fn write_textfile(
     result: &carbonstat::Result<Manifest>,
     duration: Duration,
 ) -> std::io::Result<()> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as f64)
-        .unwrap_or_default();
+    let now = unix_now();
     let text = render(result, duration, now, previous_success(path));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -157,10 +161,7 @@ pub(crate) fn push(
     duration: Duration,
 ) -> Result<(), String> {
     let url = push_url(gateway, job)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as f64)
-        .unwrap_or_default();
+    let now = unix_now();
     // no previous success: the gateway keeps the one it has
     let body = render(result, duration, now, None);
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -189,22 +189,14 @@ fn a_full_disk_while_staging_leaves_the_published_run_whole() {
         .iter()
         .map(|f| f["path"].as_str().unwrap().to_string())
         .collect();
-    let mut found = std::collections::BTreeSet::new();
-    let mut stack = vec![p.path("final")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(p.path("final")).unwrap();
-                let rel = rel.to_string_lossy().to_string();
-                if rel.starts_with("reports/") || rel.starts_with("bulletin/") {
-                    found.insert(rel);
-                }
-            }
-        }
-    }
+    let found: std::collections::BTreeSet<String> = files_under(&p.path("final"))
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(p.path("final")).unwrap();
+            rel.to_string_lossy().to_string()
+        })
+        .filter(|rel| rel.starts_with("reports/") || rel.starts_with("bulletin/"))
+        .collect();
     assert_eq!(found, named, "the third run left only its own files");
     assert!(!p.path("final/_staging").exists());
 }

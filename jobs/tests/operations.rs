@@ -198,20 +198,7 @@ fn a_run_whose_lock_was_taken_over_publishes_nothing() {
     // (with the default lock_ttl of 10 min the heartbeat renews only every
     // minute: the check before manifest.json is what catches it)
     let run = spawn_run(&p, "before_manifest:4000");
-    let reports = |p: &Project| {
-        let mut n = 0;
-        let mut stack = vec![p.path("out/reports")];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                if e.path().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    n += 1;
-                }
-            }
-        }
-        n
-    };
+    let reports = |p: &Project| files_under(&p.path("out/reports")).len();
     let before = reports(&p);
     wait_for("the commit to start", Duration::from_secs(60), || {
         reports(&p) > before

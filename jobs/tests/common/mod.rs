@@ -274,27 +274,37 @@ pub fn assert_no_strays(p: &Project) {
         .iter()
         .map(|f| format!("out/{}", f["path"].as_str().unwrap()))
         .collect();
-    let mut found = BTreeSet::new();
-    let mut stack = vec![p.path("out/reports"), p.path("out/bulletin")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.insert(
-                    path.strip_prefix(p.dir.path())
-                        .unwrap()
-                        .to_string_lossy()
-                        .to_string(),
-                );
-            }
-        }
-    }
+    let found: BTreeSet<String> = [p.path("out/reports"), p.path("out/bulletin")]
+        .iter()
+        .flat_map(|d| files_under(d))
+        .map(|f| {
+            f.strip_prefix(p.dir.path())
+                .unwrap()
+                .to_string_lossy()
+                .to_string()
+        })
+        .collect();
     assert_eq!(
         found, named,
         "files under reports/ or bulletin/ that the manifest does not name (or the reverse)"
     );
     assert!(!p.path("out/_staging").exists(), "staging left behind");
     assert!(!p.path("out/_lock.json").exists(), "lock left behind");
+}
+
+/// Every file below `dir`, at any depth (none if `dir` does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }

@@ -29,28 +29,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 30
+def start_server(name, argv, port, timeout=30, cwd=None):
+    """Start a server that listens on 127.0.0.1:`port` and wait until it
+    accepts connections; the caller stops it with `stop_server`."""
+    server = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
+            return server
         except OSError:
             if time.time() > deadline or server.poll() is not None:
                 server.kill()
-                pytest.fail("moto_server did not start")
+                pytest.fail(f"{name} did not start")
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
+
+
+def stop_server(server):
     server.terminate()
     server.wait(timeout=10)
 
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    port = free_port()
+    server = start_server("moto_server", [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1",
+                                          "-p", str(port)], port)
+    yield f"http://127.0.0.1:{port}"
+    stop_server(server)
 
 
 
@@ -69,22 +75,9 @@ def azurite_endpoint():
     port = free_port()
     # in memory: nothing is written, but Azurite wants a working directory
     workdir = tempfile.mkdtemp(prefix="azurite-")
-    server = subprocess.Popen(
-        [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
-         "--disableTelemetry", "--skipApiVersionCheck", "--silent"],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.time() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("azurite-blob did not start")
-            time.sleep(0.1)
+    server = start_server("azurite-blob", [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", str(port),
+                                           "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck",
+                                           "--silent"], port, timeout=60, cwd=workdir)
     yield f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
-    server.terminate()
-    server.wait(timeout=10)
+    stop_server(server)
     os.rmdir(workdir) if not os.listdir(workdir) else None

@@ -2,14 +2,14 @@
 metrics to a real Prometheus Pushgateway (Debian's prometheus-pushgateway,
 started here on 127.0.0.1 and stopped), a failed run too, and the gateway keeps
 the time of the last success."""
+import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
-from conftest import CARBONSTAT, ROOT, free_port
+from conftest import CARBONSTAT, ROOT, free_port, start_server, stop_server
 
 GATEWAY = shutil.which("prometheus-pushgateway")
 
@@ -19,23 +19,19 @@ def gateway(tmp_path):
     if GATEWAY is None:
         pytest.fail("prometheus-pushgateway is missing: `make test` installs it with apt")
     port = free_port()
-    server = subprocess.Popen(
-        [GATEWAY, f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.time() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("prometheus-pushgateway did not start")
-            time.sleep(0.1)
+    server = start_server("prometheus-pushgateway", [GATEWAY, f"--web.listen-address=127.0.0.1:{port}"], port)
     yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
+    stop_server(server)
+
+
+def sample_config(tmp_path, metrics):
+    """The sample's pipeline.yaml with absolute paths, the output in tmp_path
+    and `metrics` (YAML lines) added."""
+    base = ROOT / "data-samples"
+    text = (base / "pipeline.yaml").read_text(encoding="utf-8")
+    text = text.replace("data/", f"{base}/data/").replace("../factors/", f"{ROOT}/factors/")
+    text = text.replace("output: ../out", f"output: {tmp_path}/out")
+    return text + "metrics:\n" + metrics
 
 
 def scrape(gateway):
@@ -58,13 +54,8 @@ def one(metrics, name, **labels):
 
 
 def test_a_run_pushes_its_metrics_and_a_failure_keeps_the_last_success(gateway, tmp_path):
-    sample = (ROOT / "data-samples" / "pipeline.yaml").read_text(encoding="utf-8")
     config = tmp_path / "pipeline.yaml"
-    base = ROOT / "data-samples"
-    # the sample's paths are relative to data-samples/: make them absolute
-    text = sample.replace("data/", f"{base}/data/").replace("../factors/", f"{ROOT}/factors/")
-    text = text.replace("output: ../out", f"output: {tmp_path}/out")
-    text += f"metrics:\n  pushgateway: {gateway}\n  job: carbonstat-nightly\n"
+    text = sample_config(tmp_path, f"  pushgateway: {gateway}\n  job: carbonstat-nightly\n")
     config.write_text(text, encoding="utf-8")
     ok = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(config), "--no-summary"],
                         capture_output=True, text=True, timeout=300)
@@ -76,7 +67,6 @@ def test_a_run_pushes_its_metrics_and_a_failure_keeps_the_last_success(gateway, 
     assert one(m, "carbonstat_last_run_timestamp_seconds", job="carbonstat-nightly") == success
     # the sample: 66 published files; energy rows as the manifest counts them
     assert one(m, "carbonstat_published_files", job="carbonstat-nightly") == 66
-    import json
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     energy = next(t for t in manifest["input_totals"] if t["input"] == "energy")
     assert one(m, "carbonstat_rows_read_total", job="carbonstat-nightly", input="energy") == energy["rows_read"]
@@ -84,7 +74,7 @@ def test_a_run_pushes_its_metrics_and_a_failure_keeps_the_last_success(gateway, 
     # a failing run (an input that is not there: exit 2) pushes its exit code
     # and run time; the gateway keeps the last success and the row counts
     time.sleep(1.1)
-    config.write_text(text.replace(f"{base}/data/gdp.csv", f"{base}/data/no-such-gdp.csv"), encoding="utf-8")
+    config.write_text(text.replace("/data/gdp.csv", "/data/no-such-gdp.csv"), encoding="utf-8")
     failed = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(config), "--no-summary"],
                             capture_output=True, text=True, timeout=300)
     assert failed.returncode == 2, failed.stderr
@@ -96,11 +86,7 @@ def test_a_run_pushes_its_metrics_and_a_failure_keeps_the_last_success(gateway, 
 
 
 def test_a_gateway_that_is_down_does_not_fail_the_run(tmp_path):
-    sample = (ROOT / "data-samples" / "pipeline.yaml").read_text(encoding="utf-8")
-    base = ROOT / "data-samples"
-    text = sample.replace("data/", f"{base}/data/").replace("../factors/", f"{ROOT}/factors/")
-    text = text.replace("output: ../out", f"output: {tmp_path}/out")
-    text += f"metrics:\n  pushgateway: http://127.0.0.1:{free_port()}\n"
+    text = sample_config(tmp_path, f"  pushgateway: http://127.0.0.1:{free_port()}\n")
     config = tmp_path / "pipeline.yaml"
     config.write_text(text, encoding="utf-8")
     r = subprocess.run([CARBONSTAT, "run", "--config", str(config), "--no-summary"],

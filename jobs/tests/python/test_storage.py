@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pyarrow.parquet as pq
 import pytest
-from conftest import AZURITE_ACCOUNT, AZURITE_KEY, CARBONSTAT, CREDENTIALS, ROOT, free_port
+from conftest import AZURITE_ACCOUNT, AZURITE_KEY, CARBONSTAT, CREDENTIALS, ROOT, free_port, start_server, stop_server
 
 SAMPLE = ROOT / "data-samples" / "data"
 FACTORS = ROOT / "factors" / "cn-2026"
@@ -506,14 +506,12 @@ def test_gcs_inputs_and_factor_set_through_a_private_endpoint(tmp_path):
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(_get_binary_path()), "-scheme", "http", "-backend", "memory",
-         "-host", "127.0.0.1", "-port", str(port), "-external-url", base,
-         # the XML API (object_store's) is served for the host named here
-         "-public-host", f"127.0.0.1:{port}", "-log-level", "error"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server("fake-gcs-server", [
+        str(_get_binary_path()), "-scheme", "http", "-backend", "memory",
+        "-host", "127.0.0.1", "-port", str(port), "-external-url", base,
+        # the XML API (object_store's) is served for the host named here
+        "-public-host", f"127.0.0.1:{port}", "-log-level", "error"], port)
     try:
-        wait_for("fake-gcs-server", lambda: _answers(f"{base}/storage/v1/b"), timeout=30)
         bucket = f"carbonstat-{uuid.uuid4().hex[:12]}"
         urlopen(Request(f"{base}/storage/v1/b", data=json.dumps({"name": bucket}).encode(),
                         headers={"content-type": "application/json"}, method="POST"), timeout=10)
@@ -570,14 +568,5 @@ storage:
         assert again.returncode == 0, again.stderr
         assert again.stdout.startswith("up to date"), again.stdout
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_server(server)
 
-
-def _answers(url):
-    from urllib.request import urlopen
-
-    try:
-        return urlopen(url, timeout=1).status == 200
-    except OSError:
-        return False

@@ -246,17 +246,18 @@ async fn renew(
     ttl: Duration,
 ) -> std::result::Result<(), NotRenewed> {
     let unreachable = |e: Error| NotRenewed::Unreachable(e.to_string());
-    let Some(seen) = read_current(loc).await.map_err(unreachable)? else {
-        return Err(NotRenewed::Lost(format!(
+    let removed = || {
+        NotRenewed::Lost(format!(
             "{} was removed while this run held it",
             loc.show(&loc.join(LOCK_FILE))
-        )));
+        ))
+    };
+    let taken = |other: &Holder| NotRenewed::Lost(format!("another run took it over ({other})"));
+    let Some(seen) = read_current(loc).await.map_err(unreachable)? else {
+        return Err(removed());
     };
     if seen.holder.token != me.token {
-        return Err(NotRenewed::Lost(format!(
-            "another run took it over ({})",
-            seen.holder
-        )));
+        return Err(taken(&seen.holder));
     }
     let mut next = me.clone();
     next.renew(chrono::Utc::now(), ttl);
@@ -266,14 +267,8 @@ async fn renew(
             Ok(())
         }
         Written::Conflict => match read_current(loc).await {
-            Ok(Some(now)) if now.holder.token != me.token => Err(NotRenewed::Lost(format!(
-                "another run took it over ({})",
-                now.holder
-            ))),
-            Ok(None) => Err(NotRenewed::Lost(format!(
-                "{} was removed while this run held it",
-                loc.show(&loc.join(LOCK_FILE))
-            ))),
+            Ok(Some(now)) if now.holder.token != me.token => Err(taken(&now.holder)),
+            Ok(None) => Err(removed()),
             Ok(Some(_)) => Err(NotRenewed::Unreachable(
                 "the lock changed while it was renewed".into(),
             )),

@@ -134,20 +134,13 @@ impl OutputStore {
             // fingerprint: the same bytes). Replace it with a plain put.
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => {
-                let bytes = self
-                    .loc
-                    .store
-                    .get(&src)
-                    .await
-                    .map_err(|e| self.err(from, e))?
-                    .bytes()
-                    .await
-                    .map_err(|e| self.err(from, e))?;
-                self.loc
-                    .store
-                    .put(&dst, PutPayload::from(bytes))
-                    .await
-                    .map_err(|e| self.err(to, e))?;
+                let Some(bytes) = self.get(from).await? else {
+                    return Err(Error::Output {
+                        url: format!("{}/{from}", self.loc.display),
+                        message: "the staged file is gone".into(),
+                    });
+                };
+                self.put(to, bytes).await?;
                 self.delete(from).await
             }
             Err(e) => Err(self.err(from, e)),
