@@ -248,8 +248,8 @@ WITH c AS (
     FROM (SELECT n.*, lookup('region_lookup', n.region_code) AS region_found FROM records_norm n) n
 )
 -- The parsed values, and the row as written for rejected rows
--- (records_norm.raw_record, 10_normalize.sql).
+-- (records_norm.written, 10_normalize.sql; the CASE picks only those rows).
 SELECT input, source_file, source_line, enterprise_id, enterprise_name, region_code,
     sector_code, year, month, energy_code, use, flow, quantity, unit, row_reject,
-    CASE WHEN row_reject IS NOT NULL THEN raw_record END AS row_raw_record
+    CASE WHEN row_reject IS NOT NULL THEN written END AS row_written
 FROM c;

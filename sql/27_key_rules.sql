@@ -10,7 +10,7 @@
 --         23_group_inputs.sql), row_amounts,
 --         record_key_sums (25_amounts.sql), records_norm (10_normalize.sql).
 -- Writes: record_key_conflicts, record_key_rows, record_key_rejects (tables),
---         records_checked, rejects, input_counts (views).
+--         record_rejects, records_checked, rejects, input_counts (views).
 
 CREATE OR REPLACE TABLE record_key_conflicts AS
 SELECT input, coalesce(enterprise_id, '') AS enterprise_key, region_code, sector_code, year,
@@ -55,33 +55,47 @@ FROM in_conflict;
 -- The rows the key checks reject, each with the row as written, read again
 -- from the input (the engine skips that read when no key conflicts).
 CREATE OR REPLACE TABLE record_key_rejects AS
-SELECT k.input, k.source_file, k.source_line, k.year, k.key_reject, w.raw_record AS key_raw_record
+SELECT k.input, k.source_file, k.source_line, k.year, k.key_reject, w.written AS key_written
 FROM (SELECT * FROM record_key_rows WHERE key_reject IS NOT NULL) k
 JOIN records_norm w ON w.input = k.input AND w.source_file = k.source_file AND w.source_line = k.source_line;
 
--- Every raw record once, with its reject (NULL when accepted). (The columns of the two tables
--- have their own names: DataFusion 55's get_field extraction confuses an alias
--- with an input column of the same name.)
+-- Every rejected record, by a row rule or by the key checks (never both),
+-- with the row as written spelled as one text: `column=value` in the input's
+-- column order, joined by '; ' (a sector_energy row has no enterprise and no
+-- month: concat_ws skips the NULLs). Only the rejected rows are spelled.
+CREATE OR REPLACE VIEW record_rejects AS
+SELECT input, source_file, source_line, year, reject,
+    concat_ws('; ',
+        CASE WHEN input = 'energy' THEN concat('enterprise_id=', get_field(rw, 'enterprise_id')) END,
+        CASE WHEN input = 'energy' THEN concat('enterprise_name=', get_field(rw, 'enterprise_name')) END,
+        concat('region_code=', get_field(rw, 'region_code')), concat('sector_code=', get_field(rw, 'sector_code')),
+        concat('year=', get_field(rw, 'year')),
+        CASE WHEN input = 'energy' THEN concat('month=', get_field(rw, 'month')) END,
+        concat('energy_code=', get_field(rw, 'energy_code')),
+        concat('use=', get_field(rw, 'use')), concat('flow=', get_field(rw, 'flow')),
+        concat('quantity=', get_field(rw, 'quantity')), concat('unit=', get_field(rw, 'unit'))) AS raw_record
+FROM (
+    SELECT input, source_file, source_line, coalesce(year, 0) AS year, row_reject AS reject, row_written AS rw
+    FROM records_rows WHERE row_reject IS NOT NULL
+    UNION ALL
+    SELECT input, source_file, source_line, year, key_reject, key_written FROM record_key_rejects
+) t;
+
+-- Every raw record once, with its reject (NULL when accepted).
 CREATE OR REPLACE VIEW records_checked AS
 SELECT r.input, r.source_file, r.source_line, r.enterprise_id, r.enterprise_name, r.region_code,
     r.sector_code, r.year, r.month, r.energy_code, r.use, r.flow, r.quantity, r.unit,
-    coalesce(r.row_reject, k.key_reject) AS reject,
-    coalesce(r.row_raw_record, k.key_raw_record) AS raw_record
+    k.reject, k.raw_record
 FROM records_rows r
-LEFT JOIN record_key_rejects k
+LEFT JOIN record_rejects k
     ON k.input = r.input AND k.source_file = r.source_file AND k.source_line = r.source_line;
 
 -- One row per rejected input row; `raw_record` repeats the row as written.
 CREATE OR REPLACE VIEW rejects AS
-SELECT input, source_file, source_line, coalesce(year, 0) AS year,
-    get_field(row_reject, 'rule') AS rule_id, get_field(row_reject, 'column') AS column_name,
-    get_field(row_reject, 'message') AS message, row_raw_record AS raw_record
-FROM records_rows WHERE row_reject IS NOT NULL
-UNION ALL
 SELECT input, source_file, source_line, year,
-    get_field(key_reject, 'rule'), get_field(key_reject, 'column'), get_field(key_reject, 'message'),
-    key_raw_record
-FROM record_key_rejects
+    get_field(reject, 'rule') AS rule_id, get_field(reject, 'column') AS column_name,
+    get_field(reject, 'message') AS message, raw_record
+FROM record_rejects
 UNION ALL
 SELECT 'gdp', source_file, source_line, coalesce(year, 0),
     get_field(reject, 'rule'), get_field(reject, 'column'), get_field(reject, 'message'),

@@ -299,6 +299,7 @@ pub(crate) async fn write_all(
     let fp16 = &fingerprint[..16.min(fingerprint.len())];
     let bulletin = crate::report::render(ctx, fp16, report).await?;
     let pages = bulletin.len();
+    let mut puts = Vec::with_capacity(pages);
     for (rel, bytes) in bulletin {
         let path = format!("{}/{fp16}/{rel}", crate::report::BULLETIN_PREFIX);
         files.push(OutputFile {
@@ -309,8 +310,13 @@ pub(crate) async fn write_all(
             bytes: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
         });
-        out.put(&staged(run_id, &path), bytes).await?;
+        puts.push((staged(run_id, &path), bytes));
     }
+    out.concurrently(
+        puts,
+        |(path, bytes)| async move { out.put(&path, bytes).await },
+    )
+    .await?;
     // the entry page leading to this run's pages: not staged, commit writes
     // it right after manifest.json (its bytes follow from the fingerprint)
     let entry = crate::report::entry_html(fp16);
