@@ -647,9 +647,36 @@ pub async fn render(
         .map_err(|e| render_err("index.html", e))?;
     files.push(("index.html".into(), index.into_bytes()));
 
-    for tile in &tiles {
-        let page = region_page(&env, &l, opts.language, &ix, tile)?;
-        files.push((format!("regions/{}.html", tile.code), page.into_bytes()));
+    // a page per region, rendered on as many threads as the engine uses
+    // (pages are independent; the sort below fixes their order)
+    let threads = ctx.copied_config().target_partitions().max(1);
+    let per_thread = tiles.len().div_ceil(threads).max(1);
+    let pages: Vec<Result<Vec<BulletinFile>>> = std::thread::scope(|s| {
+        let (env, l, ix) = (&env, &l, &ix);
+        let workers: Vec<_> = tiles
+            .chunks(per_thread)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|tile| {
+                            let page = region_page(env, l, opts.language, ix, tile)?;
+                            Ok((format!("regions/{}.html", tile.code), page.into_bytes()))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(Error::Internal("rendering a region page panicked".into()))
+                })
+            })
+            .collect()
+    });
+    for part in pages {
+        files.extend(part?);
     }
     // the SQL the pages link to
     for s in crate::engine::steps::STEPS {
