@@ -121,8 +121,11 @@ WITH energy AS (
             THEN CASE t.flow WHEN 'output' THEN -t.quantity_base ELSE t.quantity_base END ELSE 0 END) AS net_kwh,
         sum(CASE WHEN t.category = 'heat' THEN t.co2_indirect_t ELSE 0 END) AS co2_heat_t,
         sum(t.records) AS records
-    FROM record_totals t
-    JOIN sector_code_group g ON g.sector_code = t.sector_code
+    -- (the small table first: DataFusion builds a join's hash table from its
+    -- left side, and record_totals has a row per enterprise, year and energy
+    -- — 1.5 GB at 10^8 input rows, more than the memory limit allows)
+    FROM sector_code_group g
+    JOIN record_totals t ON t.sector_code = g.sector_code
     GROUP BY t.region_code, t.year, g.sector_group, g.subsector
 ),
 parts AS (
