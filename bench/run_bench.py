@@ -95,6 +95,7 @@ def duckdb_run(data, factors, fmt, formulation):
             f"escape = '\"', filename = true)" if fmt == "csv"
             else f"read_parquet('{data}/energy/*.parquet', filename = true)")
     sql = (Path(__file__).parent / sql_file).read_text()
+    sql = sql.replace("{factor_tables}", (Path(__file__).parent / "duckdb_factors.sql").read_text())
     sql = sql.replace("{data}", str(data)).replace("{factors}", str(factors)).replace("{out}", str(out))
     sql = sql.replace("{energy_scan}", scan).replace("{base_year}", "2020")
     script = data / f"duckdb-{formulation}.sql"

@@ -75,17 +75,16 @@ b AS (
     SELECT f.*,
         CASE WHEN unit_is_tce THEN q / get_field(a, 'tce_per_base_unit') ELSE q END AS quantity_base_f,
         CASE WHEN unit_is_tce THEN q ELSE q * get_field(a, 'tce_per_base_unit') END AS tce_f,
-        get_field(a, 'tce_per_base_unit') AS a_tce_per_base_unit,
         get_field(a, 'tce_equal_per_base_unit') AS tce_equal_per_base_unit
     FROM f
 )
 -- (tce_equal compares the two coefficients of a, not e's copy of the first:
 -- a query that reads only the amounts then skips the energy_factors lookup,
 -- 2.4 CPU-s at 10^7 rows)
-SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a, a_tce_per_base_unit),
+SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a),
     CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
     CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
-    CAST(sign * CASE WHEN tce_equal_per_base_unit = a_tce_per_base_unit THEN tce_f
+    CAST(sign * CASE WHEN tce_equal_per_base_unit = get_field(a, 'tce_per_base_unit') THEN tce_f
                      ELSE quantity_base_f * tce_equal_per_base_unit END AS DECIMAL(38, 6)) AS tce_equal,
     CAST(sign * quantity_base_f * get_field(a, 'direct_factor') * CASE use WHEN 'fuel' THEN 1.0 ELSE 0.0 END
         AS DECIMAL(38, 6)) AS co2_direct_t,

@@ -126,7 +126,6 @@ impl OutputStore {
         Ok(out)
     }
 
-    /// Move a staged file to its final name, replacing what is there.
     /// Run `f` on every item with up to [`IO_CONCURRENCY`] requests in flight;
     /// the first error stops the rest. A bulletin has a page per region: one
     /// request at a time, 4 000 renames take seconds on a local disk and
@@ -145,6 +144,7 @@ impl OutputStore {
             .await
     }
 
+    /// Move a staged file to its final name, replacing what is there.
     pub(crate) async fn rename(&self, from: &str, to: &str) -> Result<()> {
         let (src, dst) = (self.loc.join(from), self.loc.join(to));
         match self.loc.store.rename(&src, &dst).await {

@@ -316,11 +316,11 @@ fn headline(lang: Language, r: &RegionYear, base_year: Option<i32>) -> Vec<Strin
     out
 }
 
-/// Everything the pages are made from, read with the bulletin queries from a
-/// session that has the datasets (a run's views or a published run's files).
 /// A region's sector in a year: (region, year, sector name, net CO2 in t).
 type SectorRow = (String, i32, String, f64);
 
+/// Everything the pages are made from, read with the bulletin queries from a
+/// session that has the datasets (a run's views or a published run's files).
 struct Data {
     regions: Vec<RegionYear>,
     targets: Vec<TargetRow>,
@@ -532,8 +532,6 @@ fn render_err(name: &str, e: minijinja::Error) -> Error {
     Error::Internal(format!("bulletin template {name}: {e:#}"))
 }
 
-/// The warning level of a region's energy or CO2 intensity target in a
-/// year: the worst over its plans (base-year rows carry none).
 /// The loaded rows by region, in their loaded order: a page looks up its own
 /// rows instead of scanning every region's (which made the bulletin
 /// quadratic in the number of regions: 4.7 s for 3 984 regions).
@@ -574,7 +572,8 @@ impl<'a> ByRegion<'a> {
         self.targets.get(region).map_or(&[], Vec::as_slice)
     }
 
-    /// The worst (lowest) warning level of a region's indicator in a year.
+    /// The warning level of a region's energy or CO2 intensity target in a
+    /// year: the worst (lowest) over its plans (base-year rows carry none).
     fn level(&self, region: &str, year: i32, indicator: &str) -> Option<i32> {
         self.targets(region)
             .iter()
