@@ -41,20 +41,25 @@ CROSS JOIN generate_series(1949, 2100) y;
 -- Every area a grid factor is chosen for: each province of the regions (its
 -- two-digit prefix), each city or league the factor set maps to a grid region
 -- of its own (its four-digit prefix, e.g. the eastern leagues of Inner
--- Mongolia in the Northeast grid) and the country ('CN'). A record's own
--- electricity uses its province's factor; a region's net import across its
--- boundary uses its area's (40_regions.sql).
+-- Mongolia in the Northeast grid) and the country ('CN'), with the grid
+-- region of the area's province beside its own. A record's own electricity
+-- uses its province's factor; a region's net import across its boundary uses
+-- its area's (40_regions.sql).
 CREATE OR REPLACE TABLE grid_areas AS
-SELECT p.province_prefix AS area_key, p.province_code, gr.grid_region
-FROM (SELECT DISTINCT province_prefix, province_code FROM factor_periods) p
-LEFT JOIN grid_region gr ON gr.area_prefix = p.province_prefix
+WITH provinces AS (
+    SELECT p.province_prefix, p.province_code, gr.grid_region
+    FROM (SELECT DISTINCT province_prefix, province_code FROM factor_periods) p
+    LEFT JOIN grid_region gr ON gr.area_prefix = p.province_prefix
+)
+SELECT province_prefix AS area_key, province_code, grid_region, grid_region AS province_grid_region
+FROM provinces
 UNION ALL
-SELECT gr.area_prefix, concat(substr(gr.area_prefix, 1, 2), '0000'), gr.grid_region
+SELECT gr.area_prefix, p.province_code, gr.grid_region, p.grid_region
 FROM grid_region gr
+JOIN provinces p ON p.province_prefix = substr(gr.area_prefix, 1, 2)
 WHERE length(gr.area_prefix) = 4
-    AND substr(gr.area_prefix, 1, 2) IN (SELECT province_prefix FROM factor_periods)
 UNION ALL
-SELECT 'CN', CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR);
+SELECT 'CN', CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR);
 
 -- The grid factor row each (area, year) uses: the most specific scope the
 -- config allows that has a factor for the area (provincial → regional grid →
@@ -77,7 +82,14 @@ candidates AS (
     CROSS JOIN years y
     CROSS JOIN run_params p
     JOIN grid_factor g ON
-        (g.scope = 'provincial' AND p.electricity_factor = 'provincial' AND g.area_code = a.province_code)
+        -- a province's factor is the average of the grid(s) its plants feed:
+        -- it describes a city or league of the province only when that area
+        -- is in the province's own grid region. The eastern leagues of Inner
+        -- Mongolia (Northeast grid) take the Northeast factor, not Inner
+        -- Mongolia's, which MEE + NBS publish as one row dominated by the
+        -- western (North grid) plants.
+        (g.scope = 'provincial' AND p.electricity_factor = 'provincial' AND g.area_code = a.province_code
+            AND a.grid_region IS NOT DISTINCT FROM a.province_grid_region)
         OR (g.scope = 'regional' AND p.electricity_factor IN ('provincial', 'regional') AND g.area_code = a.grid_region)
         OR g.scope = 'national'
 ),
