@@ -194,6 +194,11 @@ SELECT
         AS tce_equal_per_base_unit,
     CASE WHEN e.tce_method = 'electricity' THEN pf.generation_rate_year END AS tce_factor_year,
     CASE e.co2_method WHEN 'combustion' THEN e.co2_t_per_base_unit END AS co2_factor,
+    -- a sector's own factor of the fuel (sector_combustion_co2: power
+    -- generation's coal at its own oxidation rate) and the GB/T 4754 prefix
+    -- of the sector codes that use it; NULL for every other energy
+    CASE e.co2_method WHEN 'combustion' THEN e.co2_sector_prefix END AS co2_sector_prefix,
+    CASE e.co2_method WHEN 'combustion' THEN e.sector_co2_t_per_base_unit END AS sector_co2_factor,
     CASE e.co2_method WHEN 'grid' THEN pf.tco2_per_mwh WHEN 'heat' THEN pf.tco2_per_gj END AS indirect_factor,
     CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_scope WHEN 'heat' THEN 'heat' END AS indirect_factor_scope,
     CASE e.co2_method WHEN 'grid' THEN pf.grid_factor_area END AS indirect_factor_area,
@@ -211,7 +216,8 @@ CROSS JOIN electricity_equivalent ee;
 --   quantity_base  = q ÷ tce_per_base_unit for a unit of standard coal, else q
 --   tce            = q for a unit of standard coal, else q × tce_per_base_unit
 --   direct CO2     = sign × quantity_base × direct_factor, for fuel (0 for
---                    feedstock)
+--                    feedstock); sector_direct_factor instead for a record
+--                    whose sector code is under co2_sector_prefix
 --   indirect CO2   = sign × quantity_base ÷ indirect_divisor × indirect_factor
 -- where direct_factor is the fuel's CO2 factor for an energy burnt (0 for the
 -- others) and indirect_factor the period's grid or heat factor for electricity
@@ -225,6 +231,8 @@ SELECT
     tce_per_base_unit,
     tce_equal_per_base_unit,
     CASE WHEN co2_method = 'combustion' THEN co2_factor ELSE 0.0 END AS direct_factor,
+    co2_sector_prefix,
+    sector_co2_factor AS sector_direct_factor,
     CASE co2_method WHEN 'grid' THEN 1000.0 WHEN 'heat' THEN coalesce(1.0 / gj_per_base_unit, 1.0) ELSE 1.0 END
         AS indirect_divisor,
     CASE WHEN co2_method IN ('grid', 'heat') THEN indirect_factor ELSE 0.0 END AS indirect_factor

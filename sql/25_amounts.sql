@@ -22,7 +22,9 @@
 --                    (当量值: electricity and primary electricity 0.1229 kgce/kWh)
 --   tce_equal      = the same at equal value (等价值: electricity and primary
 --                    electricity at the year's coal rate of thermal power)
---   co2_direct_t   = sign × quantity_base × fuel CO2 factor, fossil fuel burnt as
+--   co2_direct_t   = sign × quantity_base × fuel CO2 factor (a sector's own
+--                    factor when the factor set has one for the fuel and the
+--                    record's sector: power generation's coal), fossil fuel burnt as
 --                    fuel only (0 for feedstock, for energy transformation — its
 --                    input is not burnt and its products leave without a
 --                    credit, their carbon counts where they burn — and for
@@ -58,7 +60,13 @@ f AS (
         get_field(e, 'tce_per_base_unit') AS tce_per_base_unit,
         get_field(e, 'tce_method') AS tce_method,
         get_field(e, 'tce_factor_year') AS tce_factor_year,
-        get_field(e, 'co2_factor') AS co2_factor,
+        -- the factor the record's CO2 is made with (a sector's own one, see
+        -- direct_factor below)
+        CASE WHEN get_field(e, 'co2_sector_prefix') IS NULL THEN get_field(e, 'co2_factor')
+             WHEN starts_with(CASE WHEN substr(sector_code, 1, 1) BETWEEN 'A' AND 'Z' THEN substr(sector_code, 2)
+                                   ELSE sector_code END, get_field(e, 'co2_sector_prefix'))
+                 THEN get_field(e, 'sector_co2_factor')
+             ELSE get_field(e, 'co2_factor') END AS co2_factor,
         get_field(e, 'indirect_factor') AS indirect_factor,
         get_field(e, 'indirect_factor_scope') AS indirect_factor_scope,
         get_field(e, 'indirect_factor_area') AS indirect_factor_area,
@@ -75,18 +83,28 @@ b AS (
     SELECT f.*,
         CASE WHEN unit_is_tce THEN q / get_field(a, 'tce_per_base_unit') ELSE q END AS quantity_base_f,
         CASE WHEN unit_is_tce THEN q ELSE q * get_field(a, 'tce_per_base_unit') END AS tce_f,
-        get_field(a, 'tce_equal_per_base_unit') AS tce_equal_per_base_unit
+        get_field(a, 'tce_equal_per_base_unit') AS tce_equal_per_base_unit,
+        -- the fuel's CO2 factor, or the sector's own one (sector_combustion_co2:
+        -- power generation's coal at its oxidation rate) when the record's
+        -- sector code, without its section letter, starts with the prefix;
+        -- the nested CASE looks at the sector code of those fuels' rows only
+        CASE WHEN get_field(a, 'co2_sector_prefix') IS NULL THEN get_field(a, 'direct_factor')
+             ELSE CASE WHEN starts_with(CASE WHEN substr(sector_code, 1, 1) BETWEEN 'A' AND 'Z' THEN substr(sector_code, 2)
+                                             ELSE sector_code END, get_field(a, 'co2_sector_prefix'))
+                       THEN get_field(a, 'sector_direct_factor')
+                       ELSE get_field(a, 'direct_factor') END
+        END AS direct_factor
     FROM f
 )
 -- (tce_equal compares the two coefficients of a, not e's copy of the first:
 -- a query that reads only the amounts then skips the energy_factors lookup,
 -- 2.4 CPU-s at 10^7 rows)
-SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a),
+SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a, direct_factor),
     CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
     CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
     CAST(sign * CASE WHEN tce_equal_per_base_unit = get_field(a, 'tce_per_base_unit') THEN tce_f
                      ELSE quantity_base_f * tce_equal_per_base_unit END AS DECIMAL(38, 6)) AS tce_equal,
-    CAST(sign * quantity_base_f * get_field(a, 'direct_factor') * CASE use WHEN 'fuel' THEN 1.0 ELSE 0.0 END
+    CAST(sign * quantity_base_f * direct_factor * CASE use WHEN 'fuel' THEN 1.0 ELSE 0.0 END
         AS DECIMAL(38, 6)) AS co2_direct_t,
     CAST(sign * quantity_base_f / get_field(a, 'indirect_divisor') * get_field(a, 'indirect_factor')
         AS DECIMAL(38, 6)) AS co2_indirect_t

@@ -14,7 +14,13 @@ WITH m AS (
 SELECT DISTINCT
     r.energy_code, r.tce_per_base_unit, r.base_unit, r.tce_factor_year, r.co2_factor,
     r.indirect_factor, r.indirect_factor_scope, r.indirect_factor_area, r.factor_year,
-    e.tce_source_id, e.tce_quality, e.co2_source_id, e.co2_quality,
+    e.tce_source_id, e.tce_quality,
+    -- a record of a sector with its own factor of the fuel used that row's
+    -- source (sector_combustion_co2)
+    CASE WHEN r.co2_factor = e.sector_co2_t_per_base_unit THEN e.sector_co2_source_id ELSE e.co2_source_id END
+        AS co2_source_id,
+    CASE WHEN r.co2_factor = e.sector_co2_t_per_base_unit THEN e.sector_co2_quality ELSE e.co2_quality END
+        AS co2_quality,
     coalesce(g.source_id, h.source_id) AS indirect_source_id,
     coalesce(g.quality, h.quality) AS indirect_quality,
     r.tce_equal_per_base_unit

@@ -310,6 +310,52 @@ impl FactorSet {
                 );
             }
         }
+        // a sector's own oxidation: a combustion energy with a combustion
+        // row, a GB/T 4754 prefix, and the factor its calorific value and
+        // carbon content give at that oxidation
+        for r in &self.sector_combustion {
+            let code = &r.energy_code;
+            let digits = r.sector_prefix.len();
+            if !(2..=4).contains(&digits) || !r.sector_prefix.bytes().all(|b| b.is_ascii_digit()) {
+                add(
+                    "sector_combustion_co2",
+                    format!(
+                        "{code}: sector_prefix '{}' is not 2 to 4 digits of a GB/T 4754-2017 code (e.g. 441 for power generation)",
+                        r.sector_prefix
+                    ),
+                );
+            }
+            let energy = self.energy.iter().find(|e| &e.energy_code == code);
+            match (energy, comb.get(code.as_str())) {
+                (Some(e), Some(c)) if e.co2_method == Co2Method::Combustion => {
+                    let own = CombustionRow {
+                        oxidation: r.oxidation,
+                        co2_factor: r.co2_factor,
+                        co2_factor_unit: r.co2_factor_unit.clone(),
+                        source_id: r.source_id.clone(),
+                        quality: r.quality,
+                        // the calorific value is the combustion row's own
+                        ncv_basis: Some(NcvBasis::Own),
+                        ..(*c).clone()
+                    };
+                    self.check_combustion(e, &own, None, &mut |m| {
+                        add(
+                            "sector_combustion_co2",
+                            format!(
+                                "{m} (sector {}: combustion_co2's NCV {} {} and carbon {} tC/TJ at this oxidation)",
+                                r.sector_prefix, c.ncv, c.ncv_unit, c.carbon_content
+                            ),
+                        )
+                    });
+                }
+                _ => add(
+                    "sector_combustion_co2",
+                    format!(
+                        "{code}: not an energy of the catalog with co2_method combustion and a combustion_co2 row"
+                    ),
+                ),
+            }
+        }
         if !coal.contains_key("electricity") {
             add(
                 "standard_coal",

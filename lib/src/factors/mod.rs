@@ -19,8 +19,8 @@ pub use diff::{SetDiff, diff_dirs, diff_sets};
 pub use tables::{
     Category, Co2Method, CoalRateSeries, CombustionRow, EnergyRow, FactorSetMeta,
     GenerationRateRow, GridFactorRow, GridRegionRow, GridScope, HeatFactorRow, HighEnergyRow,
-    NcvBasis, ProcessFactorRow, Quality, SectorGroup, SectorGroupRow, SinkFactorRow, SourceRow,
-    SpecialSectorRow, StandardCoalRow, TceMethod, UnitRow,
+    NcvBasis, ProcessFactorRow, Quality, SectorCombustionRow, SectorGroup, SectorGroupRow,
+    SinkFactorRow, SourceRow, SpecialSectorRow, StandardCoalRow, TceMethod, UnitRow,
 };
 pub use tables::{Comparator, CriterionRow, CriterionScope, Ecosystem};
 
@@ -151,6 +151,8 @@ factor_tables! {
     sector_groups: SectorGroupRow,
     /// Optional: thresholds of key units, key emitters and zero-carbon parks.
     criteria: CriterionRow,
+    /// Optional: a sector's own oxidation rate of an energy (power plants' coal).
+    sector_combustion: SectorCombustionRow,
 }
 
 /// A table's [`FactorTable`] constants, for code that walks every table.
@@ -300,6 +302,26 @@ impl FactorSet {
             &energy.base_unit,
         )
         .map(|f| row.co2_factor * f)
+    }
+
+    /// The sector row of a combustion-method energy, if the set has one, and
+    /// its tonnes of CO2 per base unit.
+    pub fn sector_co2_per_base_unit(
+        &self,
+        energy_code: &str,
+    ) -> Option<(&SectorCombustionRow, f64)> {
+        let energy = self.energy.iter().find(|e| e.energy_code == energy_code)?;
+        let row = self
+            .sector_combustion
+            .iter()
+            .find(|r| r.energy_code == energy_code)?;
+        per_base_unit(
+            &self.units,
+            &row.co2_factor_unit,
+            "kgCO2",
+            &energy.base_unit,
+        )
+        .map(|f| (row, row.co2_factor * f))
     }
 
     /// GJ of calorific value per base unit of an energy that has a

@@ -13,7 +13,8 @@ use datafusion::prelude::SessionContext;
 use crate::error::{Error, Result};
 use crate::factors::FactorSet;
 use crate::factors::tables::{
-    Co2Method, CoalRateSeries, CombustionRow, GridRegionRow, StandardCoalRow, TceMethod, UnitRow,
+    Co2Method, CoalRateSeries, CombustionRow, GridRegionRow, SectorCombustionRow, StandardCoalRow,
+    TceMethod, UnitRow,
 };
 
 impl FactorSet {
@@ -60,6 +61,15 @@ pub(crate) fn energy_catalog(set: &FactorSet, ctx: &SessionContext) -> Result<()
     let gj: Vec<Option<f64>> = e
         .iter()
         .map(|r| set.gj_per_base_unit(&r.energy_code))
+        .collect();
+    // a sector's own factor of a combustion energy (sector_combustion_co2)
+    let sector: Vec<Option<(&SectorCombustionRow, f64)>> = e
+        .iter()
+        .map(|r| {
+            (r.co2_method == Co2Method::Combustion)
+                .then(|| set.sector_co2_per_base_unit(&r.energy_code))
+                .flatten()
+        })
         .collect();
     register_batch(
         ctx,
@@ -132,6 +142,28 @@ pub(crate) fn energy_catalog(set: &FactorSet, ctx: &SessionContext) -> Result<()
                 ),
             ),
             ("gj_per_base_unit", Arc::new(Float64Array::from(gj))),
+            (
+                "co2_sector_prefix",
+                strs(
+                    sector
+                        .iter()
+                        .map(|s| s.map(|(r, _)| r.sector_prefix.as_str())),
+                ),
+            ),
+            (
+                "sector_co2_t_per_base_unit",
+                Arc::new(Float64Array::from(
+                    sector.iter().map(|s| s.map(|(_, f)| f)).collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "sector_co2_source_id",
+                strs(sector.iter().map(|s| s.map(|(r, _)| r.source_id.as_str()))),
+            ),
+            (
+                "sector_co2_quality",
+                strs(sector.iter().map(|s| s.map(|(r, _)| r.quality.as_str()))),
+            ),
         ],
     )?;
     let ea = set.energy_aliases();

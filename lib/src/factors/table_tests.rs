@@ -45,7 +45,7 @@ fn load_error(dir: &Path) -> String {
 
 #[test]
 fn both_shipped_sets_pass_their_self_check() {
-    for id in ["cn-2024", "cn-2025", "cn-2026"] {
+    for id in ["cn-2024", "cn-2025", "cn-2026", "cn-2026-12"] {
         let set = load(id);
         assert_eq!(set.meta.id, id);
         let findings = set.check();
@@ -55,8 +55,8 @@ fn both_shipped_sets_pass_their_self_check() {
 
 #[test]
 fn every_table_is_declared_once_with_keys_that_match_its_file() {
-    // cn-2026 names every table, the optional ones included
-    let set = load("cn-2026");
+    // cn-2026-12 names every table, the optional ones included
+    let set = load("cn-2026-12");
     let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
     let mut yaml: Vec<&str> = set.meta.files.keys().map(String::as_str).collect();
     let mut sorted = names.clone();
@@ -84,8 +84,8 @@ fn every_table_is_declared_once_with_keys_that_match_its_file() {
 
 #[test]
 fn the_duplicate_check_covers_every_declared_table() {
-    let mut set = load("cn-2026");
-    // one duplicated row in each of the fifteen tables
+    let mut set = load("cn-2026-12");
+    // one duplicated row in each of the sixteen tables
     fn dup<T: Clone>(v: &mut Vec<T>) {
         v.push(v[0].clone());
     }
@@ -104,6 +104,7 @@ fn the_duplicate_check_covers_every_declared_table() {
     dup(&mut set.sink_factors);
     dup(&mut set.sector_groups);
     dup(&mut set.criteria);
+    dup(&mut set.sector_combustion);
     let findings = set.check();
     for info in TABLES {
         let file = &set.meta.files[info.name];
@@ -132,6 +133,7 @@ fn a_set_without_the_optional_tables_loads_them_empty() {
     assert!(set.sink_factors.is_empty());
     assert!(set.sector_groups.is_empty());
     assert!(set.criteria.is_empty());
+    assert!(set.sector_combustion.is_empty());
     // a required table left out still fails the load, naming it
     let tmp = edited_copy("cn-2025", "factor-set.yaml", |t| {
         t.replace("  heat_factors: heat_factors.csv\n", "")
@@ -460,4 +462,47 @@ fn diff_pairs_rows_across_header_spellings_and_new_columns() {
     for same in ["units", "high_energy_sectors", "special_sectors"] {
         assert!(d.tables.iter().all(|t| t.table != same), "{same}");
     }
+}
+
+#[test]
+fn a_sectors_own_oxidation_is_checked_against_the_fuels_combustion_row() {
+    let mut set = load("cn-2026-12");
+    assert!(set.check().is_empty(), "{:#?}", set.check());
+    // power generation's raw coal: 20 908 kJ/kg × 26.37 tC/TJ × 0.99 × 44/12
+    // = 2.00137 kgCO2/kg = 2.0014 t/t (the fuel's own row: 0.94 → 1.9003)
+    let (row, per_t) = set.sector_co2_per_base_unit("raw_coal").unwrap();
+    assert_eq!(row.sector_prefix, "441");
+    assert!((per_t - 2.0014).abs() < 1e-12, "{per_t}");
+    assert!((set.co2_per_base_unit("raw_coal").unwrap() - 1.9003).abs() < 1e-12);
+
+    fn coal(set: &mut FactorSet) -> &mut SectorCombustionRow {
+        set.sector_combustion
+            .iter_mut()
+            .find(|r| r.energy_code == "raw_coal")
+            .unwrap()
+    }
+    // a factor that is not its oxidation's product: 2.0014 at 0.98 would be
+    // 20 908 × 26.37 × 0.98 × 44/12 × 1e-6 = 1.9812
+    coal(&mut set).oxidation = 0.98;
+    let f: Vec<String> = set.check().iter().map(ToString::to_string).collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].starts_with("sector_combustion_co2.csv: raw_coal: CO2 factor 2.0014 kgCO2/kg differs from NCV x carbon x oxidation x 44/12 = 1.9812")
+            && f[0].ends_with("(sector 441: combustion_co2's NCV 20908 kJ/kg and carbon 26.37 tC/TJ at this oxidation)"),
+        "{f:?}"
+    );
+    coal(&mut set).oxidation = 0.99;
+    // not a GB/T 4754 prefix; an energy without combustion CO2
+    let mut wind = coal(&mut set).clone();
+    wind.energy_code = "wind_power".into();
+    set.sector_combustion.push(wind);
+    coal(&mut set).sector_prefix = "D441".into();
+    let f: Vec<String> = set.check().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        f,
+        [
+            "sector_combustion_co2.csv: raw_coal: sector_prefix 'D441' is not 2 to 4 digits of a GB/T 4754-2017 code (e.g. 441 for power generation)",
+            "sector_combustion_co2.csv: wind_power: not an energy of the catalog with co2_method combustion and a combustion_co2 row",
+        ]
+    );
 }
