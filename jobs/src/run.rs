@@ -133,6 +133,18 @@ pub fn format_report(report: &RunReport) -> String {
         m.config.effective["energy_intensity_basis"].as_str().unwrap_or(""),
         m.config.effective["base_year"],
     ));
+    if !report.plausibility.is_empty() {
+        s.push_str(&format!("\nto look at ({}):\n", report.plausibility.len()));
+        for note in report.plausibility.iter().take(10) {
+            s.push_str(&format!("  {note}\n"));
+        }
+        if report.plausibility.len() > 10 {
+            s.push_str(&format!(
+                "  … and {} more (the log has every one)\n",
+                report.plausibility.len() - 10
+            ));
+        }
+    }
     if !report.groups.is_empty() {
         s.push_str(&groups_table(&report.groups));
     }

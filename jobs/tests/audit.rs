@@ -26,10 +26,13 @@ fn sample(extra: &str) -> Project {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let p = Project::new();
     copy_dir(&root.join("data-samples/data"), &p.path("data"));
-    copy_dir(&root.join("factors/cn-2026"), &p.path("factors/cn-2026"));
+    copy_dir(
+        &root.join("factors/cn-2026-12"),
+        &p.path("factors/cn-2026-12"),
+    );
     let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
         .unwrap()
-        .replace("../factors/cn-2026", "factors/cn-2026")
+        .replace("../factors/cn-2026-12", "factors/cn-2026-12")
         .replace("output: ../out", "output: out")
         .replace("  memory_limit: 2GiB\n", extra);
     p.write("pipeline.yaml", &config);
@@ -179,7 +182,7 @@ fn verify_names_a_tampered_output_file() {
 fn verify_names_a_changed_factor_set() {
     let p = sample("");
     assert!(p.run_pipeline().status.success());
-    let f = p.path("factors/cn-2026/grid_factors.csv");
+    let f = p.path("factors/cn-2026-12/grid_factors.csv");
     let text = std::fs::read_to_string(&f).unwrap();
     std::fs::write(&f, text.replace("2022,0.6849,", "2022,0.7001,")).unwrap();
     let out = verify(&p, false);
@@ -449,7 +452,7 @@ fn explain_reproduces_published_values_exactly() {
         .iter()
         .find(|f| f["kind"] == "grid CO2 factor")
         .unwrap();
-    // cn-2026 (grid factors as cn-2025): 2025 uses the latest published year, 2023 (公告2025年第47号)
+    // cn-2026-12 (grid factors as cn-2025): 2025 uses the latest published year, 2023 (公告2025年第47号)
     assert_eq!(grid["value"], 0.6479);
     assert_eq!(grid["factor_year"], 2023);
     assert_eq!(grid["scope"], "provincial 150000");
@@ -633,12 +636,13 @@ fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
     let entry = std::fs::read_to_string(p.path("out/bulletin/index.html")).unwrap();
     assert!(entry.contains(&format!("url={f}/index.html")), "{entry}");
     // the county page states the sample's 2025 numbers (region_indicators):
-    // energy intensity −6.12 % and CO2 intensity −11.58 % on 2024
+    // energy intensity −6.12 % and CO2 intensity −11.20 % on 2024 (cn-2026-12:
+    // 0.502537 / 0.565918 t per 10^4 yuan − 1; power plants' coal at oxidation 0.99)
     let county =
         std::fs::read_to_string(p.path(&format!("out/bulletin/{f}/regions/150622.html"))).unwrap();
     assert!(
         county.contains(
-            "单位地区生产总值能耗比上年下降6.12%，单位地区生产总值二氧化碳排放比上年下降11.58%"
+            "单位地区生产总值能耗比上年下降6.12%，单位地区生产总值二氧化碳排放比上年下降11.20%"
         ),
         "{county}"
     );

@@ -425,7 +425,7 @@ fn factor_set_check_passes_and_catches_a_broken_set() {
 fn production_and_sinks_with_chinese_headers_count_or_reject_each_row() {
     let p = Project::new();
     let factors = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../factors/cn-2026")
+        .join("../factors/cn-2026-12")
         .canonicalize()
         .unwrap();
     let ok = uscc(7);

@@ -500,8 +500,8 @@ fn outputs_do_not_depend_on_parallelism() {
             .unwrap()
             .replace("data/", &format!("{}/data-samples/data/", root.display()))
             .replace(
-                "../factors/cn-2026",
-                root.join("factors/cn-2026").to_str().unwrap(),
+                "../factors/cn-2026-12",
+                root.join("factors/cn-2026-12").to_str().unwrap(),
             )
             .replace("output: ../out", "output: out")
             .replace(

@@ -39,12 +39,15 @@ const CITIES_PER_PROVINCE: u64 = 8;
 const COUNTIES_PER_CITY: u64 = 6;
 const TOWNS_PER_COUNTY: u64 = 4;
 
-/// (sector, share in 1000, [(energy, use, flow, unit, monthly quantity scale)])
+/// (sector, share in 1000, [(energy, use, flow, unit, monthly quantity scale)]).
+/// Power plants are 2 % of the enterprises (a county of 50 reporting
+/// enterprises has one): more made most counties net exporters of
+/// electricity, with a negative CO2 under the net-import rule.
 type Stream = (&'static str, &'static str, &'static str, &'static str, f64);
 const KINDS: &[(&str, u64, &[Stream])] = &[
     (
         "C3419",
-        380,
+        470,
         &[
             ("electricity", "fuel", "consumption", "10^4 kWh", 40.0),
             ("natural_gas", "fuel", "consumption", "10^4 m3", 3.0),
@@ -97,7 +100,7 @@ const KINDS: &[(&str, u64, &[Stream])] = &[
     ),
     (
         "D4411",
-        40,
+        6,
         &[
             ("raw_coal", "fuel", "consumption", "t", 120_000.0),
             ("electricity", "fuel", "output", "10^4 kWh", 25_000.0),
@@ -106,18 +109,19 @@ const KINDS: &[(&str, u64, &[Stream])] = &[
     ),
     (
         "D4415",
-        40,
+        8,
         &[
             ("wind_power", "fuel", "consumption", "10^4 kWh", 5_000.0),
-            ("electricity", "fuel", "output", "10^4 kWh", 5_000.0),
+            // sent out: generation less the plant's own use (厂用电, 2 %)
+            ("electricity", "fuel", "output", "10^4 kWh", 4_900.0),
         ],
     ),
     (
         "D4416",
-        30,
+        6,
         &[
             ("solar_power", "fuel", "consumption", "10^4 kWh", 2_000.0),
-            ("electricity", "fuel", "output", "10^4 kWh", 2_000.0),
+            ("electricity", "fuel", "output", "10^4 kWh", 1_960.0),
         ],
     ),
 ];
@@ -327,14 +331,18 @@ pub fn write_sample(out: &Path, spec: &SampleSpec, factors: &Path) -> Result<Sam
                 None => continue,
             };
             let size = 0.2 + 1.6 * unit_f(mix(h ^ 0xABCD));
+            // a plant's output moves with its input: one noise for all of its
+            // streams in a month, so it never sends out more energy than it
+            // took in (independent noise let a wind farm export 10 % more
+            // than it generated, and a town's energy at equal value go
+            // negative)
+            let plant = kind.2.iter().any(|s| s.2 == "output");
             for month in 1..=12u32 {
                 for (i, s) in kind.2.iter().enumerate() {
+                    let stream = if plant { 0 } else { i as u64 };
                     let noise = 0.95
                         + 0.1
-                            * unit_f(mix(h
-                                ^ ((y as u64) << 20)
-                                ^ ((month as u64) << 8)
-                                ^ i as u64));
+                            * unit_f(mix(h ^ ((y as u64) << 20) ^ ((month as u64) << 8) ^ stream));
                     let q = s.4 * size * SEASON[month as usize - 1] * trend * noise;
                     sink.row(&id, &e, &region, kind.0, y, month, s.0, s.1, s.2, q, s.3)?;
                 }
@@ -559,5 +567,73 @@ mod tests {
         }
         // 2 provinces × 8 cities × 6 counties × 4 towns + the levels above
         assert_eq!(ra.regions, 2 + 16 + 96 + 384);
+    }
+
+    /// No plant sends out more energy than it took in, at equal value with a
+    /// generous coal rate (0.31 kgce/kWh, above every year's rate) and heat at
+    /// 0.03412 tce/GJ. A thermal plant: 120 000 t coal × 0.7143 = 85 716 tce in;
+    /// 2.5 × 10^8 kWh × 0.00031 + 60 000 GJ × 0.03412 = 77 500 + 2 047 = 79 547
+    /// tce out. A wind farm: 5 000 × 10^4 kWh in, 4 900 out (2 % own use).
+    #[test]
+    fn plants_send_out_less_than_they_take_in() {
+        let factors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../factors/cn-2024");
+        let spec = SampleSpec {
+            enterprises: 2_000,
+            years: 2020..=2021,
+            format: SampleFormat::Csv,
+            seed: 11,
+            provinces: 2,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write_sample(dir.path(), &spec, &factors).unwrap();
+        // (enterprise, year, month) → (tce in, tce out)
+        let mut plants: std::collections::HashMap<(String, String, String), (f64, f64)> =
+            std::collections::HashMap::new();
+        for y in ["2020", "2021"] {
+            let text =
+                std::fs::read_to_string(dir.path().join(format!("energy/energy_{y}.csv"))).unwrap();
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+            let (id, year, month, energy, flow, qty, unit) = (
+                col("enterprise_id"),
+                col("year"),
+                col("month"),
+                col("energy_code"),
+                col("flow"),
+                col("quantity"),
+                col("unit"),
+            );
+            for line in lines {
+                let f: Vec<&str> = line.split(',').collect();
+                if !f[col("sector_code")].starts_with("D44") {
+                    continue;
+                }
+                let q: f64 = f[qty].parse().unwrap();
+                let base = match f[unit] {
+                    "10^4 kWh" => q * 1e4,
+                    "t" | "GJ" | "kWh" => q,
+                    other => panic!("unit {other}"),
+                };
+                let tce = match f[energy] {
+                    "raw_coal" => base * 0.7143,
+                    "heat" => base * 0.03412,
+                    "electricity" | "wind_power" | "solar_power" => base * 0.00031,
+                    other => panic!("energy {other}"),
+                };
+                let e = plants
+                    .entry((f[id].into(), f[year].into(), f[month].into()))
+                    .or_default();
+                if f[flow] == "output" {
+                    e.1 += tce
+                } else {
+                    e.0 += tce
+                }
+            }
+        }
+        assert!(plants.len() > 100, "{} plant-months", plants.len());
+        for (k, (tce_in, tce_out)) in &plants {
+            assert!(tce_out <= tce_in, "{k:?}: {tce_out} tce out > {tce_in} in");
+        }
     }
 }

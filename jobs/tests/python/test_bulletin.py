@@ -18,7 +18,7 @@ def bulletin(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("bulletin")
     shutil.copytree(ROOT / "data-samples" / "data", tmp / "data")
     text = (ROOT / "data-samples" / "pipeline.yaml").read_text(encoding="utf-8")
-    text = text.replace("../factors/cn-2026", str(ROOT / "factors" / "cn-2026")).replace("output: ../out", "output: out")
+    text = text.replace("../factors/cn-2026-12", str(ROOT / "factors" / "cn-2026-12")).replace("output: ../out", "output: out")
     (tmp / "pipeline.yaml").write_text(text, encoding="utf-8")
     r = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(tmp / "pipeline.yaml"), "--no-summary"],
                        capture_output=True, text=True)

@@ -28,7 +28,7 @@ def project(tmp_path, config_name):
     shutil.copytree(SAMPLES / "data", tmp_path / "data")
     shutil.copytree(SAMPLES / "bureau", tmp_path / "bureau")
     text = (SAMPLES / config_name).read_text(encoding="utf-8")
-    text = text.replace("../factors/cn-2026", str(ROOT / "factors" / "cn-2026"))
+    text = text.replace("../factors/cn-2026-12", str(ROOT / "factors" / "cn-2026-12"))
     return text.replace("output: ../out-bureau", "output: out").replace("output: ../out", "output: out")
 
 
@@ -106,7 +106,7 @@ def base_config(tmp_path, energy_yaml):
 {energy_yaml}
   gdp: data/gdp.csv
   regions: data/regions.csv
-factors: {ROOT / 'factors' / 'cn-2026'}
+factors: {ROOT / 'factors' / 'cn-2026-12'}
 output: out
 base_year: 2020
 """

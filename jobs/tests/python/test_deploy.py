@@ -24,7 +24,7 @@ SAMPLE = ROOT / "data-samples" / "data"
 def sample_config(tmp_path):
     """The sample pipeline with absolute paths, standing in for /etc/carbonstat/pipeline.yaml."""
     text = (ROOT / "data-samples" / "pipeline.yaml").read_text(encoding="utf-8")
-    text = text.replace("data/", f"{SAMPLE}/").replace("../factors/cn-2026", str(ROOT / "factors" / "cn-2026"))
+    text = text.replace("data/", f"{SAMPLE}/").replace("../factors/cn-2026-12", str(ROOT / "factors" / "cn-2026-12"))
     text = text.replace("output: ../out", f"output: {tmp_path / 'published'}")
     cfg = tmp_path / "pipeline.yaml"
     cfg.write_text(text, encoding="utf-8")
@@ -111,8 +111,8 @@ def test_kubernetes_cronjob_runs_its_own_config_against_s3(moto_endpoint, tmp_pa
     s3.create_bucket(Bucket=bucket)
     for f in SAMPLE.rglob("*.csv"):
         s3.put_object(Bucket=bucket, Key=f"inputs/{f.relative_to(SAMPLE)}", Body=f.read_bytes())
-    for f in (ROOT / "factors" / "cn-2026").iterdir():
-        s3.put_object(Bucket=bucket, Key=f"factors/cn-2026/{f.name}", Body=f.read_bytes())
+    for f in (ROOT / "factors" / "cn-2026-12").iterdir():
+        s3.put_object(Bucket=bucket, Key=f"factors/cn-2026-12/{f.name}", Body=f.read_bytes())
     text = configmap["data"]["pipeline.yaml"].replace("s3://carbonstat/", f"s3://{bucket}/")
     text = text.replace(pipeline["storage"]["endpoint"], moto_endpoint)
     text = text.replace(pipeline["storage"]["region"], "us-east-1")

@@ -13,7 +13,7 @@ from conftest import CARBONSTAT, ROOT
 def test_the_notebook_runs_on_the_sample(tmp_path):
     shutil.copytree(ROOT / "data-samples" / "data", tmp_path / "data")
     text = (ROOT / "data-samples" / "pipeline.yaml").read_text(encoding="utf-8")
-    text = text.replace("../factors/cn-2026", str(ROOT / "factors" / "cn-2026")).replace("output: ../out", "output: out")
+    text = text.replace("../factors/cn-2026-12", str(ROOT / "factors" / "cn-2026-12")).replace("output: ../out", "output: out")
     (tmp_path / "pipeline.yaml").write_text(text, encoding="utf-8")
     r = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(tmp_path / "pipeline.yaml"), "--no-summary"],
                        capture_output=True, text=True)

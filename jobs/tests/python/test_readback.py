@@ -25,7 +25,7 @@ def out(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sample")
     shutil.copytree(ROOT / "data-samples" / "data", tmp / "data")
     config = (ROOT / "data-samples" / "pipeline.yaml").read_text(encoding="utf-8")
-    config = config.replace("../factors/cn-2026", str(ROOT / "factors" / "cn-2026")).replace(
+    config = config.replace("../factors/cn-2026-12", str(ROOT / "factors" / "cn-2026-12")).replace(
         "output: ../out", "output: out"
     )
     (tmp / "pipeline.yaml").write_text(config, encoding="utf-8")

@@ -19,7 +19,7 @@ import pytest
 from conftest import AZURITE_ACCOUNT, AZURITE_KEY, CARBONSTAT, CREDENTIALS, ROOT, free_port, start_server, stop_server
 
 SAMPLE = ROOT / "data-samples" / "data"
-FACTORS = ROOT / "factors" / "cn-2026"
+FACTORS = ROOT / "factors" / "cn-2026-12"
 
 
 class Local:
@@ -172,7 +172,7 @@ def configure(s, tmp_path):
     for f in SAMPLE.rglob("*.csv"):
         s.put(f"in/{f.relative_to(SAMPLE)}", f.read_bytes())
     for f in FACTORS.iterdir():
-        s.put(f"factors/cn-2026/{f.name}", f.read_bytes())
+        s.put(f"factors/cn-2026-12/{f.name}", f.read_bytes())
     config = f"""inputs:
   energy: {s.url('in/energy')}/*.csv
   sector_energy: {s.url('in/sector_energy.csv')}
@@ -183,7 +183,7 @@ def configure(s, tmp_path):
   sinks: {s.url('in/sinks.csv')}
   groups: {s.url('in/groups.csv')}
   green_power: {s.url('in/green_power.csv')}
-factors: {s.url('factors/cn-2026')}
+factors: {s.url('factors/cn-2026-12')}
 output: {s.url('out')}
 base_year: 2020
 {s.storage_yaml()}"""
@@ -254,7 +254,7 @@ def test_publish_and_read_back(store, tmp_path):
     m = manifest(store)
     energy = next(i for i in m["inputs"] if i["input"] == "energy")
     assert energy["path"] == store.shown("in/energy/energy_2020-2022.csv")
-    assert m["factor_set"]["location"] == store.url("factors/cn-2026")
+    assert m["factor_set"]["location"] == store.url("factors/cn-2026-12")
     assert "testing" not in json.dumps(m), "credentials must never reach the manifest"
     # the same numbers as a plain local run of the sample
     ref = subprocess.run([CARBONSTAT, "--quiet", "run", "--config", str(ROOT / "data-samples/pipeline.yaml"), "--no-summary"],
@@ -524,7 +524,7 @@ def test_gcs_inputs_and_factor_set_through_a_private_endpoint(tmp_path):
         for f in SAMPLE.rglob("*.csv"):
             upload(f"in/{f.relative_to(SAMPLE)}", f.read_bytes())
         for f in FACTORS.iterdir():
-            upload(f"factors/cn-2026/{f.name}", f.read_bytes())
+            upload(f"factors/cn-2026-12/{f.name}", f.read_bytes())
         # an account that signs nothing (no token is fetched from Google)
         account = tmp_path / "service-account.json"
         account.write_text(json.dumps({"type": "service_account", "client_email": "ci@example.com",
@@ -541,7 +541,7 @@ def test_gcs_inputs_and_factor_set_through_a_private_endpoint(tmp_path):
   sinks: {u('in/sinks.csv')}
   groups: {u('in/groups.csv')}
   green_power: {u('in/green_power.csv')}
-factors: {u('factors/cn-2026')}
+factors: {u('factors/cn-2026-12')}
 output: {tmp_path / 'out'}
 base_year: 2020
 storage:
@@ -555,7 +555,7 @@ storage:
                            capture_output=True, text=True, env=env, timeout=300)
         assert r.returncode == 0, r.stderr
         m = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
-        assert m["factor_set"]["location"] == u("factors/cn-2026")
+        assert m["factor_set"]["location"] == u("factors/cn-2026-12")
         energy = [i["path"] for i in m["inputs"] if i["input"] == "energy"]
         assert energy and all(p.startswith(u("in/energy/")) for p in energy), energy
         # the same bytes as the sample read from local disk: the sample's sha256s

@@ -38,6 +38,9 @@ pub struct RunReport {
     pub summary: Vec<SummaryRow>,
     /// Every group in its latest year.
     pub groups: Vec<GroupSummaryRow>,
+    /// Numbers a statistician would question, with what explains them
+    /// ([`readback::plausibility`]); also logged at warn.
+    pub plausibility: Vec<String>,
 }
 
 /// How a run ended.
@@ -201,12 +204,17 @@ pub(crate) async fn run_locked(
         return Err(e);
     }
     tracing::info!(run_id = %run_id, output = %out.url(), files = manifest.outputs.len(), "published");
+    let plausibility = readback::plausibility(&summary);
+    for note in &plausibility {
+        tracing::warn!("{note}");
+    }
     Ok(RunOutcome::Published(Box::new(RunReport {
         manifest,
         output: out.url().to_string(),
         rejects_by_rule,
         summary,
         groups,
+        plausibility,
     })))
 }
 

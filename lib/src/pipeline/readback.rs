@@ -39,6 +39,33 @@ pub struct SummaryRow {
     pub peaked: bool,
 }
 
+/// What a statistician would stop at in the summary rows, each with what
+/// explains it and where to look: a region-year with negative energy (its
+/// electricity and products sent out, valued at the year's rates, exceed what
+/// it consumed: possible at equal value for a region whose plants are more
+/// efficient than the national average coal rate, more often an output record
+/// too large) or negative CO2 (its net export of electricity credited at the
+/// grid factor exceeds its direct emissions: the net-import rule). Nothing is
+/// changed; the run logs each at warn and the summary lists them.
+pub fn plausibility(rows: &[SummaryRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in rows {
+        if r.energy_tce < 0.0 {
+            out.push(format!(
+                "{} {} {}: energy {:.0} tce is negative: the electricity, heat and products it sent out (flow = output, electricity at the year's coal rate) exceed what it consumed; check its plants' output records (explain --region {} --year {} --indicator energy_tce)",
+                r.region_code, r.region_name, r.year, r.energy_tce, r.region_code, r.year
+            ));
+        }
+        if r.co2_t < 0.0 {
+            out.push(format!(
+                "{} {} {}: CO2 {:.0} t is negative: its net export of electricity, credited at the grid factor, exceeds its direct emissions (the net-import rule, README \"Simplifications to know\"); co2_direct_t shows what burnt there",
+                r.region_code, r.region_name, r.year, r.co2_t
+            ));
+        }
+    }
+    out
+}
+
 /// A group in its latest year, as the terminal summary shows it.
 #[derive(Debug, Clone)]
 pub struct GroupSummaryRow {
@@ -214,4 +241,60 @@ pub(crate) async fn group_summary(ctx: &SessionContext) -> Result<Vec<GroupSumma
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(code: &str, year: i32, energy_tce: f64, co2_t: f64) -> SummaryRow {
+        SummaryRow {
+            region_code: code.into(),
+            region_name: "镇".into(),
+            level: "town".into(),
+            year,
+            energy_tce,
+            co2_t,
+            energy_intensity: None,
+            energy_intensity_change_yoy: None,
+            energy_intensity_change_base: None,
+            co2_intensity: None,
+            co2_intensity_change_yoy: None,
+            co2_intensity_change_base: None,
+            energy_warning: None,
+            co2_warning: None,
+            co2_net_t: co2_t,
+            co2_peak_year: None,
+            peaked: false,
+        }
+    }
+
+    #[test]
+    fn negative_energy_and_co2_are_listed_with_what_explains_them() {
+        // a town whose wind farm sent out 10 % more than it generated:
+        // 5 000 × 10^4 kWh in, 5 500 out, at 0.3 kgce/kWh: −1 500 tce
+        let rows = [
+            row("150622100", 2023, 12.5, 40.0),
+            row("150622101", 2023, -1500.0, 10.0),
+            row("150622102", 2023, 300.0, -2500.4),
+            // zero is not odd: a region with no records yet
+            row("150622103", 2023, 0.0, 0.0),
+        ];
+        let notes = plausibility(&rows);
+        assert_eq!(notes.len(), 2, "{notes:#?}");
+        assert!(
+            notes[0].starts_with("150622101 镇 2023: energy -1500 tce is negative:")
+                && notes[0]
+                    .ends_with("(explain --region 150622101 --year 2023 --indicator energy_tce)"),
+            "{}",
+            notes[0]
+        );
+        assert!(
+            notes[1].starts_with(
+                "150622102 镇 2023: CO2 -2500 t is negative: its net export of electricity"
+            ),
+            "{}",
+            notes[1]
+        );
+    }
 }
