@@ -44,6 +44,8 @@ test: test-rust test-python
 
 test-rust:
 	cargo test --workspace
+	# cluster mode: a scheduler and two executors on 127.0.0.1 (docs/distributed.md)
+	cargo test -p carbonstat-jobs --features cluster --test cluster
 
 # Debian packages of the tests, installed once: Chromium and CJK fonts (the
 # bulletin's browser test), prometheus-pushgateway (the metrics push test).
@@ -65,6 +67,7 @@ test-python: build browser $(VENV)/.installed $(AZURITE)
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy -p carbonstat-jobs --features cluster --all-targets -- -D warnings
 
 fmt:
 	cargo fmt --all

@@ -193,6 +193,31 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Serve as a cluster's scheduler (Apache Ballista, with carbonstat's
+    /// functions): the client sends its queries here (docs/distributed.md;
+    /// needs a binary built with `--features cluster`).
+    Scheduler {
+        /// The address to listen on, host:port (e.g. 0.0.0.0:50050).
+        #[arg(long)]
+        bind: String,
+    },
+    /// Serve as a cluster's executor: runs the tasks the scheduler gives it
+    /// (docs/distributed.md; needs a binary built with `--features cluster`).
+    Executor {
+        /// The scheduler, host:port.
+        #[arg(long)]
+        scheduler: String,
+        /// The address of this executor's data (Flight) service, host:port;
+        /// port + 1 is kept for its task service.
+        #[arg(long)]
+        bind: String,
+        /// Where it keeps the shuffle files of running jobs.
+        #[arg(long)]
+        work_dir: PathBuf,
+        /// Tasks it runs at once (default: one per core).
+        #[arg(long)]
+        vcores: Option<usize>,
+    },
     /// Print the output datasets' columns, types, units and meanings.
     Schema {
         /// As the Markdown data dictionary of the README.
@@ -283,6 +308,13 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             format,
             storage: store.storage(),
         }),
+        Command::Scheduler { bind } => cluster_scheduler(&bind),
+        Command::Executor {
+            scheduler,
+            bind,
+            work_dir,
+            vcores,
+        } => cluster_executor(&scheduler, &bind, &work_dir, vcores),
         Command::Factors { command } => factors_cmd::run(command),
         Command::BenchScan { config } => bench_scan(&config),
         Command::Sample {
@@ -441,6 +473,43 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
         }
         Ok::<_, carbonstat::Error>(())
     })
+}
+
+/// `carbonstat scheduler`: serves until the process is stopped.
+#[cfg(feature = "cluster")]
+fn cluster_scheduler(bind: &str) -> carbonstat::Result<()> {
+    runtime(None)?.block_on(carbonstat::engine::cluster::run_scheduler(bind))
+}
+
+/// `carbonstat executor`: serves until the process or the scheduler stops it.
+#[cfg(feature = "cluster")]
+fn cluster_executor(
+    scheduler: &str,
+    bind: &str,
+    work_dir: &std::path::Path,
+    vcores: Option<usize>,
+) -> carbonstat::Result<()> {
+    runtime(None)?.block_on(carbonstat::engine::cluster::run_executor(
+        scheduler, bind, work_dir, vcores,
+    ))
+}
+
+#[cfg(not(feature = "cluster"))]
+const NO_CLUSTER: &str = "this carbonstat was built without cluster support: build it with `cargo build --release --features cluster` (docs/distributed.md)";
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_scheduler(_bind: &str) -> carbonstat::Result<()> {
+    Err(carbonstat::Error::Usage(NO_CLUSTER.into()))
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_executor(
+    _scheduler: &str,
+    _bind: &str,
+    _work_dir: &std::path::Path,
+    _vcores: Option<usize>,
+) -> carbonstat::Result<()> {
+    Err(carbonstat::Error::Usage(NO_CLUSTER.into()))
 }
 
 /// The async runtime a command runs in (`threads` worker threads, default: one per core).

@@ -511,3 +511,33 @@ fn production_and_sinks_with_chinese_headers_count_or_reject_each_row() {
         vec![("production".into(), 2, 1), ("sinks".into(), 2, 1)]
     );
 }
+
+/// A binary built without the `cluster` feature says how to get one that has
+/// the cluster's commands, with exit 2 (a usage error), and starts nothing.
+#[cfg(not(feature = "cluster"))]
+#[test]
+fn the_cluster_commands_need_the_cluster_feature() {
+    for args in [
+        vec!["scheduler", "--bind", "127.0.0.1:0"],
+        vec![
+            "executor",
+            "--scheduler",
+            "127.0.0.1:1",
+            "--bind",
+            "127.0.0.1:0",
+            "--work-dir",
+            "w",
+        ],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("built without cluster support: build it with `cargo build --release --features cluster`"),
+            "{stderr}"
+        );
+    }
+}

@@ -25,6 +25,10 @@ pub enum Error {
     #[error("factor set {dir}: {message}")]
     FactorSet { dir: String, message: String },
 
+    /// A command-line value that cannot be used (an address, a path).
+    #[error("{0}")]
+    Usage(String),
+
     /// Too many rejected rows: the data is not fit to publish.
     #[error("{0}")]
     Quality(String),
@@ -120,7 +124,10 @@ impl Error {
             return inner.exit_code();
         }
         match self {
-            Error::Config { .. } | Error::InputFile { .. } | Error::FactorSet { .. } => 2,
+            Error::Config { .. }
+            | Error::Usage(_)
+            | Error::InputFile { .. }
+            | Error::FactorSet { .. } => 2,
             Error::Quality(_) => 3,
             Error::Locked(_) => 4,
             Error::NotVerified(_) => 5,

@@ -89,6 +89,32 @@ impl Lookups {
             .retain(|(name, _), _| name != table);
     }
 
+    /// Every table read so far, (name, number of keys) and its rows: what a
+    /// plan sent to a cluster carries (feature `cluster`).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn snapshot(&self) -> Vec<((String, usize), RecordBatch)> {
+        let mut out: Vec<_> = self
+            .tables
+            .read()
+            .expect("lookup registry")
+            .iter()
+            .map(|(id, t)| (id.clone(), t.batch.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Add a table from its rows (a plan decoded on a cluster's process).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn insert(&self, table: &str, batch: RecordBatch, keys: usize) -> DfResult<()> {
+        let loaded = LookupTable::new(table, batch, keys)?;
+        self.tables
+            .write()
+            .expect("lookup registry")
+            .insert((table.to_string(), keys), Arc::new(loaded));
+        Ok(())
+    }
+
     fn get(&self, table: &str, keys: usize) -> Option<Arc<LookupTable>> {
         self.tables
             .read()
@@ -332,7 +358,7 @@ fn row_hash(state: &impl BuildHasher, keys: &[KeyColumn], i: usize) -> Option<u6
 
 /// The `lookup` UDF of a session.
 #[derive(Debug)]
-struct LookupUdf {
+pub(crate) struct LookupUdf {
     lookups: Arc<Lookups>,
     signature: Signature,
 }
@@ -352,6 +378,12 @@ impl Hash for LookupUdf {
 }
 
 impl LookupUdf {
+    /// The tables this function reads.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn lookups(&self) -> &Arc<Lookups> {
+        &self.lookups
+    }
+
     /// The table a call names (its first argument, a string literal).
     fn table(
         &self,

@@ -3,6 +3,8 @@
 //! runner that executes `sql/*.sql` statement by statement, the `lookup`
 //! UDF, the text and identifier UDFs, and what a finished plan reports.
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub(crate) mod ids;
 pub(crate) mod lookup;
 pub(crate) mod metrics;

@@ -1,0 +1,439 @@
+//! Cluster mode (cargo feature `cluster`; issue 22, first part): carbonstat's
+//! functions on Apache Ballista's scheduler and executors, and a client
+//! session that sends its queries there.
+//!
+//! What a cluster needs from carbonstat, and where it is made here:
+//! - the same functions on every process: the text and identifier UDFs are
+//!   stateless and registered by name in the scheduler's session and the
+//!   executors' function registry; `lookup(…)` carries its tables, so the
+//!   codecs ([`CarbonstatLogicalCodec`], [`CarbonstatPhysicalCodec`]) write
+//!   every table a `lookup` holds into the plan (Arrow IPC) and rebuild the
+//!   function from them where the plan is decoded;
+//! - the optimizer as the local session has it: the scheduler plans the
+//!   logical plan again, so its session drops the same two rules
+//!   (`extract_leaf_expressions`, `push_down_leaf_projections`) as
+//!   `new_session`;
+//! - the same scheduling policy on both sides: pull-staged, so an executor
+//!   needs only its Flight port (`--bind`) reachable, and the scheduler only
+//!   its gRPC port.
+//!
+//! Not yet here (docs/distributed.md): running the pipeline's steps on a
+//! cluster (in-memory tables such as the factor tables and `run_params`
+//! cannot travel in a plan; the intermediates must be on storage every
+//! executor reads), the config's object stores on the executors, and a lookup
+//! table cache (each decoded plan carries the tables again).
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use ballista_core::utils::{default_config_producer, default_session_builder};
+use ballista_core::{ConfigProducer, RuntimeProducer};
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::reader::StreamReader;
+use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::common::{DataFusionError, Result as DfResult, TableReference};
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::{SessionState, TaskContext};
+use datafusion::logical_expr::{Extension, LogicalPlan, ScalarUDF};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+
+use crate::engine::lookup::{LookupUdf, Lookups, lookup_udf};
+use crate::error::{Error, Result};
+
+/// The two optimizer rules carbonstat's sessions run without (see
+/// `engine::session::new_session`).
+const REMOVED_RULES: [&str; 2] = ["extract_leaf_expressions", "push_down_leaf_projections"];
+
+/// `lookup`'s tables as bytes: a count, then per table its name, its number
+/// of key columns and its rows as an Arrow IPC stream (lengths little-endian
+/// u32/u64).
+fn encode_lookups(lookups: &Lookups, buf: &mut Vec<u8>) -> DfResult<()> {
+    let tables = lookups.snapshot();
+    buf.extend_from_slice(&(tables.len() as u32).to_le_bytes());
+    for ((name, keys), batch) in tables {
+        buf.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(&(keys as u32).to_le_bytes());
+        let mut ipc = Vec::new();
+        {
+            let mut w = StreamWriter::try_new(&mut ipc, &batch.schema())?;
+            w.write(&batch)?;
+            w.finish()?;
+        }
+        buf.extend_from_slice(&(ipc.len() as u64).to_le_bytes());
+        buf.extend_from_slice(&ipc);
+    }
+    Ok(())
+}
+
+/// The inverse of [`encode_lookups`].
+fn decode_lookups(buf: &[u8]) -> DfResult<Lookups> {
+    fn take<'a>(buf: &mut &'a [u8], n: usize) -> DfResult<&'a [u8]> {
+        if buf.len() < n {
+            return Err(DataFusionError::Internal(
+                "lookup tables in a plan: the bytes end early".into(),
+            ));
+        }
+        let (head, rest) = buf.split_at(n);
+        *buf = rest;
+        Ok(head)
+    }
+    let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize;
+    let mut rest = buf;
+    let lookups = Lookups::default();
+    let count = u32_of(take(&mut rest, 4)?);
+    for _ in 0..count {
+        let len = u32_of(take(&mut rest, 4)?);
+        let name = std::str::from_utf8(take(&mut rest, len)?)
+            .map_err(|e| DataFusionError::Internal(format!("lookup table name: {e}")))?
+            .to_string();
+        let keys = u32_of(take(&mut rest, 4)?);
+        let ipc_len = u64::from_le_bytes(take(&mut rest, 8)?.try_into().expect("8 bytes")) as usize;
+        let ipc = take(&mut rest, ipc_len)?;
+        let reader = StreamReader::try_new(std::io::Cursor::new(ipc), None)?;
+        let schema = reader.schema();
+        let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+        let batch = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
+        lookups.insert(&name, batch, keys)?;
+    }
+    Ok(lookups)
+}
+
+/// The lookup tables of `udf` when it is carbonstat's `lookup`.
+fn lookups_of(udf: &ScalarUDF) -> Option<&Arc<Lookups>> {
+    let inner: &dyn Any = udf.inner().as_ref();
+    inner.downcast_ref::<LookupUdf>().map(LookupUdf::lookups)
+}
+
+fn encode_udf(udf: &ScalarUDF, buf: &mut Vec<u8>) -> DfResult<()> {
+    match lookups_of(udf) {
+        Some(lookups) => encode_lookups(lookups, buf),
+        // the stateless functions travel by name
+        None => Ok(()),
+    }
+}
+
+fn decode_udf(name: &str, buf: &[u8]) -> DfResult<Arc<ScalarUDF>> {
+    if name == "lookup" {
+        return Ok(Arc::new(lookup_udf(Arc::new(decode_lookups(buf)?))));
+    }
+    // a stateless function the plan names: the session's own
+    let udf = stateless_udfs()
+        .into_iter()
+        .find(|u| u.name() == name || u.aliases().iter().any(|a| a == name));
+    udf.map(Arc::new).ok_or_else(|| {
+        DataFusionError::NotImplemented(format!(
+            "scalar function {name}: not a carbonstat function (the plan names a function this process does not have)"
+        ))
+    })
+}
+
+/// carbonstat's functions without state, as a session registers them.
+fn stateless_udfs() -> Vec<ScalarUDF> {
+    let ctx = SessionContext::new();
+    let before: Vec<String> = ctx.state().scalar_functions().keys().cloned().collect();
+    crate::engine::ids::register_udfs(&ctx);
+    ctx.state()
+        .scalar_functions()
+        .iter()
+        .filter(|(name, _)| !before.contains(name))
+        .map(|(_, f)| f.as_ref().clone())
+        .collect()
+}
+
+/// Ballista's logical codec with carbonstat's functions.
+#[derive(Debug, Default)]
+pub struct CarbonstatLogicalCodec {
+    inner: BallistaLogicalExtensionCodec,
+}
+
+impl LogicalExtensionCodec for CarbonstatLogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> DfResult<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> DfResult<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> DfResult<Arc<dyn TableProvider>> {
+        self.inner
+            .try_decode_table_provider(buf, table_ref, schema, ctx)
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> DfResult<()> {
+        self.inner.try_encode_table_provider(table_ref, node, buf)
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> DfResult<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> DfResult<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> DfResult<Arc<ScalarUDF>> {
+        decode_udf(name, buf)
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> DfResult<()> {
+        encode_udf(node, buf)
+    }
+}
+
+/// Ballista's physical codec with carbonstat's functions.
+#[derive(Debug, Default)]
+pub struct CarbonstatPhysicalCodec {
+    inner: BallistaPhysicalExtensionCodec,
+}
+
+impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.inner.try_decode(buf, inputs, ctx, converter)
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> DfResult<()> {
+        self.inner.try_encode(node, buf, converter)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> DfResult<Arc<ScalarUDF>> {
+        decode_udf(name, buf)
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> DfResult<()> {
+        encode_udf(node, buf)
+    }
+}
+
+/// A session state with carbonstat's functions and optimizer rules on top of
+/// `state` (Ballista's own rules and functions kept).
+fn with_carbonstat(state: SessionState) -> DfResult<SessionState> {
+    let ctx = SessionContext::new_with_state(state);
+    crate::engine::ids::register_udfs(&ctx);
+    // a placeholder: a plan brings its lookup tables with it (the codecs)
+    ctx.register_udf(lookup_udf(Arc::new(Lookups::default())));
+    for rule in REMOVED_RULES {
+        // Ballista's optimizer list may not have them: nothing to remove then
+        ctx.remove_optimizer_rule(rule);
+    }
+    Ok(ctx.state())
+}
+
+fn logical_codec() -> Arc<dyn LogicalExtensionCodec> {
+    Arc::new(CarbonstatLogicalCodec::default())
+}
+
+fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
+    Arc::new(CarbonstatPhysicalCodec::default())
+}
+
+/// Every process's session settings: Ballista's, with carbonstat's codecs.
+fn config_producer() -> ConfigProducer {
+    use ballista_core::extension::SessionConfigExt;
+    Arc::new(|| {
+        default_config_producer()
+            .with_ballista_logical_extension_codec(logical_codec())
+            .with_ballista_physical_extension_codec(physical_codec())
+    })
+}
+
+/// Parse `host:port` into a socket address, naming the option on error.
+fn socket(option: &str, value: &str) -> Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    value
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{option} {value}: not a host:port this machine can bind or reach (e.g. 127.0.0.1:50050)"
+            ))
+        })
+}
+
+/// Serve as the cluster's scheduler on `bind` until the process is stopped.
+pub async fn run_scheduler(bind: &str) -> Result<()> {
+    let address = socket("--bind", bind)?;
+    let config = SchedulerConfig {
+        bind_host: address.ip().to_string(),
+        bind_port: address.port(),
+        external_host: address.ip().to_string(),
+        scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PullStaged,
+        override_config_producer: Some(config_producer()),
+        override_session_builder: Some(Arc::new(|config: SessionConfig| {
+            with_carbonstat(default_session_builder(config)?)
+        })),
+        override_logical_codec: Some(logical_codec()),
+        override_physical_codec: Some(physical_codec()),
+        ..Default::default()
+    };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(|e| Error::Internal(format!("scheduler: {e}")))?;
+    start_server(cluster, address, Arc::new(config))
+        .await
+        .map_err(|e| Error::Internal(format!("scheduler on {address}: {e}")))
+}
+
+/// Serve as an executor of the scheduler at `scheduler` (host:port), with its
+/// Flight service on `bind` and its shuffle files under `work_dir`, until the
+/// process is stopped or the scheduler stops it.
+pub async fn run_executor(
+    scheduler: &str,
+    bind: &str,
+    work_dir: &std::path::Path,
+    vcores: Option<usize>,
+) -> Result<()> {
+    let address = socket("--bind", bind)?;
+    let scheduler_address = socket("--scheduler", scheduler)?;
+    std::fs::create_dir_all(work_dir).map_err(|e| Error::io(work_dir.display().to_string(), e))?;
+    let registry_state = with_carbonstat(
+        default_session_builder(default_config_producer())
+            .map_err(|e| Error::Internal(format!("executor session: {e}")))?,
+    )
+    .map_err(|e| Error::Internal(format!("executor session: {e}")))?;
+    let work = work_dir.display().to_string();
+    let runtime_work = work.clone();
+    let runtime: RuntimeProducer = Arc::new(move |_config: &SessionConfig| {
+        RuntimeEnvBuilder::new()
+            .with_temp_file_path(&runtime_work)
+            .build_arc()
+    });
+    let defaults = ExecutorProcessConfig::default();
+    let config = ExecutorProcessConfig {
+        bind_host: address.ip().to_string(),
+        external_host: Some(address.ip().to_string()),
+        port: address.port(),
+        // pull-staged: the scheduler never calls this port; it must still be free
+        grpc_port: address.port().wrapping_add(1),
+        scheduler_host: scheduler_address.ip().to_string(),
+        scheduler_port: scheduler_address.port(),
+        scheduler_connect_timeout_seconds: 30,
+        vcores: vcores.unwrap_or(defaults.vcores),
+        task_scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PullStaged,
+        work_dir: Some(work),
+        print_thread_info: false,
+        override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&registry_state))),
+        override_runtime_producer: Some(runtime),
+        override_config_producer: Some(config_producer()),
+        override_logical_codec: Some(logical_codec()),
+        override_physical_codec: Some(physical_codec()),
+        ..defaults
+    };
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| Error::Internal(format!("executor on {address}: {e}")))
+}
+
+/// A client session whose queries run on the cluster whose scheduler is at
+/// `scheduler` (host:port), with carbonstat's functions and codecs, and
+/// `partitions` target partitions. `lookup(…)` tables are read by the client
+/// (`engine::run_sql` loads them) and travel in each plan.
+pub async fn client_session(scheduler: &str, partitions: usize) -> Result<SessionContext> {
+    use ballista::prelude::SessionContextExt;
+    use ballista_core::extension::SessionConfigExt;
+    let url = format!("df://{scheduler}");
+    let lookups = Arc::new(Lookups::default());
+    let config = SessionConfig::new_with_ballista()
+        .with_target_partitions(partitions)
+        .with_ballista_logical_extension_codec(logical_codec())
+        .with_ballista_physical_extension_codec(physical_codec())
+        .with_extension(lookups.clone());
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .build();
+    // Ballista replaces the session's functions with its own list: ours are
+    // registered on what it returns
+    let ctx = SessionContext::remote_with_state(&url, state)
+        .await
+        .map_err(|e| Error::Internal(format!("cluster at {scheduler}: {e}")))?;
+    crate::engine::ids::register_udfs(&ctx);
+    ctx.register_udf(lookup_udf(lookups));
+    for rule in REMOVED_RULES {
+        ctx.remove_optimizer_rule(rule);
+    }
+    Ok(ctx)
+}
+
+/// Run one query on a client session of [`client_session`] and collect its
+/// rows: the tables it reads with `lookup(…)` are read first, as
+/// `engine::run_sql` does for the SQL steps.
+pub async fn query(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
+    let lookups = ctx
+        .state()
+        .config()
+        .get_extension::<Lookups>()
+        .ok_or_else(|| {
+            Error::Internal(
+                "a cluster query needs a session of engine::cluster::client_session".into(),
+            )
+        })?;
+    let statements =
+        datafusion::sql::parser::DFParser::parse_sql(sql).map_err(|e| Error::sql("query", e))?;
+    for statement in &statements {
+        for (table, keys) in crate::engine::lookup::calls_in(statement) {
+            lookups
+                .load(ctx, &table, keys)
+                .await
+                .map_err(|e| Error::sql("query", e))?;
+        }
+    }
+    ctx.sql(sql)
+        .await
+        .map_err(|e| Error::sql("query", e))?
+        .collect()
+        .await
+        .map_err(|e| Error::sql("query", e))
+}
