@@ -24,19 +24,20 @@
 --
 -- Reads:  regions_norm (10_normalize.sql), energy_catalog, unit_catalog,
 --         grid_factor, grid_region, heat_factor, generation_coal_rate,
---         electricity_equivalent, run_params (factor set and config).
+--         electricity_equivalent, run_params (factor set and config),
+--         calendar_years (1949-2100, engine::session::register_run).
 -- Writes: factor_periods, grid_areas, grid_factor_used, area_grid_factor, yearly_factor_years,
 --         electricity_rates, period_factors, energy_factors, amount_factors
 --         (tables).
 
 CREATE OR REPLACE TABLE factor_periods AS
-SELECT concat(p.province_prefix, '0000') AS province_code, p.province_prefix, CAST(y.value AS INT) AS year
+SELECT concat(p.province_prefix, '0000') AS province_code, p.province_prefix, y.year
 FROM (
     SELECT DISTINCT substr(region_code, 1, 2) AS province_prefix
     FROM regions_norm
     WHERE region_code IS NOT NULL
 ) p
-CROSS JOIN generate_series(1949, 2100) y;
+CROSS JOIN calendar_years y;
 
 -- Every area a grid factor is chosen for: each province of the regions (its
 -- two-digit prefix), each city or league the factor set maps to a grid region

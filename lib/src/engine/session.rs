@@ -116,6 +116,17 @@ pub(crate) fn scratch_dir(parent: Option<&Path>, prefix: &str) -> Result<tempfil
 /// parameter enters, and no value is spliced into SQL text).
 pub fn register_run(ctx: &SessionContext, config: &Config, factors: &FactorSet) -> Result<()> {
     factors.register(ctx)?;
+    // the years a record may have (the row rules reject the others): a table
+    // rather than generate_series(…), whose table function a cluster's plan
+    // cannot carry (docs/distributed.md)
+    register_batch(
+        ctx,
+        "calendar_years",
+        vec![(
+            "year",
+            Arc::new(Int32Array::from((1949..=2100).collect::<Vec<i32>>())) as ArrayRef,
+        )],
+    )?;
     let one = |s: &str| -> ArrayRef { Arc::new(StringArray::from(vec![s])) };
     register_batch(
         ctx,
