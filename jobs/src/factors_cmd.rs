@@ -131,6 +131,21 @@ pub fn run(cmd: FactorsCommand) -> carbonstat::Result<()> {
                     g.scope, g.area_code, g.data_year, g.tco2_per_mwh, g.quality, g.source_id
                 );
             }
+            if !set.sector_combustion.is_empty() {
+                println!(
+                    "\n{:<18} {:<8} {:>9} {:>14}  quality   source",
+                    "sector's own", "GB/T4754", "oxidation", "tCO2/unit"
+                );
+                for r in &set.sector_combustion {
+                    let co2 = set
+                        .sector_co2_per_base_unit(&r.energy_code)
+                        .map_or_else(String::new, |(_, v)| format!("{v:.7}"));
+                    println!(
+                        "{:<18} {:<8} {:>9} {:>14}  {:<9} {}",
+                        r.energy_code, r.sector_prefix, r.oxidation, co2, r.quality, r.source_id
+                    );
+                }
+            }
             println!("\nheat factors (tCO2/GJ)");
             for h in &set.heat_factors {
                 println!(

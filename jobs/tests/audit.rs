@@ -457,6 +457,41 @@ fn explain_reproduces_published_values_exactly() {
     assert_eq!(grid["factor_year"], 2023);
     assert_eq!(grid["scope"], "provincial 150000");
     assert_eq!(grid["source_id"], "mee-nbs-2025-47");
+    // the county's own net import uses its area's factor: Inner Mongolia's
+    // provincial one (150622 is in the west, the North grid's province)
+    let net = e["factors_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "grid CO2 factor of the region's net import")
+        .unwrap();
+    assert_eq!(net["value"], 0.6479);
+    assert_eq!(net["scope"], "provincial 150000");
+    assert_eq!(net["source_id"], "mee-nbs-2025-47");
+    // the power plants' raw coal at 0.99 (2.0014 t/t) and everyone else's at
+    // 0.94 (1.9003), each listed once
+    let coal: Vec<&serde_json::Value> = e["factors_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["energy_code"] == "raw_coal")
+        .collect();
+    let kinds: Vec<(&str, f64)> = coal
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["value"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("standard coal coefficient (equivalent value)", 0.7143),
+            ("combustion CO2 factor", 1.9003),
+            (
+                "combustion CO2 factor of GB/T 4754 sector 441 (oxidation 0.99)",
+                2.0014
+            ),
+        ],
+        "{coal:#?}"
+    );
     let steps: Vec<&str> = e["sql_steps"]
         .as_array()
         .unwrap()

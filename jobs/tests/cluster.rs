@@ -164,19 +164,28 @@ async fn a_query_with_lookup_runs_on_a_scheduler_and_two_executors() {
                                AS DECIMAL(38, 6))) AS tce,
                       count(*) AS records
                FROM records GROUP BY region_code ORDER BY region_code";
-    let batches = query(&ctx, sql).await.unwrap_or_else(|e| {
-        let logs: String = ["scheduler", "executor0", "executor1"]
-            .iter()
-            .map(|n| {
-                format!(
-                    "--- {n}\n{}",
-                    std::fs::read_to_string(dir.path().join(format!("{n}.log")))
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
-        panic!("{e}\n{logs}")
-    });
+    // a stuck cluster fails the test (and stops the processes) instead of
+    // hanging it: the query takes about a second
+    let batches = tokio::time::timeout(Duration::from_secs(120), query(&ctx, sql))
+        .await
+        .unwrap_or_else(|_| {
+            Err(carbonstat::Error::Internal(
+                "the cluster did not answer within 120 s".into(),
+            ))
+        })
+        .unwrap_or_else(|e| {
+            let logs: String = ["scheduler", "executor0", "executor1"]
+                .iter()
+                .map(|n| {
+                    format!(
+                        "--- {n}\n{}",
+                        std::fs::read_to_string(dir.path().join(format!("{n}.log")))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            panic!("{e}\n{logs}")
+        });
     // 4 and 5 have no common divisor: each (region, energy) pair has 100 000 /
     // 20 = 5 000 records of 1 unit, so each region has 25 000 records and
     // 5 000 × (0.7143 + 1.4571 + 0.00133 + 0.03412 + 0.9714)

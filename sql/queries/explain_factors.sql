@@ -30,4 +30,6 @@ LEFT JOIN grid_factor g
     AND g.data_year = r.factor_year
 LEFT JOIN heat_factor h ON r.indirect_factor_scope = 'heat' AND h.data_year = r.factor_year
 WHERE a.ancestor_code = $1 AND r.year = $2
-ORDER BY 1
+-- a total order: a fuel burnt by a sector with its own factor and by
+-- others has two rows, the lower factor first
+ORDER BY 1, 5, 6, 7, 8, 9, 4

@@ -32,4 +32,6 @@ LEFT JOIN grid_factor g
     AND g.data_year = r.factor_year
 LEFT JOIN heat_factor h ON r.indirect_factor_scope = 'heat' AND h.data_year = r.factor_year
 WHERE r.year = $3 AND r.input = 'energy'
-ORDER BY 1
+-- a total order: a fuel burnt by a sector with its own factor and by
+-- others has two rows, the lower factor first
+ORDER BY 1, 5, 6, 7, 8, 9, 4

@@ -191,10 +191,12 @@ pub async fn explain(
     let mut cur: Option<BTreeMap<String, Option<f64>>> = None;
     let mut prev: Option<BTreeMap<String, Option<f64>>> = None;
     let mut region_name = String::new();
+    let mut grid_scope = String::new();
     for b in &rows {
         let schema = b.schema();
         let years = f64s(b, schema.index_of("year")?)?;
         let names = strings(b, schema.index_of("region_name")?)?;
+        let scopes = strings(b, schema.index_of("grid_factor_scope")?)?;
         for r in 0..b.num_rows() {
             let mut m = BTreeMap::new();
             for (i, f) in schema.fields().iter().enumerate() {
@@ -207,6 +209,7 @@ pub async fn explain(
             }
             if years[r] == Some(year as f64) {
                 region_name = names[r].clone();
+                grid_scope = scopes[r].clone();
                 cur = Some(m);
             } else {
                 prev = Some(m);
@@ -420,7 +423,32 @@ pub async fn explain(
 
     // the factor rows the records used
     let factors = queries::EXPLAIN_FACTORS.collect(ctx, &scope).await?;
-    let factors_used = read_factor_rows(c, &factors)?;
+    let mut factors_used = read_factor_rows(c, &factors)?;
+    // the grid factor of the region's own net import of electricity: its
+    // area's, which for a league in another grid than its province's is not
+    // the one its records used (50_indicators.sql)
+    if let Some(v) = cur.get("grid_factor").copied().flatten() {
+        let data_year = cur
+            .get("grid_factor_year")
+            .copied()
+            .flatten()
+            .map(|y| y as i32);
+        let row = grid_scope.split_once(' ').and_then(|(scope, area)| {
+            c.factors.grid_factors.iter().find(|g| {
+                g.scope.as_str() == scope && g.area_code == area && Some(g.data_year) == data_year
+            })
+        });
+        factors_used.push(FactorUsed {
+            energy_code: "electricity".into(),
+            kind: "grid CO2 factor of the region's net import".into(),
+            value: v,
+            unit: "t CO2 per MWh".into(),
+            factor_year: data_year,
+            scope: (!grid_scope.is_empty()).then(|| grid_scope.clone()),
+            source_id: row.map(|g| g.source_id.clone()),
+            quality: row.map(|g| g.quality.to_string()),
+        });
+    }
     // the production and sinks rows behind the budget
     let mut budget_rows = Vec::new();
     if matches!(indicator, "co2_process_t" | "sink_t" | "co2_net_t") {
@@ -555,9 +583,20 @@ fn read_factor_rows(c: &Computed, factors: &[RecordBatch]) -> Result<Vec<FactorU
                 });
             }
             if let Some(v) = co2[r] {
+                // a sector's own factor of the fuel (sector_combustion_co2)
+                let sector = c
+                    .factors
+                    .sector_co2_per_base_unit(&code[r])
+                    .filter(|(_, f)| *f == v)
+                    .map(|(row, _)| (row.sector_prefix.clone(), row.oxidation));
                 factors_used.push(FactorUsed {
                     energy_code: code[r].clone(),
-                    kind: "combustion CO2 factor".into(),
+                    kind: match sector {
+                        Some((prefix, oxidation)) => format!(
+                            "combustion CO2 factor of GB/T 4754 sector {prefix} (oxidation {oxidation})"
+                        ),
+                        None => "combustion CO2 factor".into(),
+                    },
                     value: v,
                     unit: format!("t CO2 per {}", unit[r]),
                     factor_year: None,
@@ -595,6 +634,19 @@ fn read_factor_rows(c: &Computed, factors: &[RecordBatch]) -> Result<Vec<FactorU
             }
         }
     }
+    // a fuel burnt by a sector with its own factor and by others gives two
+    // rows of the query that share their other factors: list each factor once
+    let mut seen = std::collections::HashSet::new();
+    factors_used.retain(|f| {
+        seen.insert(format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}",
+            f.energy_code,
+            f.kind,
+            f.value.to_bits(),
+            f.factor_year,
+            f.scope
+        ))
+    });
     Ok(factors_used)
 }
 

@@ -285,10 +285,12 @@ fn config_producer() -> ConfigProducer {
     })
 }
 
-/// Parse `host:port` into a socket address, naming the option on error.
+/// Parse `host:port` into a socket address, naming the option on error. A
+/// cluster's ports are fixed and known to the others: port 0 (any free one)
+/// is refused.
 fn socket(option: &str, value: &str) -> Result<SocketAddr> {
     use std::net::ToSocketAddrs;
-    value
+    let address = value
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
@@ -296,7 +298,20 @@ fn socket(option: &str, value: &str) -> Result<SocketAddr> {
             Error::Usage(format!(
                 "{option} {value}: not a host:port this machine can bind or reach (e.g. 127.0.0.1:50050)"
             ))
-        })
+        })?;
+    if address.port() == 0 {
+        return Err(Error::Usage(format!(
+            "{option} {value}: give the port the other processes will use (1-65534), not 0"
+        )));
+    }
+    Ok(address)
+}
+
+/// The host a process tells the others to reach it at: its bind address,
+/// unless that is 0.0.0.0 or :: (every interface), when the scheduler takes
+/// the address a connection comes from.
+fn advertised(address: &SocketAddr) -> Option<String> {
+    (!address.ip().is_unspecified()).then(|| address.ip().to_string())
 }
 
 /// Serve as the cluster's scheduler on `bind` until the process is stopped.
@@ -305,7 +320,7 @@ pub async fn run_scheduler(bind: &str) -> Result<()> {
     let config = SchedulerConfig {
         bind_host: address.ip().to_string(),
         bind_port: address.port(),
-        external_host: address.ip().to_string(),
+        external_host: advertised(&address).unwrap_or_else(|| "localhost".into()),
         scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PullStaged,
         override_config_producer: Some(config_producer()),
         override_session_builder: Some(Arc::new(|config: SessionConfig| {
@@ -333,6 +348,11 @@ pub async fn run_executor(
     vcores: Option<usize>,
 ) -> Result<()> {
     let address = socket("--bind", bind)?;
+    if address.port() == u16::MAX {
+        return Err(Error::Usage(format!(
+            "--bind {bind}: the executor also takes the port after it for its task service: give a port below 65535"
+        )));
+    }
     let scheduler_address = socket("--scheduler", scheduler)?;
     std::fs::create_dir_all(work_dir).map_err(|e| Error::io(work_dir.display().to_string(), e))?;
     let registry_state = with_carbonstat(
@@ -350,10 +370,10 @@ pub async fn run_executor(
     let defaults = ExecutorProcessConfig::default();
     let config = ExecutorProcessConfig {
         bind_host: address.ip().to_string(),
-        external_host: Some(address.ip().to_string()),
+        external_host: advertised(&address),
         port: address.port(),
         // pull-staged: the scheduler never calls this port; it must still be free
-        grpc_port: address.port().wrapping_add(1),
+        grpc_port: address.port() + 1,
         scheduler_host: scheduler_address.ip().to_string(),
         scheduler_port: scheduler_address.port(),
         scheduler_connect_timeout_seconds: 30,
