@@ -60,20 +60,23 @@ f AS (
         get_field(e, 'tce_per_base_unit') AS tce_per_base_unit,
         get_field(e, 'tce_method') AS tce_method,
         get_field(e, 'tce_factor_year') AS tce_factor_year,
-        -- the factor the record's CO2 is made with (a sector's own one, see
-        -- direct_factor below)
-        CASE WHEN get_field(e, 'co2_sector_prefix') IS NULL THEN get_field(e, 'co2_factor')
-             WHEN starts_with(CASE WHEN substr(sector_code, 1, 1) BETWEEN 'A' AND 'Z' THEN substr(sector_code, 2)
-                                   ELSE sector_code END, get_field(e, 'co2_sector_prefix'))
-                 THEN get_field(e, 'sector_co2_factor')
-             ELSE get_field(e, 'co2_factor') END AS co2_factor,
+        -- whether the record burns a fuel in the sector that has its own
+        -- factor of it (sector_combustion_co2: power generation's coal at its
+        -- oxidation rate): its sector code, without its section letter,
+        -- starts with the prefix; the nested CASE looks at the sector code of
+        -- those fuels' rows only
+        CASE WHEN get_field(a, 'co2_sector_prefix') IS NULL THEN false
+             ELSE starts_with(CASE WHEN substr(sector_code, 1, 1) BETWEEN 'A' AND 'Z' THEN substr(sector_code, 2)
+                                   ELSE sector_code END, get_field(a, 'co2_sector_prefix'))
+        END AS in_co2_sector,
         get_field(e, 'indirect_factor') AS indirect_factor,
         get_field(e, 'indirect_factor_scope') AS indirect_factor_scope,
         get_field(e, 'indirect_factor_area') AS indirect_factor_area,
         get_field(e, 'factor_year') AS factor_year,
         get_field(u, 'dimension') = 'tce' AS unit_is_tce,
         l.quantity * get_field(u, 'to_base') AS q,
-        a
+        a,
+        e
     FROM l
 ),
 -- (the arithmetic takes its factors from the narrow struct a: a CASE
@@ -84,22 +87,18 @@ b AS (
         CASE WHEN unit_is_tce THEN q / get_field(a, 'tce_per_base_unit') ELSE q END AS quantity_base_f,
         CASE WHEN unit_is_tce THEN q ELSE q * get_field(a, 'tce_per_base_unit') END AS tce_f,
         get_field(a, 'tce_equal_per_base_unit') AS tce_equal_per_base_unit,
-        -- the fuel's CO2 factor, or the sector's own one (sector_combustion_co2:
-        -- power generation's coal at its oxidation rate) when the record's
-        -- sector code, without its section letter, starts with the prefix;
-        -- the nested CASE looks at the sector code of those fuels' rows only
-        CASE WHEN get_field(a, 'co2_sector_prefix') IS NULL THEN get_field(a, 'direct_factor')
-             ELSE CASE WHEN starts_with(CASE WHEN substr(sector_code, 1, 1) BETWEEN 'A' AND 'Z' THEN substr(sector_code, 2)
-                                             ELSE sector_code END, get_field(a, 'co2_sector_prefix'))
-                       THEN get_field(a, 'sector_direct_factor')
-                       ELSE get_field(a, 'direct_factor') END
-        END AS direct_factor
+        -- the factor the record's CO2 is made with, as reported and as
+        -- multiplied: the fuel's, or the sector's own one
+        CASE WHEN in_co2_sector THEN get_field(e, 'sector_co2_factor') ELSE get_field(e, 'co2_factor') END
+            AS co2_factor,
+        CASE WHEN in_co2_sector THEN get_field(a, 'sector_direct_factor') ELSE get_field(a, 'direct_factor') END
+            AS direct_factor
     FROM f
 )
 -- (tce_equal compares the two coefficients of a, not e's copy of the first:
 -- a query that reads only the amounts then skips the energy_factors lookup,
 -- 2.4 CPU-s at 10^7 rows)
-SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a, direct_factor),
+SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a, e, in_co2_sector, direct_factor),
     CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
     CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
     CAST(sign * CASE WHEN tce_equal_per_base_unit = get_field(a, 'tce_per_base_unit') THEN tce_f

@@ -253,17 +253,22 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
     }
 }
 
-/// A session state with carbonstat's functions and optimizer rules on top of
-/// `state` (Ballista's own rules and functions kept).
-fn with_carbonstat(state: SessionState) -> DfResult<SessionState> {
-    let ctx = SessionContext::new_with_state(state);
-    crate::engine::ids::register_udfs(&ctx);
-    // a placeholder: a plan brings its lookup tables with it (the codecs)
-    ctx.register_udf(lookup_udf(Arc::new(Lookups::default())));
+/// carbonstat's functions (`lookup` reading `lookups`) and optimizer rules
+/// on a session, on top of Ballista's own.
+fn add_carbonstat(ctx: &SessionContext, lookups: Arc<Lookups>) {
+    crate::engine::ids::register_udfs(ctx);
+    ctx.register_udf(lookup_udf(lookups));
     for rule in REMOVED_RULES {
         // Ballista's optimizer list may not have them: nothing to remove then
         ctx.remove_optimizer_rule(rule);
     }
+}
+
+/// A scheduler's or executor's session state with carbonstat's functions;
+/// `lookup` is a placeholder there: a plan brings its tables (the codecs).
+fn with_carbonstat(state: SessionState) -> DfResult<SessionState> {
+    let ctx = SessionContext::new_with_state(state);
+    add_carbonstat(&ctx, Arc::new(Lookups::default()));
     Ok(ctx.state())
 }
 
@@ -416,11 +421,7 @@ pub async fn client_session(scheduler: &str, partitions: usize) -> Result<Sessio
     let ctx = SessionContext::remote_with_state(&url, state)
         .await
         .map_err(|e| Error::Internal(format!("cluster at {scheduler}: {e}")))?;
-    crate::engine::ids::register_udfs(&ctx);
-    ctx.register_udf(lookup_udf(lookups));
-    for rule in REMOVED_RULES {
-        ctx.remove_optimizer_rule(rule);
-    }
+    add_carbonstat(&ctx, lookups);
     Ok(ctx)
 }
 

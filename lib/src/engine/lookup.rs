@@ -67,18 +67,8 @@ impl Lookups {
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
         let batch = concat_batches(&schema, &batches)?;
-        let loaded = LookupTable::new(table, batch, keys)?;
-        tracing::debug!(
-            table,
-            keys,
-            rows = loaded.batch.num_rows(),
-            "lookup table loaded"
-        );
-        self.tables
-            .write()
-            .expect("lookup registry")
-            .insert(id, Arc::new(loaded));
-        Ok(())
+        tracing::debug!(table, keys, rows = batch.num_rows(), "lookup table loaded");
+        self.insert(table, batch, keys)
     }
 
     /// Drop what was read of `table` (it is being replaced).
@@ -104,8 +94,8 @@ impl Lookups {
         out
     }
 
-    /// Add a table from its rows (a plan decoded on a cluster's process).
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    /// Add a table from its rows (read by `load`, or decoded from a plan on
+    /// a cluster's process).
     pub(crate) fn insert(&self, table: &str, batch: RecordBatch, keys: usize) -> DfResult<()> {
         let loaded = LookupTable::new(table, batch, keys)?;
         self.tables

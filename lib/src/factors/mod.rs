@@ -290,18 +290,11 @@ impl FactorSet {
 
     /// tonnes of CO2 per base unit of a combustion-method energy.
     pub fn co2_per_base_unit(&self, energy_code: &str) -> Option<f64> {
-        let energy = self.energy.iter().find(|e| e.energy_code == energy_code)?;
         let row = self
             .combustion
             .iter()
             .find(|r| r.energy_code == energy_code)?;
-        per_base_unit(
-            &self.units,
-            &row.co2_factor_unit,
-            "kgCO2",
-            &energy.base_unit,
-        )
-        .map(|f| row.co2_factor * f)
+        self.tco2_per_base_unit(energy_code, row.co2_factor, &row.co2_factor_unit)
     }
 
     /// The sector row of a combustion-method energy, if the set has one, and
@@ -310,18 +303,19 @@ impl FactorSet {
         &self,
         energy_code: &str,
     ) -> Option<(&SectorCombustionRow, f64)> {
-        let energy = self.energy.iter().find(|e| e.energy_code == energy_code)?;
         let row = self
             .sector_combustion
             .iter()
             .find(|r| r.energy_code == energy_code)?;
-        per_base_unit(
-            &self.units,
-            &row.co2_factor_unit,
-            "kgCO2",
-            &energy.base_unit,
-        )
-        .map(|f| (row, row.co2_factor * f))
+        self.tco2_per_base_unit(energy_code, row.co2_factor, &row.co2_factor_unit)
+            .map(|f| (row, f))
+    }
+
+    /// A CO2 factor given in `unit` (kgCO2 per some unit) as tonnes per
+    /// base unit of the energy.
+    fn tco2_per_base_unit(&self, energy_code: &str, factor: f64, unit: &str) -> Option<f64> {
+        let energy = self.energy.iter().find(|e| e.energy_code == energy_code)?;
+        per_base_unit(&self.units, unit, "kgCO2", &energy.base_unit).map(|f| factor * f)
     }
 
     /// GJ of calorific value per base unit of an energy that has a
