@@ -45,7 +45,7 @@ test: test-rust test-python
 test-rust:
 	cargo test --workspace
 	# cluster mode: a scheduler and two executors on 127.0.0.1 (docs/distributed.md)
-	cargo test -p carbonstat-jobs --features cluster --test cluster
+	cargo test -p carbonstat-jobs --features distributed --test cluster -- --test-threads=1
 
 # Debian packages of the tests, installed once: Chromium and CJK fonts (the
 # bulletin's browser test), prometheus-pushgateway (the metrics push test).
@@ -67,7 +67,7 @@ test-python: build browser $(VENV)/.installed $(AZURITE)
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy -p carbonstat-jobs --features cluster --all-targets -- -D warnings
+	cargo clippy -p carbonstat-jobs --features distributed --all-targets -- -D warnings
 
 fmt:
 	cargo fmt --all
@@ -78,7 +78,7 @@ schema: build
 # Release build with thin LTO, generated data, DuckDB side by side: docs/benchmarks.md.
 # SCALE (input rows, default 1e7), RUNS (3), THREADS (2), MEMORY (1536MiB; empty = unbounded).
 bench: $(VENV)/.installed
-	cargo build --release --bin carbonstat
+	cargo build --release --bin carbonstat --features distributed
 	$(VENV)/bin/python bench/run_bench.py
 
 clean-out:

@@ -11,6 +11,10 @@ ratios carbonstat / DuckDB, and a raw scan of the input as the floor; checks tha
 each DuckDB formulation produces carbonstat's region totals (1e-9 relative);
 writes docs/benchmarks.md.
 
+Then, with the same binary (built with the feature `distributed`), the CSV
+run on a local Ballista cluster: a scheduler and two executors on 127.0.0.1
+(the overhead of distribution on one machine; CLUSTER=0 leaves it out).
+
   SCALE=1e6 RUNS=3 make bench        (defaults: SCALE=1e7, RUNS=3, THREADS=2, MEMORY=1536MiB)
 """
 import json
@@ -34,6 +38,7 @@ RUNS = int(os.environ.get("RUNS", "3"))
 THREADS = int(os.environ.get("THREADS", "2"))
 MEMORY = os.environ.get("MEMORY", "1536MiB")  # the same limit for both; MEMORY= for unbounded
 WORK = Path(os.environ.get("BENCH_DIR", "/tmp/carbonstat-bench"))
+CLUSTER = os.environ.get("CLUSTER", "1") != "0"  # CLUSTER=0: no cluster row
 ROWS_PER_ENTERPRISE = 180.8  # 6 years × 12 months × ~2.5 energies (measured on the generator)
 
 
@@ -76,9 +81,74 @@ def rows_of(data):
     return n
 
 
-def carbonstat_run(data):
-    shutil.rmtree(data / "out", ignore_errors=True)
-    return timed([BIN, "--quiet", "run", "--config", str(data / "pipeline.yaml"), "--no-summary", "--force"])
+def carbonstat_run(data, config="pipeline.yaml", out="out"):
+    shutil.rmtree(data / out, ignore_errors=True)
+    return timed([BIN, "--quiet", "run", "--config", str(data / config), "--no-summary", "--force"])
+
+
+def peak_rss_mib(pid):
+    """A running process's peak resident memory (VmHWM), MiB."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def free_port():
+    import socket
+    while True:
+        with socket.socket() as a, socket.socket() as b:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            try:
+                b.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
+
+
+def wait_port(port, proc):
+    import socket
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit(f"a cluster process exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"nothing listens on {port}")
+
+
+def cluster_runs(data):
+    """The same run on a local Ballista cluster (a scheduler and two executors
+    of THREADS/2 task slots each, on this machine: the overhead, not a
+    speed-up), RUNS times; the published files must equal the local run's.
+    Returns (seconds of each run, peak RSS of client, scheduler, executors)."""
+    port = free_port()
+    procs = [subprocess.Popen([BIN, "scheduler", "--bind", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=open(WORK / "scheduler.log", "w"))]
+    wait_port(port, procs[0])
+    for i in range(2):
+        p = free_port()
+        procs.append(subprocess.Popen(
+            [BIN, "executor", "--scheduler", f"127.0.0.1:{port}", "--bind", f"127.0.0.1:{p}",
+             "--work-dir", str(WORK / f"executor{i}"), "--vcores", str(max(1, THREADS // 2))],
+            stdout=subprocess.DEVNULL, stderr=open(WORK / f"executor{i}.log", "w")))
+        wait_port(p, procs[-1])
+    try:
+        cfg = (data / "pipeline.yaml").read_text().replace("output: out", "output: out-cluster")
+        (data / "pipeline-cluster.yaml").write_text(cfg + f"  cluster: df://127.0.0.1:{port}\n")
+        runs = [carbonstat_run(data, "pipeline-cluster.yaml", "out-cluster") for _ in range(RUNS)]
+        servers = [peak_rss_mib(p.pid) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    for f in sorted((data / "out" / "reports").rglob("*.parquet")):
+        other = data / "out-cluster" / f.relative_to(data / "out")
+        assert other.read_bytes() == f.read_bytes(), f"{other} differs from the local run's"
+    return [s for s, _, _ in runs], max(r for _, r, _ in runs), servers
 
 
 # the two DuckDB formulations: SQL file and output directory (under the data)
@@ -150,10 +220,18 @@ def main():
             "all_duckdb_s": [round(s, 2) for s, _, _ in theirs], "all_duckdb_light_s": [round(s, 2) for s, _, _ in light],
         })
         print(json.dumps(results[-1]))
-    write_doc(results)
+    cluster = None
+    if CLUSTER and "scheduler" in subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout:
+        data = generate("csv")
+        secs, client_rss, servers = cluster_runs(data)
+        cluster = {"rows": results[0]["rows"], "local_s": results[0]["carbonstat_s"], "cluster_s": statistics.median(secs),
+                   "all_s": [round(s, 2) for s in secs], "client_rss_mib": client_rss, "scheduler_rss_mib": servers[0],
+                   "executor_rss_mib": servers[1:]}
+        print(json.dumps(cluster))
+    write_doc(results, cluster)
 
 
-def write_doc(results):
+def write_doc(results, cluster=None):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     mem = next(l.split(":", 1)[1].strip() for l in open("/proc/meminfo") if l.startswith("MemTotal"))
     version = subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout.strip()
@@ -182,6 +260,17 @@ def write_doc(results):
             f"{r['rows'] / r['duckdb_s'] / 1e6:.2f} M / {r['rows'] / r['duckdb_light_s'] / 1e6:.2f} M | "
             f"{r['carbonstat_rss_mib']:.0f} MiB | {r['duckdb_rss_mib']:.0f} / {r['duckdb_light_rss_mib']:.0f} MiB | "
             f"{r['max_rel_diff']:.1e} / {r['max_rel_diff_light']:.1e} |")
+    if cluster:
+        c = cluster
+        lines += ["", "On a local Ballista cluster (`engine.cluster`: a scheduler and two executors of "
+                  f"{max(1, THREADS // 2)} task slot(s) each on this machine, so the cost of distribution, not a speed-up; "
+                  "the published Parquet files byte-identical to the local run's):", "",
+                  "| input | rows | local s | cluster s | cluster / local | cluster rows/s | peak RSS client | scheduler | executors |",
+                  "|---|---|---|---|---|---|---|---|---|",
+                  f"| csv | {c['rows']:,} | {c['local_s']:.2f} | {c['cluster_s']:.2f} | {c['cluster_s'] / c['local_s']:.2f} | "
+                  f"{c['rows'] / c['cluster_s'] / 1e6:.2f} M | {c['client_rss_mib']:.0f} MiB | {c['scheduler_rss_mib']:.0f} MiB | "
+                  + " / ".join(f"{r:.0f}" for r in c["executor_rss_mib"]) + " MiB |",
+                  "", f"Cluster runs' seconds: {c['all_s']}"]
     lines += ["", "Raw scan of the same energy input (the floor):", ""]
     for r in results:
         for s in r["scan"].splitlines():

@@ -60,7 +60,10 @@ FROM grid_region gr
 JOIN provinces p ON p.province_prefix = substr(gr.area_prefix, 1, 2)
 WHERE length(gr.area_prefix) = 4
 UNION ALL
-SELECT 'CN', CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR);
+-- (from the one-row run_params: a branch without FROM does not run on a
+-- cluster, docs/distributed.md)
+SELECT 'CN', CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
+FROM run_params;
 
 -- The grid factor row each (area, year) uses: the most specific scope the
 -- config allows that has a factor for the area (provincial → regional grid →

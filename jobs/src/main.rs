@@ -195,14 +195,14 @@ enum Command {
     },
     /// Serve as a cluster's scheduler (Apache Ballista, with carbonstat's
     /// functions): the client sends its queries here (docs/distributed.md;
-    /// needs a binary built with `--features cluster`).
+    /// needs a binary built with `--features distributed`).
     Scheduler {
         /// The address to listen on, host:port (e.g. 0.0.0.0:50050).
         #[arg(long)]
         bind: String,
     },
     /// Serve as a cluster's executor: runs the tasks the scheduler gives it
-    /// (docs/distributed.md; needs a binary built with `--features cluster`).
+    /// (docs/distributed.md; needs a binary built with `--features distributed`).
     Executor {
         /// The scheduler, host:port.
         #[arg(long)]
@@ -227,14 +227,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // `carbonstat … | head` ends quietly when head has read enough, as Unix
-    // tools do, instead of failing on a closed pipe.
-    #[cfg(unix)]
-    // SAFETY: called once at start, before any other thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = Cli::parse();
+    // `carbonstat … | head` ends quietly when head has read enough, as Unix
+    // tools do, instead of failing on a closed pipe. Not the cluster's
+    // servers: a peer that goes away must not end them.
+    #[cfg(unix)]
+    if !matches!(
+        cli.command,
+        Command::Scheduler { .. } | Command::Executor { .. }
+    ) {
+        // SAFETY: called once at start, before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     logging::init(cli.log_format, cli.quiet);
     // A panic is a bug (ours or the engine's), never the user's fault: report it
     // in one line with exit code 1 instead of a backtrace.
@@ -476,13 +482,13 @@ fn bench_scan(config: &std::path::Path) -> carbonstat::Result<()> {
 }
 
 /// `carbonstat scheduler`: serves until the process is stopped.
-#[cfg(feature = "cluster")]
+#[cfg(feature = "distributed")]
 fn cluster_scheduler(bind: &str) -> carbonstat::Result<()> {
     runtime(None)?.block_on(carbonstat::engine::cluster::run_scheduler(bind))
 }
 
 /// `carbonstat executor`: serves until the process or the scheduler stops it.
-#[cfg(feature = "cluster")]
+#[cfg(feature = "distributed")]
 fn cluster_executor(
     scheduler: &str,
     bind: &str,
@@ -494,15 +500,15 @@ fn cluster_executor(
     ))
 }
 
-#[cfg(not(feature = "cluster"))]
-const NO_CLUSTER: &str = "this carbonstat was built without cluster support: build it with `cargo build --release --features cluster` (docs/distributed.md)";
+#[cfg(not(feature = "distributed"))]
+const NO_CLUSTER: &str = "this carbonstat was built without cluster support: build it with `cargo build --release --features distributed` (docs/distributed.md)";
 
-#[cfg(not(feature = "cluster"))]
+#[cfg(not(feature = "distributed"))]
 fn cluster_scheduler(_bind: &str) -> carbonstat::Result<()> {
     Err(carbonstat::Error::Usage(NO_CLUSTER.into()))
 }
 
-#[cfg(not(feature = "cluster"))]
+#[cfg(not(feature = "distributed"))]
 fn cluster_executor(
     _scheduler: &str,
     _bind: &str,
@@ -518,7 +524,10 @@ pub fn runtime(threads: Option<usize>) -> carbonstat::Result<tokio::runtime::Run
     if let Some(n) = threads {
         b.worker_threads(n);
     }
-    b.enable_all()
+    // Planning and (de)serializing the deeper plans of the later SQL steps
+    // recurses far: the 2 MiB default overflows in a cluster's scheduler.
+    b.thread_stack_size(16 << 20)
+        .enable_all()
         .build()
         .map_err(|e| carbonstat::Error::io("starting the async runtime", e))
 }

@@ -1,9 +1,9 @@
-//! Cluster mode (feature `cluster`): a scheduler and two executors of the
+//! Cluster mode (feature `distributed`): a scheduler and two executors of the
 //! real binary on 127.0.0.1, started and stopped by the test, and a client
 //! session whose query with `lookup(…)` runs on them.
 //!
 //! ```text
-//! cargo test -p carbonstat-jobs --features cluster --test cluster
+//! cargo test -p carbonstat-jobs --features distributed --test cluster
 //! ```
 
 use std::net::{TcpListener, TcpStream};
@@ -233,4 +233,366 @@ async fn a_query_with_lookup_runs_on_a_scheduler_and_two_executors() {
     );
     assert!(shown.contains("DistributedQueryExec"), "{shown}");
     drop(cluster);
+}
+
+/// Every published file under `out` but the manifests (which name the run,
+/// its times and its config), by path relative to `out`.
+fn published_files(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, root: &Path, files: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, root, files);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                if rel != "manifest.json" && !rel.starts_with("manifests/") {
+                    files.insert(rel, std::fs::read(&path).unwrap());
+                }
+            }
+        }
+    }
+    let mut files = std::collections::BTreeMap::new();
+    walk(out, out, &mut files);
+    files
+}
+
+fn logs(dir: &Path, executors: usize) -> String {
+    std::iter::once("scheduler".to_string())
+        .chain((0..executors).map(|i| format!("executor{i}")))
+        .map(|n| {
+            let text = std::fs::read_to_string(dir.join(format!("{n}.log"))).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            format!(
+                "--- {n} (last lines)\n{}\n",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        })
+        .collect()
+}
+
+/// `carbonstat run` of `config` (a path), at most `limit` (its output goes
+/// to files beside the config, read when it ends: a pipe nobody reads would
+/// stop it once full).
+fn run_config(config: &Path, limit: Duration) -> std::process::Output {
+    let out_file = config.with_extension("stdout");
+    let err_file = config.with_extension("stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+        .args([
+            "--quiet",
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--force",
+        ])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::process::Output {
+        status,
+        stdout: std::fs::read(&out_file).unwrap_or_default(),
+        stderr: std::fs::read(&err_file).unwrap_or_default(),
+    }
+}
+
+/// The same config run here and on a scheduler with two executors
+/// (`engine.cluster`) publishes the same bytes, and `verify` of the cluster's
+/// run re-computes it here (the cluster stopped) and finds it identical.
+fn same_bytes_on_a_cluster(config: &str, dir: &Path, limit: Duration) {
+    let local_config = dir.join("local.yaml");
+    std::fs::write(
+        &local_config,
+        config.replace("output: OUT", "output: out-local"),
+    )
+    .unwrap();
+    let local = run_config(&local_config, limit);
+    assert!(
+        local.status.success(),
+        "local run: {}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+
+    let cluster = start(dir, 2);
+    let address = cluster.scheduler.clone();
+    let cluster_config = dir.join("cluster.yaml");
+    std::fs::write(
+        &cluster_config,
+        config
+            .replace("output: OUT", "output: out-cluster")
+            .replace(
+                "engine:\n",
+                &format!("engine:\n  cluster: df://{address}\n"),
+            ),
+    )
+    .unwrap();
+    let on_cluster = run_config(&cluster_config, limit);
+    let cluster_logs = logs(dir, 2);
+    drop(cluster);
+    assert!(
+        on_cluster.status.success(),
+        "run on the cluster: {}\n{cluster_logs}",
+        String::from_utf8_lossy(&on_cluster.stderr)
+    );
+
+    let here = published_files(&dir.join("out-local"));
+    let there = published_files(&dir.join("out-cluster"));
+    assert!(here.len() > 10, "{} files published", here.len());
+    assert_eq!(
+        here.keys().collect::<Vec<_>>(),
+        there.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &here {
+        assert!(
+            bytes == &there[path],
+            "{path} differs between the local run and the cluster's"
+        );
+    }
+    let manifest = |d: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join(d).join("manifest.json")).unwrap()).unwrap()
+    };
+    assert_eq!(
+        manifest("out-local")["outputs"],
+        manifest("out-cluster")["outputs"]
+    );
+    // the manifest records where it ran
+    assert_eq!(
+        manifest("out-cluster")["config"]["effective"]["engine"]["cluster"],
+        format!("df://{address}")
+    );
+
+    // verify re-computes here: the cluster is gone
+    let verify = Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+        .args([
+            "--quiet",
+            "verify",
+            dir.join("out-cluster/manifest.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "verify of the cluster's run: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+/// The sample region (data-samples/pipeline.yaml) on a cluster.
+#[test]
+fn the_sample_on_a_cluster_publishes_the_local_bytes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
+        .unwrap()
+        .replace("data/", &format!("{}/data-samples/data/", root.display()))
+        .replace(
+            "../factors/cn-2026-12",
+            root.join("factors/cn-2026-12").to_str().unwrap(),
+        )
+        .replace("output: ../out", "output: OUT");
+    assert!(config.contains("output: OUT") && config.contains("engine:\n"));
+    same_bytes_on_a_cluster(&config, dir.path(), Duration::from_secs(600));
+}
+
+/// A generated national dataset of 10^6 enterprise records (`carbonstat
+/// sample`, 5 600 enterprises × 6 years: 1 005 696 records in six files, 996
+/// regions) on a cluster.
+#[test]
+fn a_million_records_on_a_cluster_publish_the_local_bytes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("gen");
+    let out = Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+        .args(["--quiet", "sample", "--enterprises", "5600", "--factors"])
+        .arg(root.join("factors/cn-2026-12"))
+        .arg("--out")
+        .arg(&generated)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = std::fs::read_to_string(generated.join("pipeline.yaml"))
+        .unwrap()
+        .replace(": energy/", &format!(": {}/energy/", generated.display()))
+        .replace(
+            ": sector_energy.csv",
+            &format!(": {}/sector_energy.csv", generated.display()),
+        )
+        .replace(": gdp.csv", &format!(": {}/gdp.csv", generated.display()))
+        .replace(
+            ": regions.csv",
+            &format!(": {}/regions.csv", generated.display()),
+        )
+        .replace(
+            ": targets.csv",
+            &format!(": {}/targets.csv", generated.display()),
+        )
+        .replace("output: out", "output: OUT");
+    assert!(
+        config.contains("output: OUT") && config.contains("engine:\n"),
+        "{config}"
+    );
+    same_bytes_on_a_cluster(&config, dir.path(), Duration::from_secs(900));
+}
+
+/// A child process killed (if still running) and reaped when dropped.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An executor killed in the middle of a run on a cluster: the run either
+/// publishes the local run's bytes (Ballista ran the lost tasks again on the
+/// other executor, after it took the killed one for lost) or fails with a
+/// message, and in both cases what was published before stays whole: the
+/// output holds a complete run that `verify` finds identical.
+#[test]
+fn an_executor_killed_mid_run_leaves_the_published_state_whole() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
+        .unwrap()
+        .replace("data/", &format!("{}/data-samples/data/", root.display()))
+        .replace(
+            "../factors/cn-2026-12",
+            root.join("factors/cn-2026-12").to_str().unwrap(),
+        )
+        .replace("output: ../out", "output: out");
+    // a run published here first
+    let local_config = dir.path().join("local.yaml");
+    std::fs::write(&local_config, &config).unwrap();
+    let local = run_config(&local_config, Duration::from_secs(300));
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    let before = published_files(&dir.path().join("out"));
+
+    let mut cluster = start(dir.path(), 2);
+    let cluster_config = dir.path().join("cluster.yaml");
+    std::fs::write(
+        &cluster_config,
+        config.replace(
+            "engine:\n",
+            &format!("engine:\n  cluster: df://{}\n", cluster.scheduler),
+        ),
+    )
+    .unwrap();
+    let mut client = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+            .args([
+                "run",
+                "--config",
+                cluster_config.to_str().unwrap(),
+                "--force",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // kill executor 1 once the run is into its SQL steps on the cluster
+    let stderr = client.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(|l| l.ok())
+        {
+            if line.contains("step done") && line.contains("15_factors.sql") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let started = Instant::now();
+    let killed = rx.recv_timeout(Duration::from_secs(240)).is_ok();
+    if !killed {
+        panic!("the run did not get past 15_factors.sql within 240 s");
+    }
+    let (_, executor) = cluster
+        .children
+        .iter_mut()
+        .find(|(n, _)| n == "executor1")
+        .unwrap();
+    executor.kill().unwrap();
+    executor.wait().unwrap();
+    // it ends (Ballista takes the executor for lost after 30 s without a
+    // heartbeat and runs its tasks again, up to 4 times each)
+    let mut status = None;
+    while started.elapsed() < Duration::from_secs(600) {
+        if let Some(s) = client.0.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    if status.is_none() {
+        let _ = client.0.kill();
+    }
+    let messages = reader.join().unwrap();
+    let cluster_logs = logs(dir.path(), 2);
+    drop(cluster);
+    let status = status.unwrap_or_else(|| {
+        panic!("the run did not end 600 s after an executor was killed\n{messages}\n{cluster_logs}")
+    });
+    let after = published_files(&dir.path().join("out"));
+    if status.success() {
+        // run again on the other executor: the same bytes
+        assert_eq!(before, after, "the cluster's run published other bytes");
+    } else {
+        // failed: a message, and the earlier run untouched
+        assert!(messages.contains("error:"), "{messages}");
+        assert_eq!(before, after, "a failed run changed what was published");
+        assert!(
+            !dir.path().join("out/_lock.json").exists(),
+            "the lock was left behind"
+        );
+    }
+    let verify = Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+        .args([
+            "--quiet",
+            "verify",
+            dir.path().join("out/manifest.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    eprintln!(
+        "executor killed: the run {} after {:.0} s",
+        if status.success() {
+            "published (tasks run again)"
+        } else {
+            "failed cleanly"
+        },
+        started.elapsed().as_secs_f64()
+    );
 }

@@ -512,11 +512,11 @@ fn production_and_sinks_with_chinese_headers_count_or_reject_each_row() {
     );
 }
 
-/// A binary built without the `cluster` feature says how to get one that has
+/// A binary built without the `distributed` feature says how to get one that has
 /// the cluster's commands, with exit 2 (a usage error), and starts nothing.
-#[cfg(not(feature = "cluster"))]
+#[cfg(not(feature = "distributed"))]
 #[test]
-fn the_cluster_commands_need_the_cluster_feature() {
+fn the_cluster_commands_need_the_distributed_feature() {
     for args in [
         vec!["scheduler", "--bind", "127.0.0.1:0"],
         vec![
@@ -536,7 +536,7 @@ fn the_cluster_commands_need_the_cluster_feature() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("built without cluster support: build it with `cargo build --release --features cluster`"),
+            stderr.contains("built without cluster support: build it with `cargo build --release --features distributed`"),
             "{stderr}"
         );
     }

@@ -68,6 +68,9 @@ pub fn config_from_manifest(m: &Manifest, base: Option<&Path>) -> Result<LoadedC
             message: format!("config.effective is not a carbonstat config: {e}"),
         })?;
     config.storage.options.retain(|_, v| v != "***");
+    // re-computed in this process: where the published run ran (its threads,
+    // memory, or a cluster, engine.cluster) does not change what it published
+    config.engine.cluster = None;
     let base_dir = base
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(&m.config.base));

@@ -475,6 +475,17 @@ pub struct Engine {
     /// Worker threads of the runtime; defaults to the number of cores.
     #[serde(default)]
     pub threads: Option<usize>,
+    /// `df://host:port` of a carbonstat scheduler: the SQL steps and the
+    /// dataset queries run on its cluster (a binary built with
+    /// `--features distributed`; docs/distributed.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// On a cluster: a directory every executor reaches at the same path (a
+    /// shared file system) for the run's intermediate tables and fetched
+    /// inputs; engine.spill_dir or the system temp dir if absent, which is
+    /// enough for a cluster on one machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_dir: Option<String>,
 }
 
 /// A config together with where it was read from.
@@ -554,6 +565,24 @@ impl LoadedConfig {
     /// `engine.spill_dir`, resolved against the config's directory like every
     /// other path of the file (a cron job's working directory does not
     /// matter); it must be a local directory.
+    /// Where the run's scratch files go that a cluster's executors read (the
+    /// intermediate tables, fetched inputs): engine.shared_dir on a cluster,
+    /// else engine.spill_dir.
+    pub fn scratch_parent(&self) -> Result<Option<PathBuf>> {
+        match (&self.config.engine.cluster, &self.config.engine.shared_dir) {
+            (Some(_), Some(d)) => {
+                let local = self.location("engine.shared_dir", d)?.local;
+                local.map(Some).ok_or_else(|| Error::Config {
+                    file: self.path.clone(),
+                    message: format!(
+                        "engine.shared_dir: '{d}' is not a local directory; give a directory every executor mounts at the same path (NFS, a ReadWriteMany volume)"
+                    ),
+                })
+            }
+            _ => self.spill_dir(),
+        }
+    }
+
     pub fn spill_dir(&self) -> Result<Option<PathBuf>> {
         let Some(d) = &self.config.engine.spill_dir else {
             return Ok(None);

@@ -1,4 +1,4 @@
-//! Cluster mode (cargo feature `cluster`; issue 22, first part): carbonstat's
+//! Cluster mode (cargo feature `distributed`; issue 22, first part): carbonstat's
 //! functions on Apache Ballista's scheduler and executors, and a client
 //! session that sends its queries there.
 //!
@@ -49,12 +49,116 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
+use datafusion::datasource::MemTable;
+
 use crate::engine::lookup::{LookupUdf, Lookups, lookup_udf};
 use crate::error::{Error, Result};
+use crate::input::InputSpec;
+use crate::input::file_scan::{RawInputTable, raw_scan_parts, scan_plan};
+
+/// How often an executor tells the scheduler it is alive, and after how long
+/// without a word the scheduler takes it for lost (docs/distributed.md).
+pub const HEARTBEAT_SECONDS: u64 = 10;
+pub const EXECUTOR_TIMEOUT_SECONDS: u64 = 30;
 
 /// The two optimizer rules carbonstat's sessions run without (see
 /// `engine::session::new_session`).
 const REMOVED_RULES: [&str; 2] = ["extract_leaf_expressions", "push_down_leaf_projections"];
+
+/// The marks that begin carbonstat's own encodings in a plan (Ballista's
+/// and DataFusion's are protobuf messages, which never begin so).
+const MEMTABLE: &[u8] = b"carbonstat:memtable:1\n";
+const RAW_INPUT: &[u8] = b"carbonstat:raw-input:1\n";
+const RAW_SCAN: &[u8] = b"carbonstat:raw-scan:1\n";
+
+fn write_ipc(
+    schema: &SchemaRef,
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+    buf: &mut Vec<u8>,
+) -> DfResult<()> {
+    let mut w = StreamWriter::try_new(buf, schema)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()?;
+    Ok(())
+}
+
+fn read_ipc(buf: &[u8]) -> DfResult<Vec<datafusion::arrow::record_batch::RecordBatch>> {
+    let reader = StreamReader::try_new(std::io::Cursor::new(buf), None)?;
+    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+/// One raw input file as a plan carries it: the file as listed, with where
+/// it is read from and how (which the manifest leaves out).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RawFile {
+    file: crate::input::InputFile,
+    local: std::path::PathBuf,
+    options: crate::config::InputOptions,
+}
+
+/// A raw input's table or scan as a plan carries it: the input's name, its
+/// files, and for a scan its file groups (indices into the files) and limit.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RawInput {
+    input: String,
+    files: Vec<RawFile>,
+    groups: Vec<Vec<usize>>,
+    limit: Option<usize>,
+}
+
+impl RawInput {
+    fn new(
+        spec: InputSpec,
+        files: &[crate::input::InputFile],
+        groups: Vec<Vec<usize>>,
+        limit: Option<usize>,
+    ) -> Self {
+        RawInput {
+            input: spec.name.to_string(),
+            files: files
+                .iter()
+                .map(|f| RawFile {
+                    file: f.clone(),
+                    local: f.local.clone(),
+                    options: f.options.clone(),
+                })
+                .collect(),
+            groups,
+            limit,
+        }
+    }
+
+    fn encode(&self, buf: &mut Vec<u8>) -> DfResult<()> {
+        serde_json::to_writer(buf, self).map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+
+    fn decode(buf: &[u8]) -> DfResult<(InputSpec, Arc<Vec<crate::input::InputFile>>, Self)> {
+        let wire: RawInput =
+            serde_json::from_slice(buf).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let spec = crate::input::ALL_INPUTS
+            .into_iter()
+            .find(|s| s.name == wire.input)
+            .ok_or_else(|| {
+                DataFusionError::Internal(format!(
+                    "the plan names input {}, which this carbonstat does not have: are the client and the cluster the same version?",
+                    wire.input
+                ))
+            })?;
+        let files = wire
+            .files
+            .iter()
+            .map(|f| {
+                let mut file = f.file.clone();
+                file.local = f.local.clone();
+                file.options = f.options.clone();
+                file
+            })
+            .collect();
+        Ok((spec, Arc::new(files), wire))
+    }
+}
 
 /// `lookup`'s tables as bytes: a count, then per table its name, its number
 /// of key columns and its rows as an Arrow IPC stream (lengths little-endian
@@ -180,6 +284,18 @@ impl LogicalExtensionCodec for CarbonstatLogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> DfResult<Arc<dyn TableProvider>> {
+        if let Some(rest) = buf.strip_prefix(MEMTABLE) {
+            let batches = read_ipc(rest)?;
+            return Ok(Arc::new(MemTable::try_new(schema, vec![batches])?));
+        }
+        if let Some(rest) = buf.strip_prefix(RAW_INPUT) {
+            let (spec, files, _) = RawInput::decode(rest)?;
+            return Ok(Arc::new(RawInputTable {
+                spec,
+                files,
+                schema,
+            }));
+        }
         self.inner
             .try_decode_table_provider(buf, table_ref, schema, ctx)
     }
@@ -190,6 +306,26 @@ impl LogicalExtensionCodec for CarbonstatLogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> DfResult<()> {
+        let any: &dyn Any = node.as_ref();
+        if let Some(mem) = any.downcast_ref::<MemTable>() {
+            // the factor tables and run_params: small, written whole
+            let mut batches = Vec::new();
+            for partition in &mem.batches {
+                let guard = partition.try_read().map_err(|_| {
+                    DataFusionError::Internal(format!(
+                        "in-memory table {table_ref} is being written while a plan reads it"
+                    ))
+                })?;
+                batches.extend(guard.iter().cloned());
+            }
+            buf.extend_from_slice(MEMTABLE);
+            write_ipc(&mem.schema(), &batches, buf)?;
+            return Ok(());
+        }
+        if let Some(raw) = any.downcast_ref::<RawInputTable>() {
+            buf.extend_from_slice(RAW_INPUT);
+            return RawInput::new(raw.spec, &raw.files, Vec::new(), None).encode(buf);
+        }
         self.inner.try_encode_table_provider(table_ref, node, buf)
     }
 
@@ -232,6 +368,17 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
         ctx: &TaskContext,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if let Some(rest) = buf.strip_prefix(RAW_SCAN) {
+            let schema_len =
+                u32::from_le_bytes(rest.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(
+                    || DataFusionError::Internal("a raw scan without its schema".into()),
+                )?) as usize;
+            let schema =
+                StreamReader::try_new(std::io::Cursor::new(&rest[4..4 + schema_len]), None)?
+                    .schema();
+            let (spec, files, wire) = RawInput::decode(&rest[4 + schema_len..])?;
+            return Ok(scan_plan(spec, files, schema, wire.groups, wire.limit));
+        }
         self.inner.try_decode(buf, inputs, ctx, converter)
     }
 
@@ -241,6 +388,14 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
         buf: &mut Vec<u8>,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<()> {
+        if let Some(parts) = raw_scan_parts(node.as_ref()) {
+            buf.extend_from_slice(RAW_SCAN);
+            let mut schema = Vec::new();
+            write_ipc(&parts.schema, &[], &mut schema)?;
+            buf.extend_from_slice(&(schema.len() as u32).to_le_bytes());
+            buf.extend_from_slice(&schema);
+            return RawInput::new(parts.spec, parts.files, parts.groups, parts.limit).encode(buf);
+        }
         self.inner.try_encode(node, buf, converter)
     }
 
@@ -333,6 +488,12 @@ pub async fn run_scheduler(bind: &str) -> Result<()> {
         })),
         override_logical_codec: Some(logical_codec()),
         override_physical_codec: Some(physical_codec()),
+        // an executor that stops sending heartbeats (every HEARTBEAT_SECONDS)
+        // is lost after EXECUTOR_TIMEOUT_SECONDS, not Ballista's 180: its
+        // tasks, and the stages whose shuffle files it held, run again on the
+        // others (a nightly batch waits half a minute, not three)
+        executor_timeout_seconds: EXECUTOR_TIMEOUT_SECONDS,
+        expire_dead_executor_interval_seconds: 5,
         ..Default::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
@@ -383,6 +544,7 @@ pub async fn run_executor(
         scheduler_port: scheduler_address.port(),
         scheduler_connect_timeout_seconds: 30,
         vcores: vcores.unwrap_or(defaults.vcores),
+        executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
         task_scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PullStaged,
         work_dir: Some(work),
         print_thread_info: false,
@@ -457,4 +619,103 @@ pub async fn query(
         .collect()
         .await
         .map_err(|e| Error::sql("query", e))
+}
+
+/// `ctx` (a session of `engine::session::new_session`) with its queries sent
+/// to the cluster of `scheduler` (host:port): carbonstat's codecs in its
+/// config, Ballista's planner, and carbonstat's functions registered again on
+/// top of Ballista's list.
+pub(crate) fn upgrade(ctx: SessionContext, scheduler: &str) -> Result<SessionContext> {
+    use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+    // the same session without the cluster, for the statements a cluster's
+    // plan cannot carry (it shares the catalog with the cluster's session)
+    let in_client = InClient(ctx.clone());
+    let state = ctx.state();
+    let lookups = state
+        .config()
+        .get_extension::<Lookups>()
+        .ok_or_else(|| Error::Internal("the session has no lookup tables".into()))?;
+    // each lookup(…) call carries only its own table to the cluster
+    lookups.per_call();
+    let config = state
+        .config()
+        .clone()
+        .with_ballista_logical_extension_codec(logical_codec())
+        .with_ballista_physical_extension_codec(physical_codec())
+        .with_extension(Arc::new(crate::engine::session::OnCluster))
+        .with_extension(Arc::new(in_client));
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .build()
+        .upgrade_for_ballista(format!("http://{scheduler}"))
+        .map_err(|e| Error::Internal(format!("cluster at {scheduler}: {e}")))?;
+    let ctx = SessionContext::new_with_state(state);
+    // the static distributed planner: the same plan every run (adaptive
+    // planning chooses partitions from what it measures)
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .set(
+            ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
+            "false",
+        )
+        .map_err(|e| Error::Internal(format!("cluster settings: {e}")))?;
+    crate::engine::ids::register_udfs(&ctx);
+    ctx.register_udf(lookup_udf(lookups));
+    for rule in REMOVED_RULES {
+        ctx.remove_optimizer_rule(rule);
+    }
+    Ok(ctx)
+}
+
+/// The local session beside a cluster's (same catalog, functions and
+/// lookup tables): where the statements run that Ballista cannot send to an
+/// executor.
+struct InClient(SessionContext);
+
+impl std::fmt::Debug for InClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InClient")
+    }
+}
+
+/// The session `plan` runs in: the client's own for a plan Ballista 55 cannot
+/// carry to its executors (a recursive CTE: its `WorkTableExec` has no
+/// encoding; carbonstat's are on small tables, the regions' hierarchy and the
+/// GDP chain), `ctx` for every other.
+pub(crate) fn session_for(ctx: &SessionContext, plan: &LogicalPlan) -> SessionContext {
+    match ctx.state().config().get_extension::<InClient>() {
+        Some(local) if runs_in_client(plan) => local.0.clone(),
+        _ => ctx.clone(),
+    }
+}
+
+/// Whether `plan` (with its subqueries and the views it reads) has a
+/// recursive query.
+fn runs_in_client(plan: &LogicalPlan) -> bool {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|p| {
+        found = match p {
+            LogicalPlan::RecursiveQuery(_) => true,
+            LogicalPlan::TableScan(scan) => {
+                datafusion::datasource::source_as_provider(&scan.source)
+                    .ok()
+                    .and_then(|t| {
+                        let any: &dyn Any = t.as_ref();
+                        any.downcast_ref::<datafusion::catalog::view::ViewTable>()
+                            .map(|v| runs_in_client(v.logical_plan()))
+                    })
+                    .unwrap_or(false)
+            }
+            _ => false,
+        };
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
 }

@@ -43,7 +43,15 @@ use datafusion::sql::sqlparser::ast::{
 #[derive(Debug, Default)]
 pub(crate) struct Lookups {
     tables: RwLock<HashMap<(String, usize), Arc<LookupTable>>>,
+    /// On a cluster (`per_call`): for each table, a `Lookups` of that table
+    /// alone, which a call naming it is planned with (`LookupUdf::simplify`),
+    /// so that a plan carries each call's own table rather than every table
+    /// read so far; one per table, so that equal calls stay equal.
+    one_table: RwLock<Option<HashMap<TableId, Arc<Lookups>>>>,
 }
+
+/// A lookup table's name and number of key columns.
+type TableId = (String, usize);
 
 impl Lookups {
     /// Read `table` into memory with its first `keys` columns as the key,
@@ -77,11 +85,42 @@ impl Lookups {
             .write()
             .expect("lookup registry")
             .retain(|(name, _), _| name != table);
+        if let Some(one) = self.one_table.write().expect("lookup registry").as_mut() {
+            one.retain(|(name, _), _| name != table);
+        }
+    }
+
+    /// Plan every call with its own table only (a session on a cluster,
+    /// whose plans carry the tables; feature `distributed`).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub(crate) fn per_call(&self) {
+        self.one_table
+            .write()
+            .expect("lookup registry")
+            .get_or_insert_with(HashMap::new);
+    }
+
+    /// The `Lookups` of `table` alone, when calls are planned per call and
+    /// this one holds more than that table.
+    fn only(&self, table: &str, keys: usize) -> Option<Arc<Lookups>> {
+        let id = (table.to_string(), keys);
+        let mut guard = self.one_table.write().expect("lookup registry");
+        let one = guard.as_mut()?;
+        if let Some(l) = one.get(&id) {
+            return Some(l.clone());
+        }
+        let loaded = self.get(table, keys)?;
+        let alone = Arc::new(Lookups {
+            tables: RwLock::new(HashMap::from([(id.clone(), loaded)])),
+            one_table: RwLock::new(None),
+        });
+        one.insert(id, alone.clone());
+        Some(alone)
     }
 
     /// Every table read so far, (name, number of keys) and its rows: what a
-    /// plan sent to a cluster carries (feature `cluster`).
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    /// plan sent to a cluster carries (feature `distributed`).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
     pub(crate) fn snapshot(&self) -> Vec<((String, usize), RecordBatch)> {
         let mut out: Vec<_> = self
             .tables
@@ -369,7 +408,7 @@ impl Hash for LookupUdf {
 
 impl LookupUdf {
     /// The tables this function reads.
-    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
     pub(crate) fn lookups(&self) -> &Arc<Lookups> {
         &self.lookups
     }
@@ -427,6 +466,32 @@ impl ScalarUDFImpl for LookupUdf {
             DataType::Struct(table.values.clone()),
             true,
         )))
+    }
+
+    /// On a cluster, a call is planned with a function that holds only the
+    /// table it names (see `Lookups::per_call`); elsewhere it stays as it is.
+    fn simplify(
+        &self,
+        args: Vec<datafusion::logical_expr::Expr>,
+        _info: &datafusion::logical_expr::simplify::SimplifyContext,
+    ) -> DfResult<datafusion::logical_expr::simplify::ExprSimplifyResult> {
+        use datafusion::logical_expr::simplify::ExprSimplifyResult;
+        let table = match args.first() {
+            Some(datafusion::logical_expr::Expr::Literal(
+                ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)),
+                _,
+            )) => t.clone(),
+            _ => return Ok(ExprSimplifyResult::Original(args)),
+        };
+        let Some(alone) = self.lookups.only(&table, args.len() - 1) else {
+            return Ok(ExprSimplifyResult::Original(args));
+        };
+        let udf = Arc::new(lookup_udf(alone));
+        Ok(ExprSimplifyResult::Simplified(
+            datafusion::logical_expr::Expr::ScalarFunction(
+                datafusion::logical_expr::expr::ScalarFunction::new_udf(udf, args),
+            ),
+        ))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {

@@ -3,7 +3,7 @@
 //! runner that executes `sql/*.sql` statement by statement, the `lookup`
 //! UDF, the text and identifier UDFs, and what a finished plan reports.
 
-#[cfg(feature = "cluster")]
+#[cfg(feature = "distributed")]
 pub mod cluster;
 pub(crate) mod ids;
 pub(crate) mod lookup;

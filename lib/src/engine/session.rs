@@ -53,8 +53,9 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
         runtime = runtime.with_temp_file_path(dir);
     }
     // the tables the SQL steps create go to disk (see Intermediates)
-    session_config =
-        session_config.with_extension(Arc::new(Intermediates::new(spill_dir.as_deref())?));
+    session_config = session_config.with_extension(Arc::new(Intermediates::new(
+        cfg.scratch_parent()?.as_deref(),
+    )?));
     // the small tables the SQL steps read with lookup(…) (see crate::engine::lookup)
     let lookups = Arc::new(crate::engine::lookup::Lookups::default());
     session_config = session_config.with_extension(lookups.clone());
@@ -75,7 +76,62 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
             )));
         }
     }
-    Ok(ctx)
+    match &config.engine.cluster {
+        Some(value) => {
+            let scheduler = scheduler_address(value).map_err(|message| Error::Config {
+                file: cfg.path.clone(),
+                message: format!("engine.cluster: {message}"),
+            })?;
+            on_cluster(cfg, ctx, &scheduler)
+        }
+        None => Ok(ctx),
+    }
+}
+
+/// The scheduler's host:port of an `engine.cluster` value, `df://host:port`
+/// (or `host:port`).
+pub(crate) fn scheduler_address(value: &str) -> std::result::Result<String, String> {
+    let rest = value.strip_prefix("df://").unwrap_or(value);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let ok = !rest.contains('/')
+        && rest.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+    if ok {
+        Ok(rest.to_string())
+    } else {
+        Err(format!(
+            "'{value}' is not a scheduler's address: write df://host:port, e.g. df://carbonstat-scheduler:50050"
+        ))
+    }
+}
+
+/// The session's queries sent to the cluster of `scheduler` (engine.cluster).
+#[cfg(feature = "distributed")]
+fn on_cluster(_cfg: &LoadedConfig, ctx: SessionContext, scheduler: &str) -> Result<SessionContext> {
+    crate::engine::cluster::upgrade(ctx, scheduler)
+}
+
+/// The session `plan` runs in: `ctx`, or on a cluster the client's own
+/// session for a plan the cluster cannot run (engine::cluster::session_for).
+pub(crate) fn session_for(
+    ctx: &SessionContext,
+    #[allow(unused_variables)] plan: &datafusion::logical_expr::LogicalPlan,
+) -> SessionContext {
+    #[cfg(feature = "distributed")]
+    return crate::engine::cluster::session_for(ctx, plan);
+    #[cfg(not(feature = "distributed"))]
+    ctx.clone()
+}
+
+#[cfg(not(feature = "distributed"))]
+fn on_cluster(cfg: &LoadedConfig, _ctx: SessionContext, scheduler: &str) -> Result<SessionContext> {
+    Err(Error::Config {
+        file: cfg.path.clone(),
+        message: format!(
+            "engine.cluster: {scheduler}: this carbonstat was built without cluster support; build it with `cargo build --release --features distributed` (docs/distributed.md), or remove engine.cluster to run here"
+        ),
+    })
 }
 
 /// Where the tables of the SQL steps (`CREATE TABLE … AS`) are kept: as
@@ -94,6 +150,49 @@ impl Intermediates {
             dir: scratch_dir(spill_dir, "carbonstat-tables-")?,
         })
     }
+}
+
+/// Marks a session whose queries run on a cluster (engine.cluster): its small
+/// tables are written as Parquet where the executors read them, not kept in
+/// the client's memory.
+#[derive(Debug)]
+pub(crate) struct OnCluster;
+
+/// `batch` written as one Parquet file in the session's table directory and
+/// read from there: a small table a cluster's executors can scan (on one
+/// machine; several need the directory on shared storage, docs/distributed.md).
+pub(crate) fn parquet_table(
+    ctx: &SessionContext,
+    name: &str,
+    batch: &datafusion::arrow::record_batch::RecordBatch,
+) -> Result<Arc<dyn datafusion::datasource::TableProvider>> {
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{
+        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+    };
+    let inter = ctx
+        .state()
+        .config()
+        .get_extension::<Intermediates>()
+        .ok_or_else(|| Error::Internal("a cluster session needs its table directory".into()))?;
+    let dir = inter.dir.path().join("small").join(name);
+    let shown = dir.display().to_string();
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&shown, e))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&shown, e))?;
+    let file = dir.join("part-0.parquet");
+    let f = std::fs::File::create(&file).map_err(|e| Error::io(&shown, e))?;
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None)?;
+    w.write(batch)?;
+    w.close()?;
+    let url = ListingTableUrl::parse(format!("{shown}/"))?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(batch.schema());
+    Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
 /// A temporary directory under `parent` (created if missing) or the system
@@ -169,6 +268,33 @@ mod tests {
 
     /// A relative `engine.spill_dir` is the config directory's, whatever the
     /// working directory: the intermediate tables go there.
+    #[test]
+    fn a_cluster_is_named_by_its_schedulers_address() {
+        assert_eq!(
+            scheduler_address("df://sched:50050").unwrap(),
+            "sched:50050"
+        );
+        assert_eq!(
+            scheduler_address("df://10.0.0.7:50050/").unwrap(),
+            "10.0.0.7:50050"
+        );
+        assert_eq!(scheduler_address("sched:50050").unwrap(), "sched:50050");
+        for bad in [
+            "df://sched",
+            "df://:50050",
+            "df://sched:0",
+            "df://sched:70000",
+            "http://sched:50050",
+            "df://sched:50050/x",
+        ] {
+            let e = scheduler_address(bad).unwrap_err();
+            assert!(
+                e.contains(bad) && e.contains("df://host:port"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
     #[test]
     fn intermediate_tables_go_under_the_resolved_spill_dir() {
         let base = tempfile::tempdir().unwrap();

@@ -156,7 +156,9 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             .map_err(wrap)?;
         if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = &plan {
             let started = std::time::Instant::now();
-            let physical = ctx
+            // on a cluster, a statement its executors cannot run runs here
+            let exec = crate::engine::session::session_for(ctx, &create.input);
+            let physical = exec
                 .execute_logical_plan((*create.input).clone())
                 .await
                 .map_err(wrap)?
@@ -189,7 +191,7 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             }
             let url = dir.display().to_string();
             let properties = intermediate_properties(&physical.schema());
-            ctx.write_parquet(physical.clone(), &url, Some(properties))
+            exec.write_parquet(physical.clone(), &url, Some(properties))
                 .await
                 .map_err(wrap)?;
             ctx.register_parquet(

@@ -499,8 +499,21 @@ pub(crate) fn register_batch(
         })
         .collect::<Result<Vec<_>>>()?;
     let batch = RecordBatch::try_from_iter(columns)?;
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
     ctx.deregister_table(name)?;
+    if ctx
+        .state()
+        .config()
+        .get_extension::<crate::engine::session::OnCluster>()
+        .is_some()
+    {
+        // a cluster's executors read it from the session's table directory
+        ctx.register_table(
+            name,
+            crate::engine::session::parquet_table(ctx, name, &batch)?,
+        )?;
+        return Ok(());
+    }
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
     ctx.register_table(name, Arc::new(table))?;
     Ok(())
 }

@@ -17,6 +17,8 @@ pub(crate) mod csv;
 pub(crate) mod csv_records;
 pub(crate) mod encoding;
 pub(crate) mod excel;
+#[cfg(feature = "distributed")]
+pub(crate) mod file_scan;
 pub(crate) mod headers;
 pub(crate) mod parquet;
 pub(crate) mod readers;

@@ -21,8 +21,26 @@ use crate::input::ResolvedInput;
 /// An input without files (an optional one that is not configured) is an
 /// empty table with the same columns, so the SQL steps need no special cases.
 pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()> {
+    #[cfg(feature = "distributed")]
+    let on_cluster = ctx
+        .state()
+        .config()
+        .get_extension::<crate::engine::session::OnCluster>()
+        .is_some();
     for input in inputs {
         let schema = input.spec.raw_schema();
+        ctx.deregister_table(input.spec.table())?;
+        #[cfg(feature = "distributed")]
+        if on_cluster {
+            // a file scan Ballista can hand out file by file (input::file_scan)
+            let table = crate::input::file_scan::RawInputTable {
+                spec: input.spec,
+                files: Arc::new(input.files.clone()),
+                schema,
+            };
+            ctx.register_table(input.spec.table(), Arc::new(table))?;
+            continue;
+        }
         let partitions: Vec<Arc<dyn PartitionStream>> = input
             .files
             .iter()
@@ -35,7 +53,6 @@ pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()
             })
             .collect();
         let table = StreamingTable::try_new(schema, partitions)?;
-        ctx.deregister_table(input.spec.table())?;
         ctx.register_table(input.spec.table(), Arc::new(table))?;
     }
     Ok(())
