@@ -13,7 +13,9 @@ writes docs/benchmarks.md.
 
 Then, with the same binary (built with the feature `distributed`), the CSV
 run on a local Ballista cluster: a scheduler and two executors on 127.0.0.1
-(the overhead of distribution on one machine; CLUSTER=0 leaves it out).
+(the overhead of distribution on one machine; CLUSTER=0 leaves it out,
+CLUSTER_SCALE=1e6 CLUSTER_PROVINCES=4 measure it, with its own local runs, on
+other data).
 
   SCALE=1e6 RUNS=3 make bench        (defaults: SCALE=1e7, RUNS=3, THREADS=2, MEMORY=1536MiB)
 """
@@ -39,6 +41,8 @@ THREADS = int(os.environ.get("THREADS", "2"))
 MEMORY = os.environ.get("MEMORY", "1536MiB")  # the same limit for both; MEMORY= for unbounded
 WORK = Path(os.environ.get("BENCH_DIR", "/tmp/carbonstat-bench"))
 CLUSTER = os.environ.get("CLUSTER", "1") != "0"  # CLUSTER=0: no cluster row
+CLUSTER_SCALE = int(float(os.environ.get("CLUSTER_SCALE", str(SCALE))))  # the cluster row's input rows
+CLUSTER_PROVINCES = int(os.environ.get("CLUSTER_PROVINCES", "16"))  # and provinces (1-16)
 ROWS_PER_ENTERPRISE = 180.8  # 6 years × 12 months × ~2.5 energies (measured on the generator)
 
 
@@ -53,11 +57,12 @@ def timed(cmd, env=None):
     return secs, rss_kib / 1024, r.stdout
 
 
-def generate(fmt):
-    out = WORK / f"data-{fmt}-{SCALE}"
+def generate(fmt, scale=None, provinces=16):
+    scale = scale or SCALE
+    out = WORK / f"data-{fmt}-{scale}" if provinces == 16 else WORK / f"data-{fmt}-{scale}-p{provinces}"
     if not (out / "pipeline.yaml").exists():
-        enterprises = max(1, round(SCALE / ROWS_PER_ENTERPRISE))
-        secs, _, stdout = timed([BIN, "sample", "--enterprises", str(enterprises), "--provinces", "16", "--format", fmt,
+        enterprises = max(1, round(scale / ROWS_PER_ENTERPRISE))
+        secs, _, stdout = timed([BIN, "sample", "--enterprises", str(enterprises), "--provinces", str(provinces), "--format", fmt,
                                  "--factors", str(ROOT / "factors/cn-2024"), "--out", str(out)])
         print(stdout.strip())
     # the engine section follows this run's THREADS and MEMORY (data is reused)
@@ -222,9 +227,10 @@ def main():
         print(json.dumps(results[-1]))
     cluster = None
     if CLUSTER and "scheduler" in subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout:
-        data = generate("csv")
+        data = generate("csv", CLUSTER_SCALE, CLUSTER_PROVINCES)
+        local = [carbonstat_run(data)[0] for _ in range(RUNS)]
         secs, client_rss, servers = cluster_runs(data)
-        cluster = {"rows": results[0]["rows"], "local_s": results[0]["carbonstat_s"], "cluster_s": statistics.median(secs),
+        cluster = {"rows": rows_of(data), "provinces": CLUSTER_PROVINCES, "local_s": statistics.median(local), "cluster_s": statistics.median(secs),
                    "all_s": [round(s, 2) for s in secs], "client_rss_mib": client_rss, "scheduler_rss_mib": servers[0],
                    "executor_rss_mib": servers[1:]}
         print(json.dumps(cluster))
@@ -244,7 +250,8 @@ def write_doc(results, cluster=None):
         f"- {version} (release, thin LTO), DataFusion 55.2; DuckDB {duckdb.__version__} (Python)",
         f"- scale: {SCALE:,} input rows requested; {THREADS} threads for both; memory limit: {MEMORY or 'none'}; "
         f"median of {RUNS} runs",
-        f"- reproduce: `SCALE={SCALE:g} RUNS={RUNS} THREADS={THREADS}{' MEMORY=' + MEMORY if MEMORY else ''} make bench`",
+        f"- reproduce: `SCALE={SCALE:g} RUNS={RUNS} THREADS={THREADS}{' MEMORY=' + MEMORY if MEMORY else ''}"
+        f"{f' CLUSTER_SCALE={CLUSTER_SCALE:g} CLUSTER_PROVINCES={CLUSTER_PROVINCES}' if cluster else ''} make bench`",
         "",
         "| input | rows | carbonstat s | DuckDB s, same contract | DuckDB s, computation only | "
         "carbonstat / DuckDB same contract | carbonstat / DuckDB computation only | carbonstat rows/s | per core | "
@@ -265,9 +272,9 @@ def write_doc(results, cluster=None):
         lines += ["", "On a local Ballista cluster (`engine.cluster`: a scheduler and two executors of "
                   f"{max(1, THREADS // 2)} task slot(s) each on this machine, so the cost of distribution, not a speed-up; "
                   "the published Parquet files byte-identical to the local run's):", "",
-                  "| input | rows | local s | cluster s | cluster / local | cluster rows/s | peak RSS client | scheduler | executors |",
-                  "|---|---|---|---|---|---|---|---|---|",
-                  f"| csv | {c['rows']:,} | {c['local_s']:.2f} | {c['cluster_s']:.2f} | {c['cluster_s'] / c['local_s']:.2f} | "
+                  "| input | rows | provinces | local s | cluster s | cluster / local | cluster rows/s | peak RSS client | scheduler | executors |",
+                  "|---|---|---|---|---|---|---|---|---|---|",
+                  f"| csv | {c['rows']:,} | {c['provinces']} | {c['local_s']:.2f} | {c['cluster_s']:.2f} | {c['cluster_s'] / c['local_s']:.2f} | "
                   f"{c['rows'] / c['cluster_s'] / 1e6:.2f} M | {c['client_rss_mib']:.0f} MiB | {c['scheduler_rss_mib']:.0f} MiB | "
                   + " / ".join(f"{r:.0f}" for r in c["executor_rss_mib"]) + " MiB |",
                   "", f"Cluster runs' seconds: {c['all_s']}"]

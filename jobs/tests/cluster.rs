@@ -93,6 +93,8 @@ fn start(dir: &Path, executors: usize) -> Cluster {
                 "--vcores",
                 "1",
             ])
+            // each task it receives, logged (the tests count them)
+            .env("RUST_LOG", "warn,ballista_executor=info")
             .stdout(Stdio::null())
             .stderr(log(&name))
             .spawn()
@@ -339,6 +341,14 @@ fn same_bytes_on_a_cluster(config: &str, dir: &Path, limit: Duration) {
     let on_cluster = run_config(&cluster_config, limit);
     let cluster_logs = logs(dir, 2);
     drop(cluster);
+    // the steps ran on the executors, not in the client
+    for name in ["executor0", "executor1"] {
+        let log = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap();
+        assert!(
+            log.matches("Received task").count() >= 10,
+            "{name} ran fewer than 10 tasks:\n{cluster_logs}"
+        );
+    }
     assert!(
         on_cluster.status.success(),
         "run on the cluster: {}\n{cluster_logs}",
@@ -532,6 +542,18 @@ fn an_executor_killed_mid_run_leaves_the_published_state_whole() {
     let killed = rx.recv_timeout(Duration::from_secs(240)).is_ok();
     if !killed {
         panic!("the run did not get past 15_factors.sql within 240 s");
+    }
+    // the run is still going, and both executors have had work
+    assert!(
+        client.0.try_wait().unwrap().is_none(),
+        "the run ended before the executor was killed"
+    );
+    for name in ["executor0", "executor1"] {
+        let log = std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap();
+        assert!(
+            log.contains("Received task"),
+            "{name} ran no task before the kill:\n{log}"
+        );
     }
     let (_, executor) = cluster
         .children

@@ -562,9 +562,6 @@ impl LoadedConfig {
         })
     }
 
-    /// `engine.spill_dir`, resolved against the config's directory like every
-    /// other path of the file (a cron job's working directory does not
-    /// matter); it must be a local directory.
     /// Where the run's scratch files go that a cluster's executors read (the
     /// intermediate tables, fetched inputs): engine.shared_dir on a cluster,
     /// else engine.spill_dir.
@@ -583,6 +580,9 @@ impl LoadedConfig {
         }
     }
 
+    /// `engine.spill_dir`, resolved against the config's directory like every
+    /// other path of the file (a cron job's working directory does not
+    /// matter); it must be a local directory.
     pub fn spill_dir(&self) -> Result<Option<PathBuf>> {
         let Some(d) = &self.config.engine.spill_dir else {
             return Ok(None);

@@ -61,6 +61,12 @@ use crate::input::file_scan::{RawInputTable, raw_scan_parts, scan_plan};
 pub const HEARTBEAT_SECONDS: u64 = 10;
 pub const EXECUTOR_TIMEOUT_SECONDS: u64 = 30;
 
+/// The largest gRPC message (a job's plan, a task's definition) the client,
+/// scheduler and executors send and accept: Ballista's 16 MiB was too small
+/// for a dataset query of a 10^7-record national run (3 984 regions), whose
+/// plan carries each lookup(…) call's table (docs/distributed.md).
+pub const GRPC_MESSAGE_LIMIT: usize = 256 << 20;
+
 /// The two optimizer rules carbonstat's sessions run without (see
 /// `engine::session::new_session`).
 const REMOVED_RULES: [&str; 2] = ["extract_leaf_expressions", "push_down_leaf_projections"];
@@ -308,7 +314,8 @@ impl LogicalExtensionCodec for CarbonstatLogicalCodec {
     ) -> DfResult<()> {
         let any: &dyn Any = node.as_ref();
         if let Some(mem) = any.downcast_ref::<MemTable>() {
-            // the factor tables and run_params: small, written whole
+            // an in-memory table (a local session's factor tables; a cluster
+            // session writes its own as Parquet): written whole
             let mut batches = Vec::new();
             for partition in &mem.batches {
                 let guard = partition.try_read().map_err(|_| {
@@ -373,10 +380,11 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
                 u32::from_le_bytes(rest.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(
                     || DataFusionError::Internal("a raw scan without its schema".into()),
                 )?) as usize;
-            let schema =
-                StreamReader::try_new(std::io::Cursor::new(&rest[4..4 + schema_len]), None)?
-                    .schema();
-            let (spec, files, wire) = RawInput::decode(&rest[4 + schema_len..])?;
+            let truncated = || DataFusionError::Internal("a raw scan cut short in the plan".into());
+            let schema_ipc = rest.get(4..4 + schema_len).ok_or_else(truncated)?;
+            let schema = StreamReader::try_new(std::io::Cursor::new(schema_ipc), None)?.schema();
+            let (spec, files, wire) =
+                RawInput::decode(rest.get(4 + schema_len..).ok_or_else(truncated)?)?;
             return Ok(scan_plan(spec, files, schema, wire.groups, wire.limit));
         }
         self.inner.try_decode(buf, inputs, ctx, converter)
@@ -493,6 +501,11 @@ pub async fn run_scheduler(bind: &str) -> Result<()> {
         // tasks, and the stages whose shuffle files it held, run again on the
         // others (a nightly batch waits half a minute, not three)
         executor_timeout_seconds: EXECUTOR_TIMEOUT_SECONDS,
+        // and a job whose executors are all lost fails after as long, not
+        // after Ballista's 180 s more
+        no_executors_grace_period_seconds: EXECUTOR_TIMEOUT_SECONDS,
+        grpc_server_max_decoding_message_size: GRPC_MESSAGE_LIMIT as u32,
+        grpc_server_max_encoding_message_size: GRPC_MESSAGE_LIMIT as u32,
         expire_dead_executor_interval_seconds: 5,
         ..Default::default()
     };
@@ -545,6 +558,8 @@ pub async fn run_executor(
         scheduler_connect_timeout_seconds: 30,
         vcores: vcores.unwrap_or(defaults.vcores),
         executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
+        grpc_max_decoding_message_size: GRPC_MESSAGE_LIMIT as u32,
+        grpc_max_encoding_message_size: GRPC_MESSAGE_LIMIT as u32,
         task_scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PullStaged,
         work_dir: Some(work),
         print_thread_info: false,
@@ -659,6 +674,15 @@ pub(crate) fn upgrade(ctx: SessionContext, scheduler: &str) -> Result<SessionCon
         .set(
             ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
             "false",
+        )
+        .map_err(|e| Error::Internal(format!("cluster settings: {e}")))?;
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .set(
+            ballista_core::config::BALLISTA_CLIENT_GRPC_MAX_MESSAGE_SIZE,
+            &GRPC_MESSAGE_LIMIT.to_string(),
         )
         .map_err(|e| Error::Internal(format!("cluster settings: {e}")))?;
     crate::engine::ids::register_udfs(&ctx);

@@ -104,6 +104,8 @@ impl Lookups {
     /// this one holds more than that table.
     fn only(&self, table: &str, keys: usize) -> Option<Arc<Lookups>> {
         let id = (table.to_string(), keys);
+        // a local session: no lock taken for writing
+        self.one_table.read().expect("lookup registry").as_ref()?;
         let mut guard = self.one_table.write().expect("lookup registry");
         let one = guard.as_mut()?;
         if let Some(l) = one.get(&id) {

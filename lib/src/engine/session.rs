@@ -266,8 +266,7 @@ pub fn register_run(ctx: &SessionContext, config: &Config, factors: &FactorSet) 
 mod tests {
     use super::*;
 
-    /// A relative `engine.spill_dir` is the config directory's, whatever the
-    /// working directory: the intermediate tables go there.
+    /// `engine.cluster` is df://host:port; anything else is refused, saying so.
     #[test]
     fn a_cluster_is_named_by_its_schedulers_address() {
         assert_eq!(
@@ -295,6 +294,8 @@ mod tests {
         }
     }
 
+    /// A relative `engine.spill_dir` is the config directory's, whatever the
+    /// working directory: the intermediate tables go there.
     #[test]
     fn intermediate_tables_go_under_the_resolved_spill_dir() {
         let base = tempfile::tempdir().unwrap();

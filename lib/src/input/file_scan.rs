@@ -152,22 +152,18 @@ pub(crate) fn raw_scan_parts(plan: &dyn ExecutionPlan) -> Option<RawScanParts<'_
     let source: &dyn Any = exec.data_source().as_ref();
     let config = source.downcast_ref::<FileScanConfig>()?;
     let raw = config.file_source().downcast_ref::<RawSource>()?;
+    // the files are named by their index (scan_plan); anything else is not
+    // a scan of ours
     let groups = config
         .file_groups
         .iter()
         .map(|g| {
             g.files()
                 .iter()
-                .map(|f| {
-                    f.object_meta
-                        .location
-                        .as_ref()
-                        .parse::<usize>()
-                        .unwrap_or(usize::MAX)
-                })
-                .collect()
+                .map(|f| f.object_meta.location.as_ref().parse::<usize>().ok())
+                .collect::<Option<Vec<usize>>>()
         })
-        .collect();
+        .collect::<Option<Vec<_>>>()?;
     Some(RawScanParts {
         spec: raw.spec,
         files: &raw.files,
