@@ -17,6 +17,8 @@ use carbonstat::datafusion::dataframe::DataFrameWriteOptions;
 use carbonstat::datafusion::prelude::SessionContext;
 use carbonstat::engine::cluster::{client_session, query};
 
+mod common;
+
 /// The processes of a cluster, killed when the test ends (passed or not).
 struct Cluster {
     children: Vec<(String, Child)>,
@@ -398,26 +400,11 @@ fn same_bytes_on_a_cluster(config: &str, dir: &Path, limit: Duration) {
     );
 }
 
-/// data-samples/pipeline.yaml with absolute paths, publishing to `output`.
-fn sample_config(output: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
-        .unwrap()
-        .replace("data/", &format!("{}/data-samples/data/", root.display()))
-        .replace(
-            "../factors/cn-2026-12",
-            root.join("factors/cn-2026-12").to_str().unwrap(),
-        )
-        .replace("output: ../out", &format!("output: {output}"));
-    assert!(config.contains(&format!("output: {output}")) && config.contains("engine:\n"));
-    config
-}
-
 /// The sample region (data-samples/pipeline.yaml) on a cluster.
 #[test]
 fn the_sample_on_a_cluster_publishes_the_local_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let config = sample_config("OUT");
+    let config = common::sample_config("OUT");
     same_bytes_on_a_cluster(&config, dir.path(), Duration::from_secs(600));
 }
 
@@ -483,7 +470,7 @@ impl Drop for Reaped {
 #[test]
 fn an_executor_killed_mid_run_leaves_the_published_state_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let config = sample_config("out");
+    let config = common::sample_config("out");
     // a run published here first
     let local_config = dir.path().join("local.yaml");
     std::fs::write(&local_config, &config).unwrap();

@@ -492,22 +492,13 @@ fn parquet_input_gives_the_same_numbers_as_csv() {
 /// does not change a byte of the sample's outputs.
 #[test]
 fn outputs_do_not_depend_on_parallelism() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut hashes = Vec::new();
     for partitions in [1, 7] {
         let p = Project::new();
-        let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
-            .unwrap()
-            .replace("data/", &format!("{}/data-samples/data/", root.display()))
-            .replace(
-                "../factors/cn-2026-12",
-                root.join("factors/cn-2026-12").to_str().unwrap(),
-            )
-            .replace("output: ../out", "output: out")
-            .replace(
-                "  memory_limit: 2GiB",
-                &format!("  memory_limit: 2GiB\n  target_partitions: {partitions}"),
-            );
+        let config = sample_config("out").replace(
+            "  memory_limit: 2GiB",
+            &format!("  memory_limit: 2GiB\n  target_partitions: {partitions}"),
+        );
         p.write("pipeline.yaml", &config);
         let out = p.run_pipeline();
         assert!(out.status.success(), "{}", stderr(&out));

@@ -308,3 +308,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// data-samples/pipeline.yaml with absolute paths, publishing to `output`.
+pub fn sample_config(output: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = std::fs::read_to_string(root.join("data-samples/pipeline.yaml"))
+        .unwrap()
+        .replace("data/", &format!("{}/data-samples/data/", root.display()))
+        .replace(
+            "../factors/cn-2026-12",
+            root.join("factors/cn-2026-12").to_str().unwrap(),
+        )
+        .replace("output: ../out", &format!("output: {output}"));
+    assert!(config.contains(&format!("output: {output}")) && config.contains("engine:\n"));
+    config
+}

@@ -17,11 +17,12 @@
 //!   needs only its Flight port (`--bind`) reachable, and the scheduler only
 //!   its gRPC port.
 //!
-//! Not yet here (docs/distributed.md): running the pipeline's steps on a
-//! cluster (in-memory tables such as the factor tables and `run_params`
-//! cannot travel in a plan; the intermediates must be on storage every
-//! executor reads), the config's object stores on the executors, and a lookup
-//! table cache (each decoded plan carries the tables again).
+//! - the pipeline on a cluster (`upgrade`, `session_for`): the raw inputs as
+//!   file scans (`input::file_scan`), the small tables as Parquet in the
+//!   run's table directory, recursive CTEs in the client.
+//!
+//! Not yet here (docs/distributed.md): the config's object stores on the
+//! executors, and intermediate tables written by the executors.
 
 use std::any::Any;
 use std::net::SocketAddr;
@@ -49,8 +50,6 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
-use datafusion::datasource::MemTable;
-
 use crate::engine::lookup::{LookupUdf, Lookups, lookup_udf};
 use crate::error::{Error, Result};
 use crate::input::InputSpec;
@@ -73,7 +72,6 @@ const REMOVED_RULES: [&str; 2] = ["extract_leaf_expressions", "push_down_leaf_pr
 
 /// The marks that begin carbonstat's own encodings in a plan (Ballista's
 /// and DataFusion's are protobuf messages, which never begin so).
-const MEMTABLE: &[u8] = b"carbonstat:memtable:1\n";
 const RAW_INPUT: &[u8] = b"carbonstat:raw-input:1\n";
 const RAW_SCAN: &[u8] = b"carbonstat:raw-scan:1\n";
 
@@ -88,11 +86,6 @@ fn write_ipc(
     }
     w.finish()?;
     Ok(())
-}
-
-fn read_ipc(buf: &[u8]) -> DfResult<Vec<datafusion::arrow::record_batch::RecordBatch>> {
-    let reader = StreamReader::try_new(std::io::Cursor::new(buf), None)?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 /// One raw input file as a plan carries it: the file as listed, with where
@@ -177,11 +170,7 @@ fn encode_lookups(lookups: &Lookups, buf: &mut Vec<u8>) -> DfResult<()> {
         buf.extend_from_slice(name.as_bytes());
         buf.extend_from_slice(&(keys as u32).to_le_bytes());
         let mut ipc = Vec::new();
-        {
-            let mut w = StreamWriter::try_new(&mut ipc, &batch.schema())?;
-            w.write(&batch)?;
-            w.finish()?;
-        }
+        write_ipc(&batch.schema(), std::slice::from_ref(&batch), &mut ipc)?;
         buf.extend_from_slice(&(ipc.len() as u64).to_le_bytes());
         buf.extend_from_slice(&ipc);
     }
@@ -290,10 +279,6 @@ impl LogicalExtensionCodec for CarbonstatLogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> DfResult<Arc<dyn TableProvider>> {
-        if let Some(rest) = buf.strip_prefix(MEMTABLE) {
-            let batches = read_ipc(rest)?;
-            return Ok(Arc::new(MemTable::try_new(schema, vec![batches])?));
-        }
         if let Some(rest) = buf.strip_prefix(RAW_INPUT) {
             let (spec, files, _) = RawInput::decode(rest)?;
             return Ok(Arc::new(RawInputTable {
@@ -313,22 +298,6 @@ impl LogicalExtensionCodec for CarbonstatLogicalCodec {
         buf: &mut Vec<u8>,
     ) -> DfResult<()> {
         let any: &dyn Any = node.as_ref();
-        if let Some(mem) = any.downcast_ref::<MemTable>() {
-            // an in-memory table (a local session's factor tables; a cluster
-            // session writes its own as Parquet): written whole
-            let mut batches = Vec::new();
-            for partition in &mem.batches {
-                let guard = partition.try_read().map_err(|_| {
-                    DataFusionError::Internal(format!(
-                        "in-memory table {table_ref} is being written while a plan reads it"
-                    ))
-                })?;
-                batches.extend(guard.iter().cloned());
-            }
-            buf.extend_from_slice(MEMTABLE);
-            write_ipc(&mem.schema(), &batches, buf)?;
-            return Ok(());
-        }
         if let Some(raw) = any.downcast_ref::<RawInputTable>() {
             buf.extend_from_slice(RAW_INPUT);
             return RawInput::new(raw.spec, &raw.files, Vec::new(), None).encode(buf);
