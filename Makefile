@@ -45,6 +45,7 @@ test: test-rust test-python
 test-rust:
 	cargo test --workspace
 	# cluster mode: a scheduler and two executors on 127.0.0.1 (docs/distributed.md)
+	cargo test -p carbonstat --features distributed --lib engine::cluster
 	cargo test -p carbonstat-jobs --features distributed --test cluster -- --test-threads=1
 
 # Debian packages of the tests, installed once: Chromium and CJK fonts (the

@@ -50,7 +50,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
-use crate::engine::lookup::{LookupUdf, Lookups, lookup_udf};
+use crate::engine::lookup::{LookupUdf, Lookups, TableRef, lookup_udf};
 use crate::error::{Error, Result};
 use crate::input::InputSpec;
 use crate::input::file_scan::{RawInputTable, raw_scan_parts, scan_plan};
@@ -74,6 +74,7 @@ const REMOVED_RULES: [&str; 2] = ["extract_leaf_expressions", "push_down_leaf_pr
 /// and DataFusion's are protobuf messages, which never begin so).
 const RAW_INPUT: &[u8] = b"carbonstat:raw-input:1\n";
 const RAW_SCAN: &[u8] = b"carbonstat:raw-scan:1\n";
+const LOOKUP_REFS: &[u8] = b"carbonstat:lookup-refs:1\n";
 
 fn write_ipc(
     schema: &SchemaRef,
@@ -159,11 +160,23 @@ impl RawInput {
     }
 }
 
-/// `lookup`'s tables as bytes: a count, then per table its name, its number
-/// of key columns and its rows as an Arrow IPC stream (lengths little-endian
-/// u32/u64).
+/// `lookup`'s tables as bytes. On a run's session (`upgrade`) each table is
+/// written once as an Arrow IPC file into the run's table directory, which
+/// every process of the cluster reaches, and the plan names it: the mark
+/// [`LOOKUP_REFS`] and the references as JSON ([`TableRef`]: file and
+/// SHA-256). A plan then stays small however large the table (a 16-province
+/// national run's region tables passed gRPC's message limit when carried),
+/// and a process reads each table once ([`decode_lookups`]'s cache).
+/// Elsewhere (a bare client session, `client_session`) the plan carries the
+/// rows: a count, then per table its name, its number of key columns and its
+/// rows as an Arrow IPC stream (lengths little-endian u32/u64).
 fn encode_lookups(lookups: &Lookups, buf: &mut Vec<u8>) -> DfResult<()> {
     let tables = lookups.snapshot();
+    if let Some(refs) = table_refs(lookups, &tables)? {
+        buf.extend_from_slice(LOOKUP_REFS);
+        return serde_json::to_writer(buf, &refs)
+            .map_err(|e| DataFusionError::External(Box::new(e)));
+    }
     buf.extend_from_slice(&(tables.len() as u32).to_le_bytes());
     for ((name, keys), batch) in tables {
         buf.extend_from_slice(&(name.len() as u32).to_le_bytes());
@@ -177,8 +190,131 @@ fn encode_lookups(lookups: &Lookups, buf: &mut Vec<u8>) -> DfResult<()> {
     Ok(())
 }
 
-/// The inverse of [`encode_lookups`].
-fn decode_lookups(buf: &[u8]) -> DfResult<Lookups> {
+/// The references of `tables`: the ones already written or read, and the
+/// others written now into the registry's directory; `None` when a table has
+/// no reference and there is no directory (the rows travel inline).
+fn table_refs(
+    lookups: &Lookups,
+    tables: &[(
+        (String, usize),
+        datafusion::arrow::record_batch::RecordBatch,
+    )],
+) -> DfResult<Option<Vec<TableRef>>> {
+    let dir = lookups.stored_in();
+    let mut refs = Vec::with_capacity(tables.len());
+    for ((name, keys), batch) in tables {
+        if let Some(r) = lookups.table_ref(&(name.clone(), *keys)) {
+            refs.push(r);
+            continue;
+        }
+        let Some(dir) = &dir else { return Ok(None) };
+        let r = store_table(dir, name, *keys, batch)?;
+        lookups.set_ref(r.clone());
+        refs.push(r);
+    }
+    Ok(Some(refs))
+}
+
+/// Write `batch` as `dir/<name>-<keys>-<sha256>.arrow` (Arrow IPC stream),
+/// unless that file is there: its name is its content's hash.
+fn store_table(
+    dir: &std::path::Path,
+    name: &str,
+    keys: usize,
+    batch: &datafusion::arrow::record_batch::RecordBatch,
+) -> DfResult<TableRef> {
+    use sha2::{Digest, Sha256};
+    let mut ipc = Vec::new();
+    write_ipc(&batch.schema(), std::slice::from_ref(batch), &mut ipc)?;
+    let sha256 = hex::encode(Sha256::digest(&ipc));
+    let path = dir.join(format!("{name}-{keys}-{sha256}.arrow"));
+    if !path.exists() {
+        let io = |e: std::io::Error| {
+            DataFusionError::Execution(format!(
+                "lookup table {name}: cannot write {}: {e}",
+                path.display()
+            ))
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        // written whole under another name, then renamed: a process that
+        // reads the path never sees half a file
+        let part = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        std::fs::write(part.path(), &ipc).map_err(io)?;
+        part.persist(&path).map_err(|e| io(e.error))?;
+    }
+    Ok(TableRef {
+        name: name.to_string(),
+        keys,
+        path,
+        sha256,
+    })
+}
+
+/// The tables named by reference that this process has read, by the plan's
+/// bytes: a scheduler plans, and an executor decodes, every task's plan with
+/// the same lookup calls, and each reads and indexes a table once. The
+/// oldest are dropped beyond [`DECODED_KEPT`] (a run has a few dozen).
+static DECODED: std::sync::Mutex<Vec<(Vec<u8>, Arc<Lookups>)>> = std::sync::Mutex::new(Vec::new());
+const DECODED_KEPT: usize = 256;
+
+/// The tables of a plan's `lookup`: read from the files it names (checked
+/// against their SHA-256) or from the rows it carries ([`encode_lookups`]).
+fn decode_lookups(buf: &[u8]) -> DfResult<Arc<Lookups>> {
+    if let Some(json) = buf.strip_prefix(LOOKUP_REFS) {
+        if let Some((_, l)) = DECODED
+            .lock()
+            .expect("lookup cache")
+            .iter()
+            .find(|(k, _)| k.as_slice() == json)
+        {
+            return Ok(l.clone());
+        }
+        let refs: Vec<TableRef> =
+            serde_json::from_slice(json).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let lookups = Arc::new(Lookups::default());
+        for r in refs {
+            let batch = read_table(&r)?;
+            lookups.insert(&r.name, batch, r.keys)?;
+            lookups.set_ref(r);
+        }
+        let mut cache = DECODED.lock().expect("lookup cache");
+        if cache.len() >= DECODED_KEPT {
+            cache.remove(0);
+        }
+        cache.push((json.to_vec(), lookups.clone()));
+        return Ok(lookups);
+    }
+    decode_inline(buf).map(Arc::new)
+}
+
+/// The rows of a table named by reference, refused when the file is not the
+/// one the plan was made with.
+fn read_table(r: &TableRef) -> DfResult<datafusion::arrow::record_batch::RecordBatch> {
+    use sha2::{Digest, Sha256};
+    let shown = r.path.display();
+    let ipc = std::fs::read(&r.path).map_err(|e| {
+        DataFusionError::Execution(format!(
+            "lookup table {}: cannot read {shown}: {e} (every scheduler and executor must reach engine.shared_dir at the client's path, docs/distributed.md)",
+            r.name
+        ))
+    })?;
+    let found = hex::encode(Sha256::digest(&ipc));
+    if found != r.sha256 {
+        return Err(DataFusionError::Execution(format!(
+            "lookup table {}: {shown} has SHA-256 {found}, the plan was made with {}: the file was changed or half-copied; run again",
+            r.name, r.sha256
+        )));
+    }
+    let reader = StreamReader::try_new(std::io::Cursor::new(ipc), None)?;
+    let schema = reader.schema();
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(datafusion::arrow::compute::concat_batches(
+        &schema, &batches,
+    )?)
+}
+
+/// The tables a plan carries inline ([`encode_lookups`] without a directory).
+fn decode_inline(buf: &[u8]) -> DfResult<Lookups> {
     fn take<'a>(buf: &mut &'a [u8], n: usize) -> DfResult<&'a [u8]> {
         if buf.len() < n {
             return Err(DataFusionError::Internal(
@@ -226,7 +362,7 @@ fn encode_udf(udf: &ScalarUDF, buf: &mut Vec<u8>) -> DfResult<()> {
 
 fn decode_udf(name: &str, buf: &[u8]) -> DfResult<Arc<ScalarUDF>> {
     if name == "lookup" {
-        return Ok(Arc::new(lookup_udf(Arc::new(decode_lookups(buf)?))));
+        return Ok(Arc::new(lookup_udf(decode_lookups(buf)?)));
     }
     // a stateless function the plan names: the session's own
     let udf = stateless_udfs()
@@ -619,8 +755,13 @@ pub(crate) fn upgrade(ctx: SessionContext, scheduler: &str) -> Result<SessionCon
         .config()
         .get_extension::<Lookups>()
         .ok_or_else(|| Error::Internal("the session has no lookup tables".into()))?;
-    // each lookup(…) call carries only its own table to the cluster
-    lookups.per_call();
+    // each lookup(…) call carries only its own table to the cluster, by
+    // reference to a file in the run's table directory
+    let tables = state
+        .config()
+        .get_extension::<crate::engine::session::Intermediates>()
+        .map(|i| i.dir.path().join("lookups"));
+    lookups.per_call(tables);
     let config = state
         .config()
         .clone()
@@ -711,4 +852,112 @@ fn runs_in_client(plan: &LogicalPlan) -> bool {
         })
     });
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray};
+    use datafusion::arrow::record_batch::RecordBatch;
+
+    fn table(codes: &[&str], values: &[f64]) -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
+            (
+                "code",
+                Arc::new(StringArray::from(codes.to_vec())) as ArrayRef,
+            ),
+            (
+                "value",
+                Arc::new(Float64Array::from(values.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    /// A run's plan names a lookup table by its file and hash, not its rows:
+    /// written once, read back equal, named the same way again by the
+    /// process that read it (a scheduler passing the plan on to its tasks).
+    #[test]
+    fn a_runs_plan_names_its_lookup_table_by_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let codes: Vec<String> = (0..5000).map(|i| format!("1506{i:08}")).collect();
+        let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let values: Vec<f64> = (0..5000).map(|i| i as f64 * 0.5).collect();
+        let batch = table(&codes, &values);
+        let lookups = Lookups::default();
+        lookups.insert("regions_big", batch.clone(), 1).unwrap();
+        lookups.per_call(Some(dir.path().to_path_buf()));
+
+        let mut plan = Vec::new();
+        encode_lookups(&lookups, &mut plan).unwrap();
+        assert!(plan.starts_with(LOOKUP_REFS));
+        // 5 000 codes of 12 characters are 60 000 bytes of rows; the
+        // reference is one file name and a hash
+        assert!(plan.len() < 1000, "{} bytes", plan.len());
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1);
+
+        // encoding again writes nothing new and gives the same bytes
+        let mut again = Vec::new();
+        encode_lookups(&lookups, &mut again).unwrap();
+        assert_eq!(again, plan);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        let decoded = decode_lookups(&plan).unwrap();
+        let tables = decoded.snapshot();
+        assert_eq!(tables.len(), 1);
+        assert_eq!(tables[0].0, ("regions_big".to_string(), 1));
+        assert_eq!(tables[0].1, batch);
+        // the scheduler's re-encoding names the same file
+        let mut passed_on = Vec::new();
+        encode_lookups(&decoded, &mut passed_on).unwrap();
+        assert_eq!(passed_on, plan);
+        // and a second decode is the same registry (read once per process)
+        assert!(Arc::ptr_eq(&decoded, &decode_lookups(&plan).unwrap()));
+    }
+
+    /// A table file that is not the one the plan was made with is refused,
+    /// naming the file and both hashes, never read as if it were.
+    #[test]
+    fn a_changed_lookup_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let lookups = Lookups::default();
+        lookups
+            .insert("factors_changed", table(&["a", "b"], &[1.0, 2.0]), 1)
+            .unwrap();
+        lookups.per_call(Some(dir.path().to_path_buf()));
+        let mut plan = Vec::new();
+        encode_lookups(&lookups, &mut plan).unwrap();
+        let file = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let mut other = Vec::new();
+        let changed = table(&["a", "b"], &[1.0, 2.5]);
+        write_ipc(&changed.schema(), &[changed], &mut other).unwrap();
+        std::fs::write(&file, other).unwrap();
+        let e = decode_lookups(&plan).unwrap_err().to_string();
+        assert!(
+            e.contains("factors_changed")
+                && e.contains(&file.display().to_string())
+                && e.contains("SHA-256"),
+            "{e}"
+        );
+    }
+
+    /// Without a table directory (a bare client session) the rows travel in
+    /// the plan, and come back equal.
+    #[test]
+    fn without_a_directory_the_rows_travel_in_the_plan() {
+        let lookups = Lookups::default();
+        let batch = table(&["x"], &[3.25]);
+        lookups.insert("t", batch.clone(), 1).unwrap();
+        let mut plan = Vec::new();
+        encode_lookups(&lookups, &mut plan).unwrap();
+        assert!(!plan.starts_with(LOOKUP_REFS));
+        let decoded = decode_lookups(&plan).unwrap();
+        assert_eq!(decoded.snapshot()[0].1, batch);
+    }
 }

@@ -48,6 +48,24 @@ pub(crate) struct Lookups {
     /// so that a plan carries each call's own table rather than every table
     /// read so far; one per table, so that equal calls stay equal.
     one_table: RwLock<Option<HashMap<TableId, Arc<Lookups>>>>,
+    /// On a cluster: the directory every process reaches (the run's table
+    /// directory) where a plan's tables are written once and named by
+    /// reference, and the references written or read so far (feature
+    /// `distributed`, `engine::cluster`'s codecs).
+    stored_in: RwLock<Option<std::path::PathBuf>>,
+    refs: RwLock<HashMap<TableId, TableRef>>,
+}
+
+/// A lookup table as a cluster's plan names it instead of carrying its
+/// rows: its name and number of keys, the Arrow IPC file holding its rows in
+/// the run's table directory, and that file's SHA-256 (checked by every
+/// process that reads it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct TableRef {
+    pub name: String,
+    pub keys: usize,
+    pub path: std::path::PathBuf,
+    pub sha256: String,
 }
 
 /// A lookup table's name and number of key columns.
@@ -91,13 +109,35 @@ impl Lookups {
     }
 
     /// Plan every call with its own table only (a session on a cluster,
-    /// whose plans carry the tables; feature `distributed`).
+    /// whose plans carry the tables; feature `distributed`); those tables are
+    /// written once into `stored_in` and their plans name the file.
     #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
-    pub(crate) fn per_call(&self) {
+    pub(crate) fn per_call(&self, stored_in: Option<std::path::PathBuf>) {
         self.one_table
             .write()
             .expect("lookup registry")
             .get_or_insert_with(HashMap::new);
+        *self.stored_in.write().expect("lookup registry") = stored_in;
+    }
+
+    /// Where this registry's tables are written for a cluster's plans.
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub(crate) fn stored_in(&self) -> Option<std::path::PathBuf> {
+        self.stored_in.read().expect("lookup registry").clone()
+    }
+
+    /// The reference a plan gives for table `id`, once written or read.
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub(crate) fn table_ref(&self, id: &(String, usize)) -> Option<TableRef> {
+        self.refs.read().expect("lookup registry").get(id).cloned()
+    }
+
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub(crate) fn set_ref(&self, r: TableRef) {
+        self.refs
+            .write()
+            .expect("lookup registry")
+            .insert((r.name.clone(), r.keys), r);
     }
 
     /// The `Lookups` of `table` alone, when calls are planned per call and
@@ -115,6 +155,8 @@ impl Lookups {
         let alone = Arc::new(Lookups {
             tables: RwLock::new(HashMap::from([(id.clone(), loaded)])),
             one_table: RwLock::new(None),
+            stored_in: RwLock::new(self.stored_in()),
+            refs: RwLock::default(),
         });
         one.insert(id, alone.clone());
         Some(alone)
