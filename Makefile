@@ -42,11 +42,13 @@ $(VENV)/.installed: $(PYTHON_REQUIREMENTS)
 
 test: test-rust test-python
 
-test-rust:
+test-rust: $(VENV)/.installed
 	cargo test --workspace
-	# cluster mode: a scheduler and two executors on 127.0.0.1 (docs/distributed.md)
-	cargo test -p carbonstat --features distributed --lib engine::cluster
-	cargo test -p carbonstat-jobs --features distributed --test cluster -- --test-threads=1
+	# cluster mode: a scheduler and two executors on 127.0.0.1, inputs on a
+	# local S3 server (moto, from .venv) in one test (docs/distributed.md)
+	cargo test -p carbonstat --features distributed --lib -- engine::cluster input::file_scan
+	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server \
+		cargo test -p carbonstat-jobs --features distributed --test cluster -- --test-threads=1
 
 # Debian packages of the tests, installed once: Chromium and CJK fonts (the
 # bulletin's browser test), prometheus-pushgateway (the metrics push test).

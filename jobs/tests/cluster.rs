@@ -64,6 +64,11 @@ fn wait_for_port(port: u16, what: &str, cluster: &mut Cluster) {
 /// A scheduler and `executors` executors (one task at a time each), their
 /// logs in `dir`.
 fn start(dir: &Path, executors: usize) -> Cluster {
+    start_with_env(dir, executors, &[])
+}
+
+/// [`start`] with `env` in the executors' environment (their credentials).
+fn start_with_env(dir: &Path, executors: usize, env: &[(&str, &str)]) -> Cluster {
     let bin = env!("CARGO_BIN_EXE_carbonstat");
     let port = free_port_pair();
     let scheduler = format!("127.0.0.1:{port}");
@@ -95,8 +100,10 @@ fn start(dir: &Path, executors: usize) -> Cluster {
                 "--vcores",
                 "1",
             ])
-            // each task it receives, logged (the tests count them)
-            .env("RUST_LOG", "warn,ballista_executor=info")
+            // each task it receives and each input it fetches, logged (the
+            // tests count them)
+            .env("RUST_LOG", "warn,ballista_executor=info,carbonstat=info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log(&name))
             .spawn()
@@ -314,6 +321,11 @@ fn run_config(config: &Path, limit: Duration) -> std::process::Output {
 /// (`engine.cluster`) publishes the same bytes, and `verify` of the cluster's
 /// run re-computes it here (the cluster stopped) and finds it identical.
 fn same_bytes_on_a_cluster(config: &str, dir: &Path, limit: Duration) {
+    same_bytes_with_executor_env(config, dir, limit, &[])
+}
+
+/// [`same_bytes_on_a_cluster`] with `env` in the executors' environment.
+fn same_bytes_with_executor_env(config: &str, dir: &Path, limit: Duration, env: &[(&str, &str)]) {
     let local_config = dir.join("local.yaml");
     std::fs::write(
         &local_config,
@@ -327,7 +339,7 @@ fn same_bytes_on_a_cluster(config: &str, dir: &Path, limit: Duration) {
         String::from_utf8_lossy(&local.stderr)
     );
 
-    let cluster = start(dir, 2);
+    let cluster = start_with_env(dir, 2, env);
     let address = cluster.scheduler.clone();
     let cluster_config = dir.join("cluster.yaml");
     std::fs::write(
@@ -356,6 +368,22 @@ fn same_bytes_on_a_cluster(config: &str, dir: &Path, limit: Duration) {
         "run on the cluster: {}\n{cluster_logs}",
         String::from_utf8_lossy(&on_cluster.stderr)
     );
+    // and the executors wrote the intermediate tables: the sample's steps
+    // create 49 tables, of which 3 (recursive CTEs) run in the client, and
+    // each table is at least one file
+    let written: usize = ["executor0", "executor1"]
+        .iter()
+        .map(|n| {
+            std::fs::read_to_string(dir.join(format!("{n}.log")))
+                .unwrap()
+                .matches("wrote a table file")
+                .count()
+        })
+        .sum();
+    assert!(
+        written >= 46,
+        "the executors wrote {written} table files:\n{cluster_logs}"
+    );
 
     let here = published_files(&dir.join("out-local"));
     let there = published_files(&dir.join("out-cluster"));
@@ -383,8 +411,11 @@ fn same_bytes_on_a_cluster(config: &str, dir: &Path, limit: Duration) {
         format!("df://{address}")
     );
 
-    // verify re-computes here: the cluster is gone
+    // verify re-computes here: the cluster is gone (the manifest keeps no
+    // secret: an auditor's credentials are those of the environment, here
+    // the executors')
     let verify = Command::new(env!("CARGO_BIN_EXE_carbonstat"))
+        .envs(env.iter().copied())
         .args([
             "--quiet",
             "verify",
@@ -450,6 +481,127 @@ fn a_million_records_on_a_cluster_publish_the_local_bytes() {
         "{config}"
     );
     same_bytes_on_a_cluster(&config, dir.path(), Duration::from_secs(900));
+}
+
+/// A moto S3 server on 127.0.0.1 (`MOTO_SERVER`, which `make test` sets to
+/// the one it installs into .venv) with a bucket, and its endpoint.
+fn moto_with_bucket(bucket: &str) -> (Reaped, String) {
+    use std::io::{Read, Write};
+    let bin = std::env::var("MOTO_SERVER")
+        .unwrap_or_else(|_| format!("{}/../.venv/bin/moto_server", env!("CARGO_MANIFEST_DIR")));
+    assert!(
+        Path::new(&bin).exists(),
+        "no moto S3 server at {bin}: `make test` installs it (.venv), or set MOTO_SERVER"
+    );
+    let port = free_port_pair();
+    let server = Reaped(
+        Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    let mut stream = loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "moto_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // moto takes unsigned requests: a bucket is one PUT
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// The sample with every input on S3 (a moto server): the executors fetch
+/// the files from the store themselves, with the config's endpoint and the
+/// credentials of their own environment (the config's secret is not sent to
+/// the cluster), and publish the local run's bytes.
+#[test]
+fn inputs_on_s3_are_read_by_the_executors_from_the_store() {
+    use carbonstat::store::Location;
+    use object_store::ObjectStoreExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (_moto, endpoint) = moto_with_bucket("inputs");
+    let storage = format!(
+        "storage:\n  endpoint: {endpoint}\n  allow_http: true\n  region: us-east-1\n  options:\n    aws_access_key_id: testing\n    aws_secret_access_key: testing\n"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let data = root.join("data-samples/data");
+    let mut uploaded = Vec::new();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let storage_section = carbonstat::store::Storage {
+        endpoint: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        allow_http: Some(true),
+        options: [
+            ("aws_access_key_id".to_string(), "testing".to_string()),
+            ("aws_secret_access_key".to_string(), "testing".to_string()),
+        ]
+        .into(),
+    };
+    for rel in [
+        "energy/energy_2020-2022.csv",
+        "energy/energy_2023-2025.csv",
+        "sector_energy.csv",
+        "gdp.csv",
+        "regions.csv",
+        "targets.csv",
+        "production.csv",
+        "sinks.csv",
+        "groups.csv",
+        "green_power.csv",
+    ] {
+        let url = format!("s3://inputs/data/{rel}");
+        let loc = Location::parse(Path::new("/"), &url, &storage_section).unwrap();
+        let bytes = std::fs::read(data.join(rel)).unwrap();
+        rt.block_on(loc.store.put(&loc.prefix, bytes.into()))
+            .unwrap();
+        uploaded.push(url);
+    }
+    drop(rt);
+    let config = common::sample_config("OUT").replace(
+        &format!("{}/data-samples/data/", root.display()),
+        "s3://inputs/data/",
+    );
+    assert!(
+        config.contains("energy: s3://inputs/data/energy/*.csv"),
+        "{config}"
+    );
+    let config = format!("{config}{storage}");
+    same_bytes_with_executor_env(
+        &config,
+        dir.path(),
+        Duration::from_secs(600),
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ],
+    );
+    // each file was fetched from the store by an executor
+    let logs: String = ["executor0", "executor1"]
+        .iter()
+        .map(|n| std::fs::read_to_string(dir.path().join(format!("{n}.log"))).unwrap())
+        .collect();
+    for url in &uploaded {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("fetched a remote input") && l.contains(url.as_str())),
+            "no executor fetched {url}:\n{logs}"
+        );
+    }
 }
 
 /// A child process killed (if still running) and reaped when dropped.

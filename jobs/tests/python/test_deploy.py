@@ -145,3 +145,35 @@ def test_containerfile_builds_the_binary_it_runs():
     assert 'ENTRYPOINT ["/usr/local/bin/carbonstat"]' in text
     # the build context must contain the lock file that --locked needs
     assert (ROOT / "Cargo.lock").exists()
+
+
+def test_cluster_recipe_mounts_shared_dir_where_the_config_says():
+    """jobs/deploy/cluster.yaml cannot run here (no Kubernetes): its parts are
+    checked against each other. The client, the scheduler (it plans from the
+    run's table directory) and every executor mount the shared claim at the
+    config's engine.shared_dir; the executors and the config name the
+    scheduler's Service and port; the executors have credentials of their own
+    to fetch remote inputs (docs/distributed.md)."""
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "cluster.yaml").read_text(encoding="utf-8")) if d]
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    config = yaml.safe_load(by_name[("ConfigMap", "carbonstat-pipeline-cluster")]["data"]["pipeline.yaml"])
+    shared = config["engine"]["shared_dir"]
+    claim = by_name[("PersistentVolumeClaim", "carbonstat-shared")]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+    scheduler = by_name[("Deployment", "carbonstat-scheduler")]["spec"]["template"]["spec"]
+    executors = by_name[("StatefulSet", "carbonstat-executor")]["spec"]["template"]["spec"]
+    client = by_name[("CronJob", "carbonstat-cluster")]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    for name, pod in [("scheduler", scheduler), ("executor", executors), ("client", client)]:
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mounts = [m for m in pod["containers"][0]["volumeMounts"]
+                  if volumes.get(m["name"], {}).get("persistentVolumeClaim", {}).get("claimName") == "carbonstat-shared"]
+        assert [m["mountPath"] for m in mounts] == [shared], name
+
+    service = by_name[("Service", "carbonstat-scheduler")]
+    port = service["spec"]["ports"][0]["port"]
+    assert config["engine"]["cluster"] == f"df://carbonstat-scheduler:{port}"
+    args = executors["containers"][0]["args"]
+    assert args[args.index("--scheduler") + 1] == f"carbonstat-scheduler:{port}"
+    assert scheduler["containers"][0]["args"][-1].endswith(f":{port}")
+    assert executors["containers"][0]["envFrom"][0]["secretRef"]["name"]

@@ -562,9 +562,9 @@ impl LoadedConfig {
         })
     }
 
-    /// Where the run's scratch files go that a cluster's executors read (the
-    /// intermediate tables, fetched inputs): engine.shared_dir on a cluster,
-    /// else engine.spill_dir.
+    /// Where the run's scratch files go that a cluster's scheduler and
+    /// executors read (the intermediate, factor and lookup tables):
+    /// engine.shared_dir on a cluster, else engine.spill_dir.
     pub fn scratch_parent(&self) -> Result<Option<PathBuf>> {
         match (&self.config.engine.cluster, &self.config.engine.shared_dir) {
             (Some(_), Some(d)) => {

@@ -1,14 +1,15 @@
-//! Cluster mode (cargo feature `distributed`; issue 22, first part): carbonstat's
+//! Cluster mode (cargo feature `distributed`; issue 22): carbonstat's
 //! functions on Apache Ballista's scheduler and executors, and a client
 //! session that sends its queries there.
 //!
 //! What a cluster needs from carbonstat, and where it is made here:
 //! - the same functions on every process: the text and identifier UDFs are
 //!   stateless and registered by name in the scheduler's session and the
-//!   executors' function registry; `lookup(…)` carries its tables, so the
+//!   executors' function registry; `lookup(…)` carries its table, so the
 //!   codecs ([`CarbonstatLogicalCodec`], [`CarbonstatPhysicalCodec`]) write
-//!   every table a `lookup` holds into the plan (Arrow IPC) and rebuild the
-//!   function from them where the plan is decoded;
+//!   it once into the run's table directory (Arrow IPC), name the file and
+//!   its hash in the plan, and rebuild the function from it where the plan
+//!   is decoded;
 //! - the optimizer as the local session has it: the scheduler plans the
 //!   logical plan again, so its session drops the same two rules
 //!   (`extract_leaf_expressions`, `push_down_leaf_projections`) as
@@ -21,8 +22,10 @@
 //!   file scans (`input::file_scan`), the small tables as Parquet in the
 //!   run's table directory, recursive CTEs in the client.
 //!
-//! Not yet here (docs/distributed.md): the config's object stores on the
-//! executors, and intermediate tables written by the executors.
+//! - the intermediate tables written by the executors (`write_table`: a
+//!   `WriteTable` node the scheduler plans as a `PartitionWriteExec` on top
+//!   of the query), lookup tables named by file and hash, remote inputs
+//!   fetched by the task that reads them (`input::file_scan`).
 
 use std::any::Any;
 use std::net::SocketAddr;
@@ -106,12 +109,16 @@ struct RawInput {
     files: Vec<RawFile>,
     groups: Vec<Vec<usize>>,
     limit: Option<usize>,
+    /// the config's storage settings without secrets (remote files)
+    #[serde(default)]
+    storage: crate::store::Storage,
 }
 
 impl RawInput {
     fn new(
         spec: InputSpec,
         files: &[crate::input::InputFile],
+        storage: &crate::store::Storage,
         groups: Vec<Vec<usize>>,
         limit: Option<usize>,
     ) -> Self {
@@ -127,6 +134,7 @@ impl RawInput {
                 .collect(),
             groups,
             limit,
+            storage: storage.clone(),
         }
     }
 
@@ -401,10 +409,21 @@ impl LogicalExtensionCodec for CarbonstatLogicalCodec {
         inputs: &[LogicalPlan],
         ctx: &TaskContext,
     ) -> DfResult<Extension> {
+        if let Some((dir, input)) = decode_writer(buf, inputs)? {
+            return Ok(Extension {
+                node: Arc::new(WriteTable::new(input, dir)),
+            });
+        }
         self.inner.try_decode(buf, inputs, ctx)
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> DfResult<()> {
+        let any: &dyn Any = node.node.as_any();
+        if let Some(write) = any.downcast_ref::<WriteTable>() {
+            buf.extend_from_slice(WRITE_PARTS);
+            buf.extend_from_slice(write.dir.as_bytes());
+            return Ok(());
+        }
         self.inner.try_encode(node, buf)
     }
 
@@ -416,11 +435,12 @@ impl LogicalExtensionCodec for CarbonstatLogicalCodec {
         ctx: &TaskContext,
     ) -> DfResult<Arc<dyn TableProvider>> {
         if let Some(rest) = buf.strip_prefix(RAW_INPUT) {
-            let (spec, files, _) = RawInput::decode(rest)?;
+            let (spec, files, wire) = RawInput::decode(rest)?;
             return Ok(Arc::new(RawInputTable {
                 spec,
                 files,
                 schema,
+                storage: Arc::new(wire.storage),
             }));
         }
         self.inner
@@ -436,7 +456,7 @@ impl LogicalExtensionCodec for CarbonstatLogicalCodec {
         let any: &dyn Any = node.as_ref();
         if let Some(raw) = any.downcast_ref::<RawInputTable>() {
             buf.extend_from_slice(RAW_INPUT);
-            return RawInput::new(raw.spec, &raw.files, Vec::new(), None).encode(buf);
+            return RawInput::new(raw.spec, &raw.files, &raw.storage, Vec::new(), None).encode(buf);
         }
         self.inner.try_encode_table_provider(table_ref, node, buf)
     }
@@ -480,6 +500,12 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
         ctx: &TaskContext,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if let Some((dir, input)) = decode_writer(buf, inputs)? {
+            return Ok(Arc::new(PartitionWriteExec::new(
+                input,
+                std::path::PathBuf::from(dir),
+            )));
+        }
         if let Some(rest) = buf.strip_prefix(RAW_SCAN) {
             let schema_len =
                 u32::from_le_bytes(rest.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(
@@ -490,7 +516,14 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
             let schema = StreamReader::try_new(std::io::Cursor::new(schema_ipc), None)?.schema();
             let (spec, files, wire) =
                 RawInput::decode(rest.get(4 + schema_len..).ok_or_else(truncated)?)?;
-            return Ok(scan_plan(spec, files, schema, wire.groups, wire.limit));
+            return Ok(scan_plan(
+                spec,
+                files,
+                schema,
+                wire.groups,
+                wire.limit,
+                Arc::new(wire.storage),
+            ));
         }
         self.inner.try_decode(buf, inputs, ctx, converter)
     }
@@ -501,13 +534,32 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
         buf: &mut Vec<u8>,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<()> {
+        let any: &dyn Any = node.as_ref();
+        if let Some(write) = any.downcast_ref::<PartitionWriteExec>() {
+            let dir = write.dir.to_str().ok_or_else(|| {
+                DataFusionError::Execution(format!(
+                    "{}: the table directory's path is not UTF-8",
+                    write.dir.display()
+                ))
+            })?;
+            buf.extend_from_slice(WRITE_PARTS);
+            buf.extend_from_slice(dir.as_bytes());
+            return Ok(());
+        }
         if let Some(parts) = raw_scan_parts(node.as_ref()) {
             buf.extend_from_slice(RAW_SCAN);
             let mut schema = Vec::new();
             write_ipc(&parts.schema, &[], &mut schema)?;
             buf.extend_from_slice(&(schema.len() as u32).to_le_bytes());
             buf.extend_from_slice(&schema);
-            return RawInput::new(parts.spec, parts.files, parts.groups, parts.limit).encode(buf);
+            return RawInput::new(
+                parts.spec,
+                parts.files,
+                parts.storage,
+                parts.groups,
+                parts.limit,
+            )
+            .encode(buf);
         }
         self.inner.try_encode(node, buf, converter)
     }
@@ -535,6 +587,10 @@ fn add_carbonstat(ctx: &SessionContext, lookups: Arc<Lookups>) {
 /// A scheduler's or executor's session state with carbonstat's functions;
 /// `lookup` is a placeholder there: a plan brings its tables (the codecs).
 fn with_carbonstat(state: SessionState) -> DfResult<SessionState> {
+    // the scheduler plans carbonstat's table writes (WriteTable)
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+        .with_query_planner(Arc::new(CarbonstatQueryPlanner))
+        .build();
     let ctx = SessionContext::new_with_state(state);
     add_carbonstat(&ctx, Arc::new(Lookups::default()));
     Ok(ctx.state())
@@ -639,6 +695,8 @@ pub async fn run_executor(
     }
     let scheduler_address = socket("--scheduler", scheduler)?;
     std::fs::create_dir_all(work_dir).map_err(|e| Error::io(work_dir.display().to_string(), e))?;
+    // the remote input files its tasks fetch go there too
+    let _ = crate::input::file_scan::FETCH_DIR.set(work_dir.to_path_buf());
     let registry_state = with_carbonstat(
         default_session_builder(default_config_producer())
             .map_err(|e| Error::Internal(format!("executor session: {e}")))?,
@@ -745,11 +803,15 @@ pub async fn query(
 /// to the cluster of `scheduler` (host:port): carbonstat's codecs in its
 /// config, Ballista's planner, and carbonstat's functions registered again on
 /// top of Ballista's list.
-pub(crate) fn upgrade(ctx: SessionContext, scheduler: &str) -> Result<SessionContext> {
+pub(crate) fn upgrade(
+    ctx: SessionContext,
+    scheduler: &str,
+    on_cluster: crate::engine::session::OnCluster,
+) -> Result<SessionContext> {
     use ballista_core::extension::{SessionConfigExt, SessionStateExt};
     // the same session without the cluster, for the statements a cluster's
     // plan cannot carry (it shares the catalog with the cluster's session)
-    let in_client = InClient(ctx.clone());
+    let in_client = InClient { local: ctx.clone() };
     let state = ctx.state();
     let lookups = state
         .config()
@@ -767,7 +829,7 @@ pub(crate) fn upgrade(ctx: SessionContext, scheduler: &str) -> Result<SessionCon
         .clone()
         .with_ballista_logical_extension_codec(logical_codec())
         .with_ballista_physical_extension_codec(physical_codec())
-        .with_extension(Arc::new(crate::engine::session::OnCluster))
+        .with_extension(Arc::new(on_cluster))
         .with_extension(Arc::new(in_client));
     let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
         .with_config(config)
@@ -806,7 +868,9 @@ pub(crate) fn upgrade(ctx: SessionContext, scheduler: &str) -> Result<SessionCon
 /// The local session beside a cluster's (same catalog, functions and
 /// lookup tables): where the statements run that Ballista cannot send to an
 /// executor.
-struct InClient(SessionContext);
+struct InClient {
+    local: SessionContext,
+}
 
 impl std::fmt::Debug for InClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -820,8 +884,344 @@ impl std::fmt::Debug for InClient {
 /// GDP chain), `ctx` for every other.
 pub(crate) fn session_for(ctx: &SessionContext, plan: &LogicalPlan) -> SessionContext {
     match ctx.state().config().get_extension::<InClient>() {
-        Some(local) if runs_in_client(plan) => local.0.clone(),
+        Some(c) if runs_in_client(plan) => c.local.clone(),
         _ => ctx.clone(),
+    }
+}
+
+/// Make the table of `input` (a `CREATE TABLE … AS` query of session `ctx`)
+/// as Parquet files in `dir`, written by the cluster's executors: the
+/// scheduler plans `input` as it plans any query and puts a
+/// [`PartitionWriteExec`] on top ([`WriteTable`], [`CarbonstatQueryPlanner`]),
+/// so each task of the last stage writes its partition and no row of the
+/// table passes through the client. The table is the files of the tasks
+/// whose results the job returned (one per partition); a file of an attempt
+/// that failed or ran again is removed. The rows written and the table;
+/// `None` when `ctx` is not a cluster's session or `input` runs in the
+/// client (`session_for`): the caller makes the table itself then.
+pub(crate) async fn write_table(
+    ctx: &SessionContext,
+    input: &LogicalPlan,
+    dir: &std::path::Path,
+) -> DfResult<Option<(u64, Arc<dyn TableProvider>)>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::UInt64Type;
+    use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+    if ctx.state().config().get_extension::<InClient>().is_none() || runs_in_client(input) {
+        return Ok(None);
+    }
+    let shown = dir.display().to_string();
+    let dir_text = dir.to_str().ok_or_else(|| {
+        DataFusionError::Execution(format!("{shown}: the table directory's path is not UTF-8"))
+    })?;
+    let write = LogicalPlan::Extension(Extension {
+        node: Arc::new(WriteTable::new(input.clone(), dir_text.to_string())),
+    });
+    let batches = ctx.execute_logical_plan(write).await?.collect().await?;
+    let mut files = std::collections::BTreeSet::new();
+    let mut rows = 0u64;
+    for b in &batches {
+        let names = b.column(0).as_string::<i32>();
+        let counts = b.column(1).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            files.insert(names.value(i).to_string());
+            rows += counts.value(i);
+        }
+    }
+    if files.is_empty() {
+        return Err(DataFusionError::Internal(format!(
+            "{shown}: the cluster wrote no file of the table"
+        )));
+    }
+    // what an attempt left that the job did not return
+    let io = |e: std::io::Error| DataFusionError::Execution(format!("{shown}: {e}"));
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !files.contains(&name) {
+            std::fs::remove_file(entry.path()).map_err(io)?;
+        }
+    }
+    let urls = files
+        .iter()
+        .map(|f| ListingTableUrl::parse(dir.join(f).to_string_lossy()))
+        .collect::<DfResult<Vec<_>>>()?;
+    use datafusion::datasource::file_format::options::ReadOptions;
+    let options = datafusion::prelude::ParquetReadOptions::default()
+        .to_listing_options(&ctx.copied_config(), ctx.copied_table_options());
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await?;
+    Ok(Some((rows, Arc::new(ListingTable::try_new(config)?))))
+}
+
+/// The logical form of [`PartitionWriteExec`]: the rows of `input` written
+/// as Parquet files into `dir`, one row per file with the rows it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct WriteTable {
+    input: LogicalPlan,
+    dir: String,
+    schema: datafusion::common::DFSchemaRef,
+}
+
+impl PartialOrd for WriteTable {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        // the schema is the same for every WriteTable
+        match self.input.partial_cmp(&other.input) {
+            Some(std::cmp::Ordering::Equal) => self.dir.partial_cmp(&other.dir),
+            order => order,
+        }
+    }
+}
+
+impl WriteTable {
+    fn new(input: LogicalPlan, dir: String) -> Self {
+        let schema = datafusion::common::DFSchema::try_from(rows_written_schema().as_ref().clone())
+            .expect("a schema of one column");
+        WriteTable {
+            input,
+            dir,
+            schema: Arc::new(schema),
+        }
+    }
+}
+
+impl datafusion::logical_expr::UserDefinedLogicalNodeCore for WriteTable {
+    fn name(&self) -> &str {
+        "WriteTable"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+
+    fn schema(&self) -> &datafusion::common::DFSchemaRef {
+        &self.schema
+    }
+
+    fn expressions(&self) -> Vec<datafusion::logical_expr::Expr> {
+        vec![]
+    }
+
+    fn fmt_for_explain(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "WriteTable: dir={}", self.dir)
+    }
+
+    fn with_exprs_and_inputs(
+        &self,
+        _exprs: Vec<datafusion::logical_expr::Expr>,
+        inputs: Vec<LogicalPlan>,
+    ) -> DfResult<Self> {
+        let [input] = <[_; 1]>::try_from(inputs)
+            .map_err(|_| DataFusionError::Internal("WriteTable takes one input".into()))?;
+        Ok(WriteTable::new(input, self.dir.clone()))
+    }
+}
+
+/// DataFusion's physical planner with [`WriteTable`] planned as a
+/// [`PartitionWriteExec`]: the scheduler's query planner.
+#[derive(Debug)]
+struct CarbonstatQueryPlanner;
+
+#[async_trait::async_trait]
+impl datafusion::execution::context::QueryPlanner for CarbonstatQueryPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session: &dyn datafusion::catalog::Session,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(WriteTablePlanner)])
+            .create_physical_plan(logical_plan, session)
+            .await
+    }
+}
+
+struct WriteTablePlanner;
+
+#[async_trait::async_trait]
+impl datafusion::physical_planner::ExtensionPlanner for WriteTablePlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn datafusion::physical_planner::PhysicalPlanner,
+        node: &dyn datafusion::logical_expr::UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        _session: &dyn datafusion::catalog::Session,
+        _planning_ctx: &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext,
+    ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+        let any: &dyn Any = node.as_any();
+        let (Some(write), [input]) = (any.downcast_ref::<WriteTable>(), physical_inputs) else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(PartitionWriteExec::new(
+            input.clone(),
+            std::path::PathBuf::from(&write.dir),
+        ))))
+    }
+}
+
+const WRITE_PARTS: &[u8] = b"carbonstat:write-parts:1\n";
+
+/// A table writer as a plan carries it (logical [`WriteTable`] or physical
+/// [`PartitionWriteExec`]): the mark, then its directory; and its one input.
+fn decode_writer<T: Clone>(buf: &[u8], inputs: &[T]) -> DfResult<Option<(String, T)>> {
+    let Some(dir) = buf.strip_prefix(WRITE_PARTS) else {
+        return Ok(None);
+    };
+    let dir = std::str::from_utf8(dir)
+        .map_err(|e| DataFusionError::Internal(format!("a table writer's directory: {e}")))?;
+    let [input] = inputs else {
+        return Err(DataFusionError::Internal(
+            "a table writer without its one input".into(),
+        ));
+    };
+    Ok(Some((dir.to_string(), input.clone())))
+}
+
+/// Writes each partition of its input as one Parquet file,
+/// `part-<partition>.parquet` in `dir` (written under a temporary name and
+/// renamed, so a task that runs again replaces its file whole), with the
+/// intermediate tables' encodings (`engine::steps`); its output is one row
+/// per partition, the rows written. Where the task runs, there the file is
+/// written: on a cluster, an executor, into the shared table directory.
+#[derive(Debug)]
+pub(crate) struct PartitionWriteExec {
+    input: Arc<dyn ExecutionPlan>,
+    dir: std::path::PathBuf,
+    properties: Arc<datafusion::physical_plan::PlanProperties>,
+}
+
+impl PartitionWriteExec {
+    fn new(input: Arc<dyn ExecutionPlan>, dir: std::path::PathBuf) -> Self {
+        use datafusion::physical_expr::EquivalenceProperties;
+        use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+        use datafusion::physical_plan::{Partitioning, PlanProperties};
+        let partitions = input.properties().output_partitioning().partition_count();
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(rows_written_schema()),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        PartitionWriteExec {
+            input,
+            dir,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+fn rows_written_schema() -> SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("file", DataType::Utf8, false),
+        Field::new("rows", DataType::UInt64, false),
+    ]))
+}
+
+impl datafusion::physical_plan::DisplayAs for PartitionWriteExec {
+    fn fmt_as(
+        &self,
+        _t: datafusion::physical_plan::DisplayFormatType,
+        f: &mut std::fmt::Formatter,
+    ) -> std::fmt::Result {
+        write!(f, "PartitionWriteExec: dir={}", self.dir.display())
+    }
+}
+
+impl ExecutionPlan for PartitionWriteExec {
+    fn name(&self) -> &str {
+        "PartitionWriteExec"
+    }
+
+    fn properties(&self) -> &Arc<datafusion::physical_plan::PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+        ) -> DfResult<datafusion::common::tree_node::TreeNodeRecursion>,
+    ) -> DfResult<datafusion::common::tree_node::TreeNodeRecursion> {
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children)
+            .map_err(|_| DataFusionError::Internal("PartitionWriteExec takes one input".into()))?;
+        Ok(Arc::new(PartitionWriteExec::new(input, self.dir.clone())))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<datafusion::physical_plan::SendableRecordBatchStream> {
+        use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+        use futures::StreamExt;
+        let mut input = self.input.execute(partition, context)?;
+        let dir = self.dir.clone();
+        let schema = self.input.schema();
+        let written = async move {
+            let io = |e: std::io::Error| {
+                DataFusionError::Execution(format!("writing {}: {e}", dir.display()))
+            };
+            tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+            // a name of its own: the task inside a Ballista stage does not
+            // know which of the stage's partitions it is (its plan is cut
+            // down to its slice), and an attempt that ran again must not
+            // replace the file of another; the client keeps the files of
+            // the attempts whose results it received (`write_table`)
+            let part = tempfile::Builder::new()
+                .prefix(&format!("part-{partition}-"))
+                .suffix(".parquet")
+                .tempfile_in(&dir)
+                .map_err(io)?
+                .into_temp_path();
+            let name = part
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let file = tokio::fs::File::create(&part).await.map_err(io)?;
+            let properties = crate::engine::steps::intermediate_properties(&schema);
+            let mut writer = datafusion::parquet::arrow::AsyncArrowWriter::try_new(
+                file,
+                schema.clone(),
+                Some(properties),
+            )?;
+            let mut rows = 0u64;
+            while let Some(batch) = input.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                writer.write(&batch).await?;
+            }
+            writer.close().await?;
+            part.keep().map_err(|e| io(e.error))?;
+            tracing::info!(file = %dir.join(&name).display(), rows, "wrote a table file");
+            let file: datafusion::arrow::array::ArrayRef =
+                Arc::new(datafusion::arrow::array::StringArray::from(vec![name]));
+            let rows: datafusion::arrow::array::ArrayRef =
+                Arc::new(datafusion::arrow::array::UInt64Array::from(vec![rows]));
+            Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
+                rows_written_schema(),
+                vec![file, rows],
+            )?)
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            rows_written_schema(),
+            futures::stream::once(written).boxed(),
+        )))
     }
 }
 
@@ -945,6 +1345,63 @@ mod tests {
                 && e.contains("SHA-256"),
             "{e}"
         );
+    }
+
+    /// A table writer writes each partition of its input as one Parquet
+    /// file of its own and reports its name and rows: two partitions of 3
+    /// and 2 rows are two files, 3 + 2 = 5 rows, read back whole.
+    #[tokio::test]
+    async fn a_table_writer_writes_each_partition_as_a_file() {
+        use datafusion::arrow::array::{AsArray, Int64Array};
+        use datafusion::arrow::datatypes::{Int64Type, UInt64Type};
+        use datafusion::datasource::memory::MemorySourceConfig;
+        let dir = tempfile::tempdir().unwrap();
+        let part = |v: Vec<i64>| {
+            RecordBatch::try_from_iter(vec![("x", Arc::new(Int64Array::from(v)) as ArrayRef)])
+                .unwrap()
+        };
+        let (a, b) = (part(vec![1, 2, 3]), part(vec![4, 5]));
+        let input = MemorySourceConfig::try_new_exec(&[vec![a.clone()], vec![b]], a.schema(), None)
+            .unwrap();
+        let write = Arc::new(PartitionWriteExec::new(input, dir.path().join("t")));
+        let ctx = SessionContext::new();
+        let out = datafusion::physical_plan::collect(write, ctx.task_ctx())
+            .await
+            .unwrap();
+        let mut written: Vec<(String, u64)> = Vec::new();
+        for b in &out {
+            let names = b.column(0).as_string::<i32>();
+            let rows = b.column(1).as_primitive::<UInt64Type>();
+            for i in 0..b.num_rows() {
+                written.push((names.value(i).to_string(), rows.value(i)));
+            }
+        }
+        written.sort_by_key(|w| w.1);
+        assert_eq!(written.iter().map(|w| w.1).collect::<Vec<_>>(), [2, 3]);
+        let mut files: Vec<String> = std::fs::read_dir(dir.path().join("t"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        files.sort();
+        let mut names: Vec<String> = written.into_iter().map(|w| w.0).collect();
+        names.sort();
+        assert_eq!(files, names);
+        ctx.register_parquet(
+            "t",
+            dir.path().join("t").to_str().unwrap(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+        let sum = ctx
+            .sql("SELECT sum(x) FROM t")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        // 1 + 2 + 3 + 4 + 5 = 15
+        assert_eq!(sum[0].column(0).as_primitive::<Int64Type>().value(0), 15);
     }
 
     /// Without a table directory (a bare client session) the rows travel in

@@ -108,8 +108,15 @@ pub(crate) fn scheduler_address(value: &str) -> std::result::Result<String, Stri
 
 /// The session's queries sent to the cluster of `scheduler` (engine.cluster).
 #[cfg(feature = "distributed")]
-fn on_cluster(_cfg: &LoadedConfig, ctx: SessionContext, scheduler: &str) -> Result<SessionContext> {
-    crate::engine::cluster::upgrade(ctx, scheduler)
+fn on_cluster(cfg: &LoadedConfig, ctx: SessionContext, scheduler: &str) -> Result<SessionContext> {
+    let storage = cfg.config.storage.without_secrets();
+    crate::engine::cluster::upgrade(
+        ctx,
+        scheduler,
+        OnCluster {
+            storage: Arc::new(storage),
+        },
+    )
 }
 
 /// The session `plan` runs in: `ctx`, or on a cluster the client's own
@@ -122,6 +129,36 @@ pub(crate) fn session_for(
     return crate::engine::cluster::session_for(ctx, plan);
     #[cfg(not(feature = "distributed"))]
     ctx.clone()
+}
+
+/// Whether `plan` runs in the client's own session on a cluster
+/// (engine::cluster::session_for).
+pub(crate) fn runs_in_client(
+    ctx: &SessionContext,
+    plan: &datafusion::logical_expr::LogicalPlan,
+) -> bool {
+    !std::ptr::eq(
+        session_for(ctx, plan).state_ref().as_ref() as *const _,
+        ctx.state_ref().as_ref() as *const _,
+    )
+}
+
+/// Write the table of `input` into `dir` on the cluster (its executors
+/// write the files: engine::cluster::write_table); the rows written and the
+/// table of the files.
+pub(crate) async fn write_on_cluster(
+    ctx: &SessionContext,
+    #[allow(unused_variables)] input: &datafusion::logical_expr::LogicalPlan,
+    #[allow(unused_variables)] dir: &Path,
+) -> datafusion::error::Result<(u64, Arc<dyn datafusion::datasource::TableProvider>)> {
+    #[cfg(feature = "distributed")]
+    if let Some(written) = crate::engine::cluster::write_table(ctx, input, dir).await? {
+        return Ok(written);
+    }
+    let _ = ctx;
+    Err(datafusion::error::DataFusionError::Internal(
+        "a table written on a cluster by a session that is not on one".into(),
+    ))
 }
 
 #[cfg(not(feature = "distributed"))]
@@ -156,7 +193,12 @@ impl Intermediates {
 /// tables are written as Parquet where the executors read them, not kept in
 /// the client's memory.
 #[derive(Debug)]
-pub(crate) struct OnCluster;
+pub(crate) struct OnCluster {
+    /// The config's `storage:` settings without secrets: executors read
+    /// remote inputs with them and credentials of their own environment.
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub storage: Arc<crate::store::Storage>,
+}
 
 /// `batch` written as one Parquet file in the session's table directory and
 /// read from there: a small table a cluster's executors can scan (on one

@@ -156,15 +156,30 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             .map_err(wrap)?;
         if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = &plan {
             let started = std::time::Instant::now();
-            // on a cluster, a statement its executors cannot run runs here
-            let exec = crate::engine::session::session_for(ctx, &create.input);
-            let physical = exec
-                .execute_logical_plan((*create.input).clone())
-                .await
-                .map_err(wrap)?
-                .create_physical_plan()
-                .await
-                .map_err(wrap)?;
+            // on a cluster the executors write the table's files themselves
+            // (engine::cluster::write_table); here, and for a statement a
+            // cluster cannot run, this process plans it and writes them
+            let on_cluster = cfg!(feature = "distributed")
+                && ctx
+                    .state()
+                    .config()
+                    .get_extension::<crate::engine::session::OnCluster>()
+                    .is_some()
+                && !crate::engine::session::runs_in_client(ctx, &create.input);
+            let here = match on_cluster {
+                true => None,
+                false => {
+                    let exec = crate::engine::session::session_for(ctx, &create.input);
+                    let physical = exec
+                        .execute_logical_plan((*create.input).clone())
+                        .await
+                        .map_err(wrap)?
+                        .create_physical_plan()
+                        .await
+                        .map_err(wrap)?;
+                    Some((exec, physical))
+                }
+            };
             let table_name = create.name.to_string();
             if let Some(lookups) = &lookups {
                 lookups.forget(&table_name);
@@ -190,25 +205,41 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
                     .map_err(|e| Error::io(dir.display().to_string(), e))?;
             }
             let url = dir.display().to_string();
-            let properties = intermediate_properties(&physical.schema());
-            exec.write_parquet(physical.clone(), &url, Some(properties))
-                .await
-                .map_err(wrap)?;
-            ctx.register_parquet(
-                create.name.clone(),
-                &url,
-                datafusion::prelude::ParquetReadOptions::default(),
-            )
-            .await
-            .map_err(wrap)?;
-            let rows = output_rows(physical.as_ref());
-            let spilled = crate::engine::metrics::spilled_bytes(physical.as_ref());
-            show_analyzed(physical.as_ref(), || {
-                format!(
-                    "{name}: {table_name} ({rows} rows, {} ms)",
-                    started.elapsed().as_millis()
-                )
-            });
+            let (rows, spilled) = match here {
+                Some((exec, physical)) => {
+                    let properties = intermediate_properties(&physical.schema());
+                    exec.write_parquet(physical.clone(), &url, Some(properties))
+                        .await
+                        .map_err(wrap)?;
+                    ctx.register_parquet(
+                        create.name.clone(),
+                        &url,
+                        datafusion::prelude::ParquetReadOptions::default(),
+                    )
+                    .await
+                    .map_err(wrap)?;
+                    show_analyzed(physical.as_ref(), || {
+                        format!(
+                            "{name}: {table_name} ({} rows, {} ms)",
+                            output_rows(physical.as_ref()),
+                            started.elapsed().as_millis()
+                        )
+                    });
+                    (
+                        output_rows(physical.as_ref()),
+                        crate::engine::metrics::spilled_bytes(physical.as_ref()),
+                    )
+                }
+                None => {
+                    let (rows, table) =
+                        crate::engine::session::write_on_cluster(ctx, &create.input, &dir)
+                            .await
+                            .map_err(wrap)?;
+                    ctx.register_table(create.name.clone(), table)
+                        .map_err(wrap)?;
+                    (rows as usize, 0)
+                }
+            };
             tracing::debug!(step = name, table = %table_name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table created");
             if spilled > 0 {
                 tracing::info!(step = name, table = %table_name, spilled_bytes = spilled as u64, "spilled to disk (engine.memory_limit)");
@@ -234,7 +265,7 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
 /// the column costs). No column statistics: the tables are read whole, so
 /// min/max per page would be computed for nothing (the row counts the
 /// planner uses are in the footer anyway).
-fn intermediate_properties(
+pub(crate) fn intermediate_properties(
     schema: &datafusion::arrow::datatypes::Schema,
 ) -> datafusion::parquet::file::properties::WriterProperties {
     use datafusion::arrow::datatypes::DataType;

@@ -39,6 +39,7 @@ use object_store::ObjectStore;
 
 use crate::input::register::to_df;
 use crate::input::{InputFile, InputSpec};
+use crate::store::Storage;
 
 /// A raw input whose scan reads each file as one file group.
 #[derive(Debug)]
@@ -46,6 +47,8 @@ pub(crate) struct RawInputTable {
     pub(crate) spec: InputSpec,
     pub(crate) files: Arc<Vec<InputFile>>,
     pub(crate) schema: SchemaRef,
+    /// The config's storage settings without secrets, for remote files.
+    pub(crate) storage: Arc<Storage>,
 }
 
 #[async_trait]
@@ -82,6 +85,7 @@ impl TableProvider for RawInputTable {
             self.schema.clone(),
             groups,
             limit,
+            self.storage.clone(),
         );
         match projection {
             None => Ok(scan),
@@ -111,10 +115,12 @@ pub(crate) fn scan_plan(
     schema: SchemaRef,
     groups: Vec<Vec<usize>>,
     limit: Option<usize>,
+    storage: Arc<Storage>,
 ) -> Arc<dyn ExecutionPlan> {
     let source = Arc::new(RawSource {
         spec,
         files,
+        storage,
         table_schema: TableSchema::from(schema),
         metrics: ExecutionPlanMetricsSet::new(),
     });
@@ -143,6 +149,7 @@ pub(crate) struct RawScanParts<'a> {
     pub schema: SchemaRef,
     pub groups: Vec<Vec<usize>>,
     pub limit: Option<usize>,
+    pub storage: &'a Storage,
 }
 
 /// The parts of `plan` if it is a raw file scan.
@@ -170,6 +177,7 @@ pub(crate) fn raw_scan_parts(plan: &dyn ExecutionPlan) -> Option<RawScanParts<'_
         schema: raw.table_schema.file_schema().clone(),
         groups,
         limit: config.limit,
+        storage: &raw.storage,
     })
 }
 
@@ -177,6 +185,7 @@ pub(crate) fn raw_scan_parts(plan: &dyn ExecutionPlan) -> Option<RawScanParts<'_
 struct RawSource {
     spec: InputSpec,
     files: Arc<Vec<InputFile>>,
+    storage: Arc<Storage>,
     table_schema: TableSchema,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -191,6 +200,7 @@ impl FileSource for RawSource {
         Ok(Arc::new(RawOpener {
             spec: self.spec,
             files: self.files.clone(),
+            storage: self.storage.clone(),
             schema: self.table_schema.file_schema().clone(),
         }))
     }
@@ -229,6 +239,7 @@ impl FileSource for RawSource {
 struct RawOpener {
     spec: InputSpec,
     files: Arc<Vec<InputFile>>,
+    storage: Arc<Storage>,
     schema: SchemaRef,
 }
 
@@ -246,12 +257,156 @@ impl FileOpener for RawOpener {
                     self.spec.name
                 ))
             })?;
-        let (spec, schema) = (self.spec, self.schema.clone());
+        let (spec, schema, storage) = (self.spec, self.schema.clone(), self.storage.clone());
         Ok(Box::pin(async move {
+            let mut file = file;
+            // a remote file is fetched by the task that reads it, from the
+            // store itself, and checked against the client's hash
+            let fetched = match is_remote(&file.path) {
+                true => Some(fetch(spec, &file, &storage).await.map_err(to_df)?),
+                false => None,
+            };
+            if let Some(copy) = &fetched {
+                file.local = copy.to_path_buf();
+            }
             let batches = crate::input::readers::open_batches(spec, &file, schema)
                 .map_err(to_df)?
-                .map(|r| r.map_err(to_df));
+                // the stream holds the fetched copy: it is removed once read
+                .map(move |r| {
+                    let _copy = &fetched;
+                    r.map_err(to_df)
+                });
             Ok(futures::stream::iter(batches).boxed())
         }))
+    }
+}
+
+/// Where a process of the cluster puts the remote input files it fetches:
+/// an executor's `--work-dir` (set by `engine::cluster::run_executor`), else
+/// the system's temporary directory.
+pub(crate) static FETCH_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+fn is_remote(path: &str) -> bool {
+    crate::store::is_url(path) && !path.starts_with("file://")
+}
+
+/// Copy remote input `file` from its store into [`FETCH_DIR`] and check it
+/// is the object the client hashed when the run started (size and SHA-256):
+/// a task reads exactly the bytes the manifest records, whoever fetched them.
+async fn fetch(
+    spec: InputSpec,
+    file: &InputFile,
+    storage: &Storage,
+) -> crate::error::Result<tempfile::TempPath> {
+    use crate::input::resolve::file_error;
+    let loc = crate::store::Location::parse(std::path::Path::new("/"), &file.path, storage)
+        .map_err(|m| file_error(spec, &file.path, m))?;
+    let dir = FETCH_DIR.get().cloned().unwrap_or_else(std::env::temp_dir);
+    let copy = tempfile::Builder::new()
+        .prefix("carbonstat-input-")
+        .tempfile_in(&dir)
+        .map_err(|e| crate::error::Error::io(dir.display().to_string(), e))?
+        .into_temp_path();
+    let (size, sha256) = loc.download(&loc.prefix, &copy, &mut |_| {}).await.map_err(|m| {
+        file_error(
+            spec,
+            &file.path,
+            format!(
+                "this executor cannot fetch it: {m} (executors read remote inputs themselves, with the config's storage settings and the credentials of their own environment, AWS_*, GOOGLE_*, AZURE_*: docs/distributed.md)"
+            ),
+        )
+    })?;
+    if sha256 != file.sha256 || size != file.size {
+        return Err(file_error(
+            spec,
+            &file.path,
+            format!(
+                "the object changed while the run was going: this executor read {size} bytes with SHA-256 {sha256}, the run started from {} bytes with SHA-256 {}; run again once the input is settled",
+                file.size, file.sha256
+            ),
+        ));
+    }
+    tracing::info!(
+        input = spec.name,
+        file = %file.path,
+        bytes = size,
+        "fetched a remote input from its store, SHA-256 as the run recorded"
+    );
+    Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::InputOptions;
+    use crate::input::Format;
+    use object_store::ObjectStoreExt;
+
+    fn remote(path: &str, size: u64, sha256: &str) -> InputFile {
+        InputFile {
+            path: path.into(),
+            local: "/the/client's/copy".into(),
+            format: Format::Csv,
+            size,
+            sha256: sha256.into(),
+            last_modified: String::new(),
+            e_tag: None,
+            options: InputOptions::default(),
+            encoding: None,
+            sheet: None,
+            header_row: None,
+        }
+    }
+
+    /// A task fetches a remote input from its store and reads it only when
+    /// it is the object the run hashed; a changed object is a file error that
+    /// says so, never read as if it were the recorded one.
+    #[tokio::test]
+    async fn a_task_fetches_a_remote_input_and_checks_its_hash() {
+        let text = b"a,b\n1,2\n".to_vec();
+        // what the run recorded for an object that has changed since
+        let sha = "04ab5a5c5cf4a2a9c1e3bd8ea7fa8e6a4f6ba1f0a3a8e3d2f62e6a39b4b8b73b";
+        let url = "memory:///inputs/fetch-test/energy.csv";
+        let loc =
+            crate::store::Location::parse(std::path::Path::new("/"), url, &Storage::default())
+                .unwrap();
+        loc.store
+            .put(&loc.prefix, text.clone().into())
+            .await
+            .unwrap();
+        let real = {
+            use sha2::{Digest, Sha256};
+            hex::encode(Sha256::digest(&text))
+        };
+        let spec = crate::input::ENERGY;
+
+        let copy = fetch(spec, &remote(url, 8, &real), &Storage::default())
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&copy).unwrap(), text);
+        let path = copy.to_path_buf();
+        drop(copy);
+        assert!(
+            !path.exists(),
+            "the fetched copy is removed with its stream"
+        );
+
+        let e = fetch(spec, &remote(url, 8, sha), &Storage::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(url) && e.contains("changed") && e.contains(sha) && e.contains(&real),
+            "{e}"
+        );
+        let e = fetch(
+            spec,
+            &remote("memory:///inputs/none.csv", 8, &real),
+            &Storage::default(),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot fetch"), "{e}");
     }
 }

@@ -25,18 +25,25 @@ pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()
     let on_cluster = ctx
         .state()
         .config()
-        .get_extension::<crate::engine::session::OnCluster>()
-        .is_some();
+        .get_extension::<crate::engine::session::OnCluster>();
     for input in inputs {
         let schema = input.spec.raw_schema();
         ctx.deregister_table(input.spec.table())?;
         #[cfg(feature = "distributed")]
-        if on_cluster {
+        if let Some(cluster) = &on_cluster {
             // a file scan Ballista can hand out file by file (input::file_scan)
+            if let Some(f) = input.files.iter().find(|f| f.path.starts_with("memory://")) {
+                return Err(Error::InputFile {
+                    input: input.spec.name.to_string(),
+                    file: f.path.clone(),
+                    message: "memory:// is this process's own memory, which a cluster's executors cannot read: put the file on s3://, gs://, az:// or a path every executor mounts".into(),
+                });
+            }
             let table = crate::input::file_scan::RawInputTable {
                 spec: input.spec,
                 files: Arc::new(input.files.clone()),
                 schema,
+                storage: cluster.storage.clone(),
             };
             ctx.register_table(input.spec.table(), Arc::new(table))?;
             continue;

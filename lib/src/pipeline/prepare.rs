@@ -27,9 +27,11 @@ pub(crate) struct Prepared {
 }
 
 /// A scratch directory for fetched inputs and factor sets (in engine.spill_dir
-/// when set, engine.shared_dir on a cluster), removed when dropped.
+/// when set), removed when dropped. It is the client's own, also on a
+/// cluster: executors fetch remote inputs themselves (`input::file_scan`),
+/// and the factor tables reach them as Parquet in the run's table directory.
 pub fn work_dir(cfg: &LoadedConfig) -> Result<tempfile::TempDir> {
-    crate::engine::session::scratch_dir(cfg.scratch_parent()?.as_deref(), "carbonstat-")
+    crate::engine::session::scratch_dir(cfg.spill_dir()?.as_deref(), "carbonstat-")
 }
 
 /// Load the configured factor set (a remote one is copied into `work` first)

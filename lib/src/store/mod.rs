@@ -62,6 +62,15 @@ pub fn is_secret_key(key: &str) -> bool {
 }
 
 impl Storage {
+    /// The settings without the secrets: what a cluster's executors are
+    /// sent (they take credentials from their own environment).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    pub(crate) fn without_secrets(&self) -> Storage {
+        let mut s = self.clone();
+        s.options.retain(|k, _| !is_secret_key(k));
+        s
+    }
+
     /// A copy safe to write to a manifest or a log.
     pub(crate) fn redacted(&self) -> Storage {
         let mut s = self.clone();
@@ -104,7 +113,7 @@ pub(crate) fn is_url(s: &str) -> bool {
 impl Location {
     /// Parse a location from the config: relative paths are resolved against
     /// `base_dir`. A local directory is not created here.
-    pub(crate) fn parse(base_dir: &Path, s: &str, storage: &Storage) -> Result<Location, String> {
+    pub fn parse(base_dir: &Path, s: &str, storage: &Storage) -> Result<Location, String> {
         if !is_url(s) || s.starts_with("file://") {
             let p = match s.strip_prefix("file://") {
                 Some(rest) => PathBuf::from(rest),
@@ -238,7 +247,7 @@ impl Location {
         &self,
         object: &ObjectPath,
         to: &Path,
-        observe: &mut dyn FnMut(&[u8]),
+        observe: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<(u64, String), String> {
         let shown = self.show(object);
         let result = self
@@ -330,6 +339,12 @@ mod tests {
         assert_eq!(r.options["aws_session_token"], "***");
         assert_eq!(r.options["aws_access_key_id"], "AKIA");
         assert_eq!(r.options["aws_virtual_hosted_style_request"], "false");
+        // what a cluster's executors are sent: the secrets left out, not starred
+        let sent = s.without_secrets();
+        assert_eq!(
+            sent.options.keys().collect::<Vec<_>>(),
+            ["aws_access_key_id", "aws_virtual_hosted_style_request"]
+        );
     }
 
     #[test]
