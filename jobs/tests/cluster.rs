@@ -440,15 +440,24 @@ fn the_sample_on_a_cluster_publishes_the_local_bytes() {
 }
 
 /// A generated national dataset of 10^6 enterprise records (`carbonstat
-/// sample`, 5 600 enterprises × 6 years: 1 005 696 records in six files, 996
-/// regions) on a cluster.
+/// sample`, 5 600 enterprises × 6 years in 16 provinces: 1 005 696 records
+/// in six files, 3 984 regions, the size whose lookup tables once passed
+/// gRPC's message limit when plans carried them) on a cluster.
 #[test]
 fn a_million_records_on_a_cluster_publish_the_local_bytes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = tempfile::tempdir().unwrap();
     let generated = dir.path().join("gen");
     let out = Command::new(env!("CARGO_BIN_EXE_carbonstat"))
-        .args(["--quiet", "sample", "--enterprises", "5600", "--factors"])
+        .args([
+            "--quiet",
+            "sample",
+            "--enterprises",
+            "5600",
+            "--provinces",
+            "16",
+            "--factors",
+        ])
         .arg(root.join("factors/cn-2026-12"))
         .arg("--out")
         .arg(&generated)
