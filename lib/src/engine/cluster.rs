@@ -501,10 +501,7 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         if let Some((dir, input)) = decode_writer(buf, inputs)? {
-            return Ok(Arc::new(PartitionWriteExec::new(
-                input,
-                std::path::PathBuf::from(dir),
-            )));
+            return Ok(Arc::new(PartitionWriteExec::new(input, dir)));
         }
         if let Some(rest) = buf.strip_prefix(RAW_SCAN) {
             let schema_len =
@@ -536,14 +533,8 @@ impl PhysicalExtensionCodec for CarbonstatPhysicalCodec {
     ) -> DfResult<()> {
         let any: &dyn Any = node.as_ref();
         if let Some(write) = any.downcast_ref::<PartitionWriteExec>() {
-            let dir = write.dir.to_str().ok_or_else(|| {
-                DataFusionError::Execution(format!(
-                    "{}: the table directory's path is not UTF-8",
-                    write.dir.display()
-                ))
-            })?;
             buf.extend_from_slice(WRITE_PARTS);
-            buf.extend_from_slice(dir.as_bytes());
+            buf.extend_from_slice(write.dir.as_bytes());
             return Ok(());
         }
         if let Some(parts) = raw_scan_parts(node.as_ref()) {
@@ -896,20 +887,16 @@ pub(crate) fn session_for(ctx: &SessionContext, plan: &LogicalPlan) -> SessionCo
 /// so each task of the last stage writes its partition and no row of the
 /// table passes through the client. The table is the files of the tasks
 /// whose results the job returned (one per partition); a file of an attempt
-/// that failed or ran again is removed. The rows written and the table;
-/// `None` when `ctx` is not a cluster's session or `input` runs in the
-/// client (`session_for`): the caller makes the table itself then.
+/// that failed or ran again is removed. The rows written and the table.
+/// For a query of which [`writes_on_cluster`] holds.
 pub(crate) async fn write_table(
     ctx: &SessionContext,
     input: &LogicalPlan,
     dir: &std::path::Path,
-) -> DfResult<Option<(u64, Arc<dyn TableProvider>)>> {
+) -> DfResult<(u64, Arc<dyn TableProvider>)> {
     use datafusion::arrow::array::AsArray;
     use datafusion::arrow::datatypes::UInt64Type;
     use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
-    if ctx.state().config().get_extension::<InClient>().is_none() || runs_in_client(input) {
-        return Ok(None);
-    }
     let shown = dir.display().to_string();
     let dir_text = dir.to_str().ok_or_else(|| {
         DataFusionError::Execution(format!("{shown}: the table directory's path is not UTF-8"))
@@ -953,7 +940,15 @@ pub(crate) async fn write_table(
         .with_listing_options(options)
         .infer_schema(&ctx.state())
         .await?;
-    Ok(Some((rows, Arc::new(ListingTable::try_new(config)?))))
+    Ok((rows, Arc::new(ListingTable::try_new(config)?)))
+}
+
+/// Whether the table of `input`, a `CREATE TABLE … AS` query of session
+/// `ctx`, is written by the cluster's executors ([`write_table`]): `ctx` is
+/// a cluster's session and `input` is not one of the statements that run
+/// in the client (`session_for`).
+pub(crate) fn writes_on_cluster(ctx: &SessionContext, input: &LogicalPlan) -> bool {
+    ctx.state().config().get_extension::<InClient>().is_some() && !runs_in_client(input)
 }
 
 /// The logical form of [`PartitionWriteExec`]: the rows of `input` written
@@ -1057,7 +1052,7 @@ impl datafusion::physical_planner::ExtensionPlanner for WriteTablePlanner {
         };
         Ok(Some(Arc::new(PartitionWriteExec::new(
             input.clone(),
-            std::path::PathBuf::from(&write.dir),
+            write.dir.clone(),
         ))))
     }
 }
@@ -1080,21 +1075,22 @@ fn decode_writer<T: Clone>(buf: &[u8], inputs: &[T]) -> DfResult<Option<(String,
     Ok(Some((dir.to_string(), input.clone())))
 }
 
-/// Writes each partition of its input as one Parquet file,
-/// `part-<partition>.parquet` in `dir` (written under a temporary name and
-/// renamed, so a task that runs again replaces its file whole), with the
-/// intermediate tables' encodings (`engine::steps`); its output is one row
-/// per partition, the rows written. Where the task runs, there the file is
-/// written: on a cluster, an executor, into the shared table directory.
+/// Writes each partition of its input as one Parquet file of a name of its
+/// own, `part-<partition>-<random>.parquet` in `dir`, with the intermediate
+/// tables' encodings (`engine::steps`); its output is one row per partition,
+/// the file's name and its rows ([`write_table`] keeps the files the job
+/// returned). Where the task runs, there the file is written: on a cluster,
+/// an executor, into the shared table directory.
 #[derive(Debug)]
 pub(crate) struct PartitionWriteExec {
     input: Arc<dyn ExecutionPlan>,
-    dir: std::path::PathBuf,
+    /// (a `String`: it came as one from [`WriteTable`] and travels as one)
+    dir: String,
     properties: Arc<datafusion::physical_plan::PlanProperties>,
 }
 
 impl PartitionWriteExec {
-    fn new(input: Arc<dyn ExecutionPlan>, dir: std::path::PathBuf) -> Self {
+    fn new(input: Arc<dyn ExecutionPlan>, dir: String) -> Self {
         use datafusion::physical_expr::EquivalenceProperties;
         use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
         use datafusion::physical_plan::{Partitioning, PlanProperties};
@@ -1127,7 +1123,7 @@ impl datafusion::physical_plan::DisplayAs for PartitionWriteExec {
         _t: datafusion::physical_plan::DisplayFormatType,
         f: &mut std::fmt::Formatter,
     ) -> std::fmt::Result {
-        write!(f, "PartitionWriteExec: dir={}", self.dir.display())
+        write!(f, "PartitionWriteExec: dir={}", self.dir)
     }
 }
 
@@ -1170,7 +1166,7 @@ impl ExecutionPlan for PartitionWriteExec {
         use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
         use futures::StreamExt;
         let mut input = self.input.execute(partition, context)?;
-        let dir = self.dir.clone();
+        let dir = std::path::PathBuf::from(&self.dir);
         let schema = self.input.schema();
         let written = async move {
             let io = |e: std::io::Error| {
@@ -1363,7 +1359,8 @@ mod tests {
         let (a, b) = (part(vec![1, 2, 3]), part(vec![4, 5]));
         let input = MemorySourceConfig::try_new_exec(&[vec![a.clone()], vec![b]], a.schema(), None)
             .unwrap();
-        let write = Arc::new(PartitionWriteExec::new(input, dir.path().join("t")));
+        let t = dir.path().join("t").to_str().unwrap().to_string();
+        let write = Arc::new(PartitionWriteExec::new(input, t));
         let ctx = SessionContext::new();
         let out = datafusion::physical_plan::collect(write, ctx.task_ctx())
             .await

@@ -159,26 +159,18 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             // on a cluster the executors write the table's files themselves
             // (engine::cluster::write_table); here, and for a statement a
             // cluster cannot run, this process plans it and writes them
-            let on_cluster = cfg!(feature = "distributed")
-                && ctx
-                    .state()
-                    .config()
-                    .get_extension::<crate::engine::session::OnCluster>()
-                    .is_some()
-                && !crate::engine::session::runs_in_client(ctx, &create.input);
-            let here = match on_cluster {
-                true => None,
-                false => {
-                    let exec = crate::engine::session::session_for(ctx, &create.input);
-                    let physical = exec
-                        .execute_logical_plan((*create.input).clone())
-                        .await
-                        .map_err(wrap)?
-                        .create_physical_plan()
-                        .await
-                        .map_err(wrap)?;
-                    Some((exec, physical))
-                }
+            let here = if crate::engine::session::writes_on_cluster(ctx, &create.input) {
+                None
+            } else {
+                let exec = crate::engine::session::session_for(ctx, &create.input);
+                let physical = exec
+                    .execute_logical_plan((*create.input).clone())
+                    .await
+                    .map_err(wrap)?
+                    .create_physical_plan()
+                    .await
+                    .map_err(wrap)?;
+                Some((exec, physical))
             };
             let table_name = create.name.to_string();
             if let Some(lookups) = &lookups {
@@ -218,15 +210,15 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
                     )
                     .await
                     .map_err(wrap)?;
+                    let rows = output_rows(physical.as_ref());
                     show_analyzed(physical.as_ref(), || {
                         format!(
-                            "{name}: {table_name} ({} rows, {} ms)",
-                            output_rows(physical.as_ref()),
+                            "{name}: {table_name} ({rows} rows, {} ms)",
                             started.elapsed().as_millis()
                         )
                     });
                     (
-                        output_rows(physical.as_ref()),
+                        rows,
                         crate::engine::metrics::spilled_bytes(physical.as_ref()),
                     )
                 }
