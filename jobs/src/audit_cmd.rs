@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use carbonstat::audit::{
-    Explanation, Published, Subject, config_from_manifest, explain, explain_subject,
-    open_published, published_value, published_value_in, verify,
+    Explanation, Published, PublishedTables, Subject, config_from_manifest, explain,
+    explain_published, explain_subject, open_published, published_value, published_value_in,
+    publishes_explain_datasets, verify,
 };
 use carbonstat::config::LoadedConfig;
-use carbonstat::pipeline::{RunOptions, compute, load_all, work_dir};
+use carbonstat::pipeline::{RunOptions, compute, load_all, load_factors, work_dir};
 use carbonstat::store::Storage;
 
 use crate::OutputFormat;
@@ -69,6 +70,8 @@ pub struct ExplainArgs {
     pub subject: ExplainSubject,
     pub year: i32,
     pub indicator: String,
+    /// Compute the run again even when it published what explain reads.
+    pub recompute: bool,
     pub format: OutputFormat,
     pub storage: Storage,
 }
@@ -120,6 +123,22 @@ pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
             }
         };
         let work = work_dir(&cfg)?;
+        // a region of a published run: read from what the run published
+        if let (ExplainSubject::Region(region), Some(p)) = (&a.subject, &published) {
+            if !a.recompute && publishes_explain_datasets(p) {
+                let factors = load_factors(&cfg, work.path()).await?;
+                let tables = PublishedTables::for_region_year(p, &cfg, factors, a.year).await?;
+                let published_v = published_value(p, region, a.year, &a.indicator).await?;
+                return explain_published(&tables, region, a.year, &a.indicator, published_v)
+                    .await;
+            }
+            if !a.recompute {
+                tracing::warn!(
+                    "{} was published without the datasets explain reads (a carbonstat before 55_explain.sql): computing the run again",
+                    p.manifest_url
+                );
+            }
+        }
         let (factors, inputs) = load_all(&cfg, work.path()).await?;
         let computed = compute(&cfg, factors, inputs, &RunOptions::default()).await?;
         let (subject, id) = match &a.subject {

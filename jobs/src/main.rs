@@ -154,6 +154,12 @@ enum Command {
         /// co2_t (enterprise), co2_per_tce (group).
         #[arg(long)]
         indicator: String,
+        /// Compute the run again from its inputs and sum the single records,
+        /// instead of reading a region's explanation from what the run
+        /// published (the same answer; enterprises and groups are always
+        /// computed again).
+        #[arg(long, requires = "manifest")]
+        recompute: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
         #[command(flatten)]
@@ -298,6 +304,7 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             group,
             year,
             indicator,
+            recompute,
             format,
             store,
         } => audit_cmd::explain_cmd(audit_cmd::ExplainArgs {
@@ -311,6 +318,7 @@ fn execute(command: Command, log_format: LogFormat) -> ExitCode {
             },
             year,
             indicator,
+            recompute,
             format,
             storage: store.storage(),
         }),

@@ -88,7 +88,7 @@ fn identical_bytes_with_1_2_8_partitions_and_when_spilling() {
             "every file, every byte (sha256), the same names"
         );
     }
-    assert_eq!(outputs[0].as_array().unwrap().len(), 66);
+    assert_eq!(outputs[0].as_array().unwrap().len(), 91);
 }
 
 #[test]
@@ -98,13 +98,13 @@ fn verify_a_clean_run() {
     let out = verify(&p, false);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
-        stdout(&out).starts_with("verified: 66 files, 611 rows identical"),
+        stdout(&out).starts_with("verified: 91 files, 1883 rows identical"),
         "{}",
         stdout(&out)
     );
     let json: serde_json::Value = serde_json::from_slice(&verify(&p, true).stdout).unwrap();
     assert_eq!(json["findings"], serde_json::json!([]));
-    assert_eq!(json["files"], 66);
+    assert_eq!(json["files"], 91);
 }
 
 #[test]
@@ -746,5 +746,147 @@ fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
     assert!(
         !p.path(&format!("out/bulletin/{f}/regions/999999.html"))
             .exists()
+    );
+}
+
+/// `explain --region` answers from what the run published (55_explain.sql's
+/// datasets and region_indicators) with the explanation it gives when it
+/// computes the run again and sums the single records: compared as JSON
+/// (every f64 bit for bit) for every explainable indicator of the county in
+/// 2025, and for every region and year (an intensity: its contributions,
+/// factor rows and GDP chain; co2_net_t in 2023 and 2025: the production
+/// and sinks rows).
+#[test]
+fn explain_from_published_equals_the_recomputed_explanation() {
+    use carbonstat::audit::{
+        PublishedTables, config_from_manifest, explain, explain_published, open_published,
+    };
+    use carbonstat::pipeline::{RunOptions, compute, load_all, load_factors, work_dir};
+
+    let p = sample("");
+    assert!(p.run_pipeline().status.success());
+    let indicators: Vec<String> = p
+        .rows("region_indicators", 2025)
+        .first()
+        .unwrap()
+        .keys()
+        .filter(|c| carbonstat::audit::indicator_column(c).is_ok())
+        .cloned()
+        .collect();
+    assert!(indicators.len() > 40, "{indicators:?}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let out = p.path("out");
+        let published = open_published(out.to_str().unwrap(), &Default::default())
+            .await
+            .unwrap();
+        let cfg = config_from_manifest(&published.manifest, None).unwrap();
+        let work = work_dir(&cfg).unwrap();
+        let (factors, inputs) = load_all(&cfg, work.path()).await.unwrap();
+        let computed = compute(&cfg, factors, inputs, &RunOptions::default())
+            .await
+            .unwrap();
+        let mut compared = 0;
+        for year in 2020..=2025 {
+            let tables = PublishedTables::for_region_year(
+                &published,
+                &cfg,
+                load_factors(&cfg, work.path()).await.unwrap(),
+                year,
+            )
+            .await
+            .unwrap();
+            let regions: Vec<String> = p
+                .rows("region_indicators", year)
+                .iter()
+                .map(|r| r["region_code"].s().to_string())
+                .collect();
+            assert!(regions.len() > 5, "{year}: {regions:?}");
+            for region in &regions {
+                // the sections but the formula do not depend on the indicator
+                let asked: Vec<&str> = match (region.as_str(), year) {
+                    ("150622", 2025) => indicators.iter().map(String::as_str).collect(),
+                    (_, 2023 | 2025) => vec!["co2_intensity", "co2_net_t"],
+                    _ => vec!["co2_intensity"],
+                };
+                for indicator in asked {
+                    let from_run = explain(&computed, region, year, indicator, None)
+                        .await
+                        .unwrap();
+                    let from_files = explain_published(&tables, region, year, indicator, None)
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        serde_json::to_string_pretty(&from_files).unwrap(),
+                        serde_json::to_string_pretty(&from_run).unwrap(),
+                        "{region} {year} {indicator}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        // the county's every indicator, and every region in every year
+        assert!(compared > 40 + 6 * 5, "{compared}");
+    });
+
+    // the command reads the published run, and --recompute gives the same text
+    let args = |recompute: bool| {
+        let mut a = vec![
+            "--quiet",
+            "explain",
+            "--manifest",
+            "out",
+            "--region",
+            "150000",
+            "--year",
+            "2024",
+            "--indicator",
+            "co2_net_t",
+        ];
+        if recompute {
+            a.push("--recompute");
+        }
+        p.run(&a)
+    };
+    let (read, recomputed) = (args(false), args(true));
+    assert!(read.status.success(), "{}", stderr(&read));
+    assert!(recomputed.status.success(), "{}", stderr(&recomputed));
+    assert_eq!(stdout(&read), stdout(&recomputed));
+    assert!(
+        stdout(&read).contains("production and sinks rows"),
+        "{}",
+        stdout(&read)
+    );
+
+    // a run published before the explain datasets is computed again, and says so
+    let manifest = p.path("out/manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    m["sql_steps"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| !s["name"].as_str().unwrap().ends_with("55_explain.sql"));
+    std::fs::write(&manifest, serde_json::to_string(&m).unwrap()).unwrap();
+    let old = p.run(&[
+        "explain",
+        "--manifest",
+        "out",
+        "--region",
+        "150000",
+        "--year",
+        "2024",
+        "--indicator",
+        "co2_net_t",
+    ]);
+    assert!(old.status.success(), "{}", stderr(&old));
+    assert_eq!(stdout(&old), stdout(&read));
+    assert!(
+        stderr(&old).contains("without the datasets explain reads"),
+        "{}",
+        stderr(&old)
     );
 }

@@ -34,4 +34,4 @@ LEFT JOIN heat_factor h ON r.indirect_factor_scope = 'heat' AND h.data_year = r.
 WHERE r.year = $3 AND r.input = 'energy'
 -- a total order: a fuel burnt by a sector with its own factor and by
 -- others has two rows, the lower factor first
-ORDER BY 1, 5, 6, 7, 8, 9, 4
+ORDER BY 1, 5, 6, 7, 8, 9, 4, 2, 3, 16, 10, 11, 12, 13, 14, 15

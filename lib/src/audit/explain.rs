@@ -10,9 +10,11 @@ use datafusion::common::ScalarValue;
 use serde::Serialize;
 
 use crate::audit::Published;
+use crate::audit::published::PublishedTables;
 use crate::audit::verify::batches_of;
 use crate::engine::queries;
 use crate::error::{Error, Result};
+use crate::factors::FactorSet;
 use crate::pipeline::Computed;
 
 /// How one published number was made.
@@ -140,7 +142,10 @@ fn as_compared(intensity: &str) -> Option<&'static str> {
 const EXPLAINED_INTS: &[&str] = &["co2_peak_year", "co2_years_below_peak"];
 
 fn explained(col: &crate::publish::schema::Column) -> bool {
-    col.ty == crate::publish::schema::ColType::Float || EXPLAINED_INTS.contains(&col.name)
+    // the rounded intensities are the intensities as the change rates
+    // compare them: explain the intensity itself
+    (col.ty == crate::publish::schema::ColType::Float && !col.name.ends_with("_rounded"))
+        || EXPLAINED_INTS.contains(&col.name)
 }
 
 /// The region_indicators column an explanation is asked for.
@@ -164,7 +169,88 @@ pub fn indicator_column(indicator: &str) -> Result<&'static crate::publish::sche
         })
 }
 
-/// Explain `indicator` of `region` in `year` from a computed run.
+/// Where a region's explanation is read from.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    /// The run computed again in this process: the sections are summed from
+    /// the single records (the explain_* queries).
+    Run(&'a Computed),
+    /// The published run: the datasets of 55_explain.sql (the published_*
+    /// queries), which hold the same rows.
+    Published(&'a PublishedTables),
+}
+
+impl Src<'_> {
+    fn ctx(&self) -> &datafusion::prelude::SessionContext {
+        match self {
+            Src::Run(c) => &c.ctx,
+            Src::Published(t) => &t.ctx,
+        }
+    }
+
+    fn factors(&self) -> &FactorSet {
+        match self {
+            Src::Run(c) => &c.factors,
+            Src::Published(t) => &t.factors,
+        }
+    }
+
+    async fn run_params(&self) -> Result<(i32, bool)> {
+        match self {
+            Src::Run(c) => run_params(&c.ctx).await,
+            Src::Published(t) => Ok((t.base_year, t.nbs_rounding)),
+        }
+    }
+
+    /// The region's records summed by energy, division or reporter.
+    async fn contributions(
+        &self,
+        dimension: &str,
+        scope: &[ScalarValue],
+    ) -> Result<Vec<RecordBatch>> {
+        match self {
+            Src::Run(c) => {
+                let q = match dimension {
+                    "energy" => &queries::EXPLAIN_BY_ENERGY,
+                    "division" => &queries::EXPLAIN_BY_SECTOR,
+                    _ => &queries::EXPLAIN_TOP_ENTERPRISES,
+                };
+                q.collect(&c.ctx, scope).await
+            }
+            Src::Published(t) => {
+                let mut params = scope.to_vec();
+                params.push(ScalarValue::from(dimension));
+                queries::PUBLISHED_CONTRIBUTIONS
+                    .collect(&t.ctx, &params)
+                    .await
+            }
+        }
+    }
+
+    /// The production (`co2_process_t`) or sinks (`sink_t`) rows.
+    async fn budget_rows(&self, kind: &str, scope: &[ScalarValue]) -> Result<Vec<RecordBatch>> {
+        match self {
+            Src::Run(c) => {
+                let q = if kind == "sink_t" {
+                    &queries::EXPLAIN_SINK_ROWS
+                } else {
+                    &queries::EXPLAIN_PROCESS_ROWS
+                };
+                q.collect(&c.ctx, scope).await
+            }
+            Src::Published(t) => {
+                let mut params = scope.to_vec();
+                params.push(ScalarValue::from(kind));
+                queries::PUBLISHED_BUDGET_ROWS
+                    .collect(&t.ctx, &params)
+                    .await
+            }
+        }
+    }
+}
+
+/// Explain `indicator` of `region` in `year` from a run computed again
+/// (`explain --recompute`, `explain --config`).
 pub async fn explain(
     c: &Computed,
     region: &str,
@@ -172,9 +258,32 @@ pub async fn explain(
     indicator: &str,
     published_value: Option<f64>,
 ) -> Result<Explanation> {
-    let ctx = &c.ctx;
+    explain_region(Src::Run(c), region, year, indicator, published_value).await
+}
+
+/// Explain `indicator` of `region` in `year` from what the run published
+/// (the tables of [`PublishedTables::for_region_year`]): the same
+/// explanation as [`explain`] gives from the run computed again.
+pub async fn explain_published(
+    t: &PublishedTables,
+    region: &str,
+    year: i32,
+    indicator: &str,
+    published_value: Option<f64>,
+) -> Result<Explanation> {
+    explain_region(Src::Published(t), region, year, indicator, published_value).await
+}
+
+async fn explain_region(
+    src: Src<'_>,
+    region: &str,
+    year: i32,
+    indicator: &str,
+    published_value: Option<f64>,
+) -> Result<Explanation> {
+    let ctx = src.ctx();
     let spec = indicator_column(indicator)?;
-    let (base_year, nbs_rounding) = run_params(ctx).await?;
+    let (base_year, nbs_rounding) = src.run_params().await?;
     let basis_year = if indicator.ends_with("_change_base") {
         base_year
     } else {
@@ -182,7 +291,11 @@ pub async fn explain(
     };
     let region_param = || ScalarValue::from(region);
     let year_param = |y: i32| ScalarValue::Int32(Some(y));
-    let rows = queries::EXPLAIN_REGION_YEARS
+    let years_query = match src {
+        Src::Run(_) => &queries::EXPLAIN_REGION_YEARS,
+        Src::Published(_) => &queries::PUBLISHED_REGION_YEARS,
+    };
+    let rows = years_query
         .collect(
             ctx,
             &[region_param(), year_param(year), year_param(basis_year)],
@@ -395,9 +508,11 @@ pub async fn explain(
     };
 
     // the GDP chain from the base year to this year
-    let gdp = queries::EXPLAIN_GDP_CHAIN
-        .collect(ctx, &[region_param()])
-        .await?;
+    let gdp_query = match src {
+        Src::Run(_) => &queries::EXPLAIN_GDP_CHAIN,
+        Src::Published(_) => &queries::PUBLISHED_GDP_CHAIN,
+    };
+    let gdp = gdp_query.collect(ctx, &[region_param()]).await?;
     let mut gdp_chain = Vec::new();
     for b in &gdp {
         let (y, g, i, k) = (f64s(b, 0)?, f64s(b, 1)?, f64s(b, 2)?, f64s(b, 3)?);
@@ -413,17 +528,17 @@ pub async fn explain(
 
     // contributions: records of the region and every region below it
     let scope = [region_param(), year_param(year)];
-    let by_energy = read_contrib(queries::EXPLAIN_BY_ENERGY.collect(ctx, &scope).await?)?;
-    let by_sector = read_contrib(queries::EXPLAIN_BY_SECTOR.collect(ctx, &scope).await?)?;
-    let top_enterprises = read_contrib(
-        queries::EXPLAIN_TOP_ENTERPRISES
-            .collect(ctx, &scope)
-            .await?,
-    )?;
+    let by_energy = read_contrib(src.contributions("energy", &scope).await?)?;
+    let by_sector = read_contrib(src.contributions("division", &scope).await?)?;
+    let top_enterprises = read_contrib(src.contributions("reporter", &scope).await?)?;
 
     // the factor rows the records used
-    let factors = queries::EXPLAIN_FACTORS.collect(ctx, &scope).await?;
-    let mut factors_used = read_factor_rows(c, &factors)?;
+    let factors_query = match src {
+        Src::Run(_) => &queries::EXPLAIN_FACTORS,
+        Src::Published(_) => &queries::PUBLISHED_FACTORS,
+    };
+    let factors = factors_query.collect(ctx, &scope).await?;
+    let mut factors_used = read_factor_rows(src.factors(), &factors)?;
     // the grid factor of the region's own net import of electricity: its
     // area's, which for a league in another grid than its province's is not
     // the one its records used (50_indicators.sql)
@@ -434,7 +549,7 @@ pub async fn explain(
             .flatten()
             .map(|y| y as i32);
         let row = grid_scope.split_once(' ').and_then(|(scope, area)| {
-            c.factors.grid_factors.iter().find(|g| {
+            src.factors().grid_factors.iter().find(|g| {
                 g.scope.as_str() == scope && g.area_code == area && Some(g.data_year) == data_year
             })
         });
@@ -454,10 +569,10 @@ pub async fn explain(
     if matches!(indicator, "co2_process_t" | "sink_t" | "co2_net_t") {
         let mut rows = Vec::new();
         if indicator != "sink_t" {
-            rows.extend(queries::EXPLAIN_PROCESS_ROWS.collect(ctx, &scope).await?);
+            rows.extend(src.budget_rows("co2_process_t", &scope).await?);
         }
         if indicator != "co2_process_t" {
-            rows.extend(queries::EXPLAIN_SINK_ROWS.collect(ctx, &scope).await?);
+            rows.extend(src.budget_rows("sink_t", &scope).await?);
         }
         budget_rows = read_budget_rows(&rows)?;
     }
@@ -489,7 +604,7 @@ pub async fn explain(
 fn sql_steps() -> Vec<crate::publish::manifest::StepRecord> {
     crate::engine::steps::STEPS
         .iter()
-        .filter(|s| s.name != "60_targets.sql")
+        .filter(|s| s.name != "60_targets.sql" && s.name != "55_explain.sql")
         .map(|s| crate::publish::manifest::StepRecord {
             name: format!("sql/{}", s.name),
             sha256: s.sha256(),
@@ -522,10 +637,9 @@ fn read_contrib(batches: Vec<RecordBatch>) -> Result<Vec<Contribution>> {
 }
 
 /// The factor rows of an explain_*factors query, one entry per factor kind.
-fn read_factor_rows(c: &Computed, factors: &[RecordBatch]) -> Result<Vec<FactorUsed>> {
+fn read_factor_rows(set: &FactorSet, factors: &[RecordBatch]) -> Result<Vec<FactorUsed>> {
     let mut factors_used = Vec::new();
-    let electricity = c
-        .factors
+    let electricity = set
         .standard_coal
         .iter()
         .find(|r| r.energy_code == "electricity");
@@ -566,8 +680,7 @@ fn read_factor_rows(c: &Computed, factors: &[RecordBatch]) -> Result<Vec<FactorU
             }
             if let (Some(year), Some(v)) = (tyear[r], tce_equal[r]) {
                 // equal value: the coal rate of thermal power of that data year
-                let rate = c
-                    .factors
+                let rate = set
                     .generation_rate
                     .iter()
                     .find(|g| f64::from(g.data_year) == year);
@@ -584,8 +697,7 @@ fn read_factor_rows(c: &Computed, factors: &[RecordBatch]) -> Result<Vec<FactorU
             }
             if let Some(v) = co2[r] {
                 // a sector's own factor of the fuel (sector_combustion_co2)
-                let sector = c
-                    .factors
+                let sector = set
                     .sector_co2_per_base_unit(&code[r])
                     .filter(|(_, f)| *f == v)
                     .map(|(row, _)| (row.sector_prefix.clone(), row.oxidation));
@@ -964,7 +1076,7 @@ pub async fn explain_subject(
     )?;
     let top_enterprises = read_contrib(queries::EXPLAIN_MEMBER_TOP.collect(ctx, &params).await?)?;
     let mut factors_used = read_factor_rows(
-        c,
+        &c.factors,
         &queries::EXPLAIN_MEMBER_FACTORS
             .collect(ctx, &params)
             .await?,

@@ -7,12 +7,15 @@
 //! location: the published output is only read.
 
 pub(crate) mod explain;
+pub(crate) mod published;
 pub(crate) mod verify;
 
 pub use explain::{
     BudgetRow, Contribution, Explanation, FactorUsed, GdpYear, Subject, Term, explain,
-    explain_subject, indicator_column, published_value, published_value_in, subject_column,
+    explain_published, explain_subject, indicator_column, published_value, published_value_in,
+    subject_column,
 };
+pub use published::{PublishedTables, publishes_explain_datasets};
 pub use verify::{VerifyReport, verify};
 
 use std::collections::BTreeMap;

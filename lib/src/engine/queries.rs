@@ -89,6 +89,11 @@ queries! {
     EXPLAIN_MEMBER_FACTORS = "explain_member_factors.sql" [Text, Text, Int];
     EXPLAIN_MEMBER_PROCESS_ROWS = "explain_member_process_rows.sql" [Text, Text, Int];
     EXPLAIN_MEMBER_GREEN_ROWS = "explain_member_green_rows.sql" [Text, Text, Int];
+    PUBLISHED_REGION_YEARS = "published_region_years.sql" [Text, Int, Int];
+    PUBLISHED_GDP_CHAIN = "published_gdp_chain.sql" [Text];
+    PUBLISHED_CONTRIBUTIONS = "published_contributions.sql" [Text, Int, Text];
+    PUBLISHED_FACTORS = "published_factors.sql" [Text, Int];
+    PUBLISHED_BUDGET_ROWS = "published_budget_rows.sql" [Text, Int, Text];
 }
 
 impl Query {

@@ -100,6 +100,11 @@ pub const STEPS: &[Step] = &[
         phase: Phase::Computation,
     },
     Step {
+        name: "55_explain.sql",
+        sql: include_str!("../../../sql/55_explain.sql"),
+        phase: Phase::Computation,
+    },
+    Step {
         name: "60_targets.sql",
         sql: include_str!("../../../sql/60_targets.sql"),
         phase: Phase::Computation,

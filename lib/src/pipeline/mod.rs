@@ -10,8 +10,7 @@ pub(crate) mod readback;
 
 pub(crate) use identity::{identity, input_keys};
 pub use impact::{IMPACT_INDICATORS, Impact, impact};
-pub(crate) use prepare::load_factors;
-pub use prepare::{Computed, compute, load_all, work_dir};
+pub use prepare::{Computed, compute, load_all, load_factors, work_dir};
 pub use readback::{GroupSummaryRow, SummaryRow};
 
 use crate::config::LoadedConfig;

@@ -36,7 +36,7 @@ pub fn work_dir(cfg: &LoadedConfig) -> Result<tempfile::TempDir> {
 
 /// Load the configured factor set (a remote one is copied into `work` first)
 /// and require its self-check to pass.
-pub(crate) async fn load_factors(cfg: &LoadedConfig, work: &std::path::Path) -> Result<FactorSet> {
+pub async fn load_factors(cfg: &LoadedConfig, work: &std::path::Path) -> Result<FactorSet> {
     let loc = cfg.location("factors", &cfg.config.factors)?;
     if let Some(dir) = &loc.local {
         return FactorSet::load_checked(dir);

@@ -431,6 +431,24 @@ pub(crate) const REGION_INDICATORS: Dataset = Dataset {
             "",
             "Factor set id the numbers were computed with",
         ),
+        col(
+            "energy_intensity_rounded",
+            Float,
+            "tce per 10^4 yuan",
+            "energy_intensity as the change rates and the targets compare it: rounded to 4 decimals when nbs_rounding is on (NBS practice), else equal to it",
+        ),
+        col(
+            "energy_intensity_controlled_rounded",
+            Float,
+            "tce per 10^4 yuan",
+            "energy_intensity_controlled as the change rates and the targets compare it (rounded like energy_intensity_rounded)",
+        ),
+        col(
+            "co2_intensity_rounded",
+            Float,
+            "t CO2 per 10^4 yuan",
+            "co2_intensity as the change rates and the targets compare it (rounded like energy_intensity_rounded)",
+        ),
     ],
 };
 
@@ -1121,7 +1139,230 @@ pub(crate) const TARGET_ALLOCATION: Dataset = Dataset {
     ],
 };
 
-pub const DATASETS: [Dataset; 9] = [
+pub(crate) const REGION_CONTRIBUTIONS: Dataset = Dataset {
+    name: "region_contributions",
+    view: "region_contributions",
+    description: "What a region's energy and CO2 are made of, for `carbonstat explain` (55_explain.sql): the records of the region and every region below it summed by energy, by GB/T 4754 division and by reporter (the ten largest by CO2).",
+    sort_key: &["region_code", "dimension", "rank"],
+    columns: &[
+        col(
+            "region_code",
+            Text,
+            "",
+            "Region code (every level of the hierarchy, as in region_indicators)",
+        ),
+        col(
+            "dimension",
+            Text,
+            "",
+            "energy, division or reporter: what the records are summed by",
+        ),
+        col(
+            "rank",
+            Int,
+            "",
+            "1 for the largest CO2 within the region, year and dimension (ties by key); reporter rows stop at 10",
+        ),
+        col(
+            "key",
+            Text,
+            "",
+            "The energy code, the 2-digit GB/T 4754 division (the sector code itself when it has none), or the reporter: the enterprise's USCC, or `sector <code>` for a sector's rows without an enterprise",
+        ),
+        col(
+            "name",
+            Text,
+            "",
+            "The energy's category, `energy-intensive` for one of the six energy-intensive divisions (else empty), or the enterprise's name (empty for a sector)",
+        ),
+        col(
+            "tce",
+            Float,
+            "tce",
+            "Standard coal at the valuation electricity_valuation names, summed over the records (signed: energy supplied to others counts negative)",
+        ),
+        col(
+            "co2_t",
+            Float,
+            "t CO2",
+            "Combustion CO2 plus the CO2 of bought electricity and heat, summed over the records",
+        ),
+        col("records", BigInt, "count", "Accepted input records summed"),
+    ],
+};
+
+pub(crate) const REGION_FACTORS: Dataset = Dataset {
+    name: "region_factors",
+    view: "region_factors",
+    description: "The factor rows the records of a region and every region below it used in a year, with their sources, for `carbonstat explain` (55_explain.sql): one row per distinct combination.",
+    sort_key: &["region_code", "rank"],
+    columns: &[
+        col("region_code", Text, "", "Region code (every level)"),
+        col(
+            "rank",
+            Int,
+            "",
+            "Order within the region and year: by energy, then every other column",
+        ),
+        col("energy_code", Text, "", "Energy of the records"),
+        col(
+            "tce_per_base_unit",
+            Float,
+            "tce per base unit",
+            "Standard coal coefficient at equivalent value (GB/T 2589)",
+        ),
+        col("base_unit", Text, "", "The energy's base unit"),
+        col(
+            "tce_factor_year",
+            Int,
+            "year",
+            "Data year of the coal rate of thermal power (electricity and primary electricity at equal value); NULL for the others",
+        ),
+        col(
+            "co2_factor",
+            Float,
+            "t CO2 per base unit",
+            "Combustion CO2 factor the records used: the fuel's, or the sector's own (sector_combustion_co2); NULL when not burnt",
+        ),
+        col(
+            "indirect_factor",
+            Float,
+            "t CO2 per MWh or per GJ",
+            "Grid or heat CO2 factor of bought electricity or heat; NULL for the others",
+        ),
+        col(
+            "indirect_factor_scope",
+            Text,
+            "",
+            "Which grid factor (national, regional, provincial) or heat",
+        ),
+        col(
+            "indirect_factor_area",
+            Text,
+            "",
+            "Area code of the grid factor row",
+        ),
+        col(
+            "factor_year",
+            Int,
+            "year",
+            "Data year of the grid or heat factor",
+        ),
+        col(
+            "tce_source_id",
+            Text,
+            "",
+            "source_id of the standard coal coefficient (sources.csv)",
+        ),
+        col("tce_quality", Text, "", "primary, secondary or memory"),
+        col(
+            "co2_source_id",
+            Text,
+            "",
+            "source_id of the CO2 factor (the sector factor's when the records used it)",
+        ),
+        col("co2_quality", Text, "", "primary, secondary or memory"),
+        col(
+            "indirect_source_id",
+            Text,
+            "",
+            "source_id of the grid or heat factor row",
+        ),
+        col("indirect_quality", Text, "", "primary, secondary or memory"),
+        col(
+            "tce_equal_per_base_unit",
+            Float,
+            "tce per base unit",
+            "Standard coal coefficient at equal value (electricity at the coal rate of thermal power)",
+        ),
+    ],
+};
+
+pub(crate) const REGION_BUDGET_ROWS: Dataset = Dataset {
+    name: "region_budget_rows",
+    view: "region_budget_rows",
+    description: "The production and sinks input rows behind a region's co2_process_t and sink_t (the region and every region below it), with file and line, for `carbonstat explain` (55_explain.sql).",
+    sort_key: &["region_code", "kind", "source_file", "source_line"],
+    columns: &[
+        col("region_code", Text, "", "Region code (every level)"),
+        col(
+            "kind",
+            Text,
+            "",
+            "co2_process_t (a production row) or sink_t (a sinks row)",
+        ),
+        col(
+            "key",
+            Text,
+            "",
+            "The product (process_factors) or the ecosystem",
+        ),
+        col(
+            "name",
+            Text,
+            "",
+            "The product's name, how its factor was chosen and the producer; or the sink's method",
+        ),
+        col("source_file", Text, "", "Input file of the row"),
+        col("source_line", BigInt, "", "Line of the row in its file"),
+        col("quantity", Float, "", "Quantity as input, in `unit`"),
+        col("unit", Text, "", "Unit as input"),
+        col(
+            "factor",
+            Float,
+            "",
+            "t CO2 per t of product, per m3 of stock change, or 1 for a reported removal",
+        ),
+        col("factor_unit", Text, "", "The factor's unit"),
+        col(
+            "amount_t",
+            Float,
+            "t CO2",
+            "Process CO2 or CO2 removed by the row",
+        ),
+        col(
+            "source_id",
+            Text,
+            "",
+            "source_id of the factor row (sources.csv); the IPCC equation for a clinker's own composition",
+        ),
+        col("quality", Text, "", "primary, secondary, memory or input"),
+    ],
+};
+
+pub(crate) const REGION_GDP: Dataset = Dataset {
+    name: "region_gdp",
+    view: "region_gdp",
+    description: "A region's GDP as input, its index and GDP at constant (base-year) prices, every year with GDP: the chain behind gdp_const (50_indicators.sql), for `carbonstat explain`.",
+    sort_key: &["region_code"],
+    columns: &[
+        col("region_code", Text, "", "Region code"),
+        col("gdp", Float, "10^8 yuan", "GDP at current prices, as input"),
+        col(
+            "gdp_index",
+            Float,
+            "previous year = 100",
+            "GDP index at comparable prices, as input",
+        ),
+        col(
+            "gdp_const",
+            Float,
+            "10^8 yuan at base-year prices",
+            "GDP at base-year prices: the base year's GDP chained by the indices; NULL when the chain is broken",
+        ),
+    ],
+};
+
+/// The datasets published for `carbonstat explain` (55_explain.sql): the
+/// bulletin does not read them.
+pub(crate) const EXPLAIN_DATASETS: [&str; 4] = [
+    REGION_CONTRIBUTIONS.name,
+    REGION_FACTORS.name,
+    REGION_BUDGET_ROWS.name,
+    REGION_GDP.name,
+];
+
+pub const DATASETS: [Dataset; 13] = [
     REGION_INDICATORS,
     TARGET_PROGRESS,
     ENTERPRISE_ANNUAL,
@@ -1131,6 +1372,10 @@ pub const DATASETS: [Dataset; 9] = [
     ENTERPRISE_TOTALS,
     GROUP_INDICATORS,
     TARGET_ALLOCATION,
+    REGION_CONTRIBUTIONS,
+    REGION_FACTORS,
+    REGION_BUDGET_ROWS,
+    REGION_GDP,
 ];
 
 /// The data dictionary as Markdown (the README section is this text).

@@ -894,52 +894,16 @@ fn region_page(
 /// Register a published run's datasets (and its input counts from the
 /// manifest) in a new session under the names the bulletin queries read.
 pub async fn register_published(ctx: &SessionContext, p: &crate::audit::Published) -> Result<()> {
-    use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
+    use datafusion::arrow::array::{Int64Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::datasource::MemTable;
     use std::sync::Arc;
-    for d in crate::publish::DATASETS {
-        let mut batches = Vec::new();
-        for f in p.manifest.outputs.iter().filter(|o| o.dataset == d.name) {
-            let year: i32 = f
-                .partition
-                .strip_prefix("year=")
-                .and_then(|y| y.parse().ok())
-                .unwrap_or_default();
-            let Some(bytes) = p.out.get(&f.path).await? else {
-                return Err(Error::Output {
-                    url: f.path.clone(),
-                    message: "a file the manifest names is missing".into(),
-                });
-            };
-            for b in crate::audit::verify::batches_of(&bytes)? {
-                let mut cols: Vec<ArrayRef> = b.columns().to_vec();
-                cols.push(Arc::new(Int32Array::from(vec![year; b.num_rows()])));
-                let mut fields: Vec<Field> = b
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.as_ref().clone())
-                    .collect();
-                fields.push(Field::new("year", DataType::Int32, false));
-                batches.push(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?);
-            }
-        }
-        let schema = {
-            let mut fields: Vec<Field> = d
-                .file_schema()
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone())
-                .collect();
-            fields.push(Field::new("year", DataType::Int32, false));
-            Arc::new(Schema::new(fields))
-        };
-        let batches = batches
-            .into_iter()
-            .map(|b| b.with_schema(schema.clone()).map_err(Error::from))
-            .collect::<Result<Vec<_>>>()?;
-        ctx.register_table(d.view, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+    // the datasets published for explain only are not read by the bulletin
+    for d in crate::publish::DATASETS
+        .iter()
+        .filter(|d| !crate::publish::schema::EXPLAIN_DATASETS.contains(&d.name))
+    {
+        crate::audit::published::register(ctx, p, d, None).await?;
     }
     // input_counts as the manifest records them
     let recs = &p.manifest.inputs;
