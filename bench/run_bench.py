@@ -196,6 +196,34 @@ def totals_agree(data, formulation):
     return worst
 
 
+def explain_times(data):
+    """`explain` from the published run of `data` (its last `run`): the largest
+    region of each level in the last year, RUNS times each (median, peak RSS),
+    and once with --recompute for the largest county (the run computed again)."""
+    out = data / "out"
+    rows = duckdb.sql(
+        f"""SELECT level, region_code, year FROM (
+              SELECT level, region_code, year, row_number() OVER (PARTITION BY level ORDER BY records DESC, region_code) AS n
+              FROM read_parquet('{out}/reports/region_indicators/*/*.parquet', hive_partitioning = true)
+              WHERE year = (SELECT max(year) FROM read_parquet('{out}/reports/region_indicators/*/*.parquet',
+                                                                  hive_partitioning = true)))
+            WHERE n = 1 ORDER BY level""").fetchall()
+    result = []
+    for level, code, year in rows:
+        cmd = [BIN, "--quiet", "explain", "--manifest", str(out), "--region", code, "--year", str(year),
+               "--indicator", "co2_intensity"]
+        runs = [timed(cmd) for _ in range(RUNS)]
+        entry = {"level": level, "region": code, "year": year, "s": statistics.median(s for s, _, _ in runs),
+                 "rss_mib": max(r for _, r, _ in runs)}
+        if level == "county":
+            secs, rss, recomputed = timed(cmd + ["--recompute"])
+            if recomputed != runs[0][2]:
+                sys.exit(f"explain --recompute differs from explain for {code} {year}")
+            entry["recompute_s"], entry["recompute_rss_mib"] = secs, rss
+        result.append(entry)
+    return result
+
+
 def main():
     WORK.mkdir(parents=True, exist_ok=True)
     factors = WORK / "factors"
@@ -224,6 +252,8 @@ def main():
             "scan": scan, "all_carbonstat_s": [round(s, 2) for s, _, _ in ours],
             "all_duckdb_s": [round(s, 2) for s, _, _ in theirs], "all_duckdb_light_s": [round(s, 2) for s, _, _ in light],
         })
+        if fmt == "csv":
+            results[-1]["explain"] = explain_times(data)
         print(json.dumps(results[-1]))
     cluster = None
     if CLUSTER and "scheduler" in subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout:
@@ -278,6 +308,14 @@ def write_doc(results, cluster=None):
                   f"{c['rows'] / c['cluster_s'] / 1e6:.2f} M | {c['client_rss_mib']:.0f} MiB | {c['scheduler_rss_mib']:.0f} MiB | "
                   + " / ".join(f"{r:.0f}" for r in c["executor_rss_mib"]) + " MiB |",
                   "", f"Cluster runs' seconds: {c['all_s']}"]
+    for r in results:
+        if r.get("explain"):
+            lines += ["", f"`explain --region R --indicator co2_intensity` from the published run of the {r['format']} input "
+                      f"({r['rows']:,} rows; the largest region of each level in the last year; median of {RUNS}):", "",
+                      "| level | region | year | explain s | peak RSS | explain --recompute s | peak RSS |", "|---|---|---|---|---|---|---|"]
+            for e in r["explain"]:
+                rec = (f"{e['recompute_s']:.2f} | {e['recompute_rss_mib']:.0f} MiB" if "recompute_s" in e else "| ")
+                lines.append(f"| {e['level']} | {e['region']} | {e['year']} | {e['s']:.3f} | {e['rss_mib']:.0f} MiB | {rec} |")
     lines += ["", "Raw scan of the same energy input (the floor):", ""]
     for r in results:
         for s in r["scan"].splitlines():

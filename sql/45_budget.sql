@@ -71,7 +71,7 @@ CREATE OR REPLACE VIEW process_emissions AS
 SELECT region_code, coalesce(enterprise_id, '') AS enterprise_id, year, product_code, product_name,
     division, CAST(quantity_t AS DOUBLE) AS quantity_t, factor AS tco2_per_t, factor_method, cao, mgo,
     CAST(co2_process_t AS DOUBLE) AS co2_process_t, source_id AS factor_source_id, quality AS factor_quality,
-    source_file, source_line
+    source_file, source_line, quantity, unit
 FROM process_amounts;
 
 -- Per region (every level) and year: process CO2 and sinks.

@@ -301,6 +301,8 @@ WITH k AS (
         get_field(lookup('group_grid_factor', b.year), 'grid_factor') AS grid_factor,
         get_field(lookup('group_grid_factor', b.year), 'grid_factor_year') AS grid_factor_year,
         get_field(lookup('group_grid_factor', b.year), 'grid_factor_scope') AS grid_factor_scope,
+        get_field(lookup('group_grid_factor', b.year), 'grid_factor_source_id') AS grid_factor_source_id,
+        get_field(lookup('group_grid_factor', b.year), 'grid_factor_quality') AS grid_factor_quality,
         get_field(lookup('electricity_rates', b.year), 'equal_tce_per_kwh') AS rate_equal,
         -- non-fossil generation the members did not supply to others
         greatest(b.gen_nf_kwh - b.out_kwh, 0) AS self_nf_kwh
@@ -344,7 +346,7 @@ SELECT s.group_id, s.group_name, s.kind, s.year, s.members, s.members_reporting,
     s.in_kwh AS electricity_in_kwh, s.out_kwh AS electricity_out_kwh, s.gen_nf_kwh AS non_fossil_generation_kwh,
     s.use_kwh AS electricity_use_kwh, s.green_kwh AS green_power_kwh, s.green_used_kwh AS green_power_used_kwh,
     s.clean_energy_tce, s.clean_energy_share, s.green_power_share,
-    s.grid_factor, s.grid_factor_year, s.grid_factor_scope,
+    s.grid_factor, s.grid_factor_year, s.grid_factor_scope, s.grid_factor_source_id, s.grid_factor_quality,
     cr.co2_per_tce_limit,
     CASE WHEN cr.co2_per_tce_limit IS NULL OR s.co2_per_tce IS NULL THEN ''
          WHEN s.co2_per_tce <= cr.co2_per_tce_limit THEN 'pass' ELSE 'fail' END AS co2_per_tce_check,

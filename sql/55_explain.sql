@@ -12,6 +12,10 @@
 --   region_budget_rows    the production and sinks rows behind co2_process_t
 --                         and sink_t, with file and line
 --   region_gdp            GDP, its index and GDP at constant prices
+-- and for `explain --enterprise` and `--group`, besides enterprise_annual,
+-- enterprise_totals, group_indicators and process_emissions:
+--   group_members         the members of each group in each year
+--   green_power           the green-power rows as input
 -- Everything is summed per region first (the records' own region), then
 -- rolled up through region_closure: the fixed-point sums are exact, so the
 -- two stages give the sums over the single records bit for bit.
@@ -21,8 +25,11 @@
 --         region_closure (40_regions.sql), process_amounts, sink_amounts
 --         (45_budget.sql), gdp_ok (20_validate.sql), gdp_const
 --         (50_indicators.sql).
+--         group_members (47_groups.sql), green_power_ok
+--         (23_group_inputs.sql).
 -- Writes: region_record_sums (a table), region_contributions,
---         region_factors, region_budget_rows, region_gdp (views).
+--         region_factors, region_budget_rows, region_gdp, group_member_years,
+--         green_power_rows (views).
 
 -- One pass over the accepted records' year sums, per own region and year,
 -- in four groupings: by energy, by division, by reporter (the enterprise, or
@@ -231,3 +238,15 @@ CREATE OR REPLACE VIEW region_gdp AS
 SELECT g.region_code, g.year, g.gdp, g.gdp_index, c.gdp_const
 FROM gdp_ok g
 LEFT JOIN gdp_const c ON c.region_code = g.region_code AND c.year = g.year;
+
+-- The members of each group in each year of the data (the groups input
+-- with its from and to years): explain lists every member, also one
+-- without records.
+CREATE OR REPLACE VIEW group_member_years AS
+SELECT DISTINCT group_id, enterprise_id, year
+FROM group_members;
+
+-- The accepted green-power rows as input.
+CREATE OR REPLACE VIEW green_power_rows AS
+SELECT enterprise_id, year, kind, quantity, unit, source_file, source_line
+FROM green_power_ok;

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use carbonstat::audit::{
     Explanation, Published, PublishedTables, Subject, config_from_manifest, explain,
-    explain_published, explain_subject, open_published, published_value, published_value_in,
-    publishes_explain_datasets, verify,
+    explain_published, explain_subject, explain_subject_published, open_published, published_value,
+    published_value_in, publishes_explain_datasets, verify,
 };
 use carbonstat::config::LoadedConfig;
 use carbonstat::pipeline::{RunOptions, compute, load_all, load_factors, work_dir};
@@ -123,14 +123,46 @@ pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
             }
         };
         let work = work_dir(&cfg)?;
-        // a region of a published run: read from what the run published
-        if let (ExplainSubject::Region(region), Some(p)) = (&a.subject, &published) {
+        // a published run: read from what it published
+        if let Some(p) = &published {
             if !a.recompute && publishes_explain_datasets(p) {
                 let factors = load_factors(&cfg, work.path()).await?;
-                let tables = PublishedTables::for_region_year(p, &cfg, factors, a.year).await?;
-                let published_v = published_value(p, region, a.year, &a.indicator).await?;
-                return explain_published(&tables, region, a.year, &a.indicator, published_v)
-                    .await;
+                return match &a.subject {
+                    ExplainSubject::Region(region) => {
+                        let tables =
+                            PublishedTables::for_region_year(p, &cfg, factors, a.year).await?;
+                        let published_v = published_value(p, region, a.year, &a.indicator).await?;
+                        explain_published(&tables, region, a.year, &a.indicator, published_v).await
+                    }
+                    ExplainSubject::Enterprise(id) | ExplainSubject::Group(id) => {
+                        let subject = match &a.subject {
+                            ExplainSubject::Group(_) => Subject::Group,
+                            _ => Subject::Enterprise,
+                        };
+                        let tables = PublishedTables::for_subject_year(
+                            p, &cfg, factors, subject, id, a.year,
+                        )
+                        .await?;
+                        let published_v = published_value_in(
+                            p,
+                            subject.dataset().name,
+                            subject.key_column(),
+                            id,
+                            a.year,
+                            &a.indicator,
+                        )
+                        .await?;
+                        explain_subject_published(
+                            &tables,
+                            subject,
+                            id,
+                            a.year,
+                            &a.indicator,
+                            published_v,
+                        )
+                        .await
+                    }
+                };
             }
             if !a.recompute {
                 tracing::warn!(

@@ -155,9 +155,8 @@ enum Command {
         #[arg(long)]
         indicator: String,
         /// Compute the run again from its inputs and sum the single records,
-        /// instead of reading a region's explanation from what the run
-        /// published (the same answer; enterprises and groups are always
-        /// computed again).
+        /// instead of reading the explanation from what the run published
+        /// (the same answer).
         #[arg(long, requires = "manifest")]
         recompute: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]

@@ -88,7 +88,7 @@ fn identical_bytes_with_1_2_8_partitions_and_when_spilling() {
             "every file, every byte (sha256), the same names"
         );
     }
-    assert_eq!(outputs[0].as_array().unwrap().len(), 91);
+    assert_eq!(outputs[0].as_array().unwrap().len(), 100);
 }
 
 #[test]
@@ -98,13 +98,13 @@ fn verify_a_clean_run() {
     let out = verify(&p, false);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
-        stdout(&out).starts_with("verified: 91 files, 1883 rows identical"),
+        stdout(&out).starts_with("verified: 100 files, 1924 rows identical"),
         "{}",
         stdout(&out)
     );
     let json: serde_json::Value = serde_json::from_slice(&verify(&p, true).stdout).unwrap();
     assert_eq!(json["findings"], serde_json::json!([]));
-    assert_eq!(json["files"], 91);
+    assert_eq!(json["files"], 100);
 }
 
 #[test]
@@ -749,17 +749,19 @@ fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
     );
 }
 
-/// `explain --region` answers from what the run published (55_explain.sql's
-/// datasets and region_indicators) with the explanation it gives when it
-/// computes the run again and sums the single records: compared as JSON
+/// `explain` answers from what the run published (55_explain.sql's datasets
+/// and the others) with the explanation it gives when it computes the run
+/// again and sums the single records: compared as JSON
 /// (every f64 bit for bit) for every explainable indicator of the county in
 /// 2025, and for every region and year (an intensity: its contributions,
 /// factor rows and GDP chain; co2_net_t in 2023 and 2025: the production
-/// and sinks rows).
+/// and sinks rows); every enterprise in 2025, every group in every year, and
+/// every column of the zero-carbon park in 2025.
 #[test]
 fn explain_from_published_equals_the_recomputed_explanation() {
     use carbonstat::audit::{
-        PublishedTables, config_from_manifest, explain, explain_published, open_published,
+        PublishedTables, Subject, config_from_manifest, explain, explain_published,
+        explain_subject, explain_subject_published, open_published,
     };
     use carbonstat::pipeline::{RunOptions, compute, load_all, load_factors, work_dir};
 
@@ -831,6 +833,57 @@ fn explain_from_published_equals_the_recomputed_explanation() {
         }
         // the county's every indicator, and every region in every year
         assert!(compared > 40 + 6 * 5, "{compared}");
+
+        // enterprises and groups: every enterprise in 2025, every group in
+        // every year, and every column of the zero-carbon park in 2025
+        let mut compared = 0;
+        for year in 2020..=2025 {
+            let mut asked: Vec<(Subject, String, String)> = Vec::new();
+            for g in p.rows("group_indicators", year) {
+                let id = g["group_id"].s().to_string();
+                if id == "ZCP-01" && year == 2025 {
+                    for c in g.keys() {
+                        if carbonstat::audit::subject_column(Subject::Group, c).is_ok() {
+                            asked.push((Subject::Group, id.clone(), c.clone()));
+                        }
+                    }
+                } else {
+                    asked.push((Subject::Group, id, "co2_per_tce".into()));
+                }
+            }
+            if year == 2025 {
+                for e in p.rows("enterprise_totals", year) {
+                    let id = e["enterprise_id"].s().to_string();
+                    asked.push((Subject::Enterprise, id, "co2_t".into()));
+                }
+            }
+            for (subject, id, indicator) in asked {
+                let tables = PublishedTables::for_subject_year(
+                    &published,
+                    &cfg,
+                    load_factors(&cfg, work.path()).await.unwrap(),
+                    subject,
+                    &id,
+                    year,
+                )
+                .await
+                .unwrap();
+                let from_run = explain_subject(&computed, subject, &id, year, &indicator, None)
+                    .await
+                    .unwrap();
+                let from_files =
+                    explain_subject_published(&tables, subject, &id, year, &indicator, None)
+                        .await
+                        .unwrap();
+                assert_eq!(
+                    serde_json::to_string_pretty(&from_files).unwrap(),
+                    serde_json::to_string_pretty(&from_run).unwrap(),
+                    "{subject:?} {id} {year} {indicator}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 20 + 6, "{compared}");
     });
 
     // the command reads the published run, and --recompute gives the same text

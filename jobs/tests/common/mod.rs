@@ -174,6 +174,8 @@ pub fn read_parquet(path: &Path) -> Vec<HashMap<String, Value>> {
                         DataType::Float64 => {
                             Value::Float(col.as_primitive::<Float64Type>().value(r))
                         }
+                        // a flag as the text pandas and DuckDB print
+                        DataType::Boolean => Value::Text(col.as_boolean().value(r).to_string()),
                         other => panic!("unexpected type {other}"),
                     }
                 };

@@ -909,14 +909,58 @@ pub async fn explain_subject(
     indicator: &str,
     published_value: Option<f64>,
 ) -> Result<Explanation> {
-    let ctx = &c.ctx;
+    explain_subject_in(Src::Run(c), subject, id, year, indicator, published_value).await
+}
+
+/// Explain an enterprise or a group from what the run published (the tables
+/// of [`PublishedTables::for_subject_year`]): the same explanation as
+/// [`explain_subject`] gives from the run computed again.
+pub async fn explain_subject_published(
+    t: &PublishedTables,
+    subject: Subject,
+    id: &str,
+    year: i32,
+    indicator: &str,
+    published_value: Option<f64>,
+) -> Result<Explanation> {
+    explain_subject_in(
+        Src::Published(t),
+        subject,
+        id,
+        year,
+        indicator,
+        published_value,
+    )
+    .await
+}
+
+async fn explain_subject_in(
+    src: Src<'_>,
+    subject: Subject,
+    id: &str,
+    year: i32,
+    indicator: &str,
+    published_value: Option<f64>,
+) -> Result<Explanation> {
+    let ctx = src.ctx();
     let spec = subject_column(subject, indicator)?;
     let params = [
         ScalarValue::from(subject.as_str()),
         ScalarValue::from(id),
         ScalarValue::Int32(Some(year)),
     ];
-    let rows = queries::EXPLAIN_SUBJECT_ROW.collect(ctx, &params).await?;
+    // each query of the subject's sections: from the single records, or
+    // from the published datasets
+    let q = |run: &'static queries::Query, published: &'static queries::Query| match src {
+        Src::Run(_) => run,
+        Src::Published(_) => published,
+    };
+    let rows = q(
+        &queries::EXPLAIN_SUBJECT_ROW,
+        &queries::PUBLISHED_SUBJECT_ROW,
+    )
+    .collect(ctx, &params)
+    .await?;
     let mut cur: Option<BTreeMap<String, Option<f64>>> = None;
     let mut texts: BTreeMap<String, String> = BTreeMap::new();
     for b in &rows {
@@ -1070,16 +1114,26 @@ pub async fn explain_subject(
     };
 
     let by_energy = read_contrib(
-        queries::EXPLAIN_MEMBER_BY_ENERGY
+        q(
+            &queries::EXPLAIN_MEMBER_BY_ENERGY,
+            &queries::PUBLISHED_MEMBER_BY_ENERGY,
+        )
+        .collect(ctx, &params)
+        .await?,
+    )?;
+    let top_enterprises = read_contrib(
+        q(&queries::EXPLAIN_MEMBER_TOP, &queries::PUBLISHED_MEMBER_TOP)
             .collect(ctx, &params)
             .await?,
     )?;
-    let top_enterprises = read_contrib(queries::EXPLAIN_MEMBER_TOP.collect(ctx, &params).await?)?;
     let mut factors_used = read_factor_rows(
-        &c.factors,
-        &queries::EXPLAIN_MEMBER_FACTORS
-            .collect(ctx, &params)
-            .await?,
+        src.factors(),
+        &q(
+            &queries::EXPLAIN_MEMBER_FACTORS,
+            &queries::PUBLISHED_MEMBER_FACTORS,
+        )
+        .collect(ctx, &params)
+        .await?,
     )?;
     if subject == Subject::Group {
         // the factor of the power the group bought, and a park's criteria
@@ -1093,7 +1147,7 @@ pub async fn explain_subject(
             source_id: texts.get("grid_factor_source_id").cloned(),
             quality: texts.get("grid_factor_quality").cloned(),
         });
-        for cr in &c.factors.criteria {
+        for cr in &src.factors().criteria {
             if cr.applies_to != crate::factors::CriterionScope::ZeroCarbonPark {
                 continue;
             }
@@ -1124,13 +1178,19 @@ pub async fn explain_subject(
             }
         }
     }
-    let mut rows = queries::EXPLAIN_MEMBER_PROCESS_ROWS
-        .collect(ctx, &params)
-        .await?;
+    let mut rows = q(
+        &queries::EXPLAIN_MEMBER_PROCESS_ROWS,
+        &queries::PUBLISHED_MEMBER_PROCESS_ROWS,
+    )
+    .collect(ctx, &params)
+    .await?;
     rows.extend(
-        queries::EXPLAIN_MEMBER_GREEN_ROWS
-            .collect(ctx, &params)
-            .await?,
+        q(
+            &queries::EXPLAIN_MEMBER_GREEN_ROWS,
+            &queries::PUBLISHED_MEMBER_GREEN_ROWS,
+        )
+        .collect(ctx, &params)
+        .await?,
     );
     let budget_rows = read_budget_rows(&rows)?;
     let steps = sql_steps();

@@ -12,8 +12,8 @@ pub(crate) mod verify;
 
 pub use explain::{
     BudgetRow, Contribution, Explanation, FactorUsed, GdpYear, Subject, Term, explain,
-    explain_published, explain_subject, indicator_column, published_value, published_value_in,
-    subject_column,
+    explain_published, explain_subject, explain_subject_published, indicator_column,
+    published_value, published_value_in, subject_column,
 };
 pub use published::{PublishedTables, publishes_explain_datasets};
 pub use verify::{VerifyReport, verify};

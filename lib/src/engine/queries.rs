@@ -94,6 +94,12 @@ queries! {
     PUBLISHED_CONTRIBUTIONS = "published_contributions.sql" [Text, Int, Text];
     PUBLISHED_FACTORS = "published_factors.sql" [Text, Int];
     PUBLISHED_BUDGET_ROWS = "published_budget_rows.sql" [Text, Int, Text];
+    PUBLISHED_SUBJECT_ROW = "published_subject_row.sql" [Text, Text, Int];
+    PUBLISHED_MEMBER_BY_ENERGY = "published_member_by_energy.sql" [Text, Text, Int];
+    PUBLISHED_MEMBER_TOP = "published_member_top.sql" [Text, Text, Int];
+    PUBLISHED_MEMBER_FACTORS = "published_member_factors.sql" [Text, Text, Int];
+    PUBLISHED_MEMBER_PROCESS_ROWS = "published_member_process_rows.sql" [Text, Text, Int];
+    PUBLISHED_MEMBER_GREEN_ROWS = "published_member_green_rows.sql" [Text, Text, Int];
 }
 
 impl Query {

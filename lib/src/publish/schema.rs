@@ -820,6 +820,13 @@ pub(crate) const PROCESS_EMISSIONS: Dataset = Dataset {
             "",
             "Line of the production row in its file",
         ),
+        col(
+            "quantity",
+            Float,
+            "",
+            "Production as input, in `unit` (quantity_t is it in tonnes)",
+        ),
+        col("unit", Text, "", "Unit of the production as input"),
     ],
 };
 
@@ -1043,6 +1050,18 @@ pub(crate) const GROUP_INDICATORS: Dataset = Dataset {
             Text,
             "",
             "Scope and area of grid_factor",
+        ),
+        col(
+            "grid_factor_source_id",
+            Text,
+            "",
+            "source_id of the grid factor row (sources.csv)",
+        ),
+        col(
+            "grid_factor_quality",
+            Text,
+            "",
+            "primary, secondary or memory",
         ),
         col(
             "co2_per_tce_limit",
@@ -1353,16 +1372,54 @@ pub(crate) const REGION_GDP: Dataset = Dataset {
     ],
 };
 
+pub(crate) const GROUP_MEMBERS: Dataset = Dataset {
+    name: "group_members",
+    view: "group_member_years",
+    description: "The members of each group (groups input) in each year of the data, also those without records, for `carbonstat explain --group` (55_explain.sql).",
+    sort_key: &["group_id", "enterprise_id"],
+    columns: &[
+        col("group_id", Text, "", "Group id from the groups input"),
+        col(
+            "enterprise_id",
+            Text,
+            "",
+            "Unified Social Credit Code of the member",
+        ),
+    ],
+};
+
+pub(crate) const GREEN_POWER: Dataset = Dataset {
+    name: "green_power",
+    view: "green_power_rows",
+    description: "The accepted green-power rows (green_power input) as given, with file and line, for `carbonstat explain --enterprise` and `--group` (55_explain.sql).",
+    sort_key: &["enterprise_id", "source_file", "source_line"],
+    columns: &[
+        col(
+            "enterprise_id",
+            Text,
+            "",
+            "Unified Social Credit Code of the buyer",
+        ),
+        col("kind", Text, "", "green_certificate or green_power_trade"),
+        col("quantity", Float, "", "Quantity as input, in `unit`"),
+        col("unit", Text, "", "Unit as input"),
+        col("source_file", Text, "", "Input file of the row"),
+        col("source_line", BigInt, "", "Line of the row in its file"),
+    ],
+};
+
 /// The datasets published for `carbonstat explain` (55_explain.sql): the
 /// bulletin does not read them.
-pub(crate) const EXPLAIN_DATASETS: [&str; 4] = [
+pub(crate) const EXPLAIN_DATASETS: [&str; 6] = [
     REGION_CONTRIBUTIONS.name,
     REGION_FACTORS.name,
     REGION_BUDGET_ROWS.name,
     REGION_GDP.name,
+    GROUP_MEMBERS.name,
+    GREEN_POWER.name,
 ];
 
-pub const DATASETS: [Dataset; 13] = [
+pub const DATASETS: [Dataset; 15] = [
     REGION_INDICATORS,
     TARGET_PROGRESS,
     ENTERPRISE_ANNUAL,
@@ -1376,6 +1433,8 @@ pub const DATASETS: [Dataset; 13] = [
     REGION_FACTORS,
     REGION_BUDGET_ROWS,
     REGION_GDP,
+    GROUP_MEMBERS,
+    GREEN_POWER,
 ];
 
 /// The data dictionary as Markdown (the README section is this text).
