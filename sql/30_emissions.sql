@@ -69,10 +69,7 @@ SELECT
     t.input, t.enterprise_id, t.enterprise_name, t.region_code, t.sector_code, t.year, t.energy_code,
     t.use, t.flow, f.category, f.tce_method, sd.high_energy, f.base_unit,
     t.quantity_base, t.tce, t.tce_equal, t.co2_direct_t, t.co2_indirect_t, t.records, t.months,
-    f.tce_factor_year, f.factor_year, f.indirect_factor_scope, f.factor_set,
-    -- the GB/T 4754 prefix of the sectors with their own factor of the fuel
-    -- (row_amounts, 25_amounts.sql): 55_explain.sql names the factor rows
-    f.co2_sector_prefix
+    f.tce_factor_year, f.factor_year, f.indirect_factor_scope, f.factor_set
 FROM energy_factors f
 JOIN t ON f.province_prefix = substr(t.region_code, 1, 2) AND f.year = t.year AND f.energy_code = t.energy_code
 JOIN sector_division sd ON sd.sector_code = t.sector_code;

@@ -130,7 +130,7 @@ pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
                 return match &a.subject {
                     ExplainSubject::Region(region) => {
                         let tables =
-                            PublishedTables::for_region_year(p, &cfg, factors, a.year).await?;
+                            PublishedTables::for_region_year(p, &cfg, factors, region, a.year).await?;
                         let published_v = published_value(p, region, a.year, &a.indicator).await?;
                         explain_published(&tables, region, a.year, &a.indicator, published_v).await
                     }

@@ -175,8 +175,8 @@ enum Src<'a> {
     /// The run computed again in this process: the sections are summed from
     /// the single records (the explain_* queries).
     Run(&'a Computed),
-    /// The published run: the datasets of 55_explain.sql (the published_*
-    /// queries), which hold the same rows.
+    /// The published run: its datasets (the published_* queries), which
+    /// give the same rows.
     Published(&'a PublishedTables),
 }
 
@@ -218,11 +218,14 @@ impl Src<'_> {
                 q.collect(&c.ctx, scope).await
             }
             Src::Published(t) => {
-                let mut params = scope.to_vec();
-                params.push(ScalarValue::from(dimension));
-                queries::PUBLISHED_CONTRIBUTIONS
-                    .collect(&t.ctx, &params)
-                    .await
+                // the tables hold the region's records only: the year is
+                // the one parameter
+                let q = match dimension {
+                    "energy" => &queries::PUBLISHED_BY_ENERGY,
+                    "division" => &queries::PUBLISHED_BY_SECTOR,
+                    _ => &queries::PUBLISHED_TOP_REPORTERS,
+                };
+                q.collect(&t.ctx, &scope[1..]).await
             }
         }
     }
@@ -533,11 +536,10 @@ async fn explain_region(
     let top_enterprises = read_contrib(src.contributions("reporter", &scope).await?)?;
 
     // the factor rows the records used
-    let factors_query = match src {
-        Src::Run(_) => &queries::EXPLAIN_FACTORS,
-        Src::Published(_) => &queries::PUBLISHED_FACTORS,
+    let factors = match src {
+        Src::Run(_) => queries::EXPLAIN_FACTORS.collect(ctx, &scope).await?,
+        Src::Published(_) => queries::PUBLISHED_FACTORS.collect(ctx, &scope[1..]).await?,
     };
-    let factors = factors_query.collect(ctx, &scope).await?;
     let mut factors_used = read_factor_rows(src.factors(), &factors)?;
     // the grid factor of the region's own net import of electricity: its
     // area's, which for a league in another grid than its province's is not

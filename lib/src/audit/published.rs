@@ -1,13 +1,13 @@
 //! What `explain` reads from a published run instead of computing it again:
-//! for a region the datasets 55_explain.sql publishes (region_contributions,
-//! region_factors, region_budget_rows, region_gdp) and region_indicators; for
-//! an enterprise or a group enterprise_totals, group_indicators,
-//! enterprise_annual, process_emissions, group_members and green_power. Each
-//! partition is read from the file the manifest names (never from a listing,
-//! where an older run's files may sit beside them). The factor set the
-//! manifest records gives the sources and series of the factor rows, and for
-//! an enterprise or a group the factors of each energy, province and year
-//! (15_factors.sql run on it alone, without any input).
+//! for a region region_indicators, the rows of enterprise_annual and
+//! sector_annual in it and below it, region_budget_rows and region_gdp; for
+//! an enterprise or a group enterprise_totals, group_indicators, the
+//! members' rows of enterprise_annual, process_emissions, group_members and
+//! green_power. Each partition is read from the file the manifest names
+//! (never from a listing, where an older run's files may sit beside them).
+//! The factor set the manifest records gives the factors of each energy,
+//! province and year (15_factors.sql run on it alone, without any input)
+//! and their sources.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::{
@@ -22,15 +23,15 @@ use datafusion::parquet::arrow::arrow_reader::{
 };
 use datafusion::prelude::SessionContext;
 
-use crate::audit::Published;
 use crate::audit::verify::batches_of;
+use crate::audit::{Published, Subject};
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
 use crate::factors::FactorSet;
 use crate::publish::schema::{
     Dataset, ENTERPRISE_ANNUAL, ENTERPRISE_TOTALS, GREEN_POWER, GROUP_INDICATORS, GROUP_MEMBERS,
-    PARTITION_COLUMN, PROCESS_EMISSIONS, REGION_BUDGET_ROWS, REGION_CONTRIBUTIONS, REGION_FACTORS,
-    REGION_GDP, REGION_INDICATORS,
+    PARTITION_COLUMN, PROCESS_EMISSIONS, REGION_BUDGET_ROWS, REGION_GDP, REGION_INDICATORS,
+    SECTOR_ANNUAL,
 };
 
 /// The step whose datasets explain reads: a run published before it existed
@@ -45,8 +46,8 @@ pub fn publishes_explain_datasets(p: &Published) -> bool {
         .any(|s| s.name.rsplit('/').next() == Some(EXPLAIN_STEP))
 }
 
-/// A session over the published partitions one explanation needs, under the
-/// names the `published_*` queries (sql/queries/) read.
+/// A session over the published rows one explanation needs, under the names
+/// the `published_*` queries (sql/queries/) read, with the factor tables.
 pub struct PublishedTables {
     pub(crate) ctx: SessionContext,
     pub(crate) factors: FactorSet,
@@ -55,30 +56,87 @@ pub struct PublishedTables {
 }
 
 impl PublishedTables {
-    /// The tables to explain a region in `year`: region_indicators and
+    /// The tables to explain `region` in `year`: region_indicators and
     /// region_gdp of every year (a change rate compares with an earlier year,
     /// the peak and the GDP chain span them all; both have a row per region
-    /// and year), the other three of `year` only.
+    /// and year), region_budget_rows of `year`, and the rows of
+    /// enterprise_annual and sector_annual of `year` in the region and the
+    /// regions below it.
     pub async fn for_region_year(
         p: &Published,
         cfg: &LoadedConfig,
         factors: FactorSet,
+        region: &str,
         year: i32,
     ) -> Result<Self> {
-        if !publishes_explain_datasets(p) {
-            return Err(Error::Output {
-                url: p.manifest_url.clone(),
-                message: format!(
-                    "the run was published without the datasets explain reads ({EXPLAIN_STEP}); explain it with --recompute"
-                ),
-            });
-        }
-        let ctx = SessionContext::new();
+        require_explain_datasets(p)?;
+        let ctx = crate::engine::session::new_session(cfg)?;
         register(&ctx, p, &REGION_INDICATORS, None).await?;
         register(&ctx, p, &REGION_GDP, None).await?;
-        for d in [&REGION_CONTRIBUTIONS, &REGION_FACTORS, &REGION_BUDGET_ROWS] {
-            register(&ctx, p, d, Some(year)).await?;
+        register(&ctx, p, &REGION_BUDGET_ROWS, Some(year)).await?;
+        let mut below = HashSet::new();
+        for b in crate::engine::queries::PUBLISHED_REGION_BELOW
+            .collect(
+                &ctx,
+                &[ScalarValue::from(region), ScalarValue::Int32(Some(year))],
+            )
+            .await?
+        {
+            below.extend(texts(&b, "region_code")?);
         }
+        for d in [&ENTERPRISE_ANNUAL, &SECTOR_ANNUAL] {
+            register_rows(&ctx, p, d, Some(year), Some(("region_code", &below))).await?;
+        }
+        factor_tables(&ctx, cfg, &factors, REGION_INDICATORS.view).await?;
+        Ok(PublishedTables {
+            ctx,
+            factors,
+            base_year: cfg.config.base_year,
+            nbs_rounding: cfg.config.nbs_rounding,
+        })
+    }
+
+    /// The tables to explain an enterprise or a group in `year`: the year's
+    /// rows of the subject and its members in enterprise_totals,
+    /// group_indicators, enterprise_annual, process_emissions, group_members
+    /// and green_power (the files are sorted by enterprise or group, so the
+    /// reader skips the pages of the others).
+    pub async fn for_subject_year(
+        p: &Published,
+        cfg: &LoadedConfig,
+        factors: FactorSet,
+        subject: Subject,
+        id: &str,
+        year: i32,
+    ) -> Result<Self> {
+        require_explain_datasets(p)?;
+        let ctx = crate::engine::session::new_session(cfg)?;
+        let groups: HashSet<String> = match subject {
+            Subject::Group => [id.to_string()].into(),
+            Subject::Enterprise => HashSet::new(),
+        };
+        let keep = Some(("group_id", &groups));
+        register_rows(&ctx, p, &GROUP_MEMBERS, Some(year), keep).await?;
+        register_rows(&ctx, p, &GROUP_INDICATORS, Some(year), keep).await?;
+        let members: HashSet<String> = match subject {
+            Subject::Group => {
+                let mut members = HashSet::new();
+                for b in ctx.table(GROUP_MEMBERS.view).await?.collect().await? {
+                    members.extend(texts(&b, "enterprise_id")?);
+                }
+                members
+            }
+            Subject::Enterprise => [id.to_string()].into(),
+        };
+        for d in [
+            &ENTERPRISE_TOTALS,
+            &ENTERPRISE_ANNUAL,
+            &PROCESS_EMISSIONS,
+            &GREEN_POWER,
+        ] {
+            register_rows(&ctx, p, d, Some(year), Some(("enterprise_id", &members))).await?;
+        }
+        factor_tables(&ctx, cfg, &factors, ENTERPRISE_ANNUAL.view).await?;
         Ok(PublishedTables {
             ctx,
             factors,
@@ -88,103 +146,52 @@ impl PublishedTables {
     }
 }
 
-impl PublishedTables {
-    /// The tables to explain an enterprise or a group in `year`: the year's
-    /// partitions of the six datasets, and the factor tables of the run's
-    /// factor set and config. Of the datasets with a row per enterprise only
-    /// the rows of the subject's members are kept (the files are sorted by
-    /// enterprise, so the reader skips the pages of the others).
-    pub async fn for_subject_year(
-        p: &Published,
-        cfg: &LoadedConfig,
-        factors: FactorSet,
-        subject: super::Subject,
-        id: &str,
-        year: i32,
-    ) -> Result<Self> {
-        if !publishes_explain_datasets(p) {
-            return Err(Error::Output {
-                url: p.manifest_url.clone(),
-                message: format!(
-                    "the run was published without the datasets explain reads ({EXPLAIN_STEP}); explain it with --recompute"
-                ),
-            });
-        }
-        let ctx = crate::engine::session::new_session(cfg)?;
-        let (groups, members) = match subject {
-            super::Subject::Group => {
-                let group: HashSet<String> = [id.to_string()].into();
-                register_rows(
-                    &ctx,
-                    p,
-                    &GROUP_MEMBERS,
-                    Some(year),
-                    Some(("group_id", &group)),
-                )
-                .await?;
-                let mut members = HashSet::new();
-                for b in ctx.table(GROUP_MEMBERS.view).await?.collect().await? {
-                    let ids = cast(
-                        b.column_by_name("enterprise_id").ok_or_else(|| {
-                            Error::Internal("group_members without enterprise_id".into())
-                        })?,
-                        &DataType::Utf8,
-                    )?;
-                    let ids = ids.as_string::<i32>();
-                    members.extend(
-                        (0..ids.len())
-                            .filter(|&i| ids.is_valid(i))
-                            .map(|i| ids.value(i).to_string()),
-                    );
-                }
-                (group, members)
-            }
-            super::Subject::Enterprise => {
-                register_rows(
-                    &ctx,
-                    p,
-                    &GROUP_MEMBERS,
-                    Some(year),
-                    Some(("group_id", &HashSet::new())),
-                )
-                .await?;
-                (HashSet::new(), [id.to_string()].into())
-            }
-        };
-        register_rows(
-            &ctx,
-            p,
-            &GROUP_INDICATORS,
-            Some(year),
-            Some(("group_id", &groups)),
-        )
-        .await?;
-        for d in [
-            &ENTERPRISE_TOTALS,
-            &ENTERPRISE_ANNUAL,
-            &PROCESS_EMISSIONS,
-            &GREEN_POWER,
-        ] {
-            register_rows(&ctx, p, d, Some(year), Some(("enterprise_id", &members))).await?;
-        }
-        // the factors of every energy in the members' provinces and every
-        // year, chosen as the run chose them: 15_factors.sql reads only the
-        // region codes of the regions input (for their provinces)
-        crate::engine::session::register_run(&ctx, &cfg.config, &factors)?;
-        ctx.sql("CREATE VIEW regions_norm AS SELECT DISTINCT region_code FROM enterprise_annual")
-            .await?
-            .collect()
-            .await?;
-        let step = crate::engine::steps::step("15_factors.sql")
-            .ok_or_else(|| Error::Internal("no step 15_factors.sql".into()))?;
-        crate::engine::steps::run_steps(&ctx, std::slice::from_ref(step)).await?;
-        Ok(PublishedTables {
-            ctx,
-            factors,
-            base_year: cfg.config.base_year,
-            nbs_rounding: cfg.config.nbs_rounding,
-        })
+/// Refuse a run published without the datasets explain reads.
+fn require_explain_datasets(p: &Published) -> Result<()> {
+    if publishes_explain_datasets(p) {
+        return Ok(());
     }
+    Err(Error::Output {
+        url: p.manifest_url.clone(),
+        message: format!(
+            "the run was published without the datasets explain reads ({EXPLAIN_STEP}); explain it with --recompute"
+        ),
+    })
+}
+
+/// The factor tables of the run's factor set and config, with the factors
+/// of every energy and year in the provinces of the region codes of the
+/// registered table `regions`, chosen as the run chose them: 15_factors.sql
+/// reads nothing of the inputs but the region codes (for their provinces).
+async fn factor_tables(
+    ctx: &SessionContext,
+    cfg: &LoadedConfig,
+    factors: &FactorSet,
+    regions: &str,
+) -> Result<()> {
+    crate::engine::session::register_run(ctx, &cfg.config, factors)?;
+    ctx.sql(&format!(
+        "CREATE VIEW regions_norm AS SELECT DISTINCT region_code FROM {regions}"
+    ))
+    .await?
+    .collect()
+    .await?;
+    let step = crate::engine::steps::step("15_factors.sql")
+        .ok_or_else(|| Error::Internal("no step 15_factors.sql".into()))?;
+    crate::engine::steps::run_steps(ctx, std::slice::from_ref(step)).await
+}
+
+/// The non-null values of a text column.
+fn texts(b: &RecordBatch, column: &str) -> Result<Vec<String>> {
+    let c = b
+        .column_by_name(column)
+        .ok_or_else(|| Error::Internal(format!("no column {column}")))?;
+    let c = cast(c, &DataType::Utf8)?;
+    let c = c.as_string::<i32>();
+    Ok((0..c.len())
+        .filter(|&i| c.is_valid(i))
+        .map(|i| c.value(i).to_string())
+        .collect())
 }
 
 /// The schema of a dataset's rows with the partition column `year` last.

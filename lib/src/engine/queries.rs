@@ -91,8 +91,11 @@ queries! {
     EXPLAIN_MEMBER_GREEN_ROWS = "explain_member_green_rows.sql" [Text, Text, Int];
     PUBLISHED_REGION_YEARS = "published_region_years.sql" [Text, Int, Int];
     PUBLISHED_GDP_CHAIN = "published_gdp_chain.sql" [Text];
-    PUBLISHED_CONTRIBUTIONS = "published_contributions.sql" [Text, Int, Text];
-    PUBLISHED_FACTORS = "published_factors.sql" [Text, Int];
+    PUBLISHED_REGION_BELOW = "published_region_below.sql" [Text, Int];
+    PUBLISHED_BY_ENERGY = "published_by_energy.sql" [Int];
+    PUBLISHED_BY_SECTOR = "published_by_sector.sql" [Int];
+    PUBLISHED_TOP_REPORTERS = "published_top_reporters.sql" [Int];
+    PUBLISHED_FACTORS = "published_factors.sql" [Int];
     PUBLISHED_BUDGET_ROWS = "published_budget_rows.sql" [Text, Int, Text];
     PUBLISHED_SUBJECT_ROW = "published_subject_row.sql" [Text, Text, Int];
     PUBLISHED_MEMBER_BY_ENERGY = "published_member_by_energy.sql" [Text, Text, Int];

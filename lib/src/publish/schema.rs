@@ -1158,143 +1158,13 @@ pub(crate) const TARGET_ALLOCATION: Dataset = Dataset {
     ],
 };
 
-pub(crate) const REGION_CONTRIBUTIONS: Dataset = Dataset {
-    name: "region_contributions",
-    view: "region_contributions",
-    description: "What a region's energy and CO2 are made of, for `carbonstat explain` (55_explain.sql): the records of the region and every region below it summed by energy, by GB/T 4754 division and by reporter (the ten largest by CO2).",
-    sort_key: &["region_code", "dimension", "rank"],
-    columns: &[
-        col(
-            "region_code",
-            Text,
-            "",
-            "Region code (every level of the hierarchy, as in region_indicators)",
-        ),
-        col(
-            "dimension",
-            Text,
-            "",
-            "energy, division or reporter: what the records are summed by",
-        ),
-        col(
-            "rank",
-            Int,
-            "",
-            "1 for the largest CO2 within the region, year and dimension (ties by key); reporter rows stop at 10",
-        ),
-        col(
-            "key",
-            Text,
-            "",
-            "The energy code, the 2-digit GB/T 4754 division (the sector code itself when it has none), or the reporter: the enterprise's USCC, or `sector <code>` for a sector's rows without an enterprise",
-        ),
-        col(
-            "name",
-            Text,
-            "",
-            "The energy's category, `energy-intensive` for one of the six energy-intensive divisions (else empty), or the enterprise's name (empty for a sector)",
-        ),
-        col(
-            "tce",
-            Float,
-            "tce",
-            "Standard coal at the valuation electricity_valuation names, summed over the records (signed: energy supplied to others counts negative)",
-        ),
-        col(
-            "co2_t",
-            Float,
-            "t CO2",
-            "Combustion CO2 plus the CO2 of bought electricity and heat, summed over the records",
-        ),
-        col("records", BigInt, "count", "Accepted input records summed"),
-    ],
-};
-
-pub(crate) const REGION_FACTORS: Dataset = Dataset {
-    name: "region_factors",
-    view: "region_factors",
-    description: "The factor rows the records of a region and every region below it used in a year, with their sources, for `carbonstat explain` (55_explain.sql): one row per distinct combination.",
-    sort_key: &["region_code", "rank"],
-    columns: &[
-        col("region_code", Text, "", "Region code (every level)"),
-        col(
-            "rank",
-            Int,
-            "",
-            "Order within the region and year: by energy, then every other column",
-        ),
-        col("energy_code", Text, "", "Energy of the records"),
-        col(
-            "tce_per_base_unit",
-            Float,
-            "tce per base unit",
-            "Standard coal coefficient at equivalent value (GB/T 2589)",
-        ),
-        col("base_unit", Text, "", "The energy's base unit"),
-        col(
-            "tce_factor_year",
-            Int,
-            "year",
-            "Data year of the coal rate of thermal power (electricity and primary electricity at equal value); NULL for the others",
-        ),
-        col(
-            "co2_factor",
-            Float,
-            "t CO2 per base unit",
-            "Combustion CO2 factor the records used: the fuel's, or the sector's own (sector_combustion_co2); NULL when not burnt",
-        ),
-        col(
-            "indirect_factor",
-            Float,
-            "t CO2 per MWh or per GJ",
-            "Grid or heat CO2 factor of bought electricity or heat; NULL for the others",
-        ),
-        col(
-            "indirect_factor_scope",
-            Text,
-            "",
-            "Which grid factor (national, regional, provincial) or heat",
-        ),
-        col(
-            "indirect_factor_area",
-            Text,
-            "",
-            "Area code of the grid factor row",
-        ),
-        col(
-            "factor_year",
-            Int,
-            "year",
-            "Data year of the grid or heat factor",
-        ),
-        col(
-            "tce_source_id",
-            Text,
-            "",
-            "source_id of the standard coal coefficient (sources.csv)",
-        ),
-        col("tce_quality", Text, "", "primary, secondary or memory"),
-        col(
-            "co2_source_id",
-            Text,
-            "",
-            "source_id of the CO2 factor (the sector factor's when the records used it)",
-        ),
-        col("co2_quality", Text, "", "primary, secondary or memory"),
-        col(
-            "indirect_source_id",
-            Text,
-            "",
-            "source_id of the grid or heat factor row",
-        ),
-        col("indirect_quality", Text, "", "primary, secondary or memory"),
-        col(
-            "tce_equal_per_base_unit",
-            Float,
-            "tce per base unit",
-            "Standard coal coefficient at equal value (electricity at the coal rate of thermal power)",
-        ),
-    ],
+pub(crate) const SECTOR_ANNUAL: Dataset = Dataset {
+    name: "sector_annual",
+    view: "sector_annual",
+    description: "The sector_energy records (a sector's energy without an enterprise: households, transport …) per region, sector, year, energy, use and flow, as enterprise_annual has the enterprises' (55_explain.sql). Together they hold every accepted record, summed over the months.",
+    sort_key: &["region_code", "sector_code", "energy_code", "use", "flow"],
+    // enterprise_annual's columns after the enterprise's id and name
+    columns: ENTERPRISE_ANNUAL.columns.split_at(2).1,
 };
 
 pub(crate) const REGION_BUDGET_ROWS: Dataset = Dataset {
@@ -1410,16 +1280,15 @@ pub(crate) const GREEN_POWER: Dataset = Dataset {
 
 /// The datasets published for `carbonstat explain` (55_explain.sql): the
 /// bulletin does not read them.
-pub(crate) const EXPLAIN_DATASETS: [&str; 6] = [
-    REGION_CONTRIBUTIONS.name,
-    REGION_FACTORS.name,
+pub(crate) const EXPLAIN_DATASETS: [&str; 5] = [
+    SECTOR_ANNUAL.name,
     REGION_BUDGET_ROWS.name,
     REGION_GDP.name,
     GROUP_MEMBERS.name,
     GREEN_POWER.name,
 ];
 
-pub const DATASETS: [Dataset; 15] = [
+pub const DATASETS: [Dataset; 14] = [
     REGION_INDICATORS,
     TARGET_PROGRESS,
     ENTERPRISE_ANNUAL,
@@ -1429,8 +1298,7 @@ pub const DATASETS: [Dataset; 15] = [
     ENTERPRISE_TOTALS,
     GROUP_INDICATORS,
     TARGET_ALLOCATION,
-    REGION_CONTRIBUTIONS,
-    REGION_FACTORS,
+    SECTOR_ANNUAL,
     REGION_BUDGET_ROWS,
     REGION_GDP,
     GROUP_MEMBERS,
