@@ -198,8 +198,9 @@ def totals_agree(data, formulation):
 
 def explain_times(data):
     """`explain` from the published run of `data` (its last `run`): the largest
-    region of each level in the last year, RUNS times each (median, peak RSS),
-    and once with --recompute for the largest county (the run computed again)."""
+    region of each level and the enterprise with the most records in the last
+    year, RUNS times each (median, peak RSS), and once with --recompute for the
+    largest county (the run computed again; the output must be the same)."""
     out = data / "out"
     rows = duckdb.sql(
         f"""SELECT level, region_code, year FROM (
@@ -208,10 +209,15 @@ def explain_times(data):
               WHERE year = (SELECT max(year) FROM read_parquet('{out}/reports/region_indicators/*/*.parquet',
                                                                   hive_partitioning = true)))
             WHERE n = 1 ORDER BY level""").fetchall()
+    year = rows[0][2]
+    [(enterprise,)] = duckdb.sql(
+        f"""SELECT enterprise_id FROM read_parquet('{out}/reports/enterprise_totals/year={year}/*.parquet')
+            ORDER BY records DESC, enterprise_id LIMIT 1""").fetchall()
     result = []
-    for level, code, year in rows:
-        cmd = [BIN, "--quiet", "explain", "--manifest", str(out), "--region", code, "--year", str(year),
-               "--indicator", "co2_intensity"]
+    for level, code, year in rows + [("enterprise", enterprise, year)]:
+        flag, indicator = ("--enterprise", "co2_t") if level == "enterprise" else ("--region", "co2_intensity")
+        cmd = [BIN, "--quiet", "explain", "--manifest", str(out), flag, code, "--year", str(year),
+               "--indicator", indicator]
         runs = [timed(cmd) for _ in range(RUNS)]
         entry = {"level": level, "region": code, "year": year, "s": statistics.median(s for s, _, _ in runs),
                  "rss_mib": max(r for _, r, _ in runs)}
@@ -310,8 +316,9 @@ def write_doc(results, cluster=None):
                   "", f"Cluster runs' seconds: {c['all_s']}"]
     for r in results:
         if r.get("explain"):
-            lines += ["", f"`explain --region R --indicator co2_intensity` from the published run of the {r['format']} input "
-                      f"({r['rows']:,} rows; the largest region of each level in the last year; median of {RUNS}):", "",
+            lines += ["", f"`explain` from the published run of the {r['format']} input ({r['rows']:,} rows; `--region R "
+                      f"--indicator co2_intensity` for the largest region of each level in the last year, `--enterprise E "
+                      f"--indicator co2_t` for the enterprise with the most records; median of {RUNS}):", "",
                       "| level | region | year | explain s | peak RSS | explain --recompute s | peak RSS |", "|---|---|---|---|---|---|---|"]
             for e in r["explain"]:
                 rec = (f"{e['recompute_s']:.2f} | {e['recompute_rss_mib']:.0f} MiB" if "recompute_s" in e else "| ")

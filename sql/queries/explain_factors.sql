@@ -21,9 +21,10 @@ SELECT DISTINCT
     coalesce(g.source_id, h.source_id) AS indirect_source_id,
     coalesce(g.quality, h.quality) AS indirect_quality,
     r.tce_equal_per_base_unit
-FROM records_computed r
+-- the small side first: the hash join is built from it
+FROM region_closure a
+JOIN records_computed r ON r.region_code = a.region_code
 JOIN energy_catalog e ON e.energy_code = r.energy_code
-JOIN region_closure a ON a.region_code = r.region_code
 -- the grid factor row a record used is the one of its scope, area and data year
 LEFT JOIN grid_factor g
     ON g.scope = r.indirect_factor_scope AND g.area_code = r.indirect_factor_area

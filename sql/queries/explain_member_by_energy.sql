@@ -15,8 +15,8 @@ SELECT r.energy_code AS k, min(r.category) AS n,
     CAST(sum(r.tce) AS DOUBLE) AS tce,
     CAST(sum(r.co2_direct_t) + sum(r.co2_indirect_t) AS DOUBLE) AS co2,
     count(*) AS records
-FROM records_computed r
-JOIN m ON m.enterprise_id = r.enterprise_id
+FROM m
+JOIN records_computed r ON r.enterprise_id = m.enterprise_id
 WHERE r.year = $3 AND r.input = 'energy'
 GROUP BY r.energy_code
 ORDER BY co2 DESC, k

@@ -24,8 +24,8 @@ SELECT DISTINCT
     coalesce(g.source_id, h.source_id) AS indirect_source_id,
     coalesce(g.quality, h.quality) AS indirect_quality,
     r.tce_equal_per_base_unit
-FROM records_computed r
-JOIN m ON m.enterprise_id = r.enterprise_id
+FROM m
+JOIN records_computed r ON r.enterprise_id = m.enterprise_id
 JOIN energy_catalog e ON e.energy_code = r.energy_code
 LEFT JOIN grid_factor g
     ON g.scope = r.indirect_factor_scope AND g.area_code = r.indirect_factor_area
