@@ -16,8 +16,7 @@ SELECT
     CAST(sum(r.tce_judged) AS DOUBLE) AS tce,
     CAST(sum(r.co2_direct_t) + sum(r.co2_indirect_t) AS DOUBLE) AS co2,
     count(*) AS records
--- the small side first: the hash join is built from it (at 10^8 records the
--- other way round needed more than 1.5 GB)
+-- the small side first: the hash join is built from it
 FROM region_closure a
 JOIN records_computed r ON r.region_code = a.region_code
 WHERE a.ancestor_code = $1 AND r.year = $2
