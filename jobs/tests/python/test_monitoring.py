@@ -65,8 +65,8 @@ def test_a_run_pushes_its_metrics_and_a_failure_keeps_the_last_success(gateway, 
     assert one(m, "carbonstat_exit_code", job="carbonstat-nightly") == 0
     success = one(m, "carbonstat_last_success_timestamp_seconds", job="carbonstat-nightly")
     assert one(m, "carbonstat_last_run_timestamp_seconds", job="carbonstat-nightly") == success
-    # the sample: 66 published files; energy rows as the manifest counts them
-    assert one(m, "carbonstat_published_files", job="carbonstat-nightly") == 66
+    # the sample: 94 published files; energy rows as the manifest counts them
+    assert one(m, "carbonstat_published_files", job="carbonstat-nightly") == 94
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     energy = next(t for t in manifest["input_totals"] if t["input"] == "energy")
     assert one(m, "carbonstat_rows_read_total", job="carbonstat-nightly", input="energy") == energy["rows_read"]
@@ -82,7 +82,7 @@ def test_a_run_pushes_its_metrics_and_a_failure_keeps_the_last_success(gateway, 
     assert one(m, "carbonstat_exit_code", job="carbonstat-nightly") == 2
     assert one(m, "carbonstat_last_success_timestamp_seconds", job="carbonstat-nightly") == success
     assert one(m, "carbonstat_last_run_timestamp_seconds", job="carbonstat-nightly") > success
-    assert one(m, "carbonstat_published_files", job="carbonstat-nightly") == 66
+    assert one(m, "carbonstat_published_files", job="carbonstat-nightly") == 94
 
 
 def test_a_gateway_that_is_down_does_not_fail_the_run(tmp_path):
