@@ -10,8 +10,8 @@
 -- Reads:  row_amounts, record_key_sums, record_key_rows, record_key_rejects
 --         (25_amounts.sql, 27_key_rules.sql), energy_factors (15_factors.sql),
 --         sector_division (25_amounts.sql), run_params (electricity_valuation).
--- Writes: record_amounts, records_computed, record_totals, enterprise_annual
---         (views).
+-- Writes: record_amounts, records_computed, record_totals, record_annual,
+--         enterprise_annual (views).
 
 -- Per accepted record: the amounts and the factors used (a view, computed as
 -- it is read: explain and the audit read it).
@@ -74,10 +74,12 @@ FROM energy_factors f
 JOIN t ON f.province_prefix = substr(t.region_code, 1, 2) AND f.year = t.year AND f.energy_code = t.energy_code
 JOIN sector_division sd ON sd.sector_code = t.sector_code;
 
--- Per enterprise, year, energy, use and flow.
-CREATE OR REPLACE VIEW enterprise_annual AS
+-- Per input, enterprise (none for sector rows), region, sector, year,
+-- energy, use and flow, as published: enterprise_annual below, and
+-- sector_annual (55_explain.sql) for the sector_energy records.
+CREATE OR REPLACE VIEW record_annual AS
 SELECT
-    enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow, base_unit,
+    input, enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow, base_unit,
     CAST(quantity_base AS DOUBLE) AS quantity_base,
     CAST(tce AS DOUBLE) AS tce,
     CAST(tce_equal AS DOUBLE) AS tce_equal,
@@ -87,5 +89,8 @@ SELECT
     CAST(records AS INT) AS records,
     CAST(months AS INT) AS months,
     tce_factor_year, factor_year, indirect_factor_scope, factor_set
-FROM record_totals
-WHERE input = 'energy';
+FROM record_totals;
+
+-- Per enterprise, year, energy, use and flow.
+CREATE OR REPLACE VIEW enterprise_annual AS
+SELECT * EXCLUDE (input) FROM record_annual WHERE input = 'energy';

@@ -18,7 +18,7 @@
 --   group_members       the members of each group in each year
 --   green_power         the green-power rows as input
 --
--- Reads:  record_totals (30_emissions.sql), region_closure (40_regions.sql),
+-- Reads:  record_annual (30_emissions.sql), region_closure (40_regions.sql),
 --         process_amounts, sink_amounts (45_budget.sql), gdp_ok
 --         (20_validate.sql), gdp_const (50_indicators.sql), group_members
 --         (47_groups.sql), green_power_ok (23_group_inputs.sql).
@@ -29,18 +29,8 @@
 -- summed over the months, as enterprise_annual (30_emissions.sql) has the
 -- enterprises' records.
 CREATE OR REPLACE VIEW sector_annual AS
-SELECT
-    region_code, sector_code, year, energy_code, use, flow, base_unit,
-    CAST(quantity_base AS DOUBLE) AS quantity_base,
-    CAST(tce AS DOUBLE) AS tce,
-    CAST(tce_equal AS DOUBLE) AS tce_equal,
-    CAST(co2_direct_t AS DOUBLE) AS co2_direct_t,
-    CAST(co2_indirect_t AS DOUBLE) AS co2_indirect_t,
-    CAST(co2_direct_t + co2_indirect_t AS DOUBLE) AS co2_t,
-    CAST(records AS INT) AS records,
-    CAST(months AS INT) AS months,
-    tce_factor_year, factor_year, indirect_factor_scope, factor_set
-FROM record_totals
+SELECT * EXCLUDE (input, enterprise_id, enterprise_name)
+FROM record_annual
 WHERE input <> 'energy';
 
 -- The production and sinks rows of a region and the regions below it, as

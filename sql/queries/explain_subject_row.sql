@@ -4,7 +4,8 @@
 -- their names and its name as subject_name. One query for both: the rows of
 -- the other kind are filtered out by $1.
 --
--- Reads:  enterprise_totals, group_indicators, group_grid_factor (47_groups.sql).
+-- Reads:  enterprise_totals, group_indicators (47_groups.sql; or their
+--         published files: explain reads this query from both).
 -- Parameters: $1 kind ('enterprise' or 'group'), $2 its id (text), $3 year (int).
 
 SELECT coalesce(enterprise_name, '') AS subject_name,
@@ -29,7 +30,6 @@ SELECT g.group_name,
     g.electricity_in_kwh, g.electricity_out_kwh, g.non_fossil_generation_kwh, g.electricity_use_kwh,
     g.green_power_kwh, g.green_power_used_kwh, g.clean_energy_tce, g.clean_energy_share, g.green_power_share,
     g.grid_factor, CAST(g.grid_factor_year AS DOUBLE), g.co2_per_tce_limit, g.clean_energy_share_min,
-    g.grid_factor_scope, f.grid_factor_source_id, f.grid_factor_quality
+    g.grid_factor_scope, g.grid_factor_source_id, g.grid_factor_quality
 FROM group_indicators g
-LEFT JOIN group_grid_factor f ON f.year = g.year
 WHERE $1 = 'group' AND g.group_id = $2 AND g.year = $3

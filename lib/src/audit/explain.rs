@@ -202,31 +202,31 @@ impl Src<'_> {
         }
     }
 
-    /// The region's records summed by energy, division or reporter.
-    async fn contributions(
+    /// Of two queries that give the same rows, the one of this source: from
+    /// the single records of the run, or from the published files.
+    fn pick(
         &self,
-        dimension: &str,
+        run: &'static queries::Query,
+        published: &'static queries::Query,
+    ) -> &'static queries::Query {
+        match self {
+            Src::Run(_) => run,
+            Src::Published(_) => published,
+        }
+    }
+
+    /// A section summed from a region's records: the run's query takes the
+    /// region and the year (`scope`), the published one the year only (its
+    /// tables hold the region's records only).
+    async fn region_records(
+        &self,
+        run: &'static queries::Query,
+        published: &'static queries::Query,
         scope: &[ScalarValue],
     ) -> Result<Vec<RecordBatch>> {
         match self {
-            Src::Run(c) => {
-                let q = match dimension {
-                    "energy" => &queries::EXPLAIN_BY_ENERGY,
-                    "division" => &queries::EXPLAIN_BY_SECTOR,
-                    _ => &queries::EXPLAIN_TOP_ENTERPRISES,
-                };
-                q.collect(&c.ctx, scope).await
-            }
-            Src::Published(t) => {
-                // the tables hold the region's records only: the year is
-                // the one parameter
-                let q = match dimension {
-                    "energy" => &queries::PUBLISHED_BY_ENERGY,
-                    "division" => &queries::PUBLISHED_BY_SECTOR,
-                    _ => &queries::PUBLISHED_TOP_REPORTERS,
-                };
-                q.collect(&t.ctx, &scope[1..]).await
-            }
+            Src::Run(c) => run.collect(&c.ctx, scope).await,
+            Src::Published(t) => published.collect(&t.ctx, &scope[1..]).await,
         }
     }
 
@@ -294,11 +294,11 @@ async fn explain_region(
     };
     let region_param = || ScalarValue::from(region);
     let year_param = |y: i32| ScalarValue::Int32(Some(y));
-    let years_query = match src {
-        Src::Run(_) => &queries::EXPLAIN_REGION_YEARS,
-        Src::Published(_) => &queries::PUBLISHED_REGION_YEARS,
-    };
-    let rows = years_query
+    let rows = src
+        .pick(
+            &queries::EXPLAIN_REGION_YEARS,
+            &queries::PUBLISHED_REGION_YEARS,
+        )
         .collect(
             ctx,
             &[region_param(), year_param(year), year_param(basis_year)],
@@ -511,11 +511,10 @@ async fn explain_region(
     };
 
     // the GDP chain from the base year to this year
-    let gdp_query = match src {
-        Src::Run(_) => &queries::EXPLAIN_GDP_CHAIN,
-        Src::Published(_) => &queries::PUBLISHED_GDP_CHAIN,
-    };
-    let gdp = gdp_query.collect(ctx, &[region_param()]).await?;
+    let gdp = src
+        .pick(&queries::EXPLAIN_GDP_CHAIN, &queries::PUBLISHED_GDP_CHAIN)
+        .collect(ctx, &[region_param()])
+        .await?;
     let mut gdp_chain = Vec::new();
     for b in &gdp {
         let (y, g, i, k) = (f64s(b, 0)?, f64s(b, 1)?, f64s(b, 2)?, f64s(b, 3)?);
@@ -531,15 +530,21 @@ async fn explain_region(
 
     // contributions: records of the region and every region below it
     let scope = [region_param(), year_param(year)];
-    let by_energy = read_contrib(src.contributions("energy", &scope).await?)?;
-    let by_sector = read_contrib(src.contributions("division", &scope).await?)?;
-    let top_enterprises = read_contrib(src.contributions("reporter", &scope).await?)?;
+    let section = |run, published| src.region_records(run, published, &scope);
+    let by_energy =
+        read_contrib(section(&queries::EXPLAIN_BY_ENERGY, &queries::PUBLISHED_BY_ENERGY).await?)?;
+    let by_sector =
+        read_contrib(section(&queries::EXPLAIN_BY_SECTOR, &queries::PUBLISHED_BY_SECTOR).await?)?;
+    let top_enterprises = read_contrib(
+        section(
+            &queries::EXPLAIN_TOP_ENTERPRISES,
+            &queries::PUBLISHED_TOP_REPORTERS,
+        )
+        .await?,
+    )?;
 
     // the factor rows the records used
-    let factors = match src {
-        Src::Run(_) => queries::EXPLAIN_FACTORS.collect(ctx, &scope).await?,
-        Src::Published(_) => queries::PUBLISHED_FACTORS.collect(ctx, &scope[1..]).await?,
-    };
+    let factors = section(&queries::EXPLAIN_FACTORS, &queries::PUBLISHED_FACTORS).await?;
     let mut factors_used = read_factor_rows(src.factors(), &factors)?;
     // the grid factor of the region's own net import of electricity: its
     // area's, which for a league in another grid than its province's is not
@@ -952,17 +957,9 @@ async fn explain_subject_in(
         ScalarValue::Int32(Some(year)),
     ];
     // each query of the subject's sections: from the single records, or
-    // from the published datasets
-    let q = |run: &'static queries::Query, published: &'static queries::Query| match src {
-        Src::Run(_) => run,
-        Src::Published(_) => published,
-    };
-    let rows = q(
-        &queries::EXPLAIN_SUBJECT_ROW,
-        &queries::PUBLISHED_SUBJECT_ROW,
-    )
-    .collect(ctx, &params)
-    .await?;
+    // from the published datasets (the row itself: one query for both)
+    let q = |run, published| src.pick(run, published);
+    let rows = queries::EXPLAIN_SUBJECT_ROW.collect(ctx, &params).await?;
     let mut cur: Option<BTreeMap<String, Option<f64>>> = None;
     let mut texts: BTreeMap<String, String> = BTreeMap::new();
     for b in &rows {

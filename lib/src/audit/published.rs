@@ -23,7 +23,6 @@ use datafusion::parquet::arrow::arrow_reader::{
 };
 use datafusion::prelude::SessionContext;
 
-use crate::audit::verify::batches_of;
 use crate::audit::{Published, Subject};
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
@@ -227,6 +226,8 @@ async fn register_rows(
     keep: Option<(&str, &HashSet<String>)>,
 ) -> Result<()> {
     let schema = with_year(d);
+    // the file's columns: all but the partition column, added last
+    let file_fields = &schema.fields()[..schema.fields().len() - 1];
     let mut batches = Vec::new();
     for f in p.manifest.outputs.iter().filter(|o| o.dataset == d.name) {
         let Some(y) = f
@@ -246,13 +247,9 @@ async fn register_rows(
                 f.path
             ),
         })?;
-        let read = match keep {
-            None => batches_of(&bytes)?,
-            Some((column, values)) => batches_where(bytes, column, values)?,
-        };
-        for b in read {
+        for b in read_batches(bytes, keep)? {
             let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-            for field in d.file_schema().fields() {
+            for field in file_fields {
                 let c = b.column_by_name(field.name()).ok_or_else(|| Error::Output {
                     url: p.manifest_url.clone(),
                     message: format!(
@@ -273,24 +270,26 @@ async fn register_rows(
     Ok(())
 }
 
-/// The rows of a Parquet file whose text `column` is one of `values`.
-fn batches_where(
+/// The rows of a Parquet file, or only those whose text column is one of
+/// the values of `keep`.
+fn read_batches(
     bytes: Vec<u8>,
-    column: &str,
-    values: &HashSet<String>,
+    keep: Option<(&str, &HashSet<String>)>,
 ) -> Result<Vec<RecordBatch>> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), [column]);
-    let values = values.clone();
-    let predicate = ArrowPredicateFn::new(mask, move |b: RecordBatch| {
-        let c = cast(b.column(0), &DataType::Utf8)?;
-        let c = c.as_string::<i32>();
-        Ok(BooleanArray::from_iter((0..c.len()).map(|i| {
-            Some(c.is_valid(i) && values.contains(c.value(i)))
-        })))
-    });
-    let reader = builder
-        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
-        .build()?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))?;
+    if let Some((column, values)) = keep {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), [column]);
+        let values = values.clone();
+        let predicate = ArrowPredicateFn::new(mask, move |b: RecordBatch| {
+            let c = cast(b.column(0), &DataType::Utf8)?;
+            let c = c.as_string::<i32>();
+            Ok(BooleanArray::from_iter((0..c.len()).map(|i| {
+                Some(c.is_valid(i) && values.contains(c.value(i)))
+            })))
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    }
+    Ok(builder
+        .build()?
+        .collect::<std::result::Result<Vec<_>, _>>()?)
 }

@@ -97,7 +97,6 @@ queries! {
     PUBLISHED_TOP_REPORTERS = "published_top_reporters.sql" [Int];
     PUBLISHED_FACTORS = "published_factors.sql" [Int];
     PUBLISHED_BUDGET_ROWS = "published_budget_rows.sql" [Text, Int, Text];
-    PUBLISHED_SUBJECT_ROW = "published_subject_row.sql" [Text, Text, Int];
     PUBLISHED_MEMBER_BY_ENERGY = "published_member_by_energy.sql" [Text, Text, Int];
     PUBLISHED_MEMBER_TOP = "published_member_top.sql" [Text, Text, Int];
     PUBLISHED_MEMBER_FACTORS = "published_member_factors.sql" [Text, Text, Int];
