@@ -214,7 +214,7 @@ CROSS JOIN run_params p
 CROSS JOIN electricity_equivalent ee;
 
 -- The numbers the amounts of a record need, per (province, year, energy):
--- the key is the first three columns, row_amounts (20_validate.sql) looks
+-- the key is the first three columns, row_amounts (21_amounts.sql) looks
 -- every record up here. The amounts are
 --   q              = quantity × the unit's to_base (unit_catalog)
 --   quantity_base  = q ÷ tce_per_base_unit for a unit of standard coal, else q

@@ -5,7 +5,7 @@
 --   message what is wrong and what to do, with the value as written.
 -- Rows are never dropped: *_checked and records_rows have every raw row; the
 -- key rules of the records (a period given twice …) need the amounts summed
--- per key and follow in 27_key_rules.sql.
+-- per key (21_amounts.sql) and follow in 27_key_rules.sql.
 --
 -- Duplicate checks look only at rows that passed every other rule, so a
 -- broken row never turns a good one into a "duplicate"; of true duplicates the
@@ -14,8 +14,8 @@
 -- for that rule.)
 --
 -- Reads:  *_norm (10_normalize.sql), special_sector (factor set).
--- Writes: regions_checked, gdp_checked, targets_checked, region_lookup,
---         records_rows (tables), regions_ok, gdp_ok, targets_ok (views).
+-- Writes: regions_checked, gdp_checked, targets_checked, region_lookup
+--         (tables), records_rows, regions_ok, gdp_ok, targets_ok (views).
 
 
 CREATE OR REPLACE TABLE regions_checked AS
@@ -191,7 +191,11 @@ FROM regions_ok;
 -- broken rule. (A parsed value is NULL whenever its text is blank, so the cheap test comes
 -- first in each AND: the engine skips the text test for a batch where the
 -- first one is false on every row.)
-CREATE OR REPLACE TABLE records_rows AS
+-- A view, computed as it is read: the one aggregation of 21_amounts.sql
+-- (record_groups) keeps the per-key sums and the rejected rows per file, and
+-- only the rejected rows and those of a conflicting key are read again
+-- (27_key_rules.sql).
+CREATE OR REPLACE VIEW records_rows AS
 WITH c AS (
     SELECT n.*,
         CASE

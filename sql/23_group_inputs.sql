@@ -16,7 +16,7 @@
 --   must report energy (enterprise_unknown); key: enterprise, year, kind.
 --
 -- Reads:  raw_groups, raw_green_power, unit_lookup (10_normalize.sql),
---         records_rows (20_validate.sql).
+--         record_key_sums (21_amounts.sql).
 -- Writes: groups_checked, green_power_checked (tables), groups_ok,
 --         green_power_ok (views).
 
@@ -136,8 +136,8 @@ WHERE reject IS NULL;
 
 CREATE OR REPLACE TABLE green_power_checked AS
 WITH reporters AS (
-    SELECT DISTINCT enterprise_id FROM records_rows
-    WHERE input = 'energy' AND row_reject IS NULL AND enterprise_id IS NOT NULL
+    SELECT DISTINCT enterprise_id FROM record_key_sums
+    WHERE input = 'energy' AND enterprise_id IS NOT NULL
 ),
 n AS (
     SELECT

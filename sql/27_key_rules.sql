@@ -7,9 +7,10 @@
 -- (quality.max_reject_ratio) is checked after this step.
 --
 -- Reads:  records_rows, *_checked (20_validate.sql, 22_budget_inputs.sql,
---         23_group_inputs.sql), row_amounts,
---         record_key_sums (25_amounts.sql), records_norm (10_normalize.sql).
--- Writes: record_key_conflicts, record_key_rows, record_key_rejects (tables),
+--         23_group_inputs.sql), row_amounts, record_groups, record_file_rows,
+--         record_key_sums (21_amounts.sql), records_norm (10_normalize.sql).
+-- Writes: record_key_conflicts, record_key_rows, record_key_rejects,
+--         record_row_rejects (tables),
 --         record_rejects, records_checked, rejects, input_counts (views).
 
 CREATE OR REPLACE TABLE record_key_conflicts AS
@@ -59,6 +60,15 @@ SELECT k.input, k.source_file, k.source_line, k.year, k.key_reject, w.written AS
 FROM (SELECT * FROM record_key_rows WHERE key_reject IS NOT NULL) k
 JOIN records_norm w ON w.input = k.input AND w.source_file = k.source_file AND w.source_line = k.source_line;
 
+-- The rows a row rule rejects, with the row as written, read again from the
+-- files that have one (record_groups counted them per file; the engine skips
+-- this read when no row is rejected).
+CREATE OR REPLACE TABLE record_row_rejects AS
+SELECT r.input, r.source_file, r.source_line, coalesce(r.year, 0) AS year, r.row_reject, r.row_written
+FROM (SELECT input, reject_file AS source_file FROM record_groups WHERE reject_file IS NOT NULL) f
+JOIN records_rows r ON r.input = f.input AND r.source_file = f.source_file
+WHERE r.row_reject IS NOT NULL;
+
 -- Every rejected record, by a row rule or by the key checks (never both),
 -- with the row as written spelled as one text: `column=value` in the input's
 -- column order, joined by '; ' (a sector_energy row has no enterprise and no
@@ -75,8 +85,8 @@ SELECT input, source_file, source_line, year, reject,
         concat('use=', get_field(rw, 'use')), concat('flow=', get_field(rw, 'flow')),
         concat('quantity=', get_field(rw, 'quantity')), concat('unit=', get_field(rw, 'unit'))) AS raw_record
 FROM (
-    SELECT input, source_file, source_line, coalesce(year, 0) AS year, row_reject AS reject, row_written AS rw
-    FROM records_rows WHERE row_reject IS NOT NULL
+    SELECT input, source_file, source_line, year, row_reject AS reject, row_written AS rw
+    FROM record_row_rejects
     UNION ALL
     SELECT input, source_file, source_line, year, key_reject, key_written FROM record_key_rejects
 ) t;
@@ -138,8 +148,8 @@ CREATE OR REPLACE VIEW input_counts AS
 SELECT input, source_file, sum(rows_read) AS rows_read, sum(rows_read) - sum(rows_rejected) AS rows_accepted,
     sum(rows_rejected) AS rows_rejected
 FROM (
-    SELECT input, source_file, count(*) AS rows_read, count(row_reject) AS rows_rejected
-    FROM records_rows GROUP BY input, source_file
+    SELECT input, source_file, rows_read, 0 AS rows_rejected FROM record_file_rows
+    UNION ALL SELECT input, reject_file, 0, records FROM record_groups WHERE reject_file IS NOT NULL
     UNION ALL SELECT input, source_file, 0, count(*) FROM record_key_rejects GROUP BY input, source_file
     UNION ALL SELECT 'gdp', source_file, count(*), count(reject) FROM gdp_checked GROUP BY source_file
     UNION ALL SELECT 'regions', source_file, count(*), count(reject) FROM regions_checked GROUP BY source_file

@@ -1,15 +1,15 @@
 -- 30_emissions.sql — standard coal and CO2 per record and per enterprise,
 -- year and energy, with which factor rows made them.
 --
--- The amounts are computed by row_amounts (20_validate.sql) with the factors
+-- The amounts are computed by row_amounts (21_amounts.sql) with the factors
 -- 15_factors.sql chose, and summed per year key in the same aggregation that
 -- finds the key conflicts (record_key_sums). Here they are joined to the
 -- category, the high-energy flag and the factor years, which depend on the
 -- province, year, energy and sector only.
 --
 -- Reads:  row_amounts, record_key_sums, record_key_rows, record_key_rejects
---         (25_amounts.sql, 27_key_rules.sql), energy_factors (15_factors.sql),
---         sector_division (25_amounts.sql), run_params (electricity_valuation).
+--         (21_amounts.sql, 27_key_rules.sql), energy_factors (15_factors.sql),
+--         sector_division (21_amounts.sql), run_params (electricity_valuation).
 -- Writes: record_amounts, records_computed, record_totals, record_annual,
 --         enterprise_annual (views).
 

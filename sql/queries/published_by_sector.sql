@@ -1,7 +1,7 @@
 -- published_by_sector.sql — explain from the published run: a region's
 -- records summed by GB/T 4754 division (the sector code itself when it has
 -- none), the rows of explain_by_sector.sql; energy-intensive as
--- sector_division (25_amounts.sql) says.
+-- sector_division (21_amounts.sql) says.
 -- The records of the region and every region below it in the year $1 are
 -- the rows of enterprise_annual and sector_annual that PublishedTables
 -- (lib/src/audit/published.rs) keeps for the region; their sums are 6-decimal

@@ -3,7 +3,7 @@
 -- explain_factors.sql. A record's factors follow from its province, year,
 -- energy and sector: energy_factors (15_factors.sql, run on the factor set
 -- the manifest records) and the sector's own CO2 factor of the fuel by the
--- rule of row_amounts (25_amounts.sql).
+-- rule of row_amounts (21_amounts.sql).
 -- The records of the region and every region below it in the year $1 are
 -- the rows of enterprise_annual and sector_annual that PublishedTables
 -- (lib/src/audit/published.rs) keeps for the region; their sums are 6-decimal

@@ -4,7 +4,7 @@
 -- factors follow from its province, year, energy and sector
 -- (energy_factors of 15_factors.sql, computed here from the factor set the
 -- manifest records; the sector's own CO2 factor of the fuel by the rule of
--- row_amounts, 25_amounts.sql), so they are looked up for each row of
+-- row_amounts, 21_amounts.sql), so they are looked up for each row of
 -- enterprise_annual.
 WITH m AS (
     SELECT enterprise_id FROM group_member_years WHERE $1 = 'group' AND group_id = $2 AND year = $3

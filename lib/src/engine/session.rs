@@ -16,6 +16,25 @@ use crate::error::{Error, Result};
 use crate::factors::FactorSet;
 use crate::factors::register::register_batch;
 
+/// A `DATAFUSION_*` variable that names no DataFusion option is ignored by
+/// DataFusion: say so, since the user meant to tune something.
+fn warn_unknown_datafusion_vars(options: &datafusion::config::ConfigOptions) {
+    let known: std::collections::BTreeSet<String> = options
+        .entries()
+        .iter()
+        .map(|e| e.key.to_uppercase().replace('.', "_"))
+        .collect();
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("DATAFUSION_") && !known.contains(name.as_ref()) {
+            tracing::warn!(
+                variable = %name,
+                "not a DataFusion option: ignored (`datafusion.execution.batch_size` is DATAFUSION_EXECUTION_BATCH_SIZE)"
+            );
+        }
+    }
+}
+
 /// A session with the engine settings of the config's `engine` section
 /// (`spill_dir` resolved against the config's directory).
 pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
@@ -25,9 +44,21 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
         .engine
         .target_partitions
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let mut session_config = SessionConfig::new()
+    // DataFusion's own options may be tuned from the environment, as in
+    // datafusion-cli: DATAFUSION_EXECUTION_BATCH_SIZE=16384 sets
+    // datafusion.execution.batch_size (README "Tuning"). The engine section's
+    // settings below take precedence. Meant for how queries run (batch size,
+    // partial aggregation, join choices): the results are exact whatever the
+    // plan; an option that changes how SQL is read can break the steps.
+    let mut session_config = SessionConfig::from_env()
+        .map_err(|e| {
+            Error::Usage(format!(
+                "a DATAFUSION_* environment variable is not a DataFusion option or not of its type: {e}; unset it or correct it"
+            ))
+        })?
         .with_target_partitions(partitions)
         .with_information_schema(true);
+    warn_unknown_datafusion_vars(session_config.options());
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = &config.engine.memory_limit {
         let bytes = limit.bytes();

@@ -55,6 +55,11 @@ pub const STEPS: &[Step] = &[
         phase: Phase::Validation,
     },
     Step {
+        name: "21_amounts.sql",
+        sql: include_str!("../../../sql/21_amounts.sql"),
+        phase: Phase::Validation,
+    },
+    Step {
         name: "22_budget_inputs.sql",
         sql: include_str!("../../../sql/22_budget_inputs.sql"),
         phase: Phase::Validation,
@@ -62,11 +67,6 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "23_group_inputs.sql",
         sql: include_str!("../../../sql/23_group_inputs.sql"),
-        phase: Phase::Validation,
-    },
-    Step {
-        name: "25_amounts.sql",
-        sql: include_str!("../../../sql/25_amounts.sql"),
         phase: Phase::Validation,
     },
     Step {

@@ -1,5 +1,5 @@
 //! One run of the pipeline, end to end: load and check the factor set, resolve
-//! and hash the inputs, validate (20_validate, 25_amounts, 27_key_rules), stop when the reject ratio
+//! and hash the inputs, validate (20_validate, 21_amounts, 27_key_rules), stop when the reject ratio
 //! is too high, compute (30-60), write the datasets, publish, manifest last.
 
 pub(crate) mod identity;

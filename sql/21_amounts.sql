@@ -1,20 +1,25 @@
--- 25_amounts.sql — standard coal and CO2 of every record the row rules
--- accept, and the records summed per year key (input, enterprise, region,
--- sector, year, energy, use, flow) with what the key rules need to know.
+-- 21_amounts.sql — standard coal and CO2 of every record the row rules
+-- accept, and the one read of the records: the amounts summed per year key
+-- (input, enterprise, region, sector, year, energy, use, flow) with what the
+-- key rules need to know, and the rows read and rejected per file.
 --
--- Records in three passes: the row rules (records_rows, 20_validate.sql, one
--- pass over the input files), then the amounts summed per year key here
--- (record_key_sums: an aggregation per enterprise, period, energy, use and
--- flow, about a twelfth of the rows for monthly data), then the rows of the
--- few keys with a conflict (27_key_rules.sql; DataFusion skips that read
--- when nothing conflicts).
+-- The records go through the row rules once (record_groups: one
+-- aggregation over records_rows, 20_validate.sql; the rows of each file are
+-- counted on a second, raw read). Nothing is written per record: the
+-- rejected rows and the rows of the few keys with a conflict are read again
+-- by 27_key_rules.sql, and DataFusion skips those reads when no row is
+-- rejected and no key conflicts.
 --
--- Reads:  records_rows (20_validate.sql), amount_factors, energy_factors
+-- Reads:  records_rows (20_validate.sql), records_raw (10_normalize.sql),
+--         amount_factors, energy_factors
 --         (15_factors.sql), unit_catalog, high_energy_division (factor set).
--- Writes: record_key_sums, sector_division (tables), row_amounts (view).
+-- Writes: record_groups, record_file_rows, sector_division (tables), records_amounted,
+--         row_amounts, record_key_sums (views).
 
--- Per row the row rules accept: quantity in the base unit, signed standard
--- coal (tce), direct and indirect CO2, and the factors that made them. The rules (README "How numbers are made"):
+-- Per row: quantity in the base unit, signed standard coal (tce), direct and
+-- indirect CO2, and the factors that made them; the amounts are NULL on a row
+-- a row rule rejects (row_amounts below has the accepted rows only). The
+-- rules (README "How numbers are made"):
 --   quantity_base  = quantity × unit.to_base (a record given in tce is turned
 --                    back into the base unit with the same coefficient)
 --   sign           = +1 for consumption, −1 for output (energy supplied to others)
@@ -38,7 +43,7 @@
 -- Amounts are fixed-point DECIMAL(38, 6) (1 g of coal, 1 g of CO2): sums are
 -- exact, so totals are identical whatever the parallelism or the order rows
 -- arrive in. They become DOUBLE in the published datasets.
-CREATE OR REPLACE VIEW row_amounts AS
+CREATE OR REPLACE VIEW records_amounted AS
 WITH l AS (
     SELECT r.*,
         lookup('unit_catalog', r.unit) AS u,
@@ -47,7 +52,6 @@ WITH l AS (
     FROM (
         SELECT *, substr(region_code, 1, 2) AS province_prefix
         FROM records_rows
-        WHERE row_reject IS NULL
     ) r
 ),
 f AS (
@@ -97,29 +101,61 @@ b AS (
 )
 -- (tce_equal compares the two coefficients of a, not e's copy of the first:
 -- a query that reads only the amounts then skips the energy_factors lookup,
--- 2.4 CPU-s at 10^7 rows)
+-- 2.4 CPU-s at 10^7 rows. The amounts of a rejected row are not computed: its
+-- quantity may be no number at all.)
 SELECT b.* EXCLUDE (q, quantity_base_f, tce_f, unit_is_tce, a, e, in_co2_sector, direct_factor),
-    CAST(quantity_base_f AS DECIMAL(38, 6)) AS quantity_base,
-    CAST(sign * tce_f AS DECIMAL(38, 6)) AS tce,
-    CAST(sign * CASE WHEN tce_equal_per_base_unit = get_field(a, 'tce_per_base_unit') THEN tce_f
-                     ELSE quantity_base_f * tce_equal_per_base_unit END AS DECIMAL(38, 6)) AS tce_equal,
-    CAST(sign * quantity_base_f * direct_factor * CASE use WHEN 'fuel' THEN 1.0 ELSE 0.0 END
-        AS DECIMAL(38, 6)) AS co2_direct_t,
-    CAST(sign * quantity_base_f / get_field(a, 'indirect_divisor') * get_field(a, 'indirect_factor')
-        AS DECIMAL(38, 6)) AS co2_indirect_t
+    CASE WHEN row_reject IS NULL THEN CAST(quantity_base_f AS DECIMAL(38, 6)) END AS quantity_base,
+    CASE WHEN row_reject IS NULL THEN CAST(sign * tce_f AS DECIMAL(38, 6)) END AS tce,
+    CASE WHEN row_reject IS NULL THEN
+        CAST(sign * CASE WHEN tce_equal_per_base_unit = get_field(a, 'tce_per_base_unit') THEN tce_f
+                         ELSE quantity_base_f * tce_equal_per_base_unit END AS DECIMAL(38, 6)) END AS tce_equal,
+    CASE WHEN row_reject IS NULL THEN
+        CAST(sign * quantity_base_f * direct_factor * CASE use WHEN 'fuel' THEN 1.0 ELSE 0.0 END
+            AS DECIMAL(38, 6)) END AS co2_direct_t,
+    CASE WHEN row_reject IS NULL THEN
+        CAST(sign * quantity_base_f / get_field(a, 'indirect_divisor') * get_field(a, 'indirect_factor')
+            AS DECIMAL(38, 6)) END AS co2_indirect_t
 FROM b;
 
--- Per year key (input, enterprise, region, sector, year, energy, use, flow) of
--- the rows the row rules accept: the amounts summed over the months, and
--- whether the key has a conflict:
---   two annual records                 count(*) − count(month) > 1
---   annual and monthly records         count(month) > 0 AND count(*) > count(month)
---   a month given twice                sum(2^month) ≠ bit_or(2^month): the sum of
---                                      distinct powers of two equals their OR
--- A sector row has no enterprise and no month: NULLs group together. The sums
--- are final for a key without a conflict (record_totals, 30_emissions.sql,
--- reads them); a key with one is summed again over the rows the checks keep.
-CREATE OR REPLACE TABLE record_key_sums AS
+-- Per row the row rules accept (explain, the audit and the key rules' second
+-- read of a conflicting key read it).
+CREATE OR REPLACE VIEW row_amounts AS
+SELECT * FROM records_amounted WHERE row_reject IS NULL;
+
+-- The one read of the records through the row rules, one aggregation:
+--  * per year key (input, enterprise, region, sector, year, energy, use and
+--    flow) of the rows the row rules accept (reject_file NULL): the amounts
+--    summed over the months, and whether the key has a conflict:
+--      two annual records               count(*) − count(month) > 1
+--      annual and monthly records       count(month) > 0 AND count(*) > count(month)
+--      a month given twice              sum(2^month) ≠ bit_or(2^month): the sum of
+--                                       distinct powers of two equals their OR
+--    A sector row has no enterprise and no month: NULLs group together.
+--  * per input and file of the rows a row rule rejects (reject_file set, the
+--    key NULL): how many (records). Those rows themselves are read again by
+--    27_key_rules.sql, from the files that have one; on clean input
+--    DataFusion skips that read.
+-- Nothing is written per record: the records were once written as a table of
+-- 17 columns and read back (docs/benchmarks.md). (GROUPING SETS would give
+-- the per-file counts in the same read, but DataFusion 55 runs them on its
+-- older hash aggregation: 3 × slower here, and at 10^8 rows it failed under
+-- the memory limit instead of spilling.)
+CREATE OR REPLACE TABLE record_groups AS
+WITH r AS (
+    SELECT input,
+        CASE WHEN row_reject IS NULL THEN enterprise_id END AS enterprise_id,
+        CASE WHEN row_reject IS NULL THEN enterprise_name END AS enterprise_name,
+        CASE WHEN row_reject IS NULL THEN region_code END AS region_code,
+        CASE WHEN row_reject IS NULL THEN sector_code END AS sector_code,
+        CASE WHEN row_reject IS NULL THEN year END AS year,
+        CASE WHEN row_reject IS NULL THEN month END AS month,
+        CASE WHEN row_reject IS NULL THEN energy_code END AS energy_code,
+        CASE WHEN row_reject IS NULL THEN use END AS use,
+        CASE WHEN row_reject IS NULL THEN flow END AS flow,
+        CASE WHEN row_reject IS NOT NULL THEN source_file END AS reject_file,
+        quantity_base, tce, tce_equal, co2_direct_t, co2_indirect_t
+    FROM records_amounted
+)
 SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_code, sector_code, year,
     energy_code, use, flow,
     sum(quantity_base) AS quantity_base,
@@ -131,9 +167,27 @@ SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_cod
     count(month) AS months,
     count(*) - count(month) > 1
         OR (count(month) > 0 AND count(*) > count(month))
-        OR sum(1 << month) IS DISTINCT FROM bit_or(1 << month) AS key_conflict
-FROM row_amounts
-GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow;
+        OR sum(1 << month) IS DISTINCT FROM bit_or(1 << month) AS key_conflict,
+    reject_file
+FROM r
+GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_file;
+
+-- The rows of every records file, counted on the raw rows (no rule, no
+-- parsing beyond the file format's own): the manifest's rows_read.
+CREATE OR REPLACE TABLE record_file_rows AS
+SELECT input, source_file, count(*) AS rows_read
+FROM records_raw
+GROUP BY input, source_file;
+
+-- Per year key of the accepted rows: the sums, and whether the key has a
+-- conflict. The sums are final for a key without a conflict (record_totals,
+-- 30_emissions.sql, reads them); a key with one is summed again over the
+-- rows the checks keep.
+CREATE OR REPLACE VIEW record_key_sums AS
+SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow,
+    quantity_base, tce, tce_equal, co2_direct_t, co2_indirect_t, records, months, key_conflict
+FROM record_groups
+WHERE reject_file IS NULL;
 
 -- Every sector code of the accepted records with its GB/T 4754 division (the
 -- two digits after an optional section letter: C2511 and 2511 are division
