@@ -172,7 +172,11 @@ pub fn explain_cmd(a: ExplainArgs) -> carbonstat::Result<()> {
             }
         }
         let (factors, inputs) = load_all(&cfg, work.path()).await?;
-        let computed = compute(&cfg, factors, inputs, &RunOptions::default()).await?;
+        let opts = RunOptions {
+            keep_records: true,
+            ..RunOptions::default()
+        };
+        let computed = compute(&cfg, factors, inputs, &opts).await?;
         let (subject, id) = match &a.subject {
             ExplainSubject::Region(region) => {
                 let published_v = match &published {

@@ -59,6 +59,7 @@ fn run_loaded(
             Arc::new(move |stage: &str| pb.set_message(stage.to_string()))
                 as carbonstat::pipeline::StageHook
         }),
+        keep_records: false,
     };
     let outcome = runtime.block_on(carbonstat::pipeline::run(cfg, &opts));
     if let Some(pb) = spinner {

@@ -788,9 +788,11 @@ fn explain_from_published_equals_the_recomputed_explanation() {
         let cfg = config_from_manifest(&published.manifest, None).unwrap();
         let work = work_dir(&cfg).unwrap();
         let (factors, inputs) = load_all(&cfg, work.path()).await.unwrap();
-        let computed = compute(&cfg, factors, inputs, &RunOptions::default())
-            .await
-            .unwrap();
+        let opts = RunOptions {
+            keep_records: true,
+            ..RunOptions::default()
+        };
+        let computed = compute(&cfg, factors, inputs, &opts).await.unwrap();
         let mut compared = 0;
         for year in 2020..=2025 {
             let regions: Vec<String> = p

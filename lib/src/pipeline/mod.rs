@@ -62,6 +62,11 @@ pub struct RunOptions {
     /// Recompute even when the published run has the same fingerprint.
     pub force: bool,
     pub on_stage: Option<StageHook>,
+    /// Keep every record the row rules judged as a table (`records_rows`)
+    /// instead of a view: for a caller that reads the records again and again
+    /// (`explain --recompute`: a dozen queries over them). A run reads them
+    /// through the rules once (21_amounts.sql) and needs no such table.
+    pub keep_records: bool,
 }
 
 impl RunOptions {

@@ -6,7 +6,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::LoadedConfig;
 use crate::engine::session::{new_session, register_run};
-use crate::engine::steps::{run_steps, validation_and_computation};
+use crate::engine::steps::{run_sql, run_steps, validation_and_computation};
 use crate::error::{Error, Result};
 use crate::factors::FactorSet;
 use crate::input::{ResolvedInput, fetch_inputs, list_inputs, register_raw};
@@ -71,11 +71,24 @@ pub(crate) async fn prepare(
     cfg: &LoadedConfig,
     factors: FactorSet,
     inputs: Vec<ResolvedInput>,
+    keep_records: bool,
 ) -> Result<Prepared> {
     let ctx = new_session(cfg)?;
     register_run(&ctx, &cfg.config, &factors)?;
     register_raw(&ctx, &inputs)?;
-    run_steps(&ctx, validation_and_computation().0).await?;
+    for step in validation_and_computation().0 {
+        run_steps(&ctx, std::slice::from_ref(step)).await?;
+        // the views of the later steps read the table from here on (a view
+        // keeps the table it was made over)
+        if keep_records && step.name == "20_validate.sql" {
+            run_sql(
+                &ctx,
+                "keeping the records (RunOptions::keep_records)",
+                "CREATE OR REPLACE TABLE records_rows AS SELECT * FROM records_rows",
+            )
+            .await?;
+        }
+    }
     check_region_cycles(&ctx).await?;
     Ok(Prepared {
         ctx,
@@ -107,7 +120,7 @@ pub async fn compute(
         ctx,
         factors,
         inputs,
-    } = prepare(cfg, factors, inputs).await?;
+    } = prepare(cfg, factors, inputs, opts.keep_records).await?;
     let counts = input_counts(&ctx).await?;
     let rejects_by_rule = rejects_by_rule(&ctx).await?;
     let (records, totals) = input_records(&inputs, &counts);
