@@ -131,8 +131,9 @@ SELECT * FROM records_amounted WHERE row_reject IS NULL;
 --      a month given twice              sum(2^month) ≠ bit_or(2^month): the sum of
 --                                       distinct powers of two equals their OR
 --    A sector row has no enterprise and no month: NULLs group together.
---  * per input and file of the rows a row rule rejects (reject_file set, the
---    key NULL): how many (records). Those rows themselves are read again by
+--  * the rows a row rule rejects group apart, by their file (reject_file
+--    set): record_row_rejects and input_counts (27_key_rules.sql) sum their
+--    records per file. Those rows themselves are read again by
 --    27_key_rules.sql, from the files that have one; on clean input
 --    DataFusion skips that read.
 -- Nothing is written per record: the records were once written as a table of
@@ -142,16 +143,9 @@ SELECT * FROM records_amounted WHERE row_reject IS NULL;
 -- the memory limit instead of spilling.)
 CREATE OR REPLACE TABLE record_groups AS
 WITH r AS (
-    SELECT input,
-        CASE WHEN row_reject IS NULL THEN enterprise_id END AS enterprise_id,
-        CASE WHEN row_reject IS NULL THEN enterprise_name END AS enterprise_name,
-        CASE WHEN row_reject IS NULL THEN region_code END AS region_code,
-        CASE WHEN row_reject IS NULL THEN sector_code END AS sector_code,
-        CASE WHEN row_reject IS NULL THEN year END AS year,
+    SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow,
+        -- a rejected row's month may be any number: it takes no part in 2^month
         CASE WHEN row_reject IS NULL THEN month END AS month,
-        CASE WHEN row_reject IS NULL THEN energy_code END AS energy_code,
-        CASE WHEN row_reject IS NULL THEN use END AS use,
-        CASE WHEN row_reject IS NULL THEN flow END AS flow,
         CASE WHEN row_reject IS NOT NULL THEN source_file END AS reject_file,
         quantity_base, tce, tce_equal, co2_direct_t, co2_indirect_t
     FROM records_amounted

@@ -65,7 +65,7 @@ JOIN records_norm w ON w.input = k.input AND w.source_file = k.source_file AND w
 -- this read when no row is rejected).
 CREATE OR REPLACE TABLE record_row_rejects AS
 SELECT r.input, r.source_file, r.source_line, coalesce(r.year, 0) AS year, r.row_reject, r.row_written
-FROM (SELECT input, reject_file AS source_file FROM record_groups WHERE reject_file IS NOT NULL) f
+FROM (SELECT DISTINCT input, reject_file AS source_file FROM record_groups WHERE reject_file IS NOT NULL) f
 JOIN records_rows r ON r.input = f.input AND r.source_file = f.source_file
 WHERE r.row_reject IS NOT NULL;
 
@@ -149,7 +149,7 @@ SELECT input, source_file, sum(rows_read) AS rows_read, sum(rows_read) - sum(row
     sum(rows_rejected) AS rows_rejected
 FROM (
     SELECT input, source_file, rows_read, 0 AS rows_rejected FROM record_file_rows
-    UNION ALL SELECT input, reject_file, 0, records FROM record_groups WHERE reject_file IS NOT NULL
+    UNION ALL SELECT input, reject_file, 0, sum(records) FROM record_groups WHERE reject_file IS NOT NULL GROUP BY input, reject_file
     UNION ALL SELECT input, source_file, 0, count(*) FROM record_key_rejects GROUP BY input, source_file
     UNION ALL SELECT 'gdp', source_file, count(*), count(reject) FROM gdp_checked GROUP BY source_file
     UNION ALL SELECT 'regions', source_file, count(*), count(reject) FROM regions_checked GROUP BY source_file
