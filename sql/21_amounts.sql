@@ -141,9 +141,28 @@ SELECT * FROM records_amounted WHERE row_reject IS NULL;
 -- the per-file counts in the same read, but DataFusion 55 runs them on its
 -- older hash aggregation: 3 × slower here, and at 10^8 rows it failed under
 -- the memory limit instead of spilling.)
+--
+-- The aggregation is done once, not in two phases: with monthly records a
+-- key has a dozen rows, so aggregating each file's rows first (DataFusion's
+-- partial aggregation) only keeps a second copy of every key in memory
+-- until the files are read. The SET below makes DataFusion hand the rows
+-- straight to the final aggregation (it checks after its first 100 000
+-- rows; the setting lasts for this statement, engine::steps::run_sql). For
+-- that, no key column may look sorted: `input` is a constant in each
+-- branch of records_raw's UNION ALL, which DataFusion would take as sorted
+-- (and then aggregate in its ordered mode, which cannot hand rows on), so
+-- it is written as a CASE whose two branches are the same column (with a
+-- plain ELSE the CASE would be folded away). The price: the final
+-- aggregation sums every row, and it shares the memory pool with the
+-- skipped partial aggregations, so it spills sooner (at 10^7 rows: peak
+-- RSS 470-516 MiB instead of 610-711, 1-2 s more; docs/benchmarks.md,
+-- session 10).
+SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0;
+
 CREATE OR REPLACE TABLE record_groups AS
 WITH r AS (
-    SELECT input, enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow,
+    SELECT CASE WHEN row_reject IS NULL THEN input WHEN row_reject IS NOT NULL THEN input END AS input,
+        enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow,
         -- a rejected row's month may be any number: it takes no part in 2^month
         CASE WHEN row_reject IS NULL THEN month END AS month,
         CASE WHEN row_reject IS NOT NULL THEN source_file END AS reject_file,
@@ -165,6 +184,8 @@ SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_cod
     reject_file
 FROM r
 GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_file;
+
+RESET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold;
 
 -- The rows of every records file, counted on the raw rows (no rule, no
 -- parsing beyond the file format's own): the manifest's rows_read.

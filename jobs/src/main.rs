@@ -232,6 +232,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // before any thread exists (lib/src/engine/memory.rs says why)
+    carbonstat::engine::memory::tune_allocator();
     let cli = Cli::parse();
     // `carbonstat … | head` ends quietly when head has read enough, as Unix
     // tools do, instead of failing on a closed pipe. Not the cluster's

@@ -7,6 +7,7 @@
 pub mod cluster;
 pub(crate) mod ids;
 pub(crate) mod lookup;
+pub mod memory;
 pub(crate) mod metrics;
 pub(crate) mod queries;
 pub(crate) mod session;

@@ -134,8 +134,74 @@ fn parse(name: &str, sql: &str) -> Result<VecDeque<Statement>> {
 /// Run every statement of a SQL text, in order (CREATE VIEW / CREATE TABLE …).
 /// A `CREATE TABLE … AS` is executed here rather than by the engine, so its
 /// duration, rows and spilled bytes are logged per statement.
+///
+/// A `SET datafusion.…` in the text lasts until its `RESET` or the end of
+/// the text, whichever comes first; then the option has the value it had
+/// before (the run's, e.g. from a `DATAFUSION_*` environment variable), not
+/// DataFusion's default.
 pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> {
-    use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+    let mut scoped = ScopedSettings::default();
+    let ran = run_statements(ctx, name, sql, &mut scoped).await;
+    let restored = scoped.restore_all(ctx);
+    ran?;
+    restored.map_err(|source| Error::sql(format!("{name}: restoring the options it set"), source))
+}
+
+/// The options a SQL text has set, with the values they had before.
+#[derive(Default)]
+struct ScopedSettings {
+    previous: Vec<(String, Option<String>)>,
+}
+
+impl ScopedSettings {
+    /// Remember the value `key` has now, unless already remembered.
+    fn remember(&mut self, ctx: &SessionContext, key: &str) {
+        if self.previous.iter().any(|(k, _)| k == key) {
+            return;
+        }
+        let now = ctx
+            .state()
+            .config()
+            .options()
+            .entries()
+            .into_iter()
+            .find(|e| e.key == key)
+            .and_then(|e| e.value);
+        self.previous.push((key.to_string(), now));
+    }
+
+    /// Put `key` back to its remembered value; false when it was not set
+    /// by this text.
+    fn restore(&mut self, ctx: &SessionContext, key: &str) -> datafusion::error::Result<bool> {
+        let Some(at) = self.previous.iter().position(|(k, _)| k == key) else {
+            return Ok(false);
+        };
+        let (key, value) = self.previous.remove(at);
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        let options = state.config_mut().options_mut();
+        match value {
+            Some(v) => options.set(&key, &v)?,
+            None => datafusion::common::config::ConfigField::reset(options, &key)?,
+        }
+        Ok(true)
+    }
+
+    fn restore_all(&mut self, ctx: &SessionContext) -> datafusion::error::Result<()> {
+        while let Some((key, _)) = self.previous.last().cloned() {
+            self.restore(ctx, &key)?;
+        }
+        Ok(())
+    }
+}
+
+async fn run_statements(
+    ctx: &SessionContext,
+    name: &str,
+    sql: &str,
+    scoped: &mut ScopedSettings,
+) -> Result<()> {
+    use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement as Stmt};
     let lookups = ctx
         .state()
         .config()
@@ -243,6 +309,19 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
             }
             continue;
         }
+        match &plan {
+            LogicalPlan::Statement(Stmt::SetVariable(set))
+                if !set.variable.starts_with("datafusion.runtime.") =>
+            {
+                scoped.remember(ctx, &set.variable);
+            }
+            LogicalPlan::Statement(Stmt::ResetVariable(reset))
+                if scoped.restore(ctx, &reset.variable).map_err(wrap)? =>
+            {
+                continue;
+            }
+            _ => {}
+        }
         if let (LogicalPlan::Ddl(DdlStatement::CreateView(view)), Some(lookups)) = (&plan, &lookups)
         {
             lookups.forget(&view.name.to_string());
@@ -270,6 +349,11 @@ pub(crate) fn intermediate_properties(
     use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
     use datafusion::parquet::schema::types::ColumnPath;
     let mut b = WriterProperties::builder()
+        // the writer holds a row group's pages in memory until it is
+        // complete, outside DataFusion's memory pool: 64Ki rows (the
+        // default is 1Mi) keep that to a few MiB per writer
+        // (docs/benchmarks.md, session 10)
+        .set_max_row_group_row_count(Some(64 * 1024))
         .set_compression(Compression::LZ4_RAW)
         .set_statistics_enabled(EnabledStatistics::None);
     for field in schema.fields() {
@@ -295,6 +379,7 @@ pub(crate) async fn run_steps(ctx: &SessionContext, steps: &[Step]) -> Result<()
     for s in steps {
         let started = std::time::Instant::now();
         run_sql(ctx, s.name, s.sql).await?;
+        crate::engine::memory::give_back_free_memory();
         tracing::info!(
             step = s.name,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -302,4 +387,149 @@ pub(crate) async fn run_steps(ctx: &SessionContext, steps: &[Step]) -> Result<()
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::Int64Type;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use crate::config::LoadedConfig;
+
+    fn option(ctx: &datafusion::prelude::SessionContext, key: &str) -> Option<String> {
+        ctx.state()
+            .config()
+            .options()
+            .entries()
+            .into_iter()
+            .find(|e| e.key == key)
+            .and_then(|e| e.value)
+    }
+
+    /// A `SET` in a SQL text lasts until its `RESET` or the end of the text;
+    /// then the option has the value it had before the text (here 0.5, as a
+    /// `DATAFUSION_*` variable would set it), not DataFusion's default (0.8).
+    #[tokio::test]
+    async fn a_set_lasts_until_its_reset_or_the_end_of_the_text() {
+        const KEY: &str = "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold";
+        let ctx = datafusion::prelude::SessionContext::new();
+        ctx.sql(&format!("SET {KEY} = 0.5"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        super::run_sql(
+            &ctx,
+            "t",
+            &format!("SET {KEY} = 0.0; CREATE VIEW v AS SELECT 1 AS one; RESET {KEY};"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(option(&ctx, KEY).as_deref(), Some("0.5"));
+        // no RESET: the end of the text puts it back (and a second SET of
+        // the same option does not make the first value forgotten)
+        super::run_sql(
+            &ctx,
+            "t",
+            &format!("SET {KEY} = 0.0; SET {KEY} = 0.1; CREATE VIEW w AS SELECT 1 AS one;"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(option(&ctx, KEY).as_deref(), Some("0.5"));
+        // a RESET of an option the text did not set is DataFusion's own
+        super::run_sql(&ctx, "t", &format!("RESET {KEY};"))
+            .await
+            .unwrap();
+        assert_eq!(option(&ctx, KEY).as_deref(), Some("0.8"));
+    }
+
+    /// A session as a run makes it, its tables under a temporary spill directory.
+    fn run_session(spill: &Path) -> datafusion::prelude::SessionContext {
+        let yaml = format!(
+            "inputs:\n  energy: e.csv\n  gdp: g.csv\n  regions: r.csv\nfactors: f\noutput: out\nbase_year: 2020\nengine:\n  target_partitions: 1\n  spill_dir: {}\n",
+            spill.display()
+        );
+        let cfg = LoadedConfig::from_str(&yaml, Path::new("t.yaml"), Path::new(".")).unwrap();
+        crate::engine::new_session(&cfg).unwrap()
+    }
+
+    /// The statements between a SET and the end of the text run with the
+    /// value set: the table made there recorded it.
+    #[tokio::test]
+    async fn the_statements_after_a_set_run_with_its_value() {
+        let spill = tempfile::tempdir().unwrap();
+        let ctx = run_session(spill.path());
+        super::run_sql(
+            &ctx,
+            "t",
+            "SET datafusion.execution.batch_size = 1234;
+             CREATE TABLE seen AS SELECT value FROM information_schema.df_settings
+             WHERE name = 'datafusion.execution.batch_size';",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            option(&ctx, "datafusion.execution.batch_size").as_deref(),
+            Some("8192")
+        );
+        let batches = ctx
+            .sql("SELECT value FROM seen")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let value = datafusion::arrow::compute::cast(
+            batches[0].column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        assert_eq!(value.as_string::<i32>().value(0), "1234");
+    }
+
+    /// A table a step creates is written in row groups of at most 64Ki rows
+    /// (the writer holds a whole row group in memory), and reads back whole.
+    #[tokio::test]
+    async fn intermediate_tables_are_written_in_small_row_groups() {
+        let spill = tempfile::tempdir().unwrap();
+        let ctx = run_session(spill.path());
+        super::run_sql(
+            &ctx,
+            "test",
+            "CREATE TABLE big AS SELECT value AS v FROM generate_series(1, 150000)",
+        )
+        .await
+        .unwrap();
+        let inter = ctx
+            .state()
+            .config()
+            .get_extension::<crate::engine::session::Intermediates>()
+            .unwrap();
+        let mut groups = Vec::new();
+        for entry in std::fs::read_dir(inter.dir.path().join("big")).unwrap() {
+            let file = std::fs::File::open(entry.unwrap().path()).unwrap();
+            let reader = SerializedFileReader::new(file).unwrap();
+            for g in reader.metadata().row_groups() {
+                groups.push(g.num_rows());
+            }
+        }
+        // 150 000 rows in one partition: 65 536 + 65 536 + 18 928
+        groups.sort_unstable();
+        assert_eq!(groups, vec![18_928, 65_536, 65_536]);
+        let batches = ctx
+            .sql("SELECT count(*) AS n, sum(v) AS s FROM big")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        // 1 + 2 + … + 150 000 = 150 000 × 150 001 / 2 = 11 250 075 000
+        let n = batches[0].column(0).as_primitive::<Int64Type>().value(0);
+        let s: &Int64Array = batches[0].column(1).as_primitive::<Int64Type>();
+        assert_eq!((n, s.value(0)), (150_000, 11_250_075_000));
+    }
 }
