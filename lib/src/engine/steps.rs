@@ -147,6 +147,17 @@ pub async fn run_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> 
     restored.map_err(|source| Error::sql(format!("{name}: restoring the options it set"), source))
 }
 
+/// The value an option of the session has now (None: unset).
+fn option_value(ctx: &SessionContext, key: &str) -> Option<String> {
+    ctx.state()
+        .config()
+        .options()
+        .entries()
+        .into_iter()
+        .find(|e| e.key == key)
+        .and_then(|e| e.value)
+}
+
 /// The options a SQL text has set, with the values they had before.
 #[derive(Default)]
 struct ScopedSettings {
@@ -156,18 +167,10 @@ struct ScopedSettings {
 impl ScopedSettings {
     /// Remember the value `key` has now, unless already remembered.
     fn remember(&mut self, ctx: &SessionContext, key: &str) {
-        if self.previous.iter().any(|(k, _)| k == key) {
-            return;
+        if !self.previous.iter().any(|(k, _)| k == key) {
+            self.previous
+                .push((key.to_string(), option_value(ctx, key)));
         }
-        let now = ctx
-            .state()
-            .config()
-            .options()
-            .entries()
-            .into_iter()
-            .find(|e| e.key == key)
-            .and_then(|e| e.value);
-        self.previous.push((key.to_string(), now));
     }
 
     /// Put `key` back to its remembered value; false when it was not set
@@ -177,21 +180,30 @@ impl ScopedSettings {
             return Ok(false);
         };
         let (key, value) = self.previous.remove(at);
-        let state = ctx.state_ref();
-        let mut state = state.write();
-        let options = state.config_mut().options_mut();
-        match value {
-            Some(v) => options.set(&key, &v)?,
-            None => datafusion::common::config::ConfigField::reset(options, &key)?,
-        }
+        put_back(ctx, &key, value)?;
         Ok(true)
     }
 
     fn restore_all(&mut self, ctx: &SessionContext) -> datafusion::error::Result<()> {
-        while let Some((key, _)) = self.previous.last().cloned() {
-            self.restore(ctx, &key)?;
+        while let Some((key, value)) = self.previous.pop() {
+            put_back(ctx, &key, value)?;
         }
         Ok(())
+    }
+}
+
+/// Set option `key` to `value`, or to DataFusion's default when None.
+fn put_back(
+    ctx: &SessionContext,
+    key: &str,
+    value: Option<String>,
+) -> datafusion::error::Result<()> {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let options = state.config_mut().options_mut();
+    match value {
+        Some(v) => options.set(key, &v),
+        None => datafusion::common::config::ConfigField::reset(options, key),
     }
 }
 
@@ -399,14 +411,19 @@ mod tests {
 
     use crate::config::LoadedConfig;
 
-    fn option(ctx: &datafusion::prelude::SessionContext, key: &str) -> Option<String> {
-        ctx.state()
-            .config()
-            .options()
-            .entries()
-            .into_iter()
-            .find(|e| e.key == key)
-            .and_then(|e| e.value)
+    use super::option_value as option;
+
+    /// Run a SQL text as a step would.
+    async fn run(ctx: &datafusion::prelude::SessionContext, sql: &str) {
+        super::run_sql(ctx, "t", sql).await.unwrap();
+    }
+
+    /// The batches of a query.
+    async fn query(
+        ctx: &datafusion::prelude::SessionContext,
+        sql: &str,
+    ) -> Vec<datafusion::arrow::array::RecordBatch> {
+        ctx.sql(sql).await.unwrap().collect().await.unwrap()
     }
 
     /// A `SET` in a SQL text lasts until its `RESET` or the end of the text;
@@ -416,34 +433,23 @@ mod tests {
     async fn a_set_lasts_until_its_reset_or_the_end_of_the_text() {
         const KEY: &str = "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold";
         let ctx = datafusion::prelude::SessionContext::new();
-        ctx.sql(&format!("SET {KEY} = 0.5"))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        super::run_sql(
+        query(&ctx, &format!("SET {KEY} = 0.5")).await;
+        run(
             &ctx,
-            "t",
             &format!("SET {KEY} = 0.0; CREATE VIEW v AS SELECT 1 AS one; RESET {KEY};"),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(option(&ctx, KEY).as_deref(), Some("0.5"));
         // no RESET: the end of the text puts it back (and a second SET of
         // the same option does not make the first value forgotten)
-        super::run_sql(
+        run(
             &ctx,
-            "t",
             &format!("SET {KEY} = 0.0; SET {KEY} = 0.1; CREATE VIEW w AS SELECT 1 AS one;"),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(option(&ctx, KEY).as_deref(), Some("0.5"));
         // a RESET of an option the text did not set is DataFusion's own
-        super::run_sql(&ctx, "t", &format!("RESET {KEY};"))
-            .await
-            .unwrap();
+        run(&ctx, &format!("RESET {KEY};")).await;
         assert_eq!(option(&ctx, KEY).as_deref(), Some("0.8"));
     }
 
@@ -463,26 +469,18 @@ mod tests {
     async fn the_statements_after_a_set_run_with_its_value() {
         let spill = tempfile::tempdir().unwrap();
         let ctx = run_session(spill.path());
-        super::run_sql(
+        run(
             &ctx,
-            "t",
             "SET datafusion.execution.batch_size = 1234;
              CREATE TABLE seen AS SELECT value FROM information_schema.df_settings
              WHERE name = 'datafusion.execution.batch_size';",
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(
             option(&ctx, "datafusion.execution.batch_size").as_deref(),
             Some("8192")
         );
-        let batches = ctx
-            .sql("SELECT value FROM seen")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        let batches = query(&ctx, "SELECT value FROM seen").await;
         let value = datafusion::arrow::compute::cast(
             batches[0].column(0),
             &datafusion::arrow::datatypes::DataType::Utf8,
@@ -497,13 +495,11 @@ mod tests {
     async fn intermediate_tables_are_written_in_small_row_groups() {
         let spill = tempfile::tempdir().unwrap();
         let ctx = run_session(spill.path());
-        super::run_sql(
+        run(
             &ctx,
-            "test",
             "CREATE TABLE big AS SELECT value AS v FROM generate_series(1, 150000)",
         )
-        .await
-        .unwrap();
+        .await;
         let inter = ctx
             .state()
             .config()
@@ -520,13 +516,7 @@ mod tests {
         // 150 000 rows in one partition: 65 536 + 65 536 + 18 928
         groups.sort_unstable();
         assert_eq!(groups, vec![18_928, 65_536, 65_536]);
-        let batches = ctx
-            .sql("SELECT count(*) AS n, sum(v) AS s FROM big")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        let batches = query(&ctx, "SELECT count(*) AS n, sum(v) AS s FROM big").await;
         // 1 + 2 + … + 150 000 = 150 000 × 150 001 / 2 = 11 250 075 000
         let n = batches[0].column(0).as_primitive::<Int64Type>().value(0);
         let s: &Int64Array = batches[0].column(1).as_primitive::<Int64Type>();
