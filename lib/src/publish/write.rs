@@ -11,6 +11,8 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::prelude::SessionContext;
 
+use sha2::{Digest, Sha256};
+
 use crate::digest::sha256_hex;
 use crate::engine::metrics::spilled_bytes;
 use crate::error::{Error, Result};
@@ -71,8 +73,9 @@ pub(crate) fn staged(run_id: &str, path: &str) -> String {
 /// Run a dataset's query and stage its partitions. Returns the files with
 /// their final paths.
 ///
-/// The query is ordered by year first, so one Parquet file is open at a time
-/// (memory: one year's compressed file, not the dataset). Encoding and
+/// The query is ordered by year first, so one Parquet file is open at a time,
+/// written to a temporary file in the session's table directory (memory: the
+/// row group being encoded, not the year's file). Encoding and
 /// compressing run on their own thread while the engine merges the sorted
 /// rows: the two overlap instead of taking turns.
 pub(crate) async fn write_dataset(
@@ -94,7 +97,13 @@ pub(crate) async fn write_dataset(
     let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())
         .map_err(|e| Error::sql(&step, e))?;
     let schema = dataset.file_schema();
-    let (batches, mut encoded, thread) = encoder(schema.clone());
+    let dir = ctx
+        .state()
+        .config()
+        .get_extension::<crate::engine::session::Intermediates>()
+        .map(|i| i.dir.path().to_path_buf())
+        .unwrap_or_else(std::env::temp_dir);
+    let (batches, mut encoded, thread) = encoder(schema.clone(), dir);
     let mut files = Vec::new();
     let mut last_year: Option<i32> = None;
     'stream: while let Some(batch) = stream.next().await {
@@ -173,6 +182,7 @@ pub(crate) type Encoded = Result<YearFile>;
 /// or at the first error (which it hands back).
 pub(crate) fn encoder(
     schema: datafusion::arrow::datatypes::SchemaRef,
+    dir: std::path::PathBuf,
 ) -> (
     tokio::sync::mpsc::Sender<(i32, RecordBatch)>,
     tokio::sync::mpsc::UnboundedReceiver<Encoded>,
@@ -191,7 +201,7 @@ pub(crate) fn encoder(
                 }
                 let o = match &mut open {
                     Some(o) => o,
-                    None => open.insert(OpenYear::new(year, schema.clone())?),
+                    None => open.insert(OpenYear::new(year, schema.clone(), &dir)?),
                 };
                 o.rows += part.num_rows() as u64;
                 o.writer.write(&part)?;
@@ -212,16 +222,29 @@ pub(crate) fn encoder(
 pub(crate) struct OpenYear {
     year: i32,
     rows: u64,
-    writer: ArrowWriter<Vec<u8>>,
+    writer: ArrowWriter<HashedFile>,
 }
 
 impl OpenYear {
-    fn new(year: i32, schema: datafusion::arrow::datatypes::SchemaRef) -> Result<Self> {
+    fn new(
+        year: i32,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        dir: &std::path::Path,
+    ) -> Result<Self> {
+        let file = tempfile::Builder::new()
+            .prefix("carbonstat-year-")
+            .suffix(".parquet")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir.display().to_string(), e))?;
         Ok(OpenYear {
             year,
             rows: 0,
             writer: ArrowWriter::try_new(
-                Vec::new(),
+                HashedFile {
+                    out: std::io::BufWriter::with_capacity(1 << 20, file),
+                    sha: Sha256::new(),
+                    len: 0,
+                },
                 schema.clone(),
                 Some(dataset_writer_properties(&schema)),
             )?,
@@ -229,42 +252,75 @@ impl OpenYear {
     }
 
     fn finish(self) -> Result<YearFile> {
+        let hashed = self.writer.into_inner()?;
+        let len = hashed.len;
+        let sha256 = hex::encode(hashed.sha.finalize());
+        let file = hashed
+            .out
+            .into_inner()
+            .map_err(|e| Error::Internal(format!("cannot write a year file: {}", e.error())))?;
         Ok(YearFile {
             year: self.year,
             rows: self.rows,
-            bytes: self.writer.into_inner()?,
+            file,
+            len,
+            sha256,
         })
     }
 }
 
-/// The Parquet file of one year partition, written.
+/// A temporary file that hashes what is written to it (SHA-256, the
+/// manifest's checksum), so the file is not read back to be hashed.
+pub(crate) struct HashedFile {
+    out: std::io::BufWriter<tempfile::NamedTempFile>,
+    sha: Sha256,
+    len: u64,
+}
+
+impl std::io::Write for HashedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The Parquet file of one year partition, written (and removed when
+/// dropped, staged or not).
 pub(crate) struct YearFile {
     year: i32,
     rows: u64,
-    bytes: Vec<u8>,
+    file: tempfile::NamedTempFile,
+    len: u64,
+    sha256: String,
 }
 
 impl YearFile {
     /// Put the file under the run's staging prefix.
     async fn stage(
-        self,
+        mut self,
         dataset: &Dataset,
         out: &OutputStore,
         run_id: &str,
         fingerprint: &str,
     ) -> Result<OutputFile> {
         let path = partition_path(dataset.name, self.year, fingerprint);
-        let file = OutputFile {
+        out.put_file(&staged(run_id, &path), self.file.as_file_mut(), self.len)
+            .await?;
+        fault_point(FaultPoint::MidWrite).await?;
+        Ok(OutputFile {
             dataset: dataset.name.to_string(),
             partition: format!("{PARTITION_COLUMN}={}", self.year),
-            path: path.clone(),
+            path,
             rows: self.rows,
-            bytes: self.bytes.len() as u64,
-            sha256: sha256_hex(&self.bytes),
-        };
-        out.put(&staged(run_id, &path), self.bytes).await?;
-        fault_point(FaultPoint::MidWrite).await?;
-        Ok(file)
+            bytes: self.len,
+            sha256: self.sha256,
+        })
     }
 }
 
