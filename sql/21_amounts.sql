@@ -156,8 +156,11 @@ SELECT * FROM records_amounted WHERE row_reject IS NULL;
 -- aggregation sums every row, and it shares the memory pool with the
 -- skipped partial aggregations, so it spills sooner (at 10^7 rows: peak
 -- RSS 470-516 MiB instead of 610-711, 1-2 s more; docs/benchmarks.md,
--- session 10).
+-- session 10). Batches of 4096 rows instead of 8192 halve what the
+-- repartitioning and the aggregation hold in flight (docs/benchmarks.md,
+-- session 11).
 SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0;
+SET datafusion.execution.batch_size = 4096;
 
 CREATE OR REPLACE TABLE record_groups AS
 WITH r AS (
@@ -186,6 +189,7 @@ FROM r
 GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_file;
 
 RESET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold;
+RESET datafusion.execution.batch_size;
 
 -- The rows of every records file, counted on the raw rows (no rule, no
 -- parsing beyond the file format's own): the manifest's rows_read.

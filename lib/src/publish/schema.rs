@@ -74,6 +74,12 @@ pub struct Dataset {
     pub sort_key: &'static [&'static str],
     /// Columns stored in the files (the partition column `year` is in the path).
     pub columns: &'static [Column],
+    /// Sorted one year at a time (a query per year) instead of in one sort:
+    /// for the datasets with a row per enterprise, whose one sort held all
+    /// years at once (at 10^7 input rows, enterprise_annual's sort was the
+    /// run's peak: 360 MiB). The others are small, and their views are
+    /// computed again by every query.
+    pub per_year: bool,
 }
 
 /// The Hive partition column of every dataset.
@@ -97,8 +103,31 @@ impl Dataset {
         ))
     }
 
+    /// The queries that produce the dataset, partition column first, in a
+    /// total order: one, or (`per_year`) one per year of `years`, each
+    /// ordered the same way within its year.
+    pub(crate) fn queries(&self, years: &[i32]) -> Vec<String> {
+        if !self.per_year {
+            return vec![self.query()];
+        }
+        years.iter().map(|y| self.query_of(Some(*y))).collect()
+    }
+
+    /// The years a `per_year` dataset has rows for, ascending.
+    pub(crate) fn years_query(&self) -> String {
+        format!(
+            "SELECT DISTINCT CAST({PARTITION_COLUMN} AS INT) AS {PARTITION_COLUMN} FROM {} ORDER BY 1",
+            self.view
+        )
+    }
+
     /// The query that produces the dataset, partition column first, in a total order.
     pub(crate) fn query(&self) -> String {
+        self.query_of(None)
+    }
+
+    /// The query of the rows of one year, or of all.
+    fn query_of(&self, year: Option<i32>) -> String {
         let cols: Vec<String> = std::iter::once(format!(
             "CAST({PARTITION_COLUMN} AS INT) AS {PARTITION_COLUMN}"
         ))
@@ -107,8 +136,11 @@ impl Dataset {
         let order: Vec<String> = std::iter::once(PARTITION_COLUMN.to_string())
             .chain(self.sort_key.iter().map(|k| format!("\"{k}\"")))
             .collect();
+        let filter = year
+            .map(|y| format!(" WHERE {PARTITION_COLUMN} = {y}"))
+            .unwrap_or_default();
         format!(
-            "SELECT {} FROM {} ORDER BY {}",
+            "SELECT {} FROM {}{filter} ORDER BY {}",
             cols.join(", "),
             self.view,
             order.join(", ")
@@ -121,6 +153,7 @@ pub(crate) const REGION_INDICATORS: Dataset = Dataset {
     view: "region_indicators",
     description: "Energy, CO2, GDP, intensities, change rates and energy mix per region (every level of the hierarchy) and year.",
     sort_key: &["region_code"],
+    per_year: false,
     columns: &[
         col(
             "region_code",
@@ -457,6 +490,7 @@ pub(crate) const TARGET_PROGRESS: Dataset = Dataset {
     view: "target_progress",
     description: "Progress of each region against each plan target, per year between the target's base and target year, with the warning level.",
     sort_key: &["region_code", "plan", "indicator"],
+    per_year: false,
     columns: &[
         col("region_code", Text, "", "Region code"),
         col("region_name", Text, "", "Region name"),
@@ -555,6 +589,7 @@ pub(crate) const ENTERPRISE_ANNUAL: Dataset = Dataset {
         "use",
         "flow",
     ],
+    per_year: true,
     columns: &[
         col(
             "enterprise_id",
@@ -654,6 +689,7 @@ pub(crate) const REJECTS: Dataset = Dataset {
     view: "rejects",
     description: "Every input row that failed validation, with where it came from, the rule and what to do. year=0 holds rows without a valid year and the rejects of the regions input.",
     sort_key: &["input", "source_file", "source_line"],
+    per_year: false,
     columns: &[
         col(
             "input",
@@ -695,6 +731,7 @@ pub(crate) const REGION_SECTORS: Dataset = Dataset {
     view: "region_sectors",
     description: "The carbon budget of each region (every level) and year by sector group — agriculture, industry (each of the six energy-intensive divisions, and the rest), construction, transport, services, households — with process CO2 in the product's division and sinks per ecosystem. Its energy, CO2, process CO2 and sinks add up to region_indicators' energy_tce, energy_tce_equivalent, co2_t, co2_process_t and sink_t.",
     sort_key: &["region_code", "sector_group", "subsector"],
+    per_year: false,
     columns: &[
         col("region_code", Text, "", "Region code"),
         col("region_name", Text, "", "Region name"),
@@ -764,6 +801,7 @@ pub(crate) const PROCESS_EMISSIONS: Dataset = Dataset {
     view: "process_emissions",
     description: "Industrial process CO2 per production row: an enterprise's in its own rows, a region's without an enterprise, with the factor and its source.",
     sort_key: &["region_code", "enterprise_id", "product_code"],
+    per_year: false,
     columns: &[
         col("region_code", Text, "", "Region code of the production"),
         col(
@@ -835,6 +873,7 @@ pub(crate) const ENTERPRISE_TOTALS: Dataset = Dataset {
     view: "enterprise_totals",
     description: "Per enterprise and year: its energy at both valuations, energy and process CO2, and whether it is a key energy-using unit (重点用能单位) or a key emitter (重点排放单位).",
     sort_key: &["enterprise_id"],
+    per_year: true,
     columns: &[
         col(
             "enterprise_id",
@@ -919,6 +958,7 @@ pub(crate) const GROUP_INDICATORS: Dataset = Dataset {
     view: "group_indicators",
     description: "Per group of enterprises (zero-carbon park, key units, custom) and year: members, energy, CO2 with certified green power at zero, CO2 per tce, clean-energy and green-power shares, and for zero-carbon parks the national pilot criteria with pass or fail.",
     sort_key: &["group_id"],
+    per_year: false,
     columns: &[
         col("group_id", Text, "", "Group id as input"),
         col("group_name", Text, "", "Group name as input"),
@@ -1101,6 +1141,7 @@ pub(crate) const TARGET_ALLOCATION: Dataset = Dataset {
     view: "target_allocation",
     description: "For every target whose region's child regions have targets of the same plan and indicator (分解到乡镇和年度): what the children's targets imply for the parent, and whether they add up to it. Partitioned by the target year.",
     sort_key: &["region_code", "plan", "indicator"],
+    per_year: false,
     columns: &[
         col("region_code", Text, "", "The parent region"),
         col("region_name", Text, "", "Its name"),
@@ -1164,6 +1205,7 @@ pub(crate) const SECTOR_ANNUAL: Dataset = Dataset {
     description: "The sector_energy records (a sector's energy without an enterprise: households, transport …) per region, sector, year, energy, use and flow, as enterprise_annual has the enterprises' (55_explain.sql). Together they hold every accepted record, summed over the months.",
     sort_key: &["region_code", "sector_code", "energy_code", "use", "flow"],
     // enterprise_annual's columns after the enterprise's id and name
+    per_year: false,
     columns: ENTERPRISE_ANNUAL.columns.split_at(2).1,
 };
 
@@ -1172,6 +1214,7 @@ pub(crate) const REGION_BUDGET_ROWS: Dataset = Dataset {
     view: "region_budget_rows",
     description: "The production and sinks input rows behind a region's co2_process_t and sink_t (the region and every region below it), with file and line, for `carbonstat explain` (55_explain.sql).",
     sort_key: &["region_code", "kind", "source_file", "source_line"],
+    per_year: false,
     columns: &[
         col("region_code", Text, "", "Region code (every level)"),
         col(
@@ -1224,6 +1267,7 @@ pub(crate) const REGION_GDP: Dataset = Dataset {
     view: "region_gdp",
     description: "A region's GDP as input, its index and GDP at constant (base-year) prices, every year with GDP: the chain behind gdp_const (50_indicators.sql), for `carbonstat explain`.",
     sort_key: &["region_code"],
+    per_year: false,
     columns: &[
         col("region_code", Text, "", "Region code"),
         col("gdp", Float, "10^8 yuan", "GDP at current prices, as input"),
@@ -1247,6 +1291,7 @@ pub(crate) const GROUP_MEMBERS: Dataset = Dataset {
     view: "group_member_years",
     description: "The members of each group (groups input) in each year of the data, also those without records, for `carbonstat explain --group` (55_explain.sql).",
     sort_key: &["group_id", "enterprise_id"],
+    per_year: false,
     columns: &[
         col("group_id", Text, "", "Group id from the groups input"),
         col(
@@ -1263,6 +1308,7 @@ pub(crate) const GREEN_POWER: Dataset = Dataset {
     view: "green_power_rows",
     description: "The accepted green-power rows (green_power input) as given, with file and line, for `carbonstat explain --enterprise` and `--group` (55_explain.sql).",
     sort_key: &["enterprise_id", "source_file", "source_line"],
+    per_year: false,
     columns: &[
         col(
             "enterprise_id",
@@ -1335,6 +1381,33 @@ pub fn dictionary_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_per_year_dataset_has_a_query_per_year_in_the_same_order() {
+        // enterprise_totals is sorted one year at a time: a query for each
+        // of 2020 and 2022, each the query of all rows with its year's filter
+        let all = ENTERPRISE_TOTALS.query();
+        let each = ENTERPRISE_TOTALS.queries(&[2020, 2022]);
+        assert_eq!(each.len(), 2);
+        for (q, y) in each.iter().zip([2020, 2022]) {
+            let (select, order) = all.split_once(" ORDER BY ").unwrap();
+            assert_eq!(*q, format!("{select} WHERE year = {y} ORDER BY {order}"));
+        }
+        assert!(all.ends_with(" FROM enterprise_totals ORDER BY year, \"enterprise_id\""));
+        // no year, no query
+        assert!(ENTERPRISE_TOTALS.queries(&[]).is_empty());
+        // the others keep one query, whatever the years
+        assert_eq!(
+            REGION_INDICATORS.queries(&[2020, 2021]),
+            vec![REGION_INDICATORS.query()]
+        );
+        let per_year: Vec<&str> = DATASETS
+            .iter()
+            .filter(|d| d.per_year)
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(per_year, ["enterprise_annual", "enterprise_totals"]);
+    }
 
     #[test]
     fn readme_data_dictionary_is_generated_from_here() {

@@ -73,7 +73,8 @@ pub(crate) fn staged(run_id: &str, path: &str) -> String {
 /// Run a dataset's query and stage its partitions. Returns the files with
 /// their final paths.
 ///
-/// The query is ordered by year first, so one Parquet file is open at a time,
+/// The query is ordered by year first (a `per_year` dataset has a query per
+/// year, so one sort holds one year), so one Parquet file is open at a time,
 /// written to a temporary file in the session's table directory (memory: the
 /// row group being encoded, not the year's file). Encoding and
 /// compressing run on their own thread while the engine merges the sorted
@@ -87,15 +88,11 @@ pub(crate) async fn write_dataset(
 ) -> Result<Vec<OutputFile>> {
     use futures::StreamExt;
     let step = format!("dataset {}", dataset.name);
-    let plan = ctx
-        .sql(&dataset.query())
-        .await
-        .map_err(|e| Error::sql(&step, e))?
-        .create_physical_plan()
-        .await
-        .map_err(|e| Error::sql(&step, e))?;
-    let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())
-        .map_err(|e| Error::sql(&step, e))?;
+    let years = if dataset.per_year {
+        dataset_years(ctx, dataset, &step).await?
+    } else {
+        Vec::new()
+    };
     let schema = dataset.file_schema();
     let dir = ctx
         .state()
@@ -106,53 +103,69 @@ pub(crate) async fn write_dataset(
     let (batches, mut encoded, thread) = encoder(schema.clone(), dir);
     let mut files = Vec::new();
     let mut last_year: Option<i32> = None;
-    'stream: while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(|e| Error::sql(&step, e))?;
-        if batch.num_rows() == 0 {
-            continue;
-        }
-        let years = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .ok_or_else(|| Error::Internal(format!("{}: year is not int32", dataset.name)))?;
-        if years.null_count() > 0 {
-            return Err(Error::Internal(format!(
-                "{}: a row without a year cannot be partitioned",
-                dataset.name
-            )));
-        }
-        let distinct: BTreeSet<i32> = years.values().iter().copied().collect();
-        // cast the stored columns to the declared types, with their metadata
-        let columns = dataset
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| cast(batch.column(i + 1), &c.ty.arrow()))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let typed = RecordBatch::try_new(schema.clone(), columns)?;
-        for y in distinct {
-            if let Some(last) = last_year.filter(|last| *last > y) {
+    let mut spilled = 0;
+    'queries: for query in dataset.queries(&years) {
+        let plan = ctx
+            .sql(&query)
+            .await
+            .map_err(|e| Error::sql(&step, e))?
+            .create_physical_plan()
+            .await
+            .map_err(|e| Error::sql(&step, e))?;
+        let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx.task_ctx())
+            .map_err(|e| Error::sql(&step, e))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| Error::sql(&step, e))?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let years = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .ok_or_else(|| Error::Internal(format!("{}: year is not int32", dataset.name)))?;
+            if years.null_count() > 0 {
                 return Err(Error::Internal(format!(
-                    "{}: rows of {y} after rows of {last}: the query must be ordered by year",
+                    "{}: a row without a year cannot be partitioned",
                     dataset.name
                 )));
             }
-            last_year = Some(y);
-            let part = if years.values().iter().all(|v| *v == y) {
-                typed.clone()
-            } else {
-                let mask = eq(years, &Scalar::new(Int32Array::from(vec![y])))?;
-                filter_record_batch(&typed, &mask)?
-            };
-            if batches.send((y, part)).await.is_err() {
-                break 'stream; // the encoder stopped: its error follows below
+            let distinct: BTreeSet<i32> = years.values().iter().copied().collect();
+            // cast the stored columns to the declared types, with their metadata
+            let columns = dataset
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| cast(batch.column(i + 1), &c.ty.arrow()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let typed = RecordBatch::try_new(schema.clone(), columns)?;
+            for y in distinct {
+                if let Some(last) = last_year.filter(|last| *last > y) {
+                    return Err(Error::Internal(format!(
+                        "{}: rows of {y} after rows of {last}: the query must be ordered by year",
+                        dataset.name
+                    )));
+                }
+                last_year = Some(y);
+                let part = if years.values().iter().all(|v| *v == y) {
+                    typed.clone()
+                } else {
+                    let mask = eq(years, &Scalar::new(Int32Array::from(vec![y])))?;
+                    filter_record_batch(&typed, &mask)?
+                };
+                if batches.send((y, part)).await.is_err() {
+                    break 'queries; // the encoder stopped: its error follows below
+                }
+            }
+            // stage the years the encoder has finished meanwhile
+            while let Ok(done) = encoded.try_recv() {
+                files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
             }
         }
-        // stage the years the encoder has finished meanwhile
-        while let Ok(done) = encoded.try_recv() {
-            files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
-        }
+        spilled += spilled_bytes(plan.as_ref());
+        crate::engine::metrics::show_analyzed(plan.as_ref(), || {
+            format!("dataset {}", dataset.name)
+        });
     }
     drop(batches);
     while let Some(done) = encoded.recv().await {
@@ -162,7 +175,6 @@ pub(crate) async fn write_dataset(
     thread
         .join()
         .map_err(|_| Error::Internal(format!("{}: the Parquet encoder failed", dataset.name)))?;
-    let spilled = spilled_bytes(plan.as_ref());
     if spilled > 0 {
         tracing::info!(
             dataset = dataset.name,
@@ -170,8 +182,34 @@ pub(crate) async fn write_dataset(
             "spilled to disk (engine.memory_limit)"
         );
     }
-    crate::engine::metrics::show_analyzed(plan.as_ref(), || format!("dataset {}", dataset.name));
     Ok(files)
+}
+
+/// The years a `per_year` dataset has rows for, ascending.
+async fn dataset_years(ctx: &SessionContext, dataset: &Dataset, step: &str) -> Result<Vec<i32>> {
+    let batches = ctx
+        .sql(&dataset.years_query())
+        .await
+        .map_err(|e| Error::sql(step, e))?
+        .collect()
+        .await
+        .map_err(|e| Error::sql(step, e))?;
+    let mut years = Vec::new();
+    for b in &batches {
+        let column = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .ok_or_else(|| Error::Internal(format!("{}: year is not int32", dataset.name)))?;
+        if column.null_count() > 0 {
+            return Err(Error::Internal(format!(
+                "{}: a row without a year cannot be partitioned",
+                dataset.name
+            )));
+        }
+        years.extend(column.values().iter().copied());
+    }
+    Ok(years)
 }
 
 /// A finished year file, or why the encoder stopped.
