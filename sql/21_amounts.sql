@@ -156,10 +156,22 @@ SELECT * FROM records_amounted WHERE row_reject IS NULL;
 -- aggregation sums every row, and it shares the memory pool with the
 -- skipped partial aggregations, so it spills sooner (at 10^7 rows: peak
 -- RSS 470-516 MiB instead of 610-711, 1-2 s more; docs/benchmarks.md,
--- session 10). Batches of 4096 rows instead of 8192 halve what the
--- repartitioning and the aggregation hold in flight (docs/benchmarks.md,
--- session 11).
+-- session 10).
+--
+-- The final aggregation is one, not one per partition (the records are
+-- still read, checked and valued on every core): with a final aggregation
+-- per partition, the rows are repartitioned by key, and DataFusion's
+-- repartitioning keeps sending rows to a partition while another has none
+-- queued, so while one final aggregation spilled (sorting its groups), the
+-- rows queued for it spilled too, unaggregated: at 10^9 input rows 28.5 GB
+-- after 14 minutes (the run was stopped before it filled the disk), at
+-- 10^8 up to 10.1 GB. One final aggregation takes its rows through a
+-- bounded queue instead: at 10^8 rows it spills 0.42 GB, and at 10^7 the
+-- run peaks at 382-391 MiB instead of 483-537, in the same time
+-- (docs/benchmarks.md, session 11).
+-- Batches of 4096 rows instead of 8192 halve what is in flight.
 SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0;
+SET datafusion.optimizer.repartition_aggregations = false;
 SET datafusion.execution.batch_size = 4096;
 
 CREATE OR REPLACE TABLE record_groups AS
@@ -189,6 +201,7 @@ FROM r
 GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_file;
 
 RESET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold;
+RESET datafusion.optimizer.repartition_aggregations;
 RESET datafusion.execution.batch_size;
 
 -- The rows of every records file, counted on the raw rows (no rule, no
