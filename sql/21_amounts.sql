@@ -167,7 +167,7 @@ SELECT * FROM records_amounted WHERE row_reject IS NULL;
 -- after 14 minutes (the run was stopped before it filled the disk), at
 -- 10^8 up to 10.1 GB. One final aggregation takes its rows through a
 -- bounded queue instead: at 10^8 rows it spills 0.42 GB, and at 10^7 the
--- run peaks at 382-391 MiB instead of 483-537, in the same time
+-- run peaks at 373-382 MiB instead of 470-524, in the same time
 -- (docs/benchmarks.md, session 11).
 -- Batches of 4096 rows instead of 8192 halve what is in flight.
 SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0;

@@ -57,7 +57,7 @@
 -- Reads:  record_totals (30_emissions.sql), process_amounts (45_budget.sql),
 --         groups_ok, green_power_ok (23_group_inputs.sql), criterion,
 --         grid_factor, electricity_rates (15_factors.sql), region_closure.
--- Writes: enterprise_base, group_members, enterprise_flags,
+-- Writes: enterprise_base, group_members,
 --         enterprise_totals, region_key_units, group_base, group_grid_factor,
 --         group_indicators (tables).
 
@@ -109,7 +109,13 @@ SELECT g.group_id, g.group_name, g.kind, g.enterprise_id, y.year, g.source_file,
 FROM groups_ok g
 JOIN years y ON y.year BETWEEN coalesce(g.from_year, 0) AND coalesce(g.to_year, 9999);
 
-CREATE OR REPLACE TABLE enterprise_flags AS
+-- Per enterprise and year: its totals and its flags, in one pass over
+-- enterprise_base (one row per enterprise and year; the thresholds and the
+-- group lists are small). Not the flags as a table of their own joined back
+-- to enterprise_base: that join's hash table held every enterprise-year,
+-- 1.5 GB at 10^9 input rows, more than engine.memory_limit
+-- (docs/benchmarks.md, session 11).
+CREATE OR REPLACE TABLE enterprise_totals AS
 WITH t AS (
     SELECT
         max(CASE WHEN criterion = 'key_energy_unit' THEN threshold END) AS key_unit_tce,
@@ -126,26 +132,20 @@ member_of AS (
     FROM group_members
     GROUP BY enterprise_id, year
 )
-SELECT b.enterprise_id, b.year,
+SELECT b.enterprise_id, b.enterprise_name, b.region_code, b.sector_code, b.year,
+    b.energy_tce_equivalent, b.energy_tce, b.co2_direct_t, b.co2_indirect_t, b.co2_t, b.co2_process_t,
     CASE WHEN t.key_unit_tce IS NULL AND l.key_groups IS NULL THEN NULL
          ELSE coalesce(b.energy_tce_equivalent >= t.key_unit_tce, false) OR l.key_groups IS NOT NULL END AS key_energy_unit,
     concat_ws(', ',
         CASE WHEN b.energy_tce_equivalent >= t.key_unit_tce THEN concat('≥ ', CAST(CAST(round(t.key_unit_tce) AS BIGINT) AS VARCHAR), ' tce') END,
         CASE WHEN l.key_groups IS NOT NULL THEN concat('listed in ', l.key_groups) END) AS key_energy_unit_basis,
     b.co2_t + b.co2_process_t >= t.key_emitter_t AS key_emitter,
-    coalesce(m.groups, '') AS groups
+    coalesce(m.groups, '') AS groups,
+    CAST(b.records AS INT) AS records
 FROM enterprise_base b
 CROSS JOIN t
 LEFT JOIN listed l ON l.enterprise_id = b.enterprise_id AND l.year = b.year
 LEFT JOIN member_of m ON m.enterprise_id = b.enterprise_id AND m.year = b.year;
-
-CREATE OR REPLACE TABLE enterprise_totals AS
-SELECT b.enterprise_id, b.enterprise_name, b.region_code, b.sector_code, b.year,
-    b.energy_tce_equivalent, b.energy_tce, b.co2_direct_t, b.co2_indirect_t, b.co2_t, b.co2_process_t,
-    f.key_energy_unit, f.key_energy_unit_basis, f.key_emitter, f.groups,
-    CAST(b.records AS INT) AS records
-FROM enterprise_base b
-JOIN enterprise_flags f ON f.enterprise_id = b.enterprise_id AND f.year = b.year;
 
 -- Per region (every level) and year: the key energy-using units that
 -- reported there (an enterprise reporting from two regions counts once for
@@ -154,7 +154,7 @@ CREATE OR REPLACE TABLE region_key_units AS
 WITH k AS (
     SELECT DISTINCT t.region_code, t.year, t.enterprise_id
     FROM record_totals t
-    JOIN enterprise_flags f ON f.enterprise_id = t.enterprise_id AND f.year = t.year
+    JOIN enterprise_totals f ON f.enterprise_id = t.enterprise_id AND f.year = t.year
     WHERE t.input = 'energy' AND f.key_energy_unit
 ),
 per_ancestor AS (
@@ -164,7 +164,7 @@ per_ancestor AS (
 energy AS (
     SELECT a.ancestor_code AS region_code, t.year, sum(t.tce) AS tce
     FROM record_totals t
-    JOIN enterprise_flags f ON f.enterprise_id = t.enterprise_id AND f.year = t.year
+    JOIN enterprise_totals f ON f.enterprise_id = t.enterprise_id AND f.year = t.year
     JOIN region_closure a ON a.region_code = t.region_code
     WHERE t.input = 'energy' AND f.key_energy_unit
     GROUP BY a.ancestor_code, t.year

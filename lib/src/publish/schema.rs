@@ -76,9 +76,10 @@ pub struct Dataset {
     pub columns: &'static [Column],
     /// Sorted one year at a time (a query per year) instead of in one sort:
     /// for the datasets with a row per enterprise, whose one sort held all
-    /// years at once (at 10^7 input rows, enterprise_annual's sort was the
-    /// run's peak: 360 MiB). The others are small, and their views are
-    /// computed again by every query.
+    /// years at once (at 10^7 input rows enterprise_annual's one sort took
+    /// the run to 488 MiB, one year at a time to 250 MiB; docs/benchmarks.md,
+    /// session 11). The others are small, and their views are computed
+    /// again by every query.
     pub per_year: bool,
 }
 

@@ -119,17 +119,7 @@ pub(crate) async fn write_dataset(
             if batch.num_rows() == 0 {
                 continue;
             }
-            let years = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<Int32Array>()
-                .ok_or_else(|| Error::Internal(format!("{}: year is not int32", dataset.name)))?;
-            if years.null_count() > 0 {
-                return Err(Error::Internal(format!(
-                    "{}: a row without a year cannot be partitioned",
-                    dataset.name
-                )));
-            }
+            let years = year_column(&batch, dataset)?;
             let distinct: BTreeSet<i32> = years.values().iter().copied().collect();
             // cast the stored columns to the declared types, with their metadata
             let columns = dataset
@@ -196,18 +186,24 @@ async fn dataset_years(ctx: &SessionContext, dataset: &Dataset, step: &str) -> R
         .map_err(|e| Error::sql(step, e))?;
     let mut years = Vec::new();
     for b in &batches {
-        let column = b
-            .column(0)
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .ok_or_else(|| Error::Internal(format!("{}: year is not int32", dataset.name)))?;
-        if column.null_count() > 0 {
-            return Err(Error::Internal(format!(
-                "{}: a row without a year cannot be partitioned",
-                dataset.name
-            )));
-        }
-        years.extend(column.values().iter().copied());
+        years.extend(year_column(b, dataset)?.values().iter().copied());
+    }
+    Ok(years)
+}
+
+/// The year of every row of a batch of a dataset's query (its first
+/// column): a row without one could not be partitioned.
+fn year_column<'a>(batch: &'a RecordBatch, dataset: &Dataset) -> Result<&'a Int32Array> {
+    let years = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .ok_or_else(|| Error::Internal(format!("{}: year is not int32", dataset.name)))?;
+    if years.null_count() > 0 {
+        return Err(Error::Internal(format!(
+            "{}: a row without a year cannot be partitioned",
+            dataset.name
+        )));
     }
     Ok(years)
 }
