@@ -50,6 +50,8 @@ pub(crate) const IO_CONCURRENCY: usize = 16;
 const SINGLE_PUT_BYTES: u64 = 16 * 1024 * 1024;
 /// The part size of a larger file's multipart upload (S3 takes parts of 5 MiB and more).
 const PART_BYTES: usize = 8 * 1024 * 1024;
+/// How many parts of one upload are in flight at once.
+const PARTS_IN_FLIGHT: usize = 2;
 
 pub(crate) const REPORTS_PREFIX: &str = "reports";
 pub(crate) const STAGING_PREFIX: &str = "_staging";
@@ -95,7 +97,7 @@ impl OutputStore {
 
     /// Put the first `len` bytes of a local file: in one request when they
     /// are at most [`SINGLE_PUT_BYTES`], else as a multipart upload of
-    /// [`PART_BYTES`] parts with at most two in flight, so a large file
+    /// [`PART_BYTES`] parts, [`PARTS_IN_FLIGHT`] at a time, so a large file
     /// (a year of enterprise_annual is about 570 MB at 10^9 input rows) is
     /// never held in memory whole.
     pub(crate) async fn put_file(
@@ -135,20 +137,26 @@ impl OutputStore {
             .map_err(|e| self.err(path, e))?;
         let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, part);
         let mut left = len;
-        let mut buf = vec![0u8; part];
-        while left > 0 {
-            let n = (part as u64).min(left) as usize;
-            // a local file, mostly still in the page cache: read in place
-            if let Err(e) = file.read_exact(&mut buf[..n]) {
-                let _ = writer.abort().await;
-                return Err(io(e));
+        let sent: Result<()> = async {
+            while left > 0 {
+                let n = (part as u64).min(left) as usize;
+                // a local file, mostly still in the page cache: read in place,
+                // each part into a buffer of its own that the upload takes over
+                let mut buf = vec![0u8; n];
+                file.read_exact(&mut buf).map_err(io)?;
+                writer
+                    .wait_for_capacity(PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(|e| self.err(path, e))?;
+                writer.put(buf.into());
+                left -= n as u64;
             }
-            if let Err(e) = writer.wait_for_capacity(2).await {
-                let _ = writer.abort().await;
-                return Err(self.err(path, e));
-            }
-            writer.write(&buf[..n]);
-            left -= n as u64;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = sent {
+            let _ = writer.abort().await;
+            return Err(e);
         }
         writer.finish().await.map_err(|e| self.err(path, e))?;
         Ok(())
