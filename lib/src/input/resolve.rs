@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
-use sha2::{Digest, Sha256};
 
 use crate::config::{InputOptions, LoadedConfig};
 use crate::error::{Error, Result};
@@ -345,20 +344,19 @@ pub(crate) fn hash_files(paths: &[&Path]) -> Vec<Hashed> {
 /// Size, sha256 and a UTF-8 scan of a file, in one pass.
 pub(crate) fn hash_file(p: &Path) -> std::io::Result<(u64, String, Utf8Scan)> {
     let mut f = File::open(p)?;
-    let mut h = Sha256::new();
+    let mut hash = crate::digest::ContentHash::default();
     let mut utf8 = Utf8Validator::default();
     let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
             break;
         }
-        size += n as u64;
-        h.update(&buf[..n]);
+        hash.update(&buf[..n]);
         utf8.update(&buf[..n]);
     }
-    Ok((size, hex::encode(h.finalize()), utf8.finish()))
+    let (size, sha256) = hash.finish();
+    Ok((size, sha256, utf8.finish()))
 }
 
 /// Decide how the file is read and check that its header has what the

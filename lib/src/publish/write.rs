@@ -11,9 +11,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::prelude::SessionContext;
 
-use sha2::{Digest, Sha256};
-
-use crate::digest::sha256_hex;
+use crate::digest::{ContentHash, sha256_hex};
 use crate::engine::metrics::spilled_bytes;
 use crate::error::{Error, Result};
 use crate::publish::OutputStore;
@@ -276,8 +274,7 @@ impl OpenYear {
             writer: ArrowWriter::try_new(
                 HashedFile {
                     out: std::io::BufWriter::with_capacity(1 << 20, file),
-                    sha: Sha256::new(),
-                    len: 0,
+                    hash: ContentHash::default(),
                 },
                 schema.clone(),
                 Some(dataset_writer_properties(&schema)),
@@ -287,8 +284,7 @@ impl OpenYear {
 
     fn finish(self) -> Result<YearFile> {
         let hashed = self.writer.into_inner()?;
-        let len = hashed.len;
-        let sha256 = hex::encode(hashed.sha.finalize());
+        let (len, sha256) = hashed.hash.finish();
         let file = hashed
             .out
             .into_inner()
@@ -307,15 +303,13 @@ impl OpenYear {
 /// manifest's checksum), so the file is not read back to be hashed.
 pub(crate) struct HashedFile {
     out: std::io::BufWriter<tempfile::NamedTempFile>,
-    sha: Sha256,
-    len: u64,
+    hash: ContentHash,
 }
 
 impl std::io::Write for HashedFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.out.write(buf)?;
-        self.sha.update(&buf[..n]);
-        self.len += n as u64;
+        self.hash.update(&buf[..n]);
         Ok(n)
     }
 

@@ -23,7 +23,6 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, ObjectStoreScheme};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use url::Url;
 
 /// The `storage:` section of pipeline.yaml.
@@ -257,17 +256,15 @@ impl Location {
             .map_err(|e| format!("{shown}: {e}"))?;
         let mut stream = result.into_stream();
         let mut file = std::fs::File::create(to).map_err(|e| format!("{}: {e}", to.display()))?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let mut hash = crate::digest::ContentHash::default();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| format!("{shown}: {e}"))?;
-            hasher.update(&chunk);
+            hash.update(&chunk);
             observe(&chunk);
-            size += chunk.len() as u64;
             file.write_all(&chunk)
                 .map_err(|e| format!("{}: {e}", to.display()))?;
         }
-        Ok((size, hex::encode(hasher.finalize())))
+        Ok(hash.finish())
     }
 }
 
