@@ -58,7 +58,8 @@
 --         groups_ok, green_power_ok (23_group_inputs.sql), criterion,
 --         grid_factor, electricity_rates (15_factors.sql), region_closure.
 -- Writes: enterprise_base, group_members,
---         enterprise_totals, region_key_units, group_base, group_grid_factor,
+--         enterprise_totals, key_unit_years, enterprise_region_energy,
+--         region_key_units, group_base, group_grid_factor,
 --         group_indicators (tables).
 
 -- Every enterprise-year with energy records or production rows.
@@ -147,38 +148,60 @@ CROSS JOIN t
 LEFT JOIN listed l ON l.enterprise_id = b.enterprise_id AND l.year = b.year
 LEFT JOIN member_of m ON m.enterprise_id = b.enterprise_id AND m.year = b.year;
 
+-- The enterprise-years that are key energy-using units, and every
+-- enterprise's energy per year and region it reported in (the energy
+-- input's records summed): two tables, so that the join below is planned on
+-- their row counts. Joined as views, the record side's size was a guess and
+-- DataFusion built its hash table from the records (60 MB at 10^7 input
+-- rows; at 10^9 it failed under engine.memory_limit, docs/benchmarks.md,
+-- session 12). As tables, the key units (at most one row per enterprise and
+-- year) are the side held in memory.
+CREATE OR REPLACE TABLE key_unit_years AS
+SELECT enterprise_id, year
+FROM enterprise_totals
+WHERE key_energy_unit;
+
+CREATE OR REPLACE TABLE enterprise_region_energy AS
+SELECT enterprise_id, year, region_code, sum(tce) AS tce
+FROM record_totals
+WHERE input = 'energy'
+GROUP BY enterprise_id, year, region_code;
+
 -- Per region (every level) and year: the key energy-using units that
 -- reported there (an enterprise reporting from two regions counts once for
--- each ancestor of them) and their energy at equivalent value.
+-- each ancestor of them) and their energy at equivalent value. The sums are
+-- taken per region first and then per ancestor (exact: DECIMAL), so the
+-- joins with region_closure are joins of regions, not of reporters.
 CREATE OR REPLACE TABLE region_key_units AS
 WITH k AS (
-    SELECT DISTINCT t.region_code, t.year, t.enterprise_id
-    FROM record_totals t
-    JOIN enterprise_totals f ON f.enterprise_id = t.enterprise_id AND f.year = t.year
-    WHERE t.input = 'energy' AND f.key_energy_unit
+    SELECT e.region_code, e.year, e.enterprise_id, e.tce
+    FROM enterprise_region_energy e
+    JOIN key_unit_years f ON f.enterprise_id = e.enterprise_id AND f.year = e.year
 ),
 per_ancestor AS (
     SELECT DISTINCT a.ancestor_code AS region_code, k.year, k.enterprise_id
     FROM k JOIN region_closure a ON a.region_code = k.region_code
 ),
 energy AS (
-    SELECT a.ancestor_code AS region_code, t.year, sum(t.tce) AS tce
-    FROM record_totals t
-    JOIN enterprise_totals f ON f.enterprise_id = t.enterprise_id AND f.year = t.year
-    JOIN region_closure a ON a.region_code = t.region_code
-    WHERE t.input = 'energy' AND f.key_energy_unit
-    GROUP BY a.ancestor_code, t.year
+    SELECT a.ancestor_code AS region_code, r.year, sum(r.tce) AS tce
+    FROM (SELECT region_code, year, sum(tce) AS tce FROM k GROUP BY region_code, year) r
+    JOIN region_closure a ON a.region_code = r.region_code
+    GROUP BY a.ancestor_code, r.year
 ),
 -- the base of the key units' share: each reporter's (enterprise's, or a
 -- sector statistic's) comprehensive consumption, at least 0 — a wind farm
 -- that supplies more than it consumes does not shrink the base below the
 -- key units' own energy (the share stays within 0-1)
 reporters AS (
-    SELECT a.ancestor_code AS region_code, r.year, sum(greatest(r.tce, 0)) AS tce
+    SELECT a.ancestor_code AS region_code, r.year, sum(r.tce) AS tce
     FROM (
-        SELECT region_code, year, coalesce(enterprise_id, concat('sector ', sector_code)) AS reporter, sum(tce) AS tce
-        FROM record_totals
-        GROUP BY region_code, year, coalesce(enterprise_id, concat('sector ', sector_code))
+        SELECT region_code, year, sum(greatest(tce, 0)) AS tce
+        FROM (
+            SELECT region_code, year, coalesce(enterprise_id, concat('sector ', sector_code)) AS reporter, sum(tce) AS tce
+            FROM record_totals
+            GROUP BY region_code, year, coalesce(enterprise_id, concat('sector ', sector_code))
+        ) per_reporter
+        GROUP BY region_code, year
     ) r
     JOIN region_closure a ON a.region_code = r.region_code
     GROUP BY a.ancestor_code, r.year
