@@ -191,15 +191,20 @@ energy AS (
 -- the base of the key units' share: each reporter's (enterprise's, or a
 -- sector statistic's) comprehensive consumption, at least 0 — a wind farm
 -- that supplies more than it consumes does not shrink the base below the
--- key units' own energy (the share stays within 0-1)
+-- key units' own energy (the share stays within 0-1). An enterprise's is
+-- its row of enterprise_region_energy (every record with an enterprise is
+-- of the energy input, 20_validate.sql), a sector's is summed here.
 reporters AS (
     SELECT a.ancestor_code AS region_code, r.year, sum(r.tce) AS tce
     FROM (
         SELECT region_code, year, sum(greatest(tce, 0)) AS tce
         FROM (
-            SELECT region_code, year, coalesce(enterprise_id, concat('sector ', sector_code)) AS reporter, sum(tce) AS tce
+            SELECT region_code, year, tce FROM enterprise_region_energy
+            UNION ALL
+            SELECT region_code, year, sum(tce) AS tce
             FROM record_totals
-            GROUP BY region_code, year, coalesce(enterprise_id, concat('sector ', sector_code))
+            WHERE input = 'sector_energy'
+            GROUP BY region_code, year, sector_code
         ) per_reporter
         GROUP BY region_code, year
     ) r
