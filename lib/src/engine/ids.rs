@@ -83,11 +83,23 @@ pub(crate) fn uscc_error_udf() -> ScalarUDF {
     crate::engine::text::text_udf("uscc_error", DataType::Utf8, |input| {
         // valid codes (nearly all) only add a null bit: no allocation per row
         let mut out = StringBuilder::with_capacity(input.len(), 0);
+        // an enterprise's records come one after another: its code is
+        // checked once per run of rows
+        let mut last: Option<(&str, Option<String>)> = None;
         for v in input.iter() {
-            match v.and_then(uscc_error) {
+            let Some(code) = v else {
+                out.append_null();
+                continue;
+            };
+            let error = match last.take() {
+                Some((previous, error)) if previous == code => error,
+                _ => uscc_error(code),
+            };
+            match &error {
                 Some(msg) => out.append_value(msg),
                 None => out.append_null(),
             }
+            last = Some((code, error));
         }
         Ok(Arc::new(out.finish()) as ArrayRef)
     })
@@ -104,6 +116,56 @@ pub(crate) fn register_udfs(ctx: &SessionContext) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The UDF checks a run of the same code once and answers every row of
+    /// it: each row's answer is that of `uscc_error` on its own value.
+    #[test]
+    fn the_udf_answers_every_row_of_a_run() {
+        use datafusion::arrow::array::{AsArray, StringViewArray};
+        use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
+        let codes = [
+            Some("91350100M000100Y43"),
+            Some("91350100M000100Y43"),
+            Some("91350100M000100Y44"),
+            Some("91350100M000100Y44"),
+            None,
+            Some("91350100M000100Y44"),
+            Some("91350100M000100Y43"),
+        ];
+        let input = Arc::new(StringViewArray::from(codes.to_vec())) as ArrayRef;
+        let udf = uscc_error_udf();
+        let args = ScalarFunctionArgs {
+            args: vec![ColumnarValue::Array(input)],
+            arg_fields: vec![Arc::new(datafusion::arrow::datatypes::Field::new(
+                "t",
+                DataType::Utf8View,
+                true,
+            ))],
+            number_rows: codes.len(),
+            return_field: Arc::new(datafusion::arrow::datatypes::Field::new(
+                "e",
+                DataType::Utf8,
+                true,
+            )),
+            config_options: Arc::new(Default::default()),
+        };
+        let ColumnarValue::Array(out) = udf.invoke_with_args(args).unwrap() else {
+            panic!("an array")
+        };
+        let out = out.as_string::<i32>();
+        let got: Vec<Option<&str>> = (0..out.len())
+            .map(|i| (!out.is_null(i)).then(|| out.value(i)))
+            .collect();
+        let expected: Vec<Option<String>> = codes.iter().map(|c| c.and_then(uscc_error)).collect();
+        assert_eq!(
+            got,
+            expected.iter().map(|e| e.as_deref()).collect::<Vec<_>>()
+        );
+        // the valid code gives no error, the wrong check character one
+        assert_eq!(got[0], None);
+        assert!(got[3].unwrap().contains("check character is '4'"));
+        assert_eq!(got[6], None);
+    }
 
     #[test]
     fn known_valid_code() {
