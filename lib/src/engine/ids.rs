@@ -85,21 +85,11 @@ pub(crate) fn uscc_error_udf() -> ScalarUDF {
         let mut out = StringBuilder::with_capacity(input.len(), 0);
         // an enterprise's records come one after another: its code is
         // checked once per run of rows
-        let mut last: Option<(&str, Option<String>)> = None;
-        for v in input.iter() {
-            let Some(code) = v else {
-                out.append_null();
-                continue;
-            };
-            let error = match last.take() {
-                Some((previous, error)) if previous == code => error,
-                _ => uscc_error(code),
-            };
-            match &error {
+        for error in crate::engine::text::per_run(input, uscc_error) {
+            match error.flatten() {
                 Some(msg) => out.append_value(msg),
                 None => out.append_null(),
             }
-            last = Some((code, error));
         }
         Ok(Arc::new(out.finish()) as ArrayRef)
     })

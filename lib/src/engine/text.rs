@@ -112,6 +112,26 @@ fn same_text(input: &StringViewArray, i: usize, j: usize) -> bool {
     }
 }
 
+/// `f` of every value, NULL for a NULL: worked out once per run of the same
+/// text, the value equal to the row before's gets that row's answer.
+pub(crate) fn per_run<'a, T: Clone + 'a>(
+    input: &'a StringViewArray,
+    mut f: impl FnMut(&str) -> T + 'a,
+) -> impl Iterator<Item = Option<T>> + 'a {
+    let mut last: Option<(usize, T)> = None;
+    (0..input.len()).map(move |i| {
+        if input.is_null(i) {
+            return None;
+        }
+        let answer = match last.take() {
+            Some((j, a)) if same_text(input, i, j) => a,
+            _ => f(input.value(i)),
+        };
+        last = Some((i, answer.clone()));
+        Some(answer)
+    })
+}
+
 /// `upper(nullif(trim(t), ''))`
 fn clean_code_one(value: &str, scratch: &mut String) -> Mapped {
     match trim_spaces(value) {
@@ -187,19 +207,8 @@ fn non_blank(s: &str) -> Option<&str> {
 /// `parse_int(t)`: `try_cast(nullif(trim(t), '') AS INT)`.
 fn parse_int(input: &StringViewArray) -> DfResult<ArrayRef> {
     // a year repeats row after row: parsed once per run of the same text
-    let mut last: Option<(usize, Option<i32>)> = None;
-    let out: Int32Array = (0..input.len())
-        .map(|i| {
-            if input.is_null(i) {
-                return None;
-            }
-            let parsed = match last {
-                Some((j, p)) if same_text(input, i, j) => p,
-                _ => non_blank(input.value(i)).and_then(Int32Type::parse),
-            };
-            last = Some((i, parsed));
-            parsed
-        })
+    let out: Int32Array = per_run(input, |v| non_blank(v).and_then(Int32Type::parse))
+        .map(Option::flatten)
         .collect();
     Ok(Arc::new(out))
 }
