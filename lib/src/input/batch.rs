@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Int64Array, Int64Builder, RecordBatch, StringViewArray, StringViewBuilder,
+    ArrayRef, Int64Array, Int64Builder, RecordBatch, RecordBatchOptions, StringViewArray,
+    StringViewBuilder,
 };
 use datafusion::arrow::datatypes::SchemaRef;
 
@@ -27,6 +28,33 @@ pub(crate) fn raw_batch(
     columns.push(Arc::new(lines));
     columns.push(row_error);
     RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// The raw columns `projection` names (indices of the raw schema; `None`:
+/// all `width` of them), each made by `column(i)` only when it is read.
+pub(crate) fn projected_columns<E>(
+    projection: Option<&[usize]>,
+    width: usize,
+    mut column: impl FnMut(usize) -> std::result::Result<ArrayRef, E>,
+) -> std::result::Result<Vec<ArrayRef>, E> {
+    match projection {
+        Some(p) => p.iter().map(|&i| column(i)).collect(),
+        None => (0..width).map(column).collect(),
+    }
+}
+
+/// A batch of `rows` rows of `columns` (which may be none: a query that
+/// only counts rows).
+pub(crate) fn batch_of(
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+) -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
 }
 
 /// Columns being filled for one batch. Text is built as Arrow string views:

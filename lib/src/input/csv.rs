@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use crate::error::Result;
 use crate::input::batch::BATCH_ROWS;
-use crate::input::batch::raw_batch;
+use crate::input::batch::{batch_of, projected_columns, repeated_text};
 use crate::input::csv_records::{
     Batch, Cell, Layout, RecordReader, Records, field_column, views_column,
 };
@@ -46,6 +46,9 @@ pub(crate) struct CsvBatches {
     /// the layout of the last batch, reused by the next
     spare: Option<Layout>,
     done: bool,
+    /// the raw columns read (indices of the raw schema; `None`: all);
+    /// `schema` is the raw schema projected
+    projection: Option<Vec<usize>>,
 }
 
 /// A CSV reader positioned after the header, and the header.
@@ -98,7 +101,25 @@ impl CsvBatches {
             last_bytes: 1 << 16,
             spare: None,
             done: false,
+            projection: None,
         })
+    }
+
+    /// Only the raw columns `projection` names (indices of the raw schema):
+    /// every record is still split into its fields (a quoted field can hold
+    /// the delimiter and line breaks), but only those columns are built.
+    pub(crate) fn projected(mut self, projection: &[usize]) -> Result<Self> {
+        self.schema = Arc::new(
+            self.schema
+                .project(projection)
+                .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))?,
+        );
+        self.projection = Some(projection.to_vec());
+        Ok(self)
+    }
+
+    fn wants(&self, column: usize) -> bool {
+        self.projection.as_ref().is_none_or(|p| p.contains(&column))
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
@@ -139,53 +160,61 @@ impl CsvBatches {
         Ok(Some(columns))
     }
 
-    /// The raw batch: every contract column, then source_file, source_line
-    /// and row_error.
+    /// The raw batch (every contract column, then source_file, source_line
+    /// and row_error), only the projected columns of it.
     fn columns(&self, batch: &Batch) -> datafusion::error::Result<RecordBatch> {
         let n = batch.at.len();
         // a period column gives the year and the month where the file has
         // none: each cell split once, for both
-        let periods: Vec<_> = match self.mapping.period {
+        let year = self.spec.columns().position(|c| c == "year");
+        let month = self.spec.columns().position(|c| c == "month");
+        let period_wanted =
+            year.is_some_and(|i| self.wants(i)) || month.is_some_and(|i| self.wants(i));
+        let periods: Vec<_> = match self.mapping.period.filter(|_| period_wanted) {
             Some(p) => (0..n)
                 .map(|r| Some((batch.at.field(r, p)?, split_period(batch.field_text(r, p)?))))
                 .collect(),
             None => vec![None; n],
         };
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.mapping.columns.len() + 3);
-        for (name, idx) in self.spec.columns().zip(&self.mapping.columns) {
-            let column = match idx {
-                Some(i) => field_column(batch, *i)?,
-                None if name == "year" => views_column(batch, |r| match periods[r]? {
+        let contract: Vec<&str> = self.spec.columns().collect();
+        let column = |i: usize| -> datafusion::error::Result<ArrayRef> {
+            let Some(name) = contract.get(i) else {
+                return Ok(match i - contract.len() {
+                    0 => Arc::new(repeated_text(&self.path, n)?),
+                    1 => Arc::new(Int64Array::from_iter_values(
+                        (0..n).map(|r| batch.at.line(r) as i64),
+                    )),
+                    _ => {
+                        let mut row_error = StringViewBuilder::with_capacity(n);
+                        for r in 0..n {
+                            let fields = batch.at.fields(r);
+                            if fields == self.header_len {
+                                row_error.append_null();
+                            } else {
+                                row_error.append_value(format!(
+                                    "the row has {fields} fields but the header has {}",
+                                    self.header_len
+                                ));
+                            }
+                        }
+                        Arc::new(row_error.finish())
+                    }
+                });
+            };
+            Ok(Arc::new(match self.mapping.columns[i] {
+                Some(c) => field_column(batch, c)?,
+                None if *name == "year" => views_column(batch, |r| match periods[r]? {
                     (_, (Ok(y), _)) => Some(Cell::Own(y.to_string())),
                     (at, (Err(_), _)) => Some(Cell::At(at)),
                 })?,
-                None if name == "month" => {
+                None if *name == "month" => {
                     views_column(batch, |r| Some(Cell::Own(periods[r]?.1.1?.to_string())))?
                 }
                 None => views_column(batch, |_| None)?,
-            };
-            columns.push(Arc::new(column));
-        }
-        let lines = Int64Array::from_iter_values((0..n).map(|r| batch.at.line(r) as i64));
-        let mut row_error = StringViewBuilder::with_capacity(n);
-        for r in 0..n {
-            let fields = batch.at.fields(r);
-            if fields == self.header_len {
-                row_error.append_null();
-            } else {
-                row_error.append_value(format!(
-                    "the row has {fields} fields but the header has {}",
-                    self.header_len
-                ));
-            }
-        }
-        Ok(raw_batch(
-            &self.schema,
-            columns,
-            &self.path,
-            lines,
-            Arc::new(row_error.finish()),
-        )?)
+            }))
+        };
+        let columns = projected_columns(self.projection.as_deref(), contract.len() + 3, column)?;
+        Ok(batch_of(&self.schema, columns, n)?)
     }
 }
 

@@ -13,7 +13,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::Result;
 use crate::input::batch::BATCH_ROWS;
-use crate::input::batch::raw_batch;
+use crate::input::batch::{batch_of, projected_columns, repeated_text};
 use crate::input::headers::file_error;
 use crate::input::headers::map_header;
 use crate::input::headers::split_period;
@@ -30,7 +30,10 @@ pub(crate) struct ParquetBatches {
     columns: Vec<Option<usize>>,
     /// the period column in the projected batches
     period: Option<usize>,
+    /// the batches' schema: the raw schema, projected
     schema: SchemaRef,
+    /// the raw columns read (indices of the raw schema; `None`: all)
+    projection: Option<Vec<usize>>,
     /// rows read so far (a row's number is its source_line)
     row: i64,
 }
@@ -50,6 +53,19 @@ pub(crate) fn parquet_header(spec: InputSpec, f: &InputFile) -> Result<Vec<Strin
 
 impl ParquetBatches {
     pub(crate) fn open(spec: InputSpec, f: &InputFile, schema: SchemaRef) -> Result<Self> {
+        Self::open_projected(spec, f, schema, None)
+    }
+
+    /// As [`ParquetBatches::open`], with only the raw columns `projection`
+    /// names (indices of the raw schema, `schema` the projected one; `None`:
+    /// all): only their pages are decoded, and none at all for no column
+    /// (the batches then only count rows).
+    pub(crate) fn open_projected(
+        spec: InputSpec,
+        f: &InputFile,
+        schema: SchemaRef,
+        projection: Option<&[usize]>,
+    ) -> Result<Self> {
         use datafusion::arrow::datatypes::{Field, Schema};
         use datafusion::parquet::arrow::ProjectionMask;
         use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
@@ -90,7 +106,23 @@ impl ParquetBatches {
             .iter()
             .map(|fl| fl.name().clone())
             .collect();
-        let mapping = map_header(spec, &names, &f.options, &f.path)?;
+        let mut mapping = map_header(spec, &names, &f.options, &f.path)?;
+        if let Some(projection) = projection {
+            // the header is checked whole; only the projected columns are read
+            let wants = |name: &str| {
+                spec.columns()
+                    .position(|c| c == name)
+                    .is_some_and(|i| projection.contains(&i))
+            };
+            for (column, name) in mapping.columns.iter_mut().zip(spec.columns()) {
+                if !wants(name) {
+                    *column = None;
+                }
+            }
+            if !wants("year") && !wants("month") {
+                mapping.period = None;
+            }
+        }
         // the file's columns that are read, in file order
         let mut read: Vec<usize> = mapping
             .columns
@@ -117,6 +149,7 @@ impl ParquetBatches {
             columns,
             period,
             schema,
+            projection: projection.map(<[usize]>::to_vec),
             row: 0,
         })
     }
@@ -154,11 +187,22 @@ impl ParquetBatches {
             None => Vec::new(),
         };
         let split = |r: usize| splits[r];
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len() + 3);
-        for (name, idx) in self.spec.columns().zip(&self.columns) {
-            let column: ArrayRef = match idx {
-                Some(c) => text(*c)?,
-                None if name == "year" && period.is_some() => {
+        let contract: Vec<&str> = self.spec.columns().collect();
+        let first = self.row + 1;
+        let column = |i: usize| -> Result<ArrayRef> {
+            let Some(name) = contract.get(i) else {
+                return Ok(match i - contract.len() {
+                    0 => Arc::new(repeated_text(&self.path, n).map_err(|e| {
+                        file_error(self.spec, &self.path, format!("cannot read: {e}"))
+                    })?),
+                    1 => Arc::new(Int64Array::from_iter_values(first..first + n as i64)),
+                    // row_error: a Parquet row is always whole
+                    _ => datafusion::arrow::array::new_null_array(&DataType::Utf8View, n),
+                });
+            };
+            Ok(match self.columns[i] {
+                Some(c) => text(c)?,
+                None if *name == "year" && period.is_some() => {
                     Arc::new(StringViewArray::from_iter((0..n).map(|r| {
                         split(r).map(|(year, _)| match year {
                             Ok(y) => y.to_string(),
@@ -166,23 +210,16 @@ impl ParquetBatches {
                         })
                     })))
                 }
-                None if name == "month" && period.is_some() => Arc::new(
+                None if *name == "month" && period.is_some() => Arc::new(
                     StringViewArray::from_iter((0..n).map(|r| Some(split(r)?.1?.to_string()))),
                 ),
                 None => datafusion::arrow::array::new_null_array(&DataType::Utf8View, n),
-            };
-            columns.push(column);
-        }
-        let lines = Int64Array::from_iter_values((self.row + 1)..=(self.row + n as i64));
+            })
+        };
+        let columns = projected_columns(self.projection.as_deref(), contract.len() + 3, column)?;
         self.row += n as i64;
-        raw_batch(
-            &self.schema,
-            columns,
-            &self.path,
-            lines,
-            datafusion::arrow::array::new_null_array(&DataType::Utf8View, n),
-        )
-        .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))
+        batch_of(&self.schema, columns, n)
+            .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))
     }
 }
 

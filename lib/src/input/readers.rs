@@ -10,14 +10,60 @@
 //! file errors that name the file and what to do; nothing in a file can make
 //! a reader panic (a fuzz test throws mutated files at them).
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
 use crate::error::Result;
 use crate::input::csv::CsvBatches;
 use crate::input::excel::ExcelBatches;
+use crate::input::headers::file_error;
 use crate::input::parquet::ParquetBatches;
 use crate::input::{Format, InputFile, InputSpec};
+
+/// The batches of any input file with only the raw columns a query reads
+/// (`projection`: their indices in [`InputSpec::raw_schema`]; `None` is
+/// every column). A CSV file is still split into all its fields (a quoted
+/// field can hold the delimiter and line breaks), but only the projected
+/// columns are built; a Parquet file decodes only the projected columns'
+/// pages, and none at all when a query only counts rows (the row counts come
+/// from the row groups).
+pub(crate) fn open_projected(
+    spec: InputSpec,
+    f: &InputFile,
+    projection: Option<&[usize]>,
+) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
+    let schema = spec.raw_schema();
+    let Some(projection) = projection else {
+        return open_batches(spec, f, schema);
+    };
+    Ok(match f.format {
+        Format::Csv => Box::new(CsvBatches::open(spec, f, schema)?.projected(projection)?),
+        Format::Parquet => {
+            let projected = schema
+                .project(projection)
+                .map_err(|e| file_error(spec, &f.path, format!("cannot read: {e}")))?;
+            Box::new(ParquetBatches::open_projected(
+                spec,
+                f,
+                Arc::new(projected),
+                Some(projection),
+            )?)
+        }
+        // a workbook is read whole (its rows are few), then projected
+        Format::Xlsx | Format::Xls => {
+            let projection = projection.to_vec();
+            let path = f.path.clone();
+            Box::new(ExcelBatches::open(spec, f, schema)?.map(move |b| {
+                b.and_then(|b| {
+                    b.project(&projection)
+                        .map_err(|e| file_error(spec, &path, format!("cannot read: {e}")))
+                })
+            }))
+        }
+    })
+}
 
 /// The batches of any input file.
 pub(crate) fn open_batches(

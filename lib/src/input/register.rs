@@ -1,15 +1,19 @@
-//! The raw tables: every input file one partition of a streaming table.
+//! The raw tables: every input file one partition of a streaming table,
+//! read with only the columns a query needs.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::streaming::StreamingTable;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
@@ -48,28 +52,80 @@ pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()
             ctx.register_table(input.spec.table(), Arc::new(table))?;
             continue;
         }
-        let partitions: Vec<Arc<dyn PartitionStream>> = input
-            .files
-            .iter()
-            .map(|f| {
-                Arc::new(RawFileStream {
-                    spec: input.spec,
-                    file: f.clone(),
-                    schema: schema.clone(),
-                }) as Arc<dyn PartitionStream>
-            })
-            .collect();
-        let table = StreamingTable::try_new(schema, partitions)?;
+        let table = RawTable {
+            spec: input.spec,
+            files: input.files.clone(),
+            schema,
+        };
         ctx.register_table(input.spec.table(), Arc::new(table))?;
     }
     Ok(())
 }
 
+/// A raw table: every file one partition, read with only the columns a
+/// query needs (DataFusion's `StreamingTable` reads every column and
+/// projects afterwards: counting a Parquet file's rows decoded all its
+/// pages).
+#[derive(Debug)]
+struct RawTable {
+    spec: InputSpec,
+    files: Vec<InputFile>,
+    schema: SchemaRef,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for RawTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let schema = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => self.schema.clone(),
+        };
+        let partitions: Vec<Arc<dyn PartitionStream>> = self
+            .files
+            .iter()
+            .map(|f| {
+                Arc::new(RawFileStream {
+                    spec: self.spec,
+                    file: f.clone(),
+                    schema: schema.clone(),
+                    projection: projection.cloned(),
+                }) as Arc<dyn PartitionStream>
+            })
+            .collect();
+        Ok(Arc::new(StreamingTableExec::try_new(
+            schema,
+            partitions,
+            None,
+            Vec::new(),
+            false,
+            limit,
+        )?))
+    }
+}
+
+/// One file of a raw table, read with the scan's projection.
 #[derive(Debug)]
 pub(crate) struct RawFileStream {
     spec: InputSpec,
     file: InputFile,
+    /// the projected schema
     schema: SchemaRef,
+    /// the raw columns read (indices of the raw schema; `None`: all)
+    projection: Option<Vec<usize>>,
 }
 
 impl PartitionStream for RawFileStream {
@@ -79,7 +135,11 @@ impl PartitionStream for RawFileStream {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let iter: Box<dyn Iterator<Item = datafusion::error::Result<RecordBatch>> + Send> =
-            match crate::input::readers::open_batches(self.spec, &self.file, self.schema.clone()) {
+            match crate::input::readers::open_projected(
+                self.spec,
+                &self.file,
+                self.projection.as_deref(),
+            ) {
                 Ok(it) => Box::new(it.map(|r| r.map_err(to_df))),
                 Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
             };
