@@ -222,7 +222,6 @@ fn csv_bytes_that_are_not_utf8_name_line_and_field() {
 #[test]
 fn parquet_reads_mapped_columns_as_text_and_splits_periods() {
     use datafusion::arrow::array::{Float64Array, Int64Array as I64, StringArray};
-    use datafusion::parquet::arrow::ArrowWriter;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("energy.parquet");
     let text = |v: &[Option<&str>]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
@@ -243,10 +242,7 @@ fn parquet_reads_mapped_columns_as_text_and_splits_periods() {
         ("计量单位", text(&[Some("吨"); 3])),
     ])
     .unwrap();
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&path, &batch);
     let spec = crate::input::ENERGY;
     let (_, batches) = crate::input::read_local_file(spec, &path, InputOptions::default()).unwrap();
     let b = &batches[0];
@@ -277,7 +273,6 @@ fn parquet_reads_mapped_columns_as_text_and_splits_periods() {
 fn projected_reads_are_whole_reads_projected() {
     use datafusion::arrow::array::{Float64Array, StringArray};
     use datafusion::arrow::compute::concat_batches;
-    use datafusion::parquet::arrow::ArrowWriter;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("energy.csv");
     std::fs::write(
@@ -306,14 +301,7 @@ fn projected_reads_are_whole_reads_projected() {
         ("计量单位", text(&[Some("吨"); 3])),
     ])
     .unwrap();
-    let mut w = ArrowWriter::try_new(
-        std::fs::File::create(&parquet).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&parquet, &batch);
 
     let spec = crate::input::ENERGY;
     let schema = spec.raw_schema();
@@ -343,4 +331,12 @@ fn projected_reads_are_whole_reads_projected() {
             assert_eq!(got, expected, "{path:?} {p:?}");
         }
     }
+}
+
+fn write_parquet(path: &std::path::Path, batch: &RecordBatch) {
+    use datafusion::parquet::arrow::ArrowWriter;
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
 }
