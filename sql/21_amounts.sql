@@ -177,7 +177,17 @@ SET datafusion.execution.batch_size = 4096;
 CREATE OR REPLACE TABLE record_groups AS
 WITH r AS (
     SELECT CASE WHEN row_reject IS NULL THEN input WHEN row_reject IS NOT NULL THEN input END AS input,
-        enterprise_id, enterprise_name, region_code, sector_code, year, energy_code, use, flow,
+        -- a rejected row is counted by its file alone (27_key_rules.sql reads
+        -- nothing else of it here): its key is NULL, so a file's rejected
+        -- rows are one group, not one per key
+        CASE WHEN row_reject IS NULL THEN enterprise_id END AS enterprise_id,
+        CASE WHEN row_reject IS NULL THEN enterprise_name END AS enterprise_name,
+        CASE WHEN row_reject IS NULL THEN region_code END AS region_code,
+        CASE WHEN row_reject IS NULL THEN sector_code END AS sector_code,
+        CASE WHEN row_reject IS NULL THEN year END AS year,
+        CASE WHEN row_reject IS NULL THEN energy_code END AS energy_code,
+        CASE WHEN row_reject IS NULL THEN use END AS use,
+        CASE WHEN row_reject IS NULL THEN flow END AS flow,
         -- a rejected row's month may be any number: it takes no part in 2^month
         CASE WHEN row_reject IS NULL THEN month END AS month,
         CASE WHEN row_reject IS NOT NULL THEN source_file END AS reject_file,
