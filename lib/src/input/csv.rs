@@ -114,12 +114,9 @@ impl CsvBatches {
                 .project(projection)
                 .map_err(|e| file_error(self.spec, &self.path, format!("cannot read: {e}")))?,
         );
+        self.mapping.narrow_to(self.spec, projection);
         self.projection = Some(projection.to_vec());
         Ok(self)
-    }
-
-    fn wants(&self, column: usize) -> bool {
-        self.projection.as_ref().is_none_or(|p| p.contains(&column))
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
@@ -166,11 +163,7 @@ impl CsvBatches {
         let n = batch.at.len();
         // a period column gives the year and the month where the file has
         // none: each cell split once, for both
-        let year = self.spec.columns().position(|c| c == "year");
-        let month = self.spec.columns().position(|c| c == "month");
-        let period_wanted =
-            year.is_some_and(|i| self.wants(i)) || month.is_some_and(|i| self.wants(i));
-        let periods: Vec<_> = match self.mapping.period.filter(|_| period_wanted) {
+        let periods: Vec<_> = match self.mapping.period {
             Some(p) => (0..n)
                 .map(|r| Some((batch.at.field(r, p)?, split_period(batch.field_text(r, p)?))))
                 .collect(),

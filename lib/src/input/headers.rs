@@ -100,6 +100,25 @@ pub(crate) struct Mapping {
     pub period: Option<usize>,
 }
 
+impl Mapping {
+    /// Forget the file columns of the contract columns a query does not read
+    /// (`projection`: indices of the raw schema, whose first columns are the
+    /// contract's), and the period column when neither year nor month is read.
+    pub(crate) fn narrow_to(&mut self, spec: InputSpec, projection: &[usize]) {
+        let mut period_read = false;
+        for (i, (column, name)) in self.columns.iter_mut().zip(spec.columns()).enumerate() {
+            if projection.contains(&i) {
+                period_read |= name == "year" || name == "month";
+            } else {
+                *column = None;
+            }
+        }
+        if !period_read {
+            self.period = None;
+        }
+    }
+}
+
 /// Map a file's header to the contract. `shown` names the file in messages.
 pub(crate) fn map_header(
     spec: InputSpec,

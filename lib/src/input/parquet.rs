@@ -57,9 +57,9 @@ impl ParquetBatches {
     }
 
     /// As [`ParquetBatches::open`], with only the raw columns `projection`
-    /// names (indices of the raw schema, `schema` the projected one; `None`:
-    /// all): only their pages are decoded, and none at all for no column
-    /// (the batches then only count rows).
+    /// names (indices of `schema`, the raw schema; `None`: all): only their
+    /// pages are decoded, and none at all for no column (the batches then
+    /// only count rows).
     pub(crate) fn open_projected(
         spec: InputSpec,
         f: &InputFile,
@@ -107,22 +107,18 @@ impl ParquetBatches {
             .map(|fl| fl.name().clone())
             .collect();
         let mut mapping = map_header(spec, &names, &f.options, &f.path)?;
-        if let Some(projection) = projection {
-            // the header is checked whole; only the projected columns are read
-            let wants = |name: &str| {
-                spec.columns()
-                    .position(|c| c == name)
-                    .is_some_and(|i| projection.contains(&i))
-            };
-            for (column, name) in mapping.columns.iter_mut().zip(spec.columns()) {
-                if !wants(name) {
-                    *column = None;
-                }
+        // the header is checked whole; only the projected columns are read
+        let schema = match projection {
+            Some(p) => {
+                mapping.narrow_to(spec, p);
+                Arc::new(
+                    schema
+                        .project(p)
+                        .map_err(|e| file_error(spec, &f.path, format!("cannot read: {e}")))?,
+                )
             }
-            if !wants("year") && !wants("month") {
-                mapping.period = None;
-            }
-        }
+            None => schema,
+        };
         // the file's columns that are read, in file order
         let mut read: Vec<usize> = mapping
             .columns

@@ -10,8 +10,6 @@
 //! file errors that name the file and what to do; nothing in a file can make
 //! a reader panic (a fuzz test throws mutated files at them).
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
@@ -40,17 +38,12 @@ pub(crate) fn open_projected(
     };
     Ok(match f.format {
         Format::Csv => Box::new(CsvBatches::open(spec, f, schema)?.projected(projection)?),
-        Format::Parquet => {
-            let projected = schema
-                .project(projection)
-                .map_err(|e| file_error(spec, &f.path, format!("cannot read: {e}")))?;
-            Box::new(ParquetBatches::open_projected(
-                spec,
-                f,
-                Arc::new(projected),
-                Some(projection),
-            )?)
-        }
+        Format::Parquet => Box::new(ParquetBatches::open_projected(
+            spec,
+            f,
+            schema,
+            Some(projection),
+        )?),
         // a workbook is read whole (its rows are few), then projected
         Format::Xlsx | Format::Xls => {
             let projection = projection.to_vec();

@@ -221,28 +221,9 @@ fn csv_bytes_that_are_not_utf8_name_line_and_field() {
 
 #[test]
 fn parquet_reads_mapped_columns_as_text_and_splits_periods() {
-    use datafusion::arrow::array::{Float64Array, Int64Array as I64, StringArray};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("energy.parquet");
-    let text = |v: &[Option<&str>]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
-    let batch = RecordBatch::try_from_iter(vec![
-        ("备注", Arc::new(I64::from(vec![7, 8, 9])) as ArrayRef),
-        ("统一社会信用代码", text(&[Some("91A"), Some("91B"), None])),
-        ("行政区划代码", text(&[Some("110101"); 3])),
-        ("行业代码", text(&[Some("C2511"); 3])),
-        (
-            "报告期",
-            text(&[Some("2025年3月"), Some("2025年13月"), Some("2024")]),
-        ),
-        ("能源名称", text(&[Some("原煤"); 3])),
-        (
-            "消费量",
-            Arc::new(Float64Array::from(vec![Some(1.5), None, Some(2.0)])) as ArrayRef,
-        ),
-        ("计量单位", text(&[Some("吨"); 3])),
-    ])
-    .unwrap();
-    write_parquet(&path, &batch);
+    write_energy_parquet(&path);
     let spec = crate::input::ENERGY;
     let (_, batches) = crate::input::read_local_file(spec, &path, InputOptions::default()).unwrap();
     let b = &batches[0];
@@ -271,7 +252,6 @@ fn parquet_reads_mapped_columns_as_text_and_splits_periods() {
 /// alone, the period's two halves, and columns out of order.
 #[test]
 fn projected_reads_are_whole_reads_projected() {
-    use datafusion::arrow::array::{Float64Array, StringArray};
     use datafusion::arrow::compute::concat_batches;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("energy.csv");
@@ -284,24 +264,7 @@ fn projected_reads_are_whole_reads_projected() {
     )
     .unwrap();
     let parquet = dir.path().join("energy.parquet");
-    let text = |v: &[Option<&str>]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
-    let batch = RecordBatch::try_from_iter(vec![
-        ("统一社会信用代码", text(&[Some("91A"), Some("91B"), None])),
-        ("行政区划代码", text(&[Some("110101"); 3])),
-        ("行业代码", text(&[Some("C2511"); 3])),
-        (
-            "报告期",
-            text(&[Some("2025年3月"), Some("2025年13月"), Some("2024")]),
-        ),
-        ("能源名称", text(&[Some("原煤"); 3])),
-        (
-            "消费量",
-            Arc::new(Float64Array::from(vec![Some(1.5), None, Some(2.0)])) as ArrayRef,
-        ),
-        ("计量单位", text(&[Some("吨"); 3])),
-    ])
-    .unwrap();
-    write_parquet(&parquet, &batch);
+    write_energy_parquet(&parquet);
 
     let spec = crate::input::ENERGY;
     let schema = spec.raw_schema();
@@ -333,10 +296,31 @@ fn projected_reads_are_whole_reads_projected() {
     }
 }
 
-fn write_parquet(path: &std::path::Path, batch: &RecordBatch) {
+/// An energy file in Parquet of 3 rows with Chinese headers, a period
+/// column, a numeric quantity and a column the contract does not map.
+fn write_energy_parquet(path: &std::path::Path) {
+    use datafusion::arrow::array::{Float64Array, Int64Array as I64, StringArray};
     use datafusion::parquet::arrow::ArrowWriter;
+    let text = |v: &[Option<&str>]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+    let batch = RecordBatch::try_from_iter(vec![
+        ("备注", Arc::new(I64::from(vec![7, 8, 9])) as ArrayRef),
+        ("统一社会信用代码", text(&[Some("91A"), Some("91B"), None])),
+        ("行政区划代码", text(&[Some("110101"); 3])),
+        ("行业代码", text(&[Some("C2511"); 3])),
+        (
+            "报告期",
+            text(&[Some("2025年3月"), Some("2025年13月"), Some("2024")]),
+        ),
+        ("能源名称", text(&[Some("原煤"); 3])),
+        (
+            "消费量",
+            Arc::new(Float64Array::from(vec![Some(1.5), None, Some(2.0)])) as ArrayRef,
+        ),
+        ("计量单位", text(&[Some("吨"); 3])),
+    ])
+    .unwrap();
     let mut w =
         ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-    w.write(batch).unwrap();
+    w.write(&batch).unwrap();
     w.close().unwrap();
 }
