@@ -142,21 +142,21 @@ SELECT * FROM records_amounted WHERE row_reject IS NULL;
 -- older hash aggregation: 3 × slower here, and at 10^8 rows it failed under
 -- the memory limit instead of spilling.)
 --
--- The aggregation is done once, not in two phases: with monthly records a
--- key has a dozen rows, so aggregating each file's rows first (DataFusion's
--- partial aggregation) only keeps a second copy of every key in memory
--- until the files are read. The SET below makes DataFusion hand the rows
--- straight to the final aggregation (it checks after its first 100 000
--- rows; the setting lasts for this statement, engine::steps::run_sql). For
--- that, no key column may look sorted: `input` is a constant in each
--- branch of records_raw's UNION ALL, which DataFusion would take as sorted
--- (and then aggregate in its ordered mode, which cannot hand rows on), so
--- it is written as a CASE whose two branches are the same column (with a
--- plain ELSE the CASE would be folded away). The price: the final
--- aggregation sums every row, and it shares the memory pool with the
--- skipped partial aggregations, so it spills sooner (at 10^7 rows: peak
--- RSS 470-516 MiB instead of 610-711, 1-2 s more; docs/benchmarks.md,
--- session 10).
+-- The aggregation is done in two phases, the partial one over chunks of
+-- rows: each partition's records are aggregated 64 Ki rows at a time and
+-- the chunk's groups handed on (engine::chunked_aggregate). A key's dozen
+-- monthly records come one after another, so the final aggregation gets
+-- about one state per key instead of one per record, and the partial one
+-- holds a chunk's keys, not a second copy of all of them (DataFusion's own
+-- partial aggregation keeps every key until its input ends: at 10^7 rows
+-- the run then peaked at 610-711 MiB; session 10 skipped it instead and
+-- handed the final aggregation every record as a one-row state, which it
+-- summed and spilled on one thread; docs/benchmarks.md, session 15). No
+-- key column may look sorted: `input` is a constant in each branch of
+-- records_raw's UNION ALL, which DataFusion would take as sorted (and then
+-- aggregate in its ordered mode, which is not chunked), so it is written as
+-- a CASE whose two branches are the same column (with a plain ELSE the CASE
+-- would be folded away).
 --
 -- The final aggregation is one, not one per partition (the records are
 -- still read, checked and valued on every core): with a final aggregation
@@ -170,7 +170,6 @@ SELECT * FROM records_amounted WHERE row_reject IS NULL;
 -- run peaks at 373-382 MiB instead of 470-524, in the same time
 -- (docs/benchmarks.md, session 11).
 -- Batches of 4096 rows instead of 8192 halve what is in flight.
-SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0;
 SET datafusion.optimizer.repartition_aggregations = false;
 SET datafusion.execution.batch_size = 4096;
 
@@ -210,7 +209,6 @@ SELECT input, enterprise_id, min(enterprise_name) AS enterprise_name, region_cod
 FROM r
 GROUP BY input, enterprise_id, region_code, sector_code, year, energy_code, use, flow, reject_file;
 
-RESET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold;
 RESET datafusion.optimizer.repartition_aggregations;
 RESET datafusion.execution.batch_size;
 

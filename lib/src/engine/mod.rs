@@ -3,6 +3,7 @@
 //! runner that executes `sql/*.sql` statement by statement, the `lookup`
 //! UDF, the text and identifier UDFs, and what a finished plan reports.
 
+pub mod chunked_aggregate;
 #[cfg(feature = "distributed")]
 pub mod cluster;
 pub(crate) mod ids;

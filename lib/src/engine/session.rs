@@ -90,7 +90,23 @@ pub fn new_session(cfg: &LoadedConfig) -> Result<SessionContext> {
     // the small tables the SQL steps read with lookup(…) (see crate::engine::lookup)
     let lookups = Arc::new(crate::engine::lookup::Lookups::default());
     session_config = session_config.with_extension(lookups.clone());
-    let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
+    let mut state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(session_config)
+        .with_runtime_env(runtime.build_arc()?)
+        .with_default_features();
+    // Partial aggregations run over chunks of rows, so the final aggregation
+    // gets a state per key of a chunk instead of holding a second copy of
+    // every key (engine::chunked_aggregate). Only here: a cluster plans on
+    // its scheduler, with DataFusion's own partial aggregation.
+    if config.engine.cluster.is_none() {
+        let rows = crate::engine::chunked_aggregate::chunk_rows().map_err(Error::Usage)?;
+        if let Some(rows) = rows {
+            state = state.with_physical_optimizer_rule(Arc::new(
+                crate::engine::chunked_aggregate::ChunkedPartialAggregation::new(rows),
+            ));
+        }
+    }
+    let ctx = SessionContext::new_with_state(state.build());
     register_udfs(&ctx);
     ctx.register_udf(crate::engine::lookup::lookup_udf(lookups));
     // DataFusion 55's two rules that move struct field access towards the
