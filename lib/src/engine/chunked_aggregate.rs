@@ -14,10 +14,11 @@
 //! enterprise come one after another, so a chunk sums a key's months in one
 //! state and the final aggregation gets about one state per key instead of
 //! one per record, while the partial aggregation holds no more than a
-//! chunk's groups. Where rows do not group (a key per row), DataFusion's own
-//! probe inside each chunk turns the aggregation into a pass-through after
-//! its first rows (`datafusion.execution.skip_partial_aggregation_probe_*`).
-//! The results are those of the plain plan: the final aggregation merges
+//! chunk's groups. Where rows do not group (a key per row), a chunk emits
+//! as many states as it read rows: the chunks are smaller than the 100 000
+//! rows after which DataFusion's probe would turn a partial aggregation into
+//! a pass-through (`datafusion.execution.skip_partial_aggregation_probe_*`),
+//! so that setting does not act on a chunked aggregation. The results are those of the plain plan: the final aggregation merges
 //! whatever states it is given (DECIMAL sums and counts are exact whatever
 //! the chunking).
 //!
@@ -57,8 +58,8 @@ use futures::{Stream, StreamExt};
 /// records in a row, 12 to a key) a chunk holds about 5.5 K keys, a few MiB
 /// of groups, in each of the files read at once; the final aggregation gets
 /// 0.84 M states instead of 10 M one-row ones (docs/benchmarks.md, session
-/// 15). `CARBONSTAT_PARTIAL_AGGREGATION_ROWS`
-/// overrides it (for measurements; 0 turns the chunking off).
+/// 15). `CARBONSTAT_PARTIAL_AGGREGATION_ROWS` overrides it (for
+/// measurements; 0 turns the chunking off).
 pub const DEFAULT_CHUNK_ROWS: usize = 64 * 1024;
 
 /// The chunk size of this process: [`DEFAULT_CHUNK_ROWS`] or the
@@ -88,7 +89,7 @@ pub struct ChunkedPartialAggregation {
 
 impl ChunkedPartialAggregation {
     pub fn new(rows: usize) -> Self {
-        ChunkedPartialAggregation { rows: rows.max(1) }
+        ChunkedPartialAggregation { rows }
     }
 }
 
@@ -132,25 +133,29 @@ impl PhysicalOptimizerRule for ChunkedPartialAggregation {
 #[derive(Debug)]
 pub struct ChunkedAggregateExec {
     aggregate: Arc<dyn ExecutionPlan>,
-    input: Arc<dyn ExecutionPlan>,
     rows: usize,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl ChunkedAggregateExec {
-    /// `aggregate` must be an [`AggregateExec`] with one input.
+    /// `aggregate` must be an [`AggregateExec`] with one input; a chunk has
+    /// at least one row.
     pub fn new(aggregate: Arc<dyn ExecutionPlan>, rows: usize) -> Result<Self> {
-        let [input] = aggregate.children()[..] else {
+        if aggregate.children().len() != 1 {
             return Err(DataFusionError::Internal(
                 "a chunked aggregation of a plan without one input".into(),
             ));
-        };
+        }
         Ok(ChunkedAggregateExec {
-            input: Arc::clone(input),
             aggregate,
             rows: rows.max(1),
             metrics: ExecutionPlanMetricsSet::new(),
         })
+    }
+
+    /// The aggregation's one input.
+    fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        self.aggregate.children()[0]
     }
 }
 
@@ -171,7 +176,7 @@ impl ExecutionPlan for ChunkedAggregateExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
+        self.aggregate.children()
     }
 
     fn apply_expressions(
@@ -215,14 +220,14 @@ impl ExecutionPlan for ChunkedAggregateExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, Arc::clone(&context))?;
+        let input = self.input().execute(partition, Arc::clone(&context))?;
         let context = chunk_context(&context, partition);
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let chunks = MetricBuilder::new(&self.metrics).counter("chunks", partition);
         let input_rows = MetricBuilder::new(&self.metrics).counter("input_rows", partition);
         Ok(Box::pin(ChunkedStream {
             schema: self.aggregate.schema(),
-            input_schema: self.input.schema(),
+            input_schema: self.input().schema(),
             aggregate: Arc::clone(&self.aggregate),
             source: Arc::new(Mutex::new(Source {
                 stream: Some(input),
@@ -314,6 +319,13 @@ struct Source {
     rows: usize,
 }
 
+/// The shared input, locked (one chunk reads it at a time, so never waited for).
+fn lock(source: &Mutex<Source>) -> Result<std::sync::MutexGuard<'_, Source>> {
+    source
+        .lock()
+        .map_err(|_| DataFusionError::Internal("a chunk's input lock is poisoned".into()))
+}
+
 /// A leaf that hands its one reader the shared input until `rows` more rows
 /// have passed (a whole batch at a time) or the input ends.
 #[derive(Debug)]
@@ -393,11 +405,7 @@ impl ExecutionPlan for ChunkSourceExec {
         _partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let start = self
-            .source
-            .lock()
-            .map_err(|_| DataFusionError::Internal("a chunk's input lock is poisoned".into()))?
-            .rows;
+        let start = lock(&self.source)?.rows;
         Ok(Box::pin(ChunkInput {
             schema: self.schema(),
             source: Arc::clone(&self.source),
@@ -418,13 +426,11 @@ impl Stream for ChunkInput {
     type Item = Result<RecordBatch>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let until = self.until;
-        let Ok(mut source) = self.source.lock() else {
-            return Poll::Ready(Some(Err(DataFusionError::Internal(
-                "a chunk's input lock is poisoned".into(),
-            ))));
+        let mut source = match lock(&self.source) {
+            Ok(source) => source,
+            Err(e) => return Poll::Ready(Some(Err(e))),
         };
-        if source.rows >= until {
+        if source.rows >= self.until {
             return Poll::Ready(None);
         }
         let Some(stream) = source.stream.as_mut() else {
@@ -470,16 +476,6 @@ struct ChunkedStream {
 }
 
 impl ChunkedStream {
-    /// Whether the shared input has ended.
-    fn ended(&self) -> Result<bool> {
-        Ok(self
-            .source
-            .lock()
-            .map_err(|_| DataFusionError::Internal("a chunk's input lock is poisoned".into()))?
-            .stream
-            .is_none())
-    }
-
     /// The next chunk's aggregation, started.
     fn start_chunk(&mut self) -> Result<()> {
         let leaf: Arc<dyn ExecutionPlan> = Arc::new(ChunkSourceExec::new(
@@ -493,25 +489,16 @@ impl ChunkedStream {
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Keep),
         )?;
         let stream = plan.execute(0, Arc::clone(&self.context))?;
-        self.chunk_start = self.rows_read()?;
+        self.chunk_start = lock(&self.source)?.rows;
         self.current = Some((plan, stream));
         Ok(())
-    }
-
-    /// Rows read from the shared input so far.
-    fn rows_read(&self) -> Result<usize> {
-        Ok(self
-            .source
-            .lock()
-            .map_err(|_| DataFusionError::Internal("a chunk's input lock is poisoned".into()))?
-            .rows)
     }
 
     /// A finished chunk's aggregation time added to ours, and the chunk
     /// counted if it had rows (the input's end is found by a chunk that
     /// gets none).
-    fn finish_chunk(&mut self) {
-        if self.rows_read().unwrap_or(0) > self.chunk_start {
+    fn finish_chunk(&mut self, rows_read: usize) {
+        if rows_read > self.chunk_start {
             self.chunks.add(1);
         }
         if let Some((plan, _)) = self.current.take()
@@ -539,24 +526,25 @@ impl Stream for ChunkedStream {
                         return Poll::Ready(Some(Ok(batch)));
                     }
                     Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                    Poll::Ready(None) => self.finish_chunk(),
+                    Poll::Ready(None) => {}
                     Poll::Pending => return Poll::Pending,
                 }
             }
-            match self.ended() {
+            let (rows_read, ended) = match lock(&self.source) {
+                Ok(source) => (source.rows, source.stream.is_none()),
                 Err(e) => return Poll::Ready(Some(Err(e))),
-                Ok(true) => {
-                    let rows = self.source.lock().map(|s| s.rows).unwrap_or(0);
-                    self.input_rows.add(rows);
-                    self.baseline.done();
-                    self.done = true;
-                    return Poll::Ready(None);
-                }
-                Ok(false) => {
-                    if let Err(e) = self.start_chunk() {
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                }
+            };
+            if self.current.is_some() {
+                self.finish_chunk(rows_read);
+            }
+            if ended {
+                self.input_rows.add(rows_read);
+                self.baseline.done();
+                self.done = true;
+                return Poll::Ready(None);
+            }
+            if let Err(e) = self.start_chunk() {
+                return Poll::Ready(Some(Err(e)));
             }
         }
     }
