@@ -12,8 +12,7 @@
 //!
 //! (the files of `carbonstat sample --format parquet`: each thread takes
 //! every n-th file; a file is one year, so the threads' keys do not overlap).
-use datafusion::arrow::array::{Array, AsArray, StringArray};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
 use hashbrown::HashMap;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::time::Instant;
@@ -60,6 +59,19 @@ fn parse_int(s: &str) -> Option<u32> {
     s.trim().parse().ok()
 }
 
+/// A text column of a batch (panics if it is not Utf8: the files of
+/// `carbonstat sample` hold text only).
+fn text<'a>(b: &'a RecordBatch, name: &str) -> &'a StringArray {
+    b.column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_string::<i32>()
+}
+
+/// An amount as fixed-point millionths (DECIMAL(38, 6) in the product).
+fn fixed(v: f64) -> i128 {
+    (v * 1e6).round() as i128
+}
+
 type Key = (u32, u32, u32, u16, u16, u8, u8);
 
 fn run_file(
@@ -73,30 +85,24 @@ fn run_file(
         .with_batch_size(8192)
         .build()
         .unwrap();
-    let coef: Vec<f64> = (0..64).map(|i| 0.1 + i as f64 * 0.01).collect();
     let mut rows = 0;
     for b in reader {
         let b = b.unwrap();
-        let col = |name: &str| -> StringArray {
-            let c = b.column_by_name(name).unwrap();
-            assert_eq!(c.data_type(), &DataType::Utf8);
-            c.as_string::<i32>().clone()
-        };
+        rows += b.num_rows();
         let (ent, name, reg, sec, year, month, energy, usec, flow, qty, unit) = (
-            col("enterprise_id"),
-            col("enterprise_name"),
-            col("region_code"),
-            col("sector_code"),
-            col("year"),
-            col("month"),
-            col("energy_code"),
-            col("use"),
-            col("flow"),
-            col("quantity"),
-            col("unit"),
+            text(&b, "enterprise_id"),
+            text(&b, "enterprise_name"),
+            text(&b, "region_code"),
+            text(&b, "sector_code"),
+            text(&b, "year"),
+            text(&b, "month"),
+            text(&b, "energy_code"),
+            text(&b, "use"),
+            text(&b, "flow"),
+            text(&b, "quantity"),
+            text(&b, "unit"),
         );
         for i in 0..b.num_rows() {
-            rows += 1;
             let e = it[0].code(ent.value(i).trim());
             let nm = it[1].code(name.value(i).trim());
             let r = it[2].code(reg.value(i).trim());
@@ -111,18 +117,19 @@ fn run_file(
             let Ok(q) = qty.value(i).trim().parse::<f64>() else {
                 continue;
             };
-            let c = coef[((en as usize) * 7 + un as usize + y as usize) % 64];
+            // a made-up coefficient per energy, unit and year: an index, as a
+            // factor table keyed by codes would be
+            let c = 0.1 + (((en as usize) * 7 + un as usize + y as usize) % 64) as f64 * 0.01;
             let sign = if fl == 1 { -1.0 } else { 1.0 };
             let qb = q * c;
-            let fx = |v: f64| (v * 1e6).round() as i128;
             let st = agg
                 .entry((e, r, s, y as u16, en as u16, u as u8, fl as u8))
                 .or_default();
-            st.q += fx(qb);
-            st.tce += fx(sign * qb * c);
-            st.tce_eq += fx(sign * qb * c * 1.01);
-            st.co2d += fx(sign * qb * 2.5 * if u == 0 { 1.0 } else { 0.0 });
-            st.co2i += fx(sign * qb / 10.0 * 0.58);
+            st.q += fixed(qb);
+            st.tce += fixed(sign * qb * c);
+            st.tce_eq += fixed(sign * qb * c * 1.01);
+            st.co2d += fixed(sign * qb * 2.5 * if u == 0 { 1.0 } else { 0.0 });
+            st.co2i += fixed(sign * qb / 10.0 * 0.58);
             st.records += 1;
             if let Some(m) = m {
                 st.months += 1;
