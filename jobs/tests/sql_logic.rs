@@ -156,6 +156,25 @@ async fn session_with(id: &str) -> Result<Db, DbError> {
         ctx.register_table(spec.table(), Arc::new(table))
             .map_err(err)?;
     }
+    // raw_file_rows as its definition (a run's readers count the rows
+    // instead: carbonstat::input::FILE_ROWS_TABLE)
+    let counted = ALL_INPUTS
+        .iter()
+        .map(|s| {
+            format!(
+                "SELECT '{}' AS input, source_file, count(*) AS rows_read FROM {} GROUP BY source_file",
+                s.name,
+                s.table()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    ctx.sql(&format!(
+        "CREATE VIEW {} AS {counted}",
+        carbonstat::input::FILE_ROWS_TABLE
+    ))
+    .await
+    .map_err(err)?;
     Ok(Db { ctx })
 }
 

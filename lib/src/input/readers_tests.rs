@@ -298,7 +298,7 @@ fn projected_reads_are_whole_reads_projected() {
 
 /// An energy file in Parquet of 3 rows with Chinese headers, a period
 /// column, a numeric quantity and a column the contract does not map.
-fn write_energy_parquet(path: &std::path::Path) {
+pub(crate) fn write_energy_parquet(path: &std::path::Path) {
     use datafusion::arrow::array::{Float64Array, Int64Array as I64, StringArray};
     use datafusion::parquet::arrow::ArrowWriter;
     let text = |v: &[Option<&str>]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;

@@ -1,7 +1,9 @@
 //! The raw tables: every input file one partition of a streaming table,
-//! read with only the columns a query needs.
+//! read with only the columns a query needs; and `raw_file_rows`, the rows
+//! of every raw file as the readers counted them.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -20,6 +22,24 @@ use crate::error::{Error, Result};
 use crate::input::InputFile;
 use crate::input::InputSpec;
 use crate::input::ResolvedInput;
+use crate::input::{Format, readers};
+
+/// The table of the rows of every raw file: `raw_file_rows(input,
+/// source_file, rows_read)`, the relation of
+///
+/// ```sql
+/// SELECT '<input>' AS input, source_file, count(*) AS rows_read
+/// FROM raw_<input> GROUP BY source_file    -- for every input, UNION ALL
+/// ```
+///
+/// (a file without rows has no row). A local run's readers count the rows of
+/// a CSV or Parquet file as a query reads it to its end, so the table is
+/// answered from those counts when the records' one read (`record_groups`,
+/// `sql/21_amounts.sql`) has been made, instead of by reading every record a
+/// second time; a file no query has read to its end (and every workbook,
+/// whose rows are named by sheet) is read for its count. On a cluster the
+/// executors read the files, so the table is that query itself.
+pub const FILE_ROWS_TABLE: &str = "raw_file_rows";
 
 /// Register `raw_<input>` tables: every file of an input is one partition.
 /// An input without files (an optional one that is not configured) is an
@@ -30,6 +50,10 @@ pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()
         .state()
         .config()
         .get_extension::<crate::engine::session::OnCluster>();
+    let counted = Arc::new(FileRows::default());
+    ctx.deregister_table(FILE_ROWS_TABLE)?;
+    #[cfg(feature = "distributed")]
+    let mut on_cluster_tables = Vec::new();
     for input in inputs {
         let schema = input.spec.raw_schema();
         ctx.deregister_table(input.spec.table())?;
@@ -43,23 +67,255 @@ pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()
                     message: "memory:// is this process's own memory, which a cluster's executors cannot read: put the file on s3://, gs://, az:// or a path every executor mounts".into(),
                 });
             }
-            let table = crate::input::file_scan::RawInputTable {
+            let table = Arc::new(crate::input::file_scan::RawInputTable {
                 spec: input.spec,
                 files: Arc::new(input.files.clone()),
                 schema,
                 storage: cluster.storage.clone(),
-            };
-            ctx.register_table(input.spec.table(), Arc::new(table))?;
+            });
+            ctx.register_table(input.spec.table(), table.clone())?;
+            on_cluster_tables.push((input.spec, table as Arc<dyn TableProvider>));
             continue;
         }
         let table = RawTable {
             spec: input.spec,
             files: input.files.clone(),
             schema,
+            counted: counted.clone(),
         };
         ctx.register_table(input.spec.table(), Arc::new(table))?;
     }
+    #[cfg(feature = "distributed")]
+    if !on_cluster_tables.is_empty() {
+        ctx.register_table(FILE_ROWS_TABLE, counted_on_cluster(&on_cluster_tables)?)?;
+        return Ok(());
+    }
+    let table = FileRowsTable {
+        inputs: inputs.iter().map(|i| (i.spec, i.files.clone())).collect(),
+        counted,
+    };
+    ctx.register_table(FILE_ROWS_TABLE, Arc::new(table))?;
     Ok(())
+}
+
+/// The rows of each CSV and Parquet file that a scan read to its end, by
+/// (input, file path): what [`FileRowsTable`] answers from.
+#[derive(Debug, Default)]
+struct FileRows {
+    counted: Mutex<HashMap<(&'static str, String), u64>>,
+}
+
+impl FileRows {
+    fn record(&self, input: &'static str, path: &str, rows: u64) {
+        if let Ok(mut c) = self.counted.lock() {
+            c.insert((input, path.to_string()), rows);
+        }
+    }
+
+    fn get(&self, input: &'static str, path: &str) -> Option<u64> {
+        let c = self.counted.lock().ok()?;
+        c.get(&(input, path.to_string())).copied()
+    }
+}
+
+/// A file's batches, their rows counted; the count is recorded when the
+/// reader has given its last batch (a scan that stops early, or a reader
+/// that fails, records nothing).
+struct Counting {
+    inner: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+    input: &'static str,
+    path: String,
+    rows: u64,
+    failed: bool,
+    counted: Arc<FileRows>,
+}
+
+impl Iterator for Counting {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.inner.next();
+        match &next {
+            Some(Ok(b)) => self.rows += b.num_rows() as u64,
+            Some(Err(_)) => self.failed = true,
+            None if !self.failed => {
+                self.counted.record(self.input, &self.path, self.rows);
+                // once: a reader asked again after its end stays at its end
+                self.failed = true;
+            }
+            None => {}
+        }
+        next
+    }
+}
+
+/// `raw_file_rows` of a local run (see [`FILE_ROWS_TABLE`]).
+#[derive(Debug)]
+struct FileRowsTable {
+    inputs: Vec<(InputSpec, Vec<InputFile>)>,
+    counted: Arc<FileRows>,
+}
+
+fn file_rows_schema() -> SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    // the types of the query it stands for: a text literal, the raw
+    // source_file, count(*)
+    Arc::new(Schema::new(vec![
+        Field::new("input", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8View, false),
+        Field::new("rows_read", DataType::Int64, false),
+    ]))
+}
+
+#[async_trait::async_trait]
+impl TableProvider for FileRowsTable {
+    fn schema(&self) -> SchemaRef {
+        file_rows_schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let stream = FileRowsStream {
+            inputs: self.inputs.clone(),
+            counted: self.counted.clone(),
+            schema: file_rows_schema(),
+        };
+        Ok(Arc::new(StreamingTableExec::try_new(
+            file_rows_schema(),
+            vec![Arc::new(stream) as Arc<dyn PartitionStream>],
+            projection,
+            Vec::new(),
+            false,
+            limit,
+        )?))
+    }
+}
+
+/// The one partition of `raw_file_rows`: the counts are taken when it is
+/// executed (after the statements before it have read the files).
+#[derive(Debug)]
+struct FileRowsStream {
+    inputs: Vec<(InputSpec, Vec<InputFile>)>,
+    counted: Arc<FileRows>,
+    schema: SchemaRef,
+}
+
+impl FileRowsStream {
+    fn rows(&self) -> Result<RecordBatch> {
+        use datafusion::arrow::array::{Int64Array, StringArray, StringViewArray};
+        let mut input = Vec::new();
+        let mut file = Vec::new();
+        let mut rows = Vec::new();
+        for (spec, files) in &self.inputs {
+            for f in files {
+                let counted = match f.format {
+                    Format::Csv | Format::Parquet => self.counted.get(spec.name, &f.path),
+                    Format::Xlsx | Format::Xls => None,
+                };
+                let per_name = match counted {
+                    Some(n) => vec![(f.path.clone(), n)],
+                    None => count_by_reading(*spec, f)?,
+                };
+                for (name, n) in per_name.into_iter().filter(|(_, n)| *n > 0) {
+                    input.push(spec.name);
+                    file.push(name);
+                    rows.push(n as i64);
+                }
+            }
+        }
+        RecordBatch::try_new(
+            self.schema.clone(),
+            vec![
+                Arc::new(StringArray::from(input)),
+                Arc::new(StringViewArray::from_iter_values(file)),
+                Arc::new(Int64Array::from(rows)),
+            ],
+        )
+        .map_err(|e| Error::Internal(format!("raw_file_rows: {e}")))
+    }
+}
+
+/// The rows of a file by the `source_file` its reader gives them (one name
+/// per file; a workbook's names its sheet), read with that column alone.
+fn count_by_reading(spec: InputSpec, f: &InputFile) -> Result<Vec<(String, u64)>> {
+    use datafusion::arrow::array::AsArray;
+    let column = spec.columns().count();
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for b in readers::open_projected(spec, f, Some(&[column]))? {
+        let b = b?;
+        let names = b.column(0).as_string_view();
+        for name in names.iter().flatten() {
+            match out.last_mut() {
+                Some((last, n)) if last == name => *n += 1,
+                _ => match out.iter_mut().find(|(s, _)| s == name) {
+                    Some((_, n)) => *n += 1,
+                    None => out.push((name.to_string(), 1)),
+                },
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl PartitionStream for FileRowsStream {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let batch = self.rows().map_err(to_df);
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::iter(std::iter::once(batch)),
+        ))
+    }
+}
+
+/// `raw_file_rows` on a cluster: the query it stands for, over the raw
+/// tables the executors read.
+#[cfg(feature = "distributed")]
+fn counted_on_cluster(
+    tables: &[(InputSpec, Arc<dyn TableProvider>)],
+) -> Result<Arc<dyn TableProvider>> {
+    use datafusion::catalog::view::ViewTable;
+    use datafusion::datasource::provider_as_source;
+    use datafusion::functions_aggregate::count::count_all;
+    use datafusion::logical_expr::{LogicalPlanBuilder, col, lit};
+    let mut plan: Option<LogicalPlanBuilder> = None;
+    for (spec, table) in tables {
+        let source_file = spec.columns().count();
+        let one = LogicalPlanBuilder::scan(
+            spec.table(),
+            provider_as_source(table.clone()),
+            Some(vec![source_file]),
+        )?
+        .aggregate(
+            vec![col("source_file")],
+            vec![count_all().alias("rows_read")],
+        )?
+        .project(vec![
+            lit(spec.name).alias("input"),
+            col("source_file"),
+            col("rows_read"),
+        ])?;
+        plan = Some(match plan {
+            None => one,
+            Some(p) => p.union(one.build()?)?,
+        });
+    }
+    let plan = plan
+        .ok_or_else(|| Error::Internal("raw_file_rows of no input".into()))?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
 /// A raw table: every file one partition, read with only the columns a
@@ -71,6 +327,7 @@ struct RawTable {
     spec: InputSpec,
     files: Vec<InputFile>,
     schema: SchemaRef,
+    counted: Arc<FileRows>,
 }
 
 #[async_trait::async_trait]
@@ -103,6 +360,7 @@ impl TableProvider for RawTable {
                     file: f.clone(),
                     schema: schema.clone(),
                     projection: projection.cloned(),
+                    counted: self.counted.clone(),
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
@@ -126,6 +384,8 @@ pub(crate) struct RawFileStream {
     schema: SchemaRef,
     /// the raw columns read (indices of the raw schema; `None`: all)
     projection: Option<Vec<usize>>,
+    /// where the file's rows are recorded once it is read to its end
+    counted: Arc<FileRows>,
 }
 
 impl PartitionStream for RawFileStream {
@@ -140,7 +400,17 @@ impl PartitionStream for RawFileStream {
                 &self.file,
                 self.projection.as_deref(),
             ) {
-                Ok(it) => Box::new(it.map(|r| r.map_err(to_df))),
+                Ok(it) => Box::new(
+                    Counting {
+                        inner: it,
+                        input: self.spec.name,
+                        path: self.file.path.clone(),
+                        rows: 0,
+                        failed: false,
+                        counted: self.counted.clone(),
+                    }
+                    .map(|r| r.map_err(to_df)),
+                ),
                 Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
             };
         Box::pin(RecordBatchStreamAdapter::new(
@@ -152,4 +422,120 @@ impl PartitionStream for RawFileStream {
 
 pub(crate) fn to_df(e: Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{AsArray, RecordBatch};
+    use datafusion::arrow::datatypes::Int64Type;
+
+    use crate::config::InputOptions;
+    use crate::input::{ENERGY, read_local_file};
+
+    /// (source_file, rows_read) of `sql`'s rows, by file name.
+    async fn counts(ctx: &SessionContext, sql: &str) -> Vec<(String, i64)> {
+        let batches: Vec<RecordBatch> = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let mut out: Vec<(String, i64)> = batches
+            .iter()
+            .flat_map(|b| {
+                let file = b.column(0).as_string_view().clone();
+                let n = b.column(1).as_primitive::<Int64Type>().clone();
+                (0..b.num_rows()).map(move |r| (file.value(r).to_string(), n.value(r)))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// `raw_file_rows` is the count query it stands for, before any read
+    /// (each file read for its count) and after a whole read (answered from
+    /// the readers' counts): a CSV file with a record over two lines and a
+    /// short one, a CSV file of a header alone (no row), a Parquet file and
+    /// an Excel workbook (its rows named by sheet).
+    #[tokio::test]
+    async fn file_rows_are_the_count_of_each_files_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("a.csv");
+        std::fs::write(
+            &csv,
+            "统一社会信用代码,企业名称,行政区划代码,行业代码,报告期,能源名称,消费量,计量单位\r\n\
+             91110000100000000A,\"甲, 有限\r\n公司\",110101,C2511,2025年3月,原煤,1,吨\r\n\
+             91110000100000000B,乙,110101,C2511,2025年\r\n\
+             91110000100000000C,丙,110101,C2511,2025年13月,原煤,5,吨\r\n",
+        )
+        .unwrap();
+        let empty = dir.path().join("b.csv");
+        std::fs::write(
+            &empty,
+            "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n",
+        )
+        .unwrap();
+        let parquet = dir.path().join("c.parquet");
+        crate::input::readers_tests::write_energy_parquet(&parquet);
+        let xls =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/energy.xls");
+        let files: Vec<InputFile> = [&csv, &empty, &parquet, &xls]
+            .iter()
+            .map(|p| {
+                read_local_file(ENERGY, p, InputOptions::default())
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        let ctx = SessionContext::new();
+        register_raw(
+            &ctx,
+            &[ResolvedInput {
+                spec: ENERGY,
+                files: files.clone(),
+            }],
+        )
+        .unwrap();
+        let table = ctx.table_provider(FILE_ROWS_TABLE).await.unwrap();
+        let counted = &(table.as_ref() as &dyn std::any::Any)
+            .downcast_ref::<FileRowsTable>()
+            .unwrap()
+            .counted;
+        let defined = counts(
+            &ctx,
+            "SELECT source_file, count(*) FROM raw_energy GROUP BY source_file",
+        )
+        .await;
+        // the CSV file's 3 records (lines 2-3, 4 and 5) and the Parquet
+        // file's 3 rows; the header alone gives no row
+        let name = |p: &std::path::Path| p.display().to_string();
+        assert!(defined.contains(&(name(&csv), 3)), "{defined:?}");
+        assert!(defined.contains(&(name(&parquet), 3)), "{defined:?}");
+        assert!(!defined.iter().any(|(f, _)| *f == name(&empty)));
+        let xls_rows = defined.iter().find(|(f, _)| f.starts_with(&name(&xls)));
+        assert!(
+            xls_rows.is_some_and(|(f, n)| f.ends_with(']') && *n > 0),
+            "{defined:?}"
+        );
+        // that read went to the end of every file: the CSV and Parquet
+        // files' counts are kept, the workbook's are not looked at
+        assert_eq!(counted.get("energy", &name(&csv)), Some(3));
+        assert_eq!(counted.get("energy", &name(&empty)), Some(0));
+        assert_eq!(counted.get("energy", &name(&parquet)), Some(3));
+        let answered = counts(
+            &ctx,
+            "SELECT source_file, rows_read FROM raw_file_rows WHERE input = 'energy'",
+        )
+        .await;
+        assert_eq!(answered, defined);
+
+        // a fresh session: nothing read yet, every file read for its count
+        let fresh = SessionContext::new();
+        register_raw(
+            &fresh,
+            &[ResolvedInput {
+                spec: ENERGY,
+                files,
+            }],
+        )
+        .unwrap();
+        let read = counts(&fresh, "SELECT source_file, rows_read FROM raw_file_rows").await;
+        assert_eq!(read, defined);
+    }
 }
