@@ -4,11 +4,11 @@
 -- key rules need to know, and the rows read and rejected per file.
 --
 -- The records go through the row rules once (record_groups: one
--- aggregation over records_rows, 20_validate.sql; the rows of each file are
--- those its reader gave that read, raw_file_rows). Nothing is written per record: the
--- rejected rows and the rows of the few keys with a conflict are read again
--- by 27_key_rules.sql, and DataFusion skips those reads when no row is
--- rejected and no key conflicts.
+-- aggregation over records_rows, 20_validate.sql; the rows of each file
+-- are those its reader gave that read, raw_file_rows). Nothing is written
+-- per record: the rejected rows and the rows of the few keys with a
+-- conflict are read again by 27_key_rules.sql, and DataFusion skips those
+-- reads when no row is rejected and no key conflicts.
 --
 -- Reads:  records_rows (20_validate.sql), raw_file_rows (the raw tables'),
 --         amount_factors, energy_factors
@@ -217,8 +217,8 @@ RESET datafusion.execution.batch_size;
 -- raw_file_rows is `SELECT '<input>' AS input, source_file, count(*) AS
 -- rows_read FROM raw_<input> GROUP BY source_file` for every input; a local
 -- run answers it from the rows its readers counted in the one read above
--- (lib/src/input/register.rs) instead of reading every record again: 0.75 s
--- of a CSV run at 10^7 rows (docs/benchmarks.md, session 17).
+-- (lib/src/input/register.rs) instead of reading every record again (a
+-- second parse of every CSV record; docs/benchmarks.md, session 17).
 CREATE OR REPLACE TABLE record_file_rows AS
 SELECT input, source_file, rows_read
 FROM raw_file_rows

@@ -11,7 +11,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -99,7 +99,8 @@ pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()
 }
 
 /// The rows of each CSV and Parquet file that a scan read to its end, by
-/// (input, file path): what [`FileRowsTable`] answers from.
+/// (input, file path): what [`FileRowsTable`] answers from. (A workbook's
+/// rows are not counted here: its rows are named by sheet, not by path.)
 #[derive(Debug, Default)]
 struct FileRows {
     counted: Mutex<HashMap<(&'static str, String), u64>>,
@@ -177,15 +178,41 @@ impl TableProvider for FileRowsTable {
         TableType::View
     }
 
+    /// A filter on the input (`input = '…'`, `input IN (…)`, ORs of them) is applied
+    /// before any file is counted (and again by DataFusion): a query of the
+    /// records' files reads no file of another input.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| match inputs_named(f) {
+                Some(_) => TableProviderFilterPushDown::Inexact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
     async fn scan(
         &self,
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let named: Vec<Vec<String>> = filters.iter().filter_map(inputs_named).collect();
         let stream = FileRowsStream {
-            inputs: self.inputs.clone(),
+            inputs: self
+                .inputs
+                .iter()
+                .filter(|(spec, _)| {
+                    named
+                        .iter()
+                        .all(|names| names.iter().any(|n| n == spec.name))
+                })
+                .cloned()
+                .collect(),
             counted: self.counted.clone(),
             schema: file_rows_schema(),
         };
@@ -200,9 +227,52 @@ impl TableProvider for FileRowsTable {
     }
 }
 
-/// The one partition of `raw_file_rows`: the counts are taken when it is
-/// executed (after the statements before it have read the files).
-#[derive(Debug)]
+/// The inputs a filter of `raw_file_rows` keeps, when it names them:
+/// `input = 'x'` (either way round), `input IN ('x', …)`, or such filters
+/// joined by OR.
+fn inputs_named(filter: &Expr) -> Option<Vec<String>> {
+    use datafusion::logical_expr::{BinaryExpr, Operator, expr::InList};
+    let is_input = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "input");
+    let text = |e: &Expr| match e {
+        Expr::Literal(v, _) => v.try_as_str().flatten().map(str::to_string),
+        _ => None,
+    };
+    match filter {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => {
+            let mut names = inputs_named(left)?;
+            names.extend(inputs_named(right)?);
+            Some(names)
+        }
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => {
+            if is_input(left) {
+                text(right).map(|t| vec![t])
+            } else if is_input(right) {
+                text(left).map(|t| vec![t])
+            } else {
+                None
+            }
+        }
+        Expr::InList(InList {
+            expr,
+            list,
+            negated: false,
+        }) if is_input(expr) => list.iter().map(text).collect(),
+        _ => None,
+    }
+}
+
+/// The one partition of `raw_file_rows`: the counts are taken when its
+/// stream is first polled (after the statements before it have read the
+/// files).
+#[derive(Debug, Clone)]
 struct FileRowsStream {
     inputs: Vec<(InputSpec, Vec<InputFile>)>,
     counted: Arc<FileRows>,
@@ -272,10 +342,10 @@ impl PartitionStream for FileRowsStream {
     }
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let batch = self.rows().map_err(to_df);
+        let this = self.clone();
         Box::pin(RecordBatchStreamAdapter::new(
             self.schema.clone(),
-            futures::stream::iter(std::iter::once(batch)),
+            futures::stream::once(async move { this.rows().map_err(to_df) }),
         ))
     }
 }
@@ -400,17 +470,20 @@ impl PartitionStream for RawFileStream {
                 &self.file,
                 self.projection.as_deref(),
             ) {
-                Ok(it) => Box::new(
-                    Counting {
-                        inner: it,
-                        input: self.spec.name,
-                        path: self.file.path.clone(),
-                        rows: 0,
-                        failed: false,
-                        counted: self.counted.clone(),
-                    }
-                    .map(|r| r.map_err(to_df)),
-                ),
+                Ok(it) => match self.file.format {
+                    Format::Csv | Format::Parquet => Box::new(
+                        Counting {
+                            inner: it,
+                            input: self.spec.name,
+                            path: self.file.path.clone(),
+                            rows: 0,
+                            failed: false,
+                            counted: self.counted.clone(),
+                        }
+                        .map(|r| r.map_err(to_df)),
+                    ),
+                    Format::Xlsx | Format::Xls => Box::new(it.map(|r| r.map_err(to_df))),
+                },
                 Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
             };
         Box::pin(RecordBatchStreamAdapter::new(
@@ -525,7 +598,9 @@ mod tests {
         .await;
         assert_eq!(answered, defined);
 
-        // a fresh session: nothing read yet, every file read for its count
+        // a fresh session: nothing read yet, every file read for its count;
+        // a scan cut short by a LIMIT keeps no count of a file it did not
+        // finish (the CSV file's one batch of 3 rows is cut to 1)
         let fresh = SessionContext::new();
         register_raw(
             &fresh,
@@ -535,7 +610,65 @@ mod tests {
             }],
         )
         .unwrap();
+        fresh
+            .sql("SELECT * FROM raw_energy LIMIT 1")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let table = fresh.table_provider(FILE_ROWS_TABLE).await.unwrap();
+        let counted = &(table.as_ref() as &dyn std::any::Any)
+            .downcast_ref::<FileRowsTable>()
+            .unwrap()
+            .counted;
+        assert!(matches!(counted.get("energy", &name(&csv)), None | Some(3)));
         let read = counts(&fresh, "SELECT source_file, rows_read FROM raw_file_rows").await;
         assert_eq!(read, defined);
+    }
+
+    /// A filter on the input is applied before any file is counted: with a
+    /// GDP file gone from the disk, the energy files' rows are still
+    /// answered, and only a query that needs the GDP file fails.
+    #[tokio::test]
+    async fn file_rows_of_one_input_read_no_file_of_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let energy = dir.path().join("e.parquet");
+        crate::input::readers_tests::write_energy_parquet(&energy);
+        let gdp = dir.path().join("g.csv");
+        std::fs::write(&gdp, "region_code,year,gdp\n150622,2024,100\n").unwrap();
+        let read = |spec, p: &std::path::Path| {
+            read_local_file(spec, p, InputOptions::default()).unwrap().0
+        };
+        let inputs = [
+            ResolvedInput {
+                spec: ENERGY,
+                files: vec![read(ENERGY, &energy)],
+            },
+            ResolvedInput {
+                spec: crate::input::GDP,
+                files: vec![read(crate::input::GDP, &gdp)],
+            },
+        ];
+        std::fs::remove_file(&gdp).unwrap();
+        let ctx = SessionContext::new();
+        register_raw(&ctx, &inputs).unwrap();
+        let name = energy.display().to_string();
+        for filter in [
+            "input = 'energy'",
+            "'energy' = input",
+            "input IN ('energy', 'sector_energy')",
+            "input = 'energy' OR input = 'sector_energy'",
+        ] {
+            let sql = format!("SELECT source_file, rows_read FROM raw_file_rows WHERE {filter}");
+            // the Parquet file's 3 rows
+            assert_eq!(
+                counts(&ctx, &sql).await,
+                vec![(name.clone(), 3)],
+                "{filter}"
+            );
+        }
+        let all = ctx.sql("SELECT * FROM raw_file_rows").await.unwrap();
+        assert!(all.collect().await.is_err(), "the GDP file is gone");
     }
 }

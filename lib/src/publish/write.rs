@@ -28,12 +28,11 @@ pub(crate) fn writer_properties() -> WriterProperties {
 
 /// [`writer_properties`] for a dataset's file: no column with a dictionary.
 /// Its measures (DOUBLE columns) hardly repeat, so a dictionary only costs:
-/// every value is hashed into it (a third of the encoder's time) and it grows
-/// to the size of the values. Its text columns do repeat, but zstd takes the
-/// repeats out of the plain pages as well: enterprise_annual at 10^7 input
-/// rows was 1.6 % smaller without them and encoded in 0.57 s instead of
-/// 0.70 s, every dataset 1.5-7.8 % smaller (docs/benchmarks.md, sessions 16
-/// and 17). Readers see the same values and types either way.
+/// every value is hashed into it and it grows to the size of the values.
+/// Its text columns do repeat, but zstd takes the repeats out of the plain
+/// pages as well: without dictionaries every dataset is smaller and encoded
+/// faster (docs/benchmarks.md, sessions 16 and 17). Readers see the same
+/// values and types either way.
 pub(crate) fn dataset_writer_properties() -> WriterProperties {
     writer_settings().set_dictionary_enabled(false).build()
 }
