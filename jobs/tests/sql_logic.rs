@@ -38,11 +38,12 @@ use carbonstat::datafusion::arrow::array::{Array, RecordBatch};
 use carbonstat::datafusion::arrow::compute::cast;
 use carbonstat::datafusion::arrow::datatypes::DataType;
 use carbonstat::datafusion::arrow::util::display::ArrayFormatter;
+use carbonstat::datafusion::catalog::TableProvider;
 use carbonstat::datafusion::datasource::MemTable;
 use carbonstat::datafusion::prelude::SessionContext;
 use carbonstat::engine::{run_sql, step};
 use carbonstat::factors::FactorSet;
-use carbonstat::input::ALL_INPUTS;
+use carbonstat::input::{ALL_INPUTS, InputSpec};
 use sqllogictest::{ColumnType, DBOutput};
 
 /// A result column's type as a letter of `query <types>`: the mapping of
@@ -151,30 +152,18 @@ async fn session_with(id: &str) -> Result<Db, DbError> {
     let ctx = carbonstat::engine::new_session(&cfg).map_err(err)?;
     let set = FactorSet::load_checked(&factors).map_err(err)?;
     carbonstat::engine::register_run(&ctx, &cfg.config, &set).map_err(err)?;
+    let mut raw: Vec<(InputSpec, Arc<dyn TableProvider>)> = Vec::new();
     for spec in ALL_INPUTS {
-        let table = MemTable::try_new(spec.raw_schema(), vec![vec![]]).map_err(err)?;
-        ctx.register_table(spec.table(), Arc::new(table))
+        let table = Arc::new(MemTable::try_new(spec.raw_schema(), vec![vec![]]).map_err(err)?);
+        ctx.register_table(spec.table(), table.clone())
             .map_err(err)?;
+        raw.push((spec, table));
     }
-    // raw_file_rows as its definition (a run's readers count the rows
-    // instead: carbonstat::input::FILE_ROWS_TABLE)
-    let counted = ALL_INPUTS
-        .iter()
-        .map(|s| {
-            format!(
-                "SELECT '{}' AS input, source_file, count(*) AS rows_read FROM {} GROUP BY source_file",
-                s.name,
-                s.table()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    ctx.sql(&format!(
-        "CREATE VIEW {} AS {counted}",
-        carbonstat::input::FILE_ROWS_TABLE
-    ))
-    .await
-    .map_err(err)?;
+    // raw_file_rows as the query it stands for (a run's readers count the
+    // rows instead: carbonstat::input::FILE_ROWS_TABLE)
+    let file_rows = carbonstat::input::file_rows_query(&raw).map_err(err)?;
+    ctx.register_table(carbonstat::input::FILE_ROWS_TABLE, file_rows)
+        .map_err(err)?;
     Ok(Db { ctx })
 }
 

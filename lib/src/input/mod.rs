@@ -254,5 +254,5 @@ pub struct ListedInput {
 mod readers_tests;
 
 pub use encoding::TextEncoding;
-pub use register::{FILE_ROWS_TABLE, register_raw};
+pub use register::{FILE_ROWS_TABLE, file_rows_query, register_raw};
 pub use resolve::{fetch_inputs, list_inputs, read_local_file};

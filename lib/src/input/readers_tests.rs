@@ -255,14 +255,7 @@ fn projected_reads_are_whole_reads_projected() {
     use datafusion::arrow::compute::concat_batches;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("energy.csv");
-    std::fs::write(
-        &csv,
-        "统一社会信用代码,企业名称,行政区划代码,行业代码,报告期,能源名称,消费量,计量单位\r\n\
-         91110000100000000A,\"甲, 有限\r\n公司\",110101,C2511,2025年3月,原煤,1,吨\r\n\
-         91110000100000000B,乙,110101,C2511,2025年\r\n\
-         91110000100000000C,丙,110101,C2511,2025年13月,原煤,5,吨\r\n",
-    )
-    .unwrap();
+    write_energy_csv(&csv);
     let parquet = dir.path().join("energy.parquet");
     write_energy_parquet(&parquet);
 
@@ -294,6 +287,20 @@ fn projected_reads_are_whole_reads_projected() {
             assert_eq!(got, expected, "{path:?} {p:?}");
         }
     }
+}
+
+/// An energy file in CSV of 3 records with Chinese headers and a period
+/// column: the first spans two lines (a quoted line break), the second is
+/// short of fields, the third has a month 13.
+pub(crate) fn write_energy_csv(path: &std::path::Path) {
+    std::fs::write(
+        path,
+        "统一社会信用代码,企业名称,行政区划代码,行业代码,报告期,能源名称,消费量,计量单位\r\n\
+         91110000100000000A,\"甲, 有限\r\n公司\",110101,C2511,2025年3月,原煤,1,吨\r\n\
+         91110000100000000B,乙,110101,C2511,2025年\r\n\
+         91110000100000000C,丙,110101,C2511,2025年13月,原煤,5,吨\r\n",
+    )
+    .unwrap();
 }
 
 /// An energy file in Parquet of 3 rows with Chinese headers, a period

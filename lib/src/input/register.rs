@@ -87,7 +87,7 @@ pub fn register_raw(ctx: &SessionContext, inputs: &[ResolvedInput]) -> Result<()
     }
     #[cfg(feature = "distributed")]
     if !on_cluster_tables.is_empty() {
-        ctx.register_table(FILE_ROWS_TABLE, counted_on_cluster(&on_cluster_tables)?)?;
+        ctx.register_table(FILE_ROWS_TABLE, file_rows_query(&on_cluster_tables)?)?;
         return Ok(());
     }
     let table = FileRowsTable {
@@ -127,7 +127,8 @@ struct Counting {
     input: &'static str,
     path: String,
     rows: u64,
-    failed: bool,
+    /// nothing more to record: the reader failed, or its count is recorded
+    settled: bool,
     counted: Arc<FileRows>,
 }
 
@@ -138,11 +139,11 @@ impl Iterator for Counting {
         let next = self.inner.next();
         match &next {
             Some(Ok(b)) => self.rows += b.num_rows() as u64,
-            Some(Err(_)) => self.failed = true,
-            None if !self.failed => {
+            Some(Err(_)) => self.settled = true,
+            None if !self.settled => {
                 self.counted.record(self.input, &self.path, self.rows);
                 // once: a reader asked again after its end stays at its end
-                self.failed = true;
+                self.settled = true;
             }
             None => {}
         }
@@ -350,10 +351,9 @@ impl PartitionStream for FileRowsStream {
     }
 }
 
-/// `raw_file_rows` on a cluster: the query it stands for, over the raw
-/// tables the executors read.
-#[cfg(feature = "distributed")]
-fn counted_on_cluster(
+/// `raw_file_rows` as the query it stands for, over the given raw tables:
+/// a cluster's (whose executors read the files) and the SQL logic tests'.
+pub fn file_rows_query(
     tables: &[(InputSpec, Arc<dyn TableProvider>)],
 ) -> Result<Arc<dyn TableProvider>> {
     use datafusion::catalog::view::ViewTable;
@@ -477,7 +477,7 @@ impl PartitionStream for RawFileStream {
                             input: self.spec.name,
                             path: self.file.path.clone(),
                             rows: 0,
-                            failed: false,
+                            settled: false,
                             counted: self.counted.clone(),
                         }
                         .map(|r| r.map_err(to_df)),
@@ -506,6 +506,16 @@ mod tests {
     use crate::config::InputOptions;
     use crate::input::{ENERGY, read_local_file};
 
+    /// The counts `ctx`'s `raw_file_rows` answers from.
+    async fn counted_of(ctx: &SessionContext) -> Arc<FileRows> {
+        let table = ctx.table_provider(FILE_ROWS_TABLE).await.unwrap();
+        (table.as_ref() as &dyn std::any::Any)
+            .downcast_ref::<FileRowsTable>()
+            .unwrap()
+            .counted
+            .clone()
+    }
+
     /// (source_file, rows_read) of `sql`'s rows, by file name.
     async fn counts(ctx: &SessionContext, sql: &str) -> Vec<(String, i64)> {
         let batches: Vec<RecordBatch> = ctx.sql(sql).await.unwrap().collect().await.unwrap();
@@ -530,14 +540,7 @@ mod tests {
     async fn file_rows_are_the_count_of_each_files_rows() {
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("a.csv");
-        std::fs::write(
-            &csv,
-            "统一社会信用代码,企业名称,行政区划代码,行业代码,报告期,能源名称,消费量,计量单位\r\n\
-             91110000100000000A,\"甲, 有限\r\n公司\",110101,C2511,2025年3月,原煤,1,吨\r\n\
-             91110000100000000B,乙,110101,C2511,2025年\r\n\
-             91110000100000000C,丙,110101,C2511,2025年13月,原煤,5,吨\r\n",
-        )
-        .unwrap();
+        crate::input::readers_tests::write_energy_csv(&csv);
         let empty = dir.path().join("b.csv");
         std::fs::write(
             &empty,
@@ -565,11 +568,7 @@ mod tests {
             }],
         )
         .unwrap();
-        let table = ctx.table_provider(FILE_ROWS_TABLE).await.unwrap();
-        let counted = &(table.as_ref() as &dyn std::any::Any)
-            .downcast_ref::<FileRowsTable>()
-            .unwrap()
-            .counted;
+        let counted = counted_of(&ctx).await;
         let defined = counts(
             &ctx,
             "SELECT source_file, count(*) FROM raw_energy GROUP BY source_file",
@@ -617,11 +616,7 @@ mod tests {
             .collect()
             .await
             .unwrap();
-        let table = fresh.table_provider(FILE_ROWS_TABLE).await.unwrap();
-        let counted = &(table.as_ref() as &dyn std::any::Any)
-            .downcast_ref::<FileRowsTable>()
-            .unwrap()
-            .counted;
+        let counted = counted_of(&fresh).await;
         assert!(matches!(counted.get("energy", &name(&csv)), None | Some(3)));
         let read = counts(&fresh, "SELECT source_file, rows_read FROM raw_file_rows").await;
         assert_eq!(read, defined);
