@@ -283,9 +283,21 @@ async fn run_statements(
             let (rows, spilled) = match here {
                 Some((exec, physical)) => {
                     let properties = intermediate_properties(&physical.schema());
-                    exec.write_parquet(physical.clone(), &url, Some(properties))
+                    match clustered_by(&table_name) {
+                        Some(column) => write_clustered(
+                            exec.task_ctx(),
+                            physical.clone(),
+                            &dir,
+                            column,
+                            properties,
+                        )
                         .await
-                        .map_err(wrap)?;
+                        .map_err(wrap)?,
+                        None => exec
+                            .write_parquet(physical.clone(), &url, Some(properties))
+                            .await
+                            .map_err(wrap)?,
+                    }
                     ctx.register_parquet(
                         create.name.clone(),
                         &url,
@@ -384,6 +396,163 @@ pub(crate) fn intermediate_properties(
         }
     }
     b.build()
+}
+
+/// The tables written clustered by a column: a file per value of the
+/// column and output partition ([`write_clustered`]), the column's minimum
+/// and maximum kept in each file's footer. A query of one value then reads
+/// that value's files only: enterprise_annual is published one year at a
+/// time (`publish::schema::Dataset::per_year`), and each year's query read
+/// all of record_groups, every year's rows, to keep a sixth of them
+/// (docs/benchmarks.md, session 18). (DataFusion does not skip a file of
+/// NULLs: in record_groups it holds the rejected rows' counts, a row per
+/// file with rejects.) What a table holds is the same either way: only its
+/// files differ. On a cluster the executors write the tables unclustered
+/// (engine::cluster::write_table). enterprise_totals, published the same
+/// way, is not clustered: at 10^8 input rows writing it so cost as much as
+/// its per-year queries saved.
+pub(crate) const CLUSTERED_TABLES: &[(&str, &str)] = &[("record_groups", "year")];
+
+/// The column table `name` is clustered by, if it is.
+pub(crate) fn clustered_by(name: &str) -> Option<&'static str> {
+    CLUSTERED_TABLES
+        .iter()
+        .find(|(table, _)| *table == name)
+        .map(|(_, column)| *column)
+}
+
+/// Write the rows of `plan` into `dir` clustered by the integer column
+/// `column`: each output partition's rows of one value of the column go to
+/// `part-<partition>-<value>.parquet` (`null` for NULL), with the column's
+/// statistics, so a filter on a value skips the other values' files. The
+/// properties are those of every intermediate table (row groups of 64Ki
+/// rows) with the column's statistics; a writer holds its row group until it
+/// ends, so with six years and two partitions the run holds up to twelve
+/// (docs/benchmarks.md, session 18: +35-47 MiB at 10^7 input rows; smaller
+/// row groups, or a writer per value shared by the partitions, made the run
+/// slower). A partition without rows writes an empty `part-<partition>.parquet`,
+/// which keeps the table's schema when no row at all is written.
+pub(crate) async fn write_clustered(
+    task_ctx: std::sync::Arc<datafusion::execution::TaskContext>,
+    plan: std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    dir: &std::path::Path,
+    column: &str,
+    properties: datafusion::parquet::file::properties::WriterProperties,
+) -> datafusion::error::Result<()> {
+    use std::collections::BTreeMap;
+    use std::collections::btree_map::Entry;
+
+    use datafusion::error::DataFusionError;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::physical_plan::ExecutionPlanProperties;
+    use futures::StreamExt;
+
+    type Writer = ArrowWriter<std::io::BufWriter<std::fs::File>>;
+    let schema = plan.schema();
+    let index = schema.index_of(column)?;
+    if !schema.field(index).data_type().is_integer() {
+        return Err(DataFusionError::Internal(format!(
+            "a table is clustered by an integer column; {column} is {}",
+            schema.field(index).data_type()
+        )));
+    }
+    std::fs::create_dir_all(dir)?;
+    let properties = clustered_properties(properties, column);
+    let open = {
+        let (dir, schema) = (dir.to_path_buf(), schema.clone());
+        move |name: String| -> datafusion::error::Result<Writer> {
+            let file = std::fs::File::create(dir.join(name))?;
+            Ok(ArrowWriter::try_new(
+                std::io::BufWriter::new(file),
+                schema.clone(),
+                Some(properties.clone()),
+            )?)
+        }
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for partition in 0..plan.output_partitioning().partition_count() {
+        let mut stream = plan.execute(partition, task_ctx.clone())?;
+        let open = open.clone();
+        tasks.spawn(async move {
+            let mut writers: BTreeMap<Option<i64>, Writer> = BTreeMap::new();
+            while let Some(batch) = stream.next().await {
+                for (value, rows) in split_by_value(&batch?, index)? {
+                    let writer = match writers.entry(value) {
+                        Entry::Occupied(e) => e.into_mut(),
+                        Entry::Vacant(e) => {
+                            let shown = value.map_or_else(|| "null".to_string(), |v| v.to_string());
+                            e.insert(open(format!("part-{partition}-{shown}.parquet"))?)
+                        }
+                    };
+                    writer.write(&rows)?;
+                }
+            }
+            if writers.is_empty() {
+                open(format!("part-{partition}.parquet"))?.close()?;
+            }
+            for writer in writers.into_values() {
+                writer.close()?;
+            }
+            Ok::<(), DataFusionError>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(result) => result?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(DataFusionError::External(Box::new(e))),
+        }
+    }
+    Ok(())
+}
+
+/// The intermediate tables' properties with the minimum and maximum of
+/// `column` kept per row group, which a filter on it is checked against.
+fn clustered_properties(
+    properties: datafusion::parquet::file::properties::WriterProperties,
+    column: &str,
+) -> datafusion::parquet::file::properties::WriterProperties {
+    use datafusion::parquet::file::properties::EnabledStatistics;
+    use datafusion::parquet::schema::types::ColumnPath;
+    properties
+        .into_builder()
+        .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk)
+        .build()
+}
+
+/// The rows of `batch` per value of integer column `index` (NULL apart), in
+/// the order of the values' first rows; the whole batch when it has one value.
+fn split_by_value(
+    batch: &datafusion::arrow::record_batch::RecordBatch,
+    index: usize,
+) -> datafusion::error::Result<Vec<(Option<i64>, datafusion::arrow::record_batch::RecordBatch)>> {
+    use datafusion::arrow::array::{Array, AsArray, UInt32Array};
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+    let values = datafusion::arrow::compute::cast(batch.column(index), &DataType::Int64)?;
+    let values = values.as_primitive::<Int64Type>();
+    let value = |i: usize| (!values.is_null(i)).then(|| values.value(i));
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let first = value(0);
+    if (1..batch.num_rows()).all(|i| value(i) == first) {
+        return Ok(vec![(first, batch.clone())]);
+    }
+    let mut rows: Vec<(Option<i64>, Vec<u32>)> = Vec::new();
+    for i in 0..batch.num_rows() {
+        let v = value(i);
+        match rows.iter_mut().find(|(seen, _)| *seen == v) {
+            Some((_, of)) => of.push(i as u32),
+            None => rows.push((v, vec![i as u32])),
+        }
+    }
+    rows.into_iter()
+        .map(|(v, of)| {
+            let taken =
+                datafusion::arrow::compute::take_record_batch(batch, &UInt32Array::from(of))?;
+            Ok((v, taken))
+        })
+        .collect()
 }
 
 /// Run the named steps in order.
@@ -489,6 +658,152 @@ mod tests {
         assert_eq!(value.as_string::<i32>().value(0), "1234");
     }
 
+    /// The files of a table a step created.
+    fn table_files(
+        ctx: &datafusion::prelude::SessionContext,
+        table: &str,
+    ) -> Vec<std::path::PathBuf> {
+        let inter = ctx
+            .state()
+            .config()
+            .get_extension::<crate::engine::session::Intermediates>()
+            .unwrap();
+        std::fs::read_dir(inter.dir.path().join(table))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    }
+
+    /// The rows a query's scan of a table gave (its DataSourceExec's output).
+    fn scanned_rows(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> Option<usize> {
+        if plan.name() == "DataSourceExec" {
+            return plan.metrics().and_then(|m| m.output_rows());
+        }
+        plan.children()
+            .into_iter()
+            .find_map(|c| scanned_rows(c.as_ref()))
+    }
+
+    /// record_groups is written clustered by year: a file per year (and
+    /// output partition; NULL apart), each with the year's minimum and
+    /// maximum in its footer. It reads back whole, and a query of one year
+    /// scans that year's rows only.
+    #[tokio::test]
+    async fn a_clustered_table_is_a_file_per_value() {
+        use datafusion::parquet::file::statistics::Statistics;
+        let spill = tempfile::tempdir().unwrap();
+        let ctx = run_session(spill.path());
+        // value % 4: 0 → 2020, 1 → 2021, 2 → 2022, 3 → NULL; 25 000 rows
+        // each, given by two partitions (the two sides of the UNION ALL):
+        // 12 500 of each year in each
+        let rows = |from: u32, to: u32| {
+            format!(
+                "SELECT CAST(CASE WHEN value % 4 = 3 THEN NULL ELSE 2020 + value % 4 END AS INT) AS year, value AS v FROM generate_series({from}, {to})"
+            )
+        };
+        run(
+            &ctx,
+            &format!(
+                "CREATE TABLE record_groups AS {} UNION ALL {}",
+                rows(1, 50_000),
+                rows(50_001, 100_000)
+            ),
+        )
+        .await;
+        let mut files = Vec::new();
+        for path in table_files(&ctx, "record_groups") {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+            for g in reader.metadata().row_groups() {
+                let shown = match g.column(0).statistics() {
+                    Some(Statistics::Int32(s)) if s.null_count_opt() == Some(0) => {
+                        assert_eq!(s.min_opt(), s.max_opt(), "{name}");
+                        format!("{}", s.min_opt().unwrap())
+                    }
+                    Some(s) if s.null_count_opt() == Some(g.num_rows() as u64) => {
+                        "null".to_string()
+                    }
+                    other => panic!("{name}: {other:?}"),
+                };
+                assert!(
+                    [0, 1]
+                        .iter()
+                        .any(|p| name == format!("part-{p}-{shown}.parquet")),
+                    "{name}"
+                );
+            }
+            assert_eq!(
+                reader.metadata().file_metadata().num_rows(),
+                12_500,
+                "{name}"
+            );
+            files.push(name);
+        }
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                "part-0-2020.parquet",
+                "part-0-2021.parquet",
+                "part-0-2022.parquet",
+                "part-0-null.parquet",
+                "part-1-2020.parquet",
+                "part-1-2021.parquet",
+                "part-1-2022.parquet",
+                "part-1-null.parquet"
+            ]
+        );
+        // 2020: 4 + 8 + … + 100 000 = 4 × (25 000 × 25 001 / 2) = 1 250 050 000;
+        // 2021: Σ (4k + 1), k = 0 … 24 999 = 4 × 312 487 500 + 25 000 = 1 249 975 000;
+        // 2022: + 25 000 more = 1 250 000 000; NULL: + 25 000 more = 1 250 025 000
+        // (together 100 000 × 100 001 / 2 = 5 000 050 000)
+        let batches = query(
+            &ctx,
+            "SELECT CAST(year AS BIGINT) AS y, count(*), sum(v) FROM record_groups GROUP BY year ORDER BY y NULLS LAST",
+        )
+        .await;
+        let b = &batches[0];
+        let col = |i: usize| -> Vec<Option<i64>> {
+            b.column(i).as_primitive::<Int64Type>().iter().collect()
+        };
+        assert_eq!(col(0), [Some(2020), Some(2021), Some(2022), None]);
+        assert_eq!(col(1), [Some(25_000); 4]);
+        assert_eq!(
+            col(2),
+            [
+                Some(1_250_050_000),
+                Some(1_249_975_000),
+                Some(1_250_000_000),
+                Some(1_250_025_000)
+            ]
+        );
+        // a query of 2021 scans the 25 000 rows of its files and the 25 000
+        // of the NULL files, not 100 000: DataFusion does not skip a row
+        // group whose column is all NULL (in record_groups those are the
+        // rejected rows' counts, one row per file with rejects)
+        let df = ctx
+            .sql("SELECT sum(v) FROM record_groups WHERE year = 2021")
+            .await
+            .unwrap();
+        let plan = df.create_physical_plan().await.unwrap();
+        let got = datafusion::physical_plan::collect(plan.clone(), ctx.task_ctx())
+            .await
+            .unwrap();
+        assert_eq!(
+            got[0].column(0).as_primitive::<Int64Type>().value(0),
+            1_249_975_000
+        );
+        assert_eq!(scanned_rows(plan.as_ref()), Some(50_000));
+        // a clustered table without rows keeps its columns
+        run(
+            &ctx,
+            "CREATE OR REPLACE TABLE record_groups AS SELECT CAST(1 AS INT) AS year, 'x' AS k WHERE false",
+        )
+        .await;
+        let empty = query(&ctx, "SELECT year, k FROM record_groups").await;
+        assert_eq!(empty.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    }
+
     /// A table a step creates is written in row groups of at most 64Ki rows
     /// (the writer holds a whole row group in memory), and reads back whole.
     #[tokio::test]
@@ -500,14 +815,9 @@ mod tests {
             "CREATE TABLE big AS SELECT value AS v FROM generate_series(1, 150000)",
         )
         .await;
-        let inter = ctx
-            .state()
-            .config()
-            .get_extension::<crate::engine::session::Intermediates>()
-            .unwrap();
         let mut groups = Vec::new();
-        for entry in std::fs::read_dir(inter.dir.path().join("big")).unwrap() {
-            let file = std::fs::File::open(entry.unwrap().path()).unwrap();
+        for path in table_files(&ctx, "big") {
+            let file = std::fs::File::open(path).unwrap();
             let reader = SerializedFileReader::new(file).unwrap();
             for g in reader.metadata().row_groups() {
                 groups.push(g.num_rows());
