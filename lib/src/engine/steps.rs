@@ -284,20 +284,17 @@ async fn run_statements(
                 Some((exec, physical)) => {
                     let properties = intermediate_properties(&physical.schema());
                     match clustered_by(&table_name) {
-                        Some(column) => write_clustered(
-                            exec.task_ctx(),
-                            physical.clone(),
-                            &dir,
-                            column,
-                            properties,
-                        )
-                        .await
-                        .map_err(wrap)?,
-                        None => exec
-                            .write_parquet(physical.clone(), &url, Some(properties))
-                            .await
-                            .map_err(wrap)?,
+                        Some(column) => {
+                            let task_ctx = exec.task_ctx();
+                            write_clustered(task_ctx, physical.clone(), &dir, column, properties)
+                                .await
+                        }
+                        None => {
+                            exec.write_parquet(physical.clone(), &url, Some(properties))
+                                .await
+                        }
                     }
+                    .map_err(wrap)?;
                     ctx.register_parquet(
                         create.name.clone(),
                         &url,
@@ -442,6 +439,7 @@ pub(crate) async fn write_clustered(
     use std::collections::BTreeMap;
     use std::collections::btree_map::Entry;
 
+    use datafusion::common::runtime::SpawnedTask;
     use datafusion::error::DataFusionError;
     use datafusion::parquet::arrow::ArrowWriter;
     use datafusion::physical_plan::ExecutionPlanProperties;
@@ -469,11 +467,11 @@ pub(crate) async fn write_clustered(
             )?)
         }
     };
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = Vec::new();
     for partition in 0..plan.output_partitioning().partition_count() {
         let mut stream = plan.execute(partition, task_ctx.clone())?;
         let open = open.clone();
-        tasks.spawn(async move {
+        tasks.push(SpawnedTask::spawn(async move {
             let mut writers: BTreeMap<Option<i64>, Writer> = BTreeMap::new();
             while let Some(batch) = stream.next().await {
                 for (value, rows) in split_by_value(&batch?, index)? {
@@ -494,14 +492,13 @@ pub(crate) async fn write_clustered(
                 writer.close()?;
             }
             Ok::<(), DataFusionError>(())
-        });
+        }));
     }
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(result) => result?,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => return Err(DataFusionError::External(Box::new(e))),
-        }
+    // a task dropped on an error is stopped; a panic goes on in this one
+    for task in tasks {
+        task.join_unwind()
+            .await
+            .map_err(|e| DataFusionError::ExecutionJoin(Box::new(e)))??;
     }
     Ok(())
 }
@@ -528,12 +525,12 @@ fn split_by_value(
 ) -> datafusion::error::Result<Vec<(Option<i64>, datafusion::arrow::record_batch::RecordBatch)>> {
     use datafusion::arrow::array::{Array, AsArray, UInt32Array};
     use datafusion::arrow::datatypes::{DataType, Int64Type};
-    let values = datafusion::arrow::compute::cast(batch.column(index), &DataType::Int64)?;
-    let values = values.as_primitive::<Int64Type>();
-    let value = |i: usize| (!values.is_null(i)).then(|| values.value(i));
     if batch.num_rows() == 0 {
         return Ok(Vec::new());
     }
+    let values = datafusion::arrow::compute::cast(batch.column(index), &DataType::Int64)?;
+    let values = values.as_primitive::<Int64Type>();
+    let value = |i: usize| (!values.is_null(i)).then(|| values.value(i));
     let first = value(0);
     if (1..batch.num_rows()).all(|i| value(i) == first) {
         return Ok(vec![(first, batch.clone())]);

@@ -506,6 +506,13 @@ mod tests {
     use crate::config::InputOptions;
     use crate::input::{ENERGY, read_local_file};
 
+    /// The file at `path` as `spec`'s input, with the default options.
+    fn read_file(spec: InputSpec, path: &std::path::Path) -> InputFile {
+        read_local_file(spec, path, InputOptions::default())
+            .unwrap()
+            .0
+    }
+
     /// The counts `ctx`'s `raw_file_rows` answers from.
     async fn counted_of(ctx: &SessionContext) -> Arc<FileRows> {
         let table = ctx.table_provider(FILE_ROWS_TABLE).await.unwrap();
@@ -553,11 +560,7 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/energy.xls");
         let files: Vec<InputFile> = [&csv, &empty, &parquet, &xls]
             .iter()
-            .map(|p| {
-                read_local_file(ENERGY, p, InputOptions::default())
-                    .unwrap()
-                    .0
-            })
+            .map(|p| read_file(ENERGY, p))
             .collect();
         let ctx = SessionContext::new();
         register_raw(
@@ -632,17 +635,14 @@ mod tests {
         crate::input::readers_tests::write_energy_parquet(&energy);
         let gdp = dir.path().join("g.csv");
         std::fs::write(&gdp, "region_code,year,gdp\n150622,2024,100\n").unwrap();
-        let read = |spec, p: &std::path::Path| {
-            read_local_file(spec, p, InputOptions::default()).unwrap().0
-        };
         let inputs = [
             ResolvedInput {
                 spec: ENERGY,
-                files: vec![read(ENERGY, &energy)],
+                files: vec![read_file(ENERGY, &energy)],
             },
             ResolvedInput {
                 spec: crate::input::GDP,
-                files: vec![read(crate::input::GDP, &gdp)],
+                files: vec![read_file(crate::input::GDP, &gdp)],
             },
         ];
         std::fs::remove_file(&gdp).unwrap();
