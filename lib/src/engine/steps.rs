@@ -285,9 +285,14 @@ async fn run_statements(
                     let properties = intermediate_properties(&physical.schema());
                     match clustered_by(&table_name) {
                         Some(column) => {
-                            let task_ctx = exec.task_ctx();
-                            write_clustered(task_ctx, physical.clone(), &dir, column, properties)
-                                .await
+                            write_clustered(
+                                exec.task_ctx(),
+                                physical.clone(),
+                                &dir,
+                                column,
+                                properties,
+                            )
+                            .await
                         }
                         None => {
                             exec.write_parquet(physical.clone(), &url, Some(properties))

@@ -424,18 +424,15 @@ impl TableProvider for RawTable {
             Some(p) => Arc::new(self.schema.project(p)?),
             None => self.schema.clone(),
         };
-        let files: Vec<RawFile> = self
-            .files
-            .iter()
-            .map(|f| RawFile {
-                spec: self.spec,
-                file: f.clone(),
-                schema: schema.clone(),
-                projection: projection.cloned(),
-                counted: self.counted.clone(),
-            })
-            .collect();
-        let partitions = queue_partitions(files, state.config().target_partitions());
+        let partitions = queue_partitions(FileQueue {
+            spec: self.spec,
+            files: self.files.clone(),
+            schema: schema.clone(),
+            projection: projection.cloned(),
+            counted: self.counted.clone(),
+            parts: state.config().target_partitions().max(1),
+            round: Mutex::new(None),
+        });
         Ok(Arc::new(StreamingTableExec::try_new(
             schema,
             partitions,
@@ -447,49 +444,8 @@ impl TableProvider for RawTable {
     }
 }
 
-/// One file of a raw table, read with the scan's projection.
-#[derive(Debug)]
-struct RawFile {
-    spec: InputSpec,
-    file: InputFile,
-    /// the projected schema
-    schema: SchemaRef,
-    /// the raw columns read (indices of the raw schema; `None`: all)
-    projection: Option<Vec<usize>>,
-    /// where the file's rows are recorded once it is read to its end
-    counted: Arc<FileRows>,
-}
-
 /// A file's batches as a reader gives them.
 type Batches = Box<dyn Iterator<Item = datafusion::error::Result<RecordBatch>> + Send>;
-
-impl RawFile {
-    /// Open the file: its batches, counted for `raw_file_rows` (CSV and
-    /// Parquet), or the error that it cannot be read.
-    fn batches(&self) -> Batches {
-        match crate::input::readers::open_projected(
-            self.spec,
-            &self.file,
-            self.projection.as_deref(),
-        ) {
-            Ok(it) => match self.file.format {
-                Format::Csv | Format::Parquet => Box::new(
-                    Counting {
-                        inner: it,
-                        input: self.spec.name,
-                        path: self.file.path.clone(),
-                        rows: 0,
-                        settled: false,
-                        counted: self.counted.clone(),
-                    }
-                    .map(|r| r.map_err(to_df)),
-                ),
-                Format::Xlsx | Format::Xls => Box::new(it.map(|r| r.map_err(to_df))),
-            },
-            Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
-        }
-    }
-}
 
 /// The partitions of a raw table: `target` of them (none without files),
 /// reading the files from one queue. A partition reads one file at a time
@@ -508,17 +464,12 @@ impl RawFile {
 /// (docs/benchmarks.md, session 19). Every batch goes to exactly one
 /// partition, a file's rows are counted once, as its reader reaches its
 /// end, and a plan executed again reads the files again.
-fn queue_partitions(files: Vec<RawFile>, target: usize) -> Vec<Arc<dyn PartitionStream>> {
-    if files.is_empty() {
+fn queue_partitions(queue: FileQueue) -> Vec<Arc<dyn PartitionStream>> {
+    if queue.files.is_empty() {
         return Vec::new();
     }
-    let parts = target.max(1);
-    let queue = Arc::new(FileQueue {
-        files,
-        parts,
-        round: Mutex::new(None),
-    });
-    (0..parts)
+    let queue = Arc::new(queue);
+    (0..queue.parts)
         .map(|slot| {
             Arc::new(QueuePart {
                 queue: queue.clone(),
@@ -532,7 +483,14 @@ fn queue_partitions(files: Vec<RawFile>, target: usize) -> Vec<Arc<dyn Partition
 /// [`queue_partitions`]).
 #[derive(Debug)]
 struct FileQueue {
-    files: Vec<RawFile>,
+    spec: InputSpec,
+    files: Vec<InputFile>,
+    /// the projected schema
+    schema: SchemaRef,
+    /// the raw columns read (indices of the raw schema; `None`: all)
+    projection: Option<Vec<usize>>,
+    /// where a file's rows are recorded once it is read to its end
+    counted: Arc<FileRows>,
     /// how many partitions read the files
     parts: usize,
     /// the work of the current execution of the plan and the partitions
@@ -563,6 +521,28 @@ impl std::fmt::Debug for Work {
 }
 
 impl FileQueue {
+    /// Open `file`: its batches, counted for `raw_file_rows` (CSV and
+    /// Parquet), or the error that it cannot be read.
+    fn batches(&self, file: &InputFile) -> Batches {
+        match crate::input::readers::open_projected(self.spec, file, self.projection.as_deref()) {
+            Ok(it) => match file.format {
+                Format::Csv | Format::Parquet => Box::new(
+                    Counting {
+                        inner: it,
+                        input: self.spec.name,
+                        path: file.path.clone(),
+                        rows: 0,
+                        settled: false,
+                        counted: self.counted.clone(),
+                    }
+                    .map(|r| r.map_err(to_df)),
+                ),
+                Format::Xlsx | Format::Xls => Box::new(it.map(|r| r.map_err(to_df))),
+            },
+            Err(e) => Box::new(std::iter::once(Err(to_df(e)))),
+        }
+    }
+
     /// The work partition `slot` takes part in: the current execution's,
     /// or, if this slot has already joined it (the plan executed again), a
     /// new one that reads every file anew.
@@ -607,7 +587,7 @@ impl FileQueue {
         // opened outside the lock (a workbook is parsed whole when opened);
         // meanwhile a partition that finds nothing to open nor to share
         // ends, and this one reads the file alone
-        let reader = Arc::new(Mutex::new(Box::new(file.batches().fuse()) as Batches));
+        let reader = Arc::new(Mutex::new(Box::new(self.batches(file).fuse()) as Batches));
         lock().open.push(reader.clone());
         Some(reader)
     }
@@ -622,8 +602,7 @@ struct QueuePart {
 
 impl PartitionStream for QueuePart {
     fn schema(&self) -> &SchemaRef {
-        // every file's stream has the scan's projected schema
-        &self.queue.files[0].schema
+        &self.queue.schema
     }
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
