@@ -14,7 +14,14 @@
 --         enterprise_annual (views).
 
 -- Per accepted record: the amounts and the factors used (a view, computed as
--- it is read: explain and the audit read it).
+-- it is read: explain --recompute and the audit read it).
+-- Every join of the records here and in records_computed below names the
+-- small table first: DataFusion builds a join's hash table from its first
+-- (left) side, and explain --recompute runs its queries in the order they
+-- are written (join reordering off, lib/src/audit/explain.rs): with the
+-- records first, a year's records would be held in memory at once (at 10^8
+-- input rows 1.5 GB, over the 1536MiB limit; docs/benchmarks.md, session
+-- 20). The rows are the same in either order.
 CREATE OR REPLACE VIEW record_amounts AS
 SELECT
     r.input, r.enterprise_id, r.enterprise_name, r.region_code, r.sector_code, r.year, r.month,
@@ -22,10 +29,14 @@ SELECT
     r.quantity_base, r.tce, r.tce_equal, r.co2_direct_t, r.co2_indirect_t,
     r.tce_per_base_unit, r.tce_equal_per_base_unit, r.tce_factor_year, r.co2_factor, r.indirect_factor, r.indirect_factor_scope,
     r.indirect_factor_area, r.factor_year, r.factor_set, r.source_file, r.source_line
-FROM row_amounts r
-LEFT JOIN record_key_rejects k
+FROM record_key_rejects k
+RIGHT JOIN row_amounts r
     ON k.input = r.input AND k.source_file = r.source_file AND k.source_line = r.source_line
-WHERE k.source_line IS NULL;
+-- (not k.source_line IS NULL: DataFusion 55 infers r.source_line IS NULL
+-- from it through the join's key and filters the records by that, so the
+-- view returned no row at all; key_reject is never NULL in the table and is
+-- no join key)
+WHERE k.key_reject IS NULL;
 
 -- Per record, with the high-energy flag of its sector (a view: computed as it
 -- is read; `record_totals` below keeps what the reports need).
@@ -41,9 +52,9 @@ SELECT
     a.co2_direct_t, a.co2_indirect_t, a.tce_per_base_unit,
     a.tce_equal_per_base_unit, a.tce_factor_year, a.co2_factor, a.indirect_factor, a.indirect_factor_scope, a.indirect_factor_area,
     a.factor_year, a.factor_set, a.source_file, a.source_line
-FROM record_amounts a
-JOIN sector_division sd ON sd.sector_code = a.sector_code
-CROSS JOIN run_params p;
+FROM run_params p
+CROSS JOIN sector_division sd
+JOIN record_amounts a ON a.sector_code = sd.sector_code;
 
 -- Per input, enterprise (none for sector rows), region, sector, year, energy,
 -- use and flow: the records summed over the months (a twelfth of the rows

@@ -16,6 +16,7 @@ use datafusion::common::ScalarValue;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
 
+use crate::engine::metrics::show_analyzed;
 use crate::error::{Error, Result};
 
 /// The type of a query parameter.
@@ -129,14 +130,21 @@ impl Query {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        ctx.sql_with_options(self.sql, read_only)
+        let frame = ctx
+            .sql_with_options(self.sql, read_only)
             .await
             .map_err(wrap)?
             .with_param_values(values.to_vec())
-            .map_err(wrap)?
-            .collect()
-            .await
-            .map_err(wrap)
+            .map_err(wrap)?;
+        let plan = frame.create_physical_plan().await.map_err(wrap)?;
+        let rows = datafusion::physical_plan::collect(plan.clone(), ctx.task_ctx()).await;
+        // CARBONSTAT_EXPLAIN_ANALYZE=1: the plan with its metrics, also of a
+        // query that failed (where it stopped, what it held)
+        show_analyzed(plan.as_ref(), || match &rows {
+            Ok(_) => step.clone(),
+            Err(_) => format!("{step} (failed)"),
+        });
+        rows.map_err(wrap)
     }
 }
 
