@@ -34,8 +34,8 @@ RIGHT JOIN row_amounts r
     ON k.input = r.input AND k.source_file = r.source_file AND k.source_line = r.source_line
 -- (not k.source_line IS NULL: DataFusion 55 infers r.source_line IS NULL
 -- from it through the join's key and filters the records by that, so the
--- view returned no row at all; key_reject is never NULL in the table and is
--- no join key)
+-- view returned no row at all, as in apache/datafusion#1321; key_reject is
+-- never NULL in the table and is no join key)
 WHERE k.key_reject IS NULL;
 
 -- Per record, with the high-energy flag of its sector (a view: computed as it
