@@ -18,7 +18,7 @@
 -- Every join of the records here and in records_computed below names the
 -- small table first: DataFusion builds a join's hash table from its first
 -- (left) side, and explain --recompute runs its queries in the order they
--- are written (join reordering off, lib/src/audit/explain.rs): with the
+-- are written (join reordering off, lib/src/pipeline/prepare.rs): with the
 -- records first, a year's records would be held in memory at once (at 10^8
 -- input rows 1.5 GB, over the 1536MiB limit; docs/benchmarks.md, session
 -- 20). The rows are the same in either order.

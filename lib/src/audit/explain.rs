@@ -261,30 +261,7 @@ pub async fn explain(
     indicator: &str,
     published_value: Option<f64>,
 ) -> Result<Explanation> {
-    keep_written_join_order(c);
     explain_region(Src::Run(c), region, year, indicator, published_value).await
-}
-
-/// Have the explain_* queries over a computed run join in the order they are
-/// written: each names the small side first (the regions below the one
-/// explained, the members, the key rejects, the sector table), and DataFusion
-/// builds a join's hash table from its first side. The records are kept as a
-/// table for these queries (`RunOptions::keep_records`), so DataFusion knows
-/// their size, and it misjudges what a join over them yields: it took the
-/// join of the records with the regions below the one explained to be the
-/// smaller side and built its hash table from a year's records. At 10^8
-/// input rows `explain --recompute` then failed at the 1536MiB limit
-/// (HashJoinInput 1.5 GB; docs/benchmarks.md, session 20). The SQL steps of
-/// the run itself are done by now and keep DataFusion's choice (their joins
-/// of tables of known size are written for it).
-fn keep_written_join_order(c: &Computed) {
-    c.ctx
-        .state_ref()
-        .write()
-        .config_mut()
-        .options_mut()
-        .optimizer
-        .join_reordering = false;
 }
 
 /// Explain `indicator` of `region` in `year` from what the run published
@@ -939,7 +916,6 @@ pub async fn explain_subject(
     indicator: &str,
     published_value: Option<f64>,
 ) -> Result<Explanation> {
-    keep_written_join_order(c);
     explain_subject_in(Src::Run(c), subject, id, year, indicator, published_value).await
 }
 

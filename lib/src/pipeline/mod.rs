@@ -64,8 +64,10 @@ pub struct RunOptions {
     pub on_stage: Option<StageHook>,
     /// Keep every record the row rules judged as a table (`records_rows`)
     /// instead of a view: for a caller that reads the records again and again
-    /// (`explain --recompute`: a dozen queries over them). A run reads them
-    /// through the rules once (21_amounts.sql) and needs no such table.
+    /// (`explain --recompute`: a dozen queries over them), whose queries then
+    /// join in the order they are written (`keep_written_join_order`). A run
+    /// reads them through the rules once (21_amounts.sql) and needs no such
+    /// table.
     pub keep_records: bool,
 }
 

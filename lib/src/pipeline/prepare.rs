@@ -132,6 +132,9 @@ pub async fn compute(
     opts.stage("computing");
     run_steps(&ctx, validation_and_computation().1).await?;
     warn_silent_members(&ctx).await?;
+    if opts.keep_records {
+        keep_written_join_order(&ctx);
+    }
     Ok(Computed {
         ctx,
         factors,
@@ -140,6 +143,28 @@ pub async fn compute(
         totals,
         rejects_by_rule,
     })
+}
+
+/// Have the queries over a run whose records are kept
+/// (`RunOptions::keep_records`: explain's sql/queries/explain_*.sql) join in
+/// the order they are written: each names the small side first (the regions
+/// below the one explained, the members, the key rejects, the sector table),
+/// and DataFusion builds a join's hash table from its first side. Kept as a
+/// table, the records have a known size, and DataFusion misjudges what a join
+/// over them yields: it took the join of the records with the regions below
+/// the one explained to be the smaller side and built its hash table from a
+/// year's records. At 10^8 input rows `explain --recompute` then failed at
+/// the 1536MiB limit (HashJoinInput 1.5 GB; docs/benchmarks.md, session 20).
+/// Called once the SQL steps are done: their joins of tables of known size
+/// are written for DataFusion's choice (with reordering off for the whole
+/// run, region_energy failed the same way).
+fn keep_written_join_order(ctx: &SessionContext) {
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .optimizer
+        .join_reordering = false;
 }
 
 /// A warning for each group member without any accepted energy record.
