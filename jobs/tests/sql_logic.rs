@@ -3,7 +3,9 @@
 //! the run parameters and empty raw input tables. A record `RUN STEP
 //! 30_emissions.sql` executes that step's statements, so a test file inserts
 //! raw rows, runs the steps it needs and checks what they produce; a record
-//! `USE FACTORS cn-2026` first starts over on another shipped set.
+//! `USE FACTORS cn-2026` first starts over on another shipped set. A query
+//! record `RUN QUERY silent_members.sql` runs that file of `sql/queries/`
+//! (one without parameters) and checks its rows.
 //!
 //! The letters of `query <types>` are checked against each result column's
 //! Arrow type, with DataFusion's own letters: T text, I integer, R float or
@@ -223,6 +225,19 @@ impl sqllogictest::AsyncDB for Db {
             run_sql(&self.ctx, s.name, s.sql).await.map_err(err)?;
             return Ok(DBOutput::StatementComplete(0));
         }
+        let owned;
+        let sql = match sql.trim().strip_prefix("RUN QUERY ") {
+            // a file of sql/queries/ without parameters, as the binary runs it
+            Some(name) => {
+                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../sql/queries")
+                    .join(name.trim());
+                owned = std::fs::read_to_string(&path)
+                    .map_err(|e| err(format!("{}: {e}", path.display())))?;
+                owned.as_str()
+            }
+            None => sql,
+        };
         let df = self.ctx.sql(sql).await.map_err(err)?;
         let types = df
             .schema()
