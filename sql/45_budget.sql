@@ -30,8 +30,8 @@
 -- Reads:  production_ok, sinks_ok, process_factor, sink_factor, unit_catalog,
 --         sector_group, sector_division, record_totals, region_closure,
 --         region_grid_area, area_grid_factor, regions_ok.
--- Writes: process_amounts, sink_amounts, region_budget, sector_code_group
---         (tables), process_emissions, region_sectors (views).
+-- Writes: process_amounts, sink_amounts, region_budget, sector_code_group,
+--         region_sectors (tables), process_emissions (view).
 
 CREATE OR REPLACE TABLE process_amounts AS
 WITH q AS (
@@ -111,7 +111,11 @@ SELECT sector_code, sector_group,
     CASE WHEN sector_group = 'industry' THEN CASE WHEN high_energy THEN division ELSE 'other' END ELSE '' END AS subsector
 FROM g;
 
-CREATE OR REPLACE VIEW region_sectors AS
+-- A table: the dataset and the bulletin's sector charts both read it, and
+-- as a view each read summed record_totals again (170 ms at 10^7 input
+-- rows; docs/benchmarks.md, session 21). A row per region, year and sector
+-- group: small at any scale.
+CREATE OR REPLACE TABLE region_sectors AS
 WITH energy AS (
     SELECT t.region_code, t.year, g.sector_group, g.subsector,
         sum(t.tce_equal) AS energy_tce,

@@ -61,7 +61,7 @@
 --         electricity_rates, area_grid_factor (15_factors.sql), region_budget
 --         (45_budget.sql), region_key_units (47_groups.sql).
 -- Writes: gdp_const_forward, gdp_const_backward, region_electricity,
---         region_intensity, region_peak (tables), gdp_const, region_indicators (views).
+--         region_intensity, region_peak, region_indicators (tables), gdp_const (view).
 
 CREATE OR REPLACE TABLE gdp_const_forward AS
 WITH RECURSIVE chain(region_code, year, gdp_const) AS (
@@ -299,7 +299,11 @@ LEFT JOIN region_intensity b ON b.region_code = u.region_code AND b.year > u.co2
     AND b.year <= u.year AND b.co2_t < u.co2_peak_t
 GROUP BY u.region_code, u.year, u.co2_peak_t, u.co2_peak_year;
 
-CREATE OR REPLACE VIEW region_indicators AS
+-- A table: 60_targets.sql, the dataset, the bulletin, the summary and the
+-- impact comparison read it, and as a view each read joined region_intensity
+-- with itself again (docs/benchmarks.md, session 21). A row per region and
+-- year: small at any scale.
+CREATE OR REPLACE TABLE region_indicators AS
 SELECT
     r.region_code, r.region_name, r.level, r.parent_code, r.year,
     r.energy_tce, r.energy_tce_equivalent, r.energy_tce_controlled, r.controlled_deduction_tce,

@@ -53,8 +53,8 @@
 -- year (status base_year, no warning level) with its outlook.
 --
 -- Reads:  targets_ok, regions_ok, region_indicators (50_indicators.sql), run_params.
--- Writes: target_inputs, target_latest, target_annual (tables), target_progress,
---         target_allocation (views).
+-- Writes: target_inputs, target_latest, target_annual, target_progress (tables),
+--         target_allocation (view).
 
 -- The region-years the targets read, with the intensities they judge
 -- (rounded as the change rates use them), keyed by region and year for
@@ -87,7 +87,10 @@ FROM targets_ok
 WHERE target_year = base_year + 1
 GROUP BY region_code, indicator, target_year;
 
-CREATE OR REPLACE VIEW target_progress AS
+-- A table: the dataset, the bulletin and the summary read it (as a view
+-- each read computed it again; docs/benchmarks.md, session 21). A row per
+-- target and year: small at any scale.
+CREATE OR REPLACE TABLE target_progress AS
 WITH j AS (
     SELECT t.region_code AS t_region, t.plan, t.indicator, t.base_year, t.target_year, t.value,
         cur.*,
