@@ -95,6 +95,39 @@ impl OutputStore {
         Ok(())
     }
 
+    /// Put a file of this run's staging area (`_staging/<run>/…`), which
+    /// nothing reads before the commit moves it into place: in a local
+    /// directory it is written in place, without the temporary file and
+    /// rename object_store's put makes per file for readers that must never
+    /// see half a file. A bulletin stages a page per region (4 000 at 10^7
+    /// input rows), and each rename takes the directory's lock that the
+    /// other pages' creations wait on (docs/benchmarks.md, session 21). A
+    /// failed run leaves what it staged to the next run's clean-up, as
+    /// before.
+    pub(crate) async fn put_staged(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        if !self.loc.is_local() {
+            return self.put(path, bytes).await;
+        }
+        let file = object_store::local::LocalFileSystem::new()
+            .path_to_filesystem(&self.loc.join(path))
+            .map_err(|e| self.err(path, e))?;
+        let written = tokio::task::spawn_blocking(move || match std::fs::write(&file, &bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = file.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&file, &bytes)
+            }
+            other => other,
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("staging {path}: {e}")))?;
+        written.map_err(|e| Error::Output {
+            url: format!("{}/{path}", self.loc.display),
+            message: e.to_string(),
+        })
+    }
+
     /// Put the first `len` bytes of a local file: in one request when they
     /// are at most [`SINGLE_PUT_BYTES`], else as a multipart upload of
     /// [`PART_BYTES`] parts, [`PARTS_IN_FLIGHT`] at a time, so a large file
@@ -474,6 +507,43 @@ mod tests {
         assert_eq!(
             out.list("_staging/r").await.unwrap(),
             vec!["_staging/r/0.parquet", "_staging/r/16777216.parquet"]
+        );
+    }
+
+    /// A staged page is written in place in a local directory: its folders
+    /// are made, a second put replaces the first one's bytes, no temporary
+    /// file is left beside it, and the store lists and reads it like any
+    /// put. Elsewhere (memory://) it is an ordinary put.
+    #[tokio::test]
+    async fn a_staged_page_is_written_in_place_locally_and_put_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = Location::parse(dir.path(), "out", &Storage::default()).unwrap();
+        let local = OutputStore::open(loc).unwrap();
+        let memory = OutputStore {
+            loc: Location::parse(
+                std::path::Path::new("/"),
+                "memory:///staged-test",
+                &Storage::default(),
+            )
+            .unwrap(),
+        };
+        for out in [&local, &memory] {
+            let path = "_staging/r/bulletin/0123456789abcdef/regions/150622.html";
+            out.put_staged(path, b"first, longer".to_vec())
+                .await
+                .unwrap();
+            out.put_staged(path, b"second".to_vec()).await.unwrap();
+            assert_eq!(out.get(path).await.unwrap().unwrap(), b"second");
+            assert_eq!(out.list("_staging/r").await.unwrap(), vec![path]);
+        }
+        let file = dir
+            .path()
+            .join("out/_staging/r/bulletin/0123456789abcdef/regions/150622.html");
+        assert_eq!(std::fs::read(&file).unwrap(), b"second");
+        assert_eq!(
+            std::fs::read_dir(file.parent().unwrap()).unwrap().count(),
+            1,
+            "a temporary file was left beside the page"
         );
     }
 

@@ -377,6 +377,8 @@ pub(crate) async fn write_all(
     let fp16 = &fingerprint[..16.min(fingerprint.len())];
     let bulletin = crate::report::render(ctx, fp16, report).await?;
     let pages = bulletin.len();
+    // the pages rendered; the rest of elapsed_ms is staging them
+    let render_ms = started.elapsed().as_millis() as u64;
     let mut puts = Vec::with_capacity(pages);
     for (rel, bytes) in bulletin {
         let path = format!("{}/{fp16}/{rel}", crate::report::BULLETIN_PREFIX);
@@ -390,10 +392,9 @@ pub(crate) async fn write_all(
         });
         puts.push((staged(run_id, &path), bytes));
     }
-    out.concurrently(
-        puts,
-        |(path, bytes)| async move { out.put(&path, bytes).await },
-    )
+    out.concurrently(puts, |(path, bytes)| async move {
+        out.put_staged(&path, bytes).await
+    })
     .await?;
     // the entry page leading to this run's pages: not staged, commit writes
     // it right after manifest.json (its bytes follow from the fingerprint)
@@ -408,6 +409,7 @@ pub(crate) async fn write_all(
     });
     tracing::info!(
         files = pages,
+        render_ms,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "bulletin staged"
     );
