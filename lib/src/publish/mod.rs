@@ -95,7 +95,8 @@ impl OutputStore {
         Ok(())
     }
 
-    /// Put a file of this run's staging area (`_staging/<run>/…`), which
+    /// Put a file of this run's staging area (`_staging/<run>/…`: a bulletin
+    /// page, a dataset's year file up to [`SINGLE_PUT_BYTES`]), which
     /// nothing reads before the commit moves it into place: in a local
     /// directory it is written in place, without the temporary file and
     /// rename object_store's put makes per file for readers that must never
@@ -128,8 +129,9 @@ impl OutputStore {
         })
     }
 
-    /// Put the first `len` bytes of a local file: in one request when they
-    /// are at most [`SINGLE_PUT_BYTES`], else as a multipart upload of
+    /// Stage the first `len` bytes of a local file: in one request
+    /// ([`OutputStore::put_staged`]) when they are at most
+    /// [`SINGLE_PUT_BYTES`], else as a multipart upload of
     /// [`PART_BYTES`] parts, [`PARTS_IN_FLIGHT`] at a time, so a large file
     /// (a year of enterprise_annual is about 570 MB at 10^9 input rows) is
     /// never held in memory whole.
@@ -160,7 +162,7 @@ impl OutputStore {
         if len <= single_put {
             let mut bytes = Vec::with_capacity(len as usize);
             file.take(len).read_to_end(&mut bytes).map_err(io)?;
-            return self.put(path, bytes).await;
+            return self.put_staged(path, bytes).await;
         }
         let upload = self
             .loc
