@@ -1,26 +1,13 @@
-//! Handing freed heap memory back to the operating system between the
-//! stages of a run.
+//! The heap allocator's settings for a run.
 //!
-//! A stage's operators (an aggregation's hash table, a sort's buffers, the
-//! Parquet encoders) free their memory when the stage ends, but glibc's
-//! allocator keeps most of it: freed chunks inside its arenas stay resident
-//! until the top of a heap is free. The next stage then starts from the
-//! previous one's high-water mark instead of from what is live, and the
-//! peaks stack up (at 10^7 rows: 356 MiB resident between the SQL steps
-//! after the records' aggregation, 140 MiB once trimmed; docs/benchmarks.md,
-//! session 10). `malloc_trim(0)` returns every free page of every arena; it
-//! takes a few milliseconds, once per step and per dataset.
-
-/// Give the allocator's free pages back to the operating system (glibc;
-/// nothing elsewhere).
-pub fn give_back_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; it has
-    // no preconditions and is thread-safe (it takes each arena's lock).
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
+//! Freed memory is not handed back to the operating system between the
+//! stages of a run (`malloc_trim` after every SQL step and dataset, session
+//! 10 to 21). Once the large blocks had their own mappings (below), the
+//! trims no longer lowered the peak: at 10^7 input rows it was 423-441 MiB
+//! without them against 431-444 MiB with them, at 10^8 1080 against 1113
+//! MiB, and each stage then faulted back in the ~90 MiB of free heap pages
+//! the trim had given away (0.5 s of system time at 10^7;
+//! docs/benchmarks.md, session 22).
 
 /// Set glibc's allocator for a run's pattern of allocations; call it first
 /// thing, before any other thread exists.
