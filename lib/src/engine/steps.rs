@@ -562,6 +562,7 @@ pub(crate) async fn run_steps(ctx: &SessionContext, steps: &[Step]) -> Result<()
     for s in steps {
         let started = std::time::Instant::now();
         run_sql(ctx, s.name, s.sql).await?;
+        crate::engine::memory::give_back_if_large(ctx);
         tracing::info!(
             step = s.name,
             elapsed_ms = started.elapsed().as_millis() as u64,

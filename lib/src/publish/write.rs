@@ -362,6 +362,7 @@ pub(crate) async fn write_all(
     for d in DATASETS {
         let started = std::time::Instant::now();
         let written = write_dataset(ctx, &d, out, run_id, fingerprint).await?;
+        crate::engine::memory::give_back_if_large(ctx);
         tracing::info!(
             dataset = d.name,
             partitions = written.len(),
