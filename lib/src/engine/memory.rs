@@ -14,8 +14,9 @@
 //! was 1734 MiB without them and 1621 MiB with them (docs/benchmarks.md,
 //! session 22). So the trim is made only when the process holds more than
 //! half of `engine.memory_limit` (768 MiB without one): never in a run
-//! that stays small, after the large stages of a large one (at 10^9: 1699
-//! MiB, one run each; a lower threshold is the lead).
+//! that stays small, after the large stages of a large one. At 10^9 the
+//! peaks of single runs vary by ~170 MiB (1699 and 1865 MiB with the same
+//! trims), more than the variants differed by.
 
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::prelude::SessionContext;
