@@ -27,7 +27,7 @@ const TRIM_ABOVE_WITHOUT_LIMIT: u64 = 768 << 20;
 
 /// The resident memory above which a stage's end gives freed memory back:
 /// half the pool's limit.
-pub(crate) fn trim_threshold(limit: MemoryLimit) -> u64 {
+fn trim_threshold(limit: MemoryLimit) -> u64 {
     match limit {
         MemoryLimit::Finite(bytes) => bytes as u64 / 2,
         MemoryLimit::Infinite | MemoryLimit::Unknown => TRIM_ABOVE_WITHOUT_LIMIT,
@@ -36,16 +36,15 @@ pub(crate) fn trim_threshold(limit: MemoryLimit) -> u64 {
 
 /// After a stage: give the allocator's free pages back to the operating
 /// system if the process holds more than half the session's memory limit
-/// ([`trim_threshold`]). Returns whether it did.
-pub(crate) fn give_back_if_large(ctx: &SessionContext) -> bool {
-    let above = trim_threshold(ctx.runtime_env().memory_pool.memory_limit());
-    give_back_free_memory_above(above)
+/// ([`trim_threshold`]).
+pub(crate) fn give_back_if_large(ctx: &SessionContext) {
+    give_back_free_memory_above(trim_threshold(ctx.runtime_env().memory_pool.memory_limit()));
 }
 
 /// Give the allocator's free pages back when the resident memory is over
 /// `above` bytes (glibc on Linux; nothing elsewhere). Returns whether it
 /// did.
-pub(crate) fn give_back_free_memory_above(above: u64) -> bool {
+fn give_back_free_memory_above(above: u64) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if let Some(resident) = resident_bytes()
         && resident > above
@@ -63,12 +62,14 @@ pub(crate) fn give_back_free_memory_above(above: u64) -> bool {
         );
         return true;
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = above;
     false
 }
 
 /// The process's resident memory in bytes (`/proc/self/statm`), if known.
-pub(crate) fn resident_bytes() -> Option<u64> {
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf only reads a constant of the system.
