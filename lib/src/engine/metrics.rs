@@ -1,9 +1,10 @@
 //! What the engine reports of a finished plan: rows, spilled bytes, and
 //! `CARBONSTAT_EXPLAIN_ANALYZE=1`'s plans with their metrics.
 
-/// Rows a finished plan produced (its root operator's output).
-pub(crate) fn output_rows(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> usize {
-    plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0)
+/// Rows a finished plan produced (its root operator's output); None when
+/// the root operator keeps no count (ScalarSubqueryExec, StreamingTableExec).
+pub(crate) fn output_rows(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> Option<usize> {
+    plan.metrics().and_then(|m| m.output_rows())
 }
 
 /// `CARBONSTAT_EXPLAIN_ANALYZE=1`: print every materialised statement's

@@ -307,7 +307,19 @@ async fn run_statements(
                     )
                     .await
                     .map_err(wrap)?;
-                    let rows = output_rows(physical.as_ref());
+                    // a plan whose top operator keeps no row count (a
+                    // ScalarSubqueryExec: region_intensity) is counted from
+                    // the files' footers
+                    let rows = match output_rows(physical.as_ref()) {
+                        Some(rows) => rows,
+                        None => ctx
+                            .table(create.name.clone())
+                            .await
+                            .map_err(wrap)?
+                            .count()
+                            .await
+                            .map_err(wrap)?,
+                    };
                     show_analyzed(physical.as_ref(), || {
                         format!(
                             "{name}: {table_name} ({rows} rows, {} ms)",

@@ -106,12 +106,9 @@ impl OutputStore {
     /// failed run leaves what it staged to the next run's clean-up, as
     /// before.
     pub(crate) async fn put_staged(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
-        if !self.loc.is_local() {
+        let Some(file) = self.local_path(path)? else {
             return self.put(path, bytes).await;
-        }
-        let file = object_store::local::LocalFileSystem::new()
-            .path_to_filesystem(&self.loc.join(path))
-            .map_err(|e| self.err(path, e))?;
+        };
         let written = tokio::task::spawn_blocking(move || match std::fs::write(&file, &bytes) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = file.parent() {
@@ -129,12 +126,26 @@ impl OutputStore {
         })
     }
 
+    /// Where `path` is on the file system when the output is a local
+    /// directory; None for an object store.
+    pub(crate) fn local_path(&self, path: &str) -> Result<Option<std::path::PathBuf>> {
+        if !self.loc.is_local() {
+            return Ok(None);
+        }
+        object_store::local::LocalFileSystem::new()
+            .path_to_filesystem(&self.loc.join(path))
+            .map(Some)
+            .map_err(|e| self.err(path, e))
+    }
+
     /// Stage the first `len` bytes of a local file: in one request
     /// ([`OutputStore::put_staged`]) when they are at most
     /// [`SINGLE_PUT_BYTES`], else as a multipart upload of
     /// [`PART_BYTES`] parts, [`PARTS_IN_FLIGHT`] at a time, so a large file
     /// (a year of enterprise_annual is about 570 MB at 10^9 input rows) is
-    /// never held in memory whole.
+    /// never held in memory whole. A dataset's year files take this way to
+    /// an object store; in a local output they are written in place
+    /// (write::YearPlace).
     pub(crate) async fn put_file(
         &self,
         path: &str,
