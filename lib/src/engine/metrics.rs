@@ -2,7 +2,7 @@
 //! `CARBONSTAT_EXPLAIN_ANALYZE=1`'s plans with their metrics.
 
 /// Rows a finished plan produced (its root operator's output); None when
-/// the root operator keeps no count (ScalarSubqueryExec, StreamingTableExec).
+/// the root operator keeps no count (a ScalarSubqueryExec).
 pub(crate) fn output_rows(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> Option<usize> {
     plan.metrics().and_then(|m| m.output_rows())
 }

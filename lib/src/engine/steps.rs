@@ -193,6 +193,18 @@ impl ScopedSettings {
 }
 
 /// Set option `key` to `value`, or to DataFusion's default when None.
+/// The rows of the Parquet files a statement wrote at `url`, from their
+/// footers (no row is read); None when they cannot be counted: only the
+/// debug log shows it.
+async fn count_files(exec: &SessionContext, url: &str) -> Option<usize> {
+    exec.read_parquet(url, datafusion::prelude::ParquetReadOptions::default())
+        .await
+        .ok()?
+        .count()
+        .await
+        .ok()
+}
+
 fn put_back(
     ctx: &SessionContext,
     key: &str,
@@ -307,19 +319,18 @@ async fn run_statements(
                     )
                     .await
                     .map_err(wrap)?;
-                    // a plan whose top operator keeps no row count (a
-                    // ScalarSubqueryExec: region_intensity) is counted from
-                    // the files' footers
+                    // for the debug log: a plan whose top operator keeps no
+                    // row count (a ScalarSubqueryExec: region_intensity) is
+                    // counted from the files' footers, by the session that
+                    // wrote them
                     let rows = match output_rows(physical.as_ref()) {
-                        Some(rows) => rows,
-                        None => ctx
-                            .table(create.name.clone())
-                            .await
-                            .map_err(wrap)?
-                            .count()
-                            .await
-                            .map_err(wrap)?,
+                        Some(rows) => Some(rows),
+                        None if tracing::enabled!(tracing::Level::DEBUG) => {
+                            count_files(&exec, &url).await
+                        }
+                        None => None,
                     };
+                    let rows = rows.map_or_else(|| "?".to_string(), |n| n.to_string());
                     show_analyzed(physical.as_ref(), || {
                         format!(
                             "{name}: {table_name} ({rows} rows, {} ms)",
@@ -338,10 +349,10 @@ async fn run_statements(
                             .map_err(wrap)?;
                     ctx.register_table(create.name.clone(), table)
                         .map_err(wrap)?;
-                    (rows as usize, 0)
+                    (rows.to_string(), 0)
                 }
             };
-            tracing::debug!(step = name, table = %table_name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table created");
+            tracing::debug!(step = name, table = %table_name, rows = %rows, elapsed_ms = started.elapsed().as_millis() as u64, "table created");
             if spilled > 0 {
                 tracing::info!(step = name, table = %table_name, spilled_bytes = spilled as u64, "spilled to disk (engine.memory_limit)");
             }

@@ -96,7 +96,8 @@ impl OutputStore {
     }
 
     /// Put a file of this run's staging area (`_staging/<run>/…`: a bulletin
-    /// page, a dataset's year file up to [`SINGLE_PUT_BYTES`]), which
+    /// page; on an object store also a dataset's year file up to
+    /// [`SINGLE_PUT_BYTES`]), which
     /// nothing reads before the commit moves it into place: in a local
     /// directory it is written in place, without the temporary file and
     /// rename object_store's put makes per file for readers that must never

@@ -2,6 +2,8 @@
 //! year, staged under `_staging/<run_id>/`.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use datafusion::arrow::array::{Array, Int32Array, RecordBatch, Scalar};
 use datafusion::arrow::compute::kernels::cmp::eq;
@@ -92,7 +94,7 @@ pub(crate) async fn write_dataset(
             .map(|i| i.dir.path().to_path_buf())
             .unwrap_or_else(std::env::temp_dir)
     })?;
-    let (batches, mut encoded, thread) = encoder(schema.clone(), place);
+    let mut encoder = Encoder::start(schema.clone(), place);
     let mut files = Vec::new();
     let mut last_year: Option<i32> = None;
     let mut spilled = 0;
@@ -135,12 +137,12 @@ pub(crate) async fn write_dataset(
                     let mask = eq(years, &Scalar::new(Int32Array::from(vec![y])))?;
                     filter_record_batch(&typed, &mask)?
                 };
-                if batches.send((y, part)).await.is_err() {
+                if !encoder.send(y, part).await {
                     break 'queries; // the encoder stopped: its error follows below
                 }
             }
             // stage the years the encoder has finished meanwhile
-            while let Ok(done) = encoded.try_recv() {
+            while let Ok(done) = encoder.encoded.try_recv() {
                 files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
             }
         }
@@ -149,12 +151,11 @@ pub(crate) async fn write_dataset(
             format!("dataset {}", dataset.name)
         });
     }
-    drop(batches);
-    while let Some(done) = encoded.recv().await {
+    encoder.close();
+    while let Some(done) = encoder.encoded.recv().await {
         files.push(done?.stage(dataset, out, run_id, fingerprint).await?);
     }
-    // it has finished (it dropped its sender): joining does not wait
-    thread
+    encoder
         .join()
         .map_err(|_| Error::Internal(format!("{}: the Parquet encoder failed", dataset.name)))?;
     if spilled > 0 {
@@ -204,44 +205,101 @@ fn year_column<'a>(batch: &'a RecordBatch, dataset: &Dataset) -> Result<&'a Int3
 pub(crate) type Encoded = Result<YearFile>;
 
 /// A thread that encodes the batches of each year into one Parquet file and
-/// hands back every finished file. It ends when the batch sender is dropped,
-/// or at the first error (which it hands back).
-pub(crate) fn encoder(
-    schema: datafusion::arrow::datatypes::SchemaRef,
-    place: YearPlace,
-) -> (
-    tokio::sync::mpsc::Sender<(i32, RecordBatch)>,
-    tokio::sync::mpsc::UnboundedReceiver<Encoded>,
-    std::thread::JoinHandle<()>,
-) {
-    let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<(i32, RecordBatch)>(4);
-    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Encoded>();
-    let thread = std::thread::spawn(move || {
-        let mut encode = || -> Result<()> {
-            let mut open: Option<OpenYear> = None;
-            while let Some((year, part)) = batch_rx.blocking_recv() {
-                if let Some(previous) = open.take_if(|o| o.year != year)
-                    && done_tx.send(Ok(previous.finish()?)).is_err()
-                {
-                    return Ok(()); // nobody waits for the files any more
+/// hands back every finished file ([`Encoder::encoded`]). It ends when no
+/// more batches come ([`Encoder::close`]), or at the first error (which it
+/// hands back).
+///
+/// Dropped before it is joined (the dataset's query or a staging failed),
+/// it stops the thread and waits for it: the thread finishes no more files
+/// once told to stop, so nothing more is written into a local output's
+/// staging area that the failed run's clean-up is about to remove. The wait
+/// is at most the encoding of the batch in hand.
+pub(crate) struct Encoder {
+    batches: Option<tokio::sync::mpsc::Sender<(i32, RecordBatch)>>,
+    pub(crate) encoded: tokio::sync::mpsc::UnboundedReceiver<Encoded>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Encoder {
+    pub(crate) fn start(schema: datafusion::arrow::datatypes::SchemaRef, place: YearPlace) -> Self {
+        let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<(i32, RecordBatch)>(4);
+        let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Encoded>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let stopped = || stopped.load(Ordering::SeqCst);
+            let mut encode = || -> Result<()> {
+                let mut open: Option<OpenYear> = None;
+                while let Some((year, part)) = batch_rx.blocking_recv() {
+                    if stopped() {
+                        return Ok(()); // the open file is dropped unfinished
+                    }
+                    if let Some(previous) = open.take_if(|o| o.year != year)
+                        && done_tx.send(Ok(previous.finish()?)).is_err()
+                    {
+                        return Ok(()); // nobody waits for the files any more
+                    }
+                    let o = match &mut open {
+                        Some(o) => o,
+                        None => open.insert(OpenYear::new(year, schema.clone(), &place)?),
+                    };
+                    o.rows += part.num_rows() as u64;
+                    o.writer.write(&part)?;
                 }
-                let o = match &mut open {
-                    Some(o) => o,
-                    None => open.insert(OpenYear::new(year, schema.clone(), &place)?),
-                };
-                o.rows += part.num_rows() as u64;
-                o.writer.write(&part)?;
+                if let Some(o) = open
+                    && !stopped()
+                {
+                    let _ = done_tx.send(Ok(o.finish()?));
+                }
+                Ok(())
+            };
+            if let Err(e) = encode() {
+                let _ = done_tx.send(Err(e));
             }
-            if let Some(o) = open {
-                let _ = done_tx.send(Ok(o.finish()?));
-            }
-            Ok(())
-        };
-        if let Err(e) = encode() {
-            let _ = done_tx.send(Err(e));
+        });
+        Encoder {
+            batches: Some(batch_tx),
+            encoded: done_rx,
+            stop,
+            thread: Some(thread),
         }
-    });
-    (batch_tx, done_rx, thread)
+    }
+
+    /// Hand the thread a year's rows; false when it has stopped (its error
+    /// is in [`Encoder::encoded`]) or the encoder is closed.
+    pub(crate) async fn send(&self, year: i32, part: RecordBatch) -> bool {
+        match &self.batches {
+            Some(batches) => batches.send((year, part)).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// No more rows: the thread finishes the open file and ends.
+    pub(crate) fn close(&mut self) {
+        self.batches = None;
+    }
+
+    /// Wait for the thread, once [`Encoder::encoded`] has been read to its
+    /// end (it has ended then: joining does not wait). Err if it panicked.
+    pub(crate) fn join(mut self) -> std::result::Result<(), ()> {
+        self.batches = None;
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.stop.store(true, Ordering::SeqCst);
+            // the thread waiting for rows sees the channel closed
+            self.batches = None;
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Where the encoder writes the file of each year.
@@ -250,9 +308,10 @@ pub(crate) enum YearPlace {
     /// directory (`staging`, the output's `_staging/<run>/`), which nothing
     /// reads before the commit moves it: the file is not copied afterwards.
     /// A year of enterprise_annual was written to a temporary file, read
-    /// back and written again (33 MB at 10^7 input rows, about 5 GB at
-    /// 10^9). A failed run leaves what it wrote there to the next run's
-    /// clean-up, as with the bulletin's pages.
+    /// back and written again (33 MB at 10^7 input rows, about 3.3 GB at
+    /// 10^9). What a failed run wrote there is removed by its clean-up once
+    /// the encoder has stopped ([`Encoder`]'s drop), and what a run that died
+    /// wrote by the next run's, as with the bulletin's pages.
     Staged {
         staging: std::path::PathBuf,
         dataset: &'static str,
@@ -510,18 +569,9 @@ mod tests {
     use super::*;
     use crate::store::{Location, Storage};
 
-    /// A dataset's year files are encoded where they are staged in a local
-    /// output (nothing in the temporary directory at any time, no copy) and
-    /// through a temporary file elsewhere (memory://, then removed): the same
-    /// bytes either way, with the length, SHA-256 and rows recorded for
-    /// them. Three rows: 2 of 2020 and 1 of 2021, one file per year.
-    #[tokio::test]
-    async fn year_files_are_encoded_in_place_locally_and_put_from_a_temporary_file_elsewhere() {
-        let root = tempfile::tempdir().unwrap();
-        let temporary = tempfile::tempdir().unwrap();
+    fn stores(root: &std::path::Path) -> (OutputStore, OutputStore) {
         let local =
-            OutputStore::open(Location::parse(root.path(), "out", &Storage::default()).unwrap())
-                .unwrap();
+            OutputStore::open(Location::parse(root, "out", &Storage::default()).unwrap()).unwrap();
         let memory = OutputStore {
             loc: Location::parse(
                 std::path::Path::new("/"),
@@ -530,58 +580,100 @@ mod tests {
             )
             .unwrap(),
         };
-        let dataset = DATASETS.iter().find(|d| d.name == "region_gdp").unwrap();
-        let fingerprint = "0123456789abcdef0123";
-        let schema = Arc::new(Schema::new(vec![
+        (local, memory)
+    }
+
+    fn region_gdp() -> &'static Dataset {
+        DATASETS.iter().find(|d| d.name == "region_gdp").unwrap()
+    }
+
+    const FINGERPRINT: &str = "0123456789abcdef0123";
+
+    fn schema() -> datafusion::arrow::datatypes::SchemaRef {
+        Arc::new(Schema::new(vec![
             Field::new("year", DataType::Int32, false),
             Field::new("value", DataType::Float64, false),
-        ]));
-        let batch = |years: Vec<i32>, values: Vec<f64>| {
-            RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(Int32Array::from(years)),
-                    Arc::new(Float64Array::from(values)),
-                ],
-            )
-            .unwrap()
-        };
+        ]))
+    }
+
+    fn batch(years: Vec<i32>, values: Vec<f64>) -> RecordBatch {
+        RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(Int32Array::from(years)),
+                Arc::new(Float64Array::from(values)),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// A dataset's year files are encoded where they are staged in a local
+    /// output (the file is there, whole, before staging, and staging leaves
+    /// the same inode: no copy, no rename) and through a temporary file
+    /// elsewhere (memory://: nothing in the store before staging, the
+    /// temporary file removed after): the same bytes either way, with the
+    /// length, SHA-256 and rows recorded for them. Three rows: 2 of 2020 and
+    /// 1 of 2021, one file per year.
+    #[tokio::test]
+    async fn year_files_are_encoded_in_place_locally_and_put_from_a_temporary_file_elsewhere() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().unwrap();
+        let temporary = tempfile::tempdir().unwrap();
+        let (local, memory) = stores(root.path());
+        let dataset = region_gdp();
+        let in_place = root
+            .path()
+            .join("out/_staging/r/reports/region_gdp/year=2020/part-0123456789abcdef.parquet");
         let mut published = Vec::new();
         for out in [&local, &memory] {
-            let place = YearPlace::for_output(out, "r", dataset, fingerprint, || {
+            let place = YearPlace::for_output(out, "r", dataset, FINGERPRINT, || {
                 temporary.path().to_path_buf()
             })
             .unwrap();
-            assert_eq!(
-                matches!(place, YearPlace::Staged { .. }),
-                out.loc.is_local()
+            let mut encoder = Encoder::start(schema(), place);
+            assert!(
+                encoder
+                    .send(2020, batch(vec![2020, 2020], vec![1.5, 2.5]))
+                    .await
             );
-            let (batches, mut encoded, thread) = encoder(schema.clone(), place);
-            batches
-                .send((2020, batch(vec![2020, 2020], vec![1.5, 2.5])))
-                .await
-                .unwrap();
-            batches
-                .send((2021, batch(vec![2021], vec![3.0])))
-                .await
-                .unwrap();
-            drop(batches);
+            assert!(encoder.send(2021, batch(vec![2021], vec![3.0])).await);
+            encoder.close();
             let mut files = Vec::new();
-            while let Some(done) = encoded.recv().await {
-                files.push(
-                    done.unwrap()
-                        .stage(dataset, out, "r", fingerprint)
-                        .await
-                        .unwrap(),
-                );
+            while let Some(done) = encoder.encoded.recv().await {
+                let year = done.unwrap();
+                let staged_path =
+                    staged("r", &partition_path("region_gdp", year.year, FINGERPRINT));
+                let inode = if out.loc.is_local() {
+                    assert!(matches!(year.file, YearTarget::Staged(_)));
+                    let on_disk = std::fs::metadata(root.path().join("out").join(&staged_path))
+                        .expect("the year file is in place before staging");
+                    assert_eq!(on_disk.len(), year.len);
+                    Some(on_disk.ino())
+                } else {
+                    assert!(matches!(year.file, YearTarget::Temporary(_)));
+                    assert_eq!(out.get(&staged_path).await.unwrap(), None);
+                    assert_eq!(std::fs::read_dir(temporary.path()).unwrap().count(), 1);
+                    None
+                };
+                files.push(year.stage(dataset, out, "r", FINGERPRINT).await.unwrap());
+                if let Some(inode) = inode {
+                    let after =
+                        std::fs::metadata(root.path().join("out").join(&staged_path)).unwrap();
+                    assert_eq!(
+                        after.ino(),
+                        inode,
+                        "staging replaced the file written in place"
+                    );
+                }
             }
-            thread.join().unwrap();
+            encoder.join().unwrap();
             assert_eq!(
                 std::fs::read_dir(temporary.path()).unwrap().count(),
                 0,
                 "a temporary file is left"
             );
             let mut bytes = Vec::new();
+            assert_eq!(files.len(), 2);
             for (file, (year, rows)) in files.iter().zip([(2020, 2), (2021, 1)]) {
                 assert_eq!(
                     file.path,
@@ -608,10 +700,37 @@ mod tests {
             published[0] == published[1],
             "the two ways wrote different bytes"
         );
-        assert!(
-            root.path()
-                .join("out/_staging/r/reports/region_gdp/year=2021/part-0123456789abcdef.parquet")
-                .is_file()
-        );
+        assert!(in_place.is_file());
+    }
+
+    /// An encoder dropped before it is closed (the dataset's query failed)
+    /// stops its thread and waits for it: the year it has open is not
+    /// finished into a Parquet file in the staging area (without the stop,
+    /// the thread would finish 2021's file once the rows stopped coming),
+    /// and the drop returns.
+    #[tokio::test]
+    async fn a_dropped_encoder_finishes_no_more_files() {
+        let root = tempfile::tempdir().unwrap();
+        let (local, _) = stores(root.path());
+        let place = YearPlace::for_output(&local, "r", region_gdp(), FINGERPRINT, || {
+            unreachable!("a local output has no temporary file")
+        })
+        .unwrap();
+        let mut encoder = Encoder::start(schema(), place);
+        assert!(encoder.send(2020, batch(vec![2020], vec![1.0])).await);
+        assert!(encoder.send(2021, batch(vec![2021], vec![2.0])).await);
+        // 2020 is finished when 2021's rows arrive
+        let first = encoder.encoded.recv().await.unwrap().unwrap();
+        assert_eq!(first.year, 2020);
+        drop(encoder);
+        let open = root
+            .path()
+            .join("out/_staging/r/reports/region_gdp/year=2021/part-0123456789abcdef.parquet");
+        if let Ok(bytes) = std::fs::read(&open) {
+            assert!(
+                ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).is_err(),
+                "the year open when the encoder was dropped was finished"
+            );
+        }
     }
 }
