@@ -192,7 +192,6 @@ impl ScopedSettings {
     }
 }
 
-/// Set option `key` to `value`, or to DataFusion's default when None.
 /// The rows of the Parquet files a statement wrote at `url`, from their
 /// footers (no row is read); None when they cannot be counted: only the
 /// debug log shows it.
@@ -205,6 +204,7 @@ async fn count_files(exec: &SessionContext, url: &str) -> Option<usize> {
         .ok()
 }
 
+/// Set option `key` to `value`, or to DataFusion's default when None.
 fn put_back(
     ctx: &SessionContext,
     key: &str,

@@ -418,6 +418,22 @@ pub(crate) async fn collect_garbage(out: &OutputStore, manifest: &Manifest) -> R
 }
 
 #[cfg(test)]
+impl OutputStore {
+    /// An output in a fresh in-memory store (`memory:///<name>`), as an
+    /// object store behaves: no local path, puts instead of file writes.
+    pub(crate) fn in_memory(name: &str) -> OutputStore {
+        OutputStore {
+            loc: Location::parse(
+                std::path::Path::new("/"),
+                &format!("memory:///{name}"),
+                &crate::store::Storage::default(),
+            )
+            .expect("a memory:// location parses"),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
@@ -533,14 +549,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let loc = Location::parse(dir.path(), "out", &Storage::default()).unwrap();
         let local = OutputStore::open(loc).unwrap();
-        let memory = OutputStore {
-            loc: Location::parse(
-                std::path::Path::new("/"),
-                "memory:///staged-test",
-                &Storage::default(),
-            )
-            .unwrap(),
-        };
+        let memory = OutputStore::in_memory("staged-test");
         for out in [&local, &memory] {
             let path = "_staging/r/bulletin/0123456789abcdef/regions/150622.html";
             out.put_staged(path, b"first, longer".to_vec())

@@ -348,6 +348,9 @@ impl YearPlace {
 pub(crate) struct OpenYear {
     year: i32,
     rows: u64,
+    /// The temporary file's path ([`YearPlace::Temporary`]), which removes
+    /// it when dropped; None for a file written in place.
+    temporary: Option<tempfile::TempPath>,
     writer: ArrowWriter<HashedFile>,
 }
 
@@ -357,7 +360,7 @@ impl OpenYear {
         schema: datafusion::arrow::datatypes::SchemaRef,
         place: &YearPlace,
     ) -> Result<Self> {
-        let file = match place {
+        let (file, temporary) = match place {
             YearPlace::Staged {
                 staging,
                 dataset,
@@ -368,19 +371,22 @@ impl OpenYear {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(io)?;
                 }
-                YearTarget::Staged(std::fs::File::create(&path).map_err(io)?)
+                (std::fs::File::create(&path).map_err(io)?, None)
             }
-            YearPlace::Temporary(dir) => YearTarget::Temporary(
-                tempfile::Builder::new()
+            YearPlace::Temporary(dir) => {
+                let (file, temporary) = tempfile::Builder::new()
                     .prefix("carbonstat-year-")
                     .suffix(".parquet")
                     .tempfile_in(dir)
-                    .map_err(|e| Error::io(dir.display().to_string(), e))?,
-            ),
+                    .map_err(|e| Error::io(dir.display().to_string(), e))?
+                    .into_parts();
+                (file, Some(temporary))
+            }
         };
         Ok(OpenYear {
             year,
             rows: 0,
+            temporary,
             writer: ArrowWriter::try_new(
                 HashedFile {
                     out: std::io::BufWriter::with_capacity(1 << 20, file),
@@ -403,38 +409,17 @@ impl OpenYear {
             year: self.year,
             rows: self.rows,
             file,
+            temporary: self.temporary,
             len,
             sha256,
         })
     }
 }
 
-/// The file a year is encoded into ([`YearPlace`]).
-pub(crate) enum YearTarget {
-    Staged(std::fs::File),
-    Temporary(tempfile::NamedTempFile),
-}
-
-impl std::io::Write for YearTarget {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            YearTarget::Staged(f) => f.write(buf),
-            YearTarget::Temporary(f) => f.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            YearTarget::Staged(f) => f.flush(),
-            YearTarget::Temporary(f) => f.flush(),
-        }
-    }
-}
-
 /// A file that hashes what is written to it (SHA-256, the manifest's
 /// checksum), so the file is not read back to be hashed.
 pub(crate) struct HashedFile {
-    out: std::io::BufWriter<YearTarget>,
+    out: std::io::BufWriter<std::fs::File>,
     hash: ContentHash,
 }
 
@@ -455,7 +440,8 @@ impl std::io::Write for HashedFile {
 pub(crate) struct YearFile {
     year: i32,
     rows: u64,
-    file: YearTarget,
+    file: std::fs::File,
+    temporary: Option<tempfile::TempPath>,
     len: u64,
     sha256: String,
 }
@@ -464,15 +450,15 @@ impl YearFile {
     /// Put the file under the run's staging prefix, unless it was written
     /// there.
     async fn stage(
-        self,
+        mut self,
         dataset: &Dataset,
         out: &OutputStore,
         run_id: &str,
         fingerprint: &str,
     ) -> Result<OutputFile> {
         let path = partition_path(dataset.name, self.year, fingerprint);
-        if let YearTarget::Temporary(mut file) = self.file {
-            out.put_file(&staged(run_id, &path), file.as_file_mut(), self.len)
+        if self.temporary.is_some() {
+            out.put_file(&staged(run_id, &path), &mut self.file, self.len)
                 .await?;
         }
         fault_point(FaultPoint::MidWrite).await?;
@@ -572,15 +558,7 @@ mod tests {
     fn stores(root: &std::path::Path) -> (OutputStore, OutputStore) {
         let local =
             OutputStore::open(Location::parse(root, "out", &Storage::default()).unwrap()).unwrap();
-        let memory = OutputStore {
-            loc: Location::parse(
-                std::path::Path::new("/"),
-                "memory:///year-files",
-                &Storage::default(),
-            )
-            .unwrap(),
-        };
-        (local, memory)
+        (local, OutputStore::in_memory("year-files"))
     }
 
     fn region_gdp() -> &'static Dataset {
@@ -644,18 +622,18 @@ mod tests {
                 let staged_path =
                     staged("r", &partition_path("region_gdp", year.year, FINGERPRINT));
                 let inode = if out.loc.is_local() {
-                    assert!(matches!(year.file, YearTarget::Staged(_)));
+                    assert!(year.temporary.is_none());
                     let on_disk = std::fs::metadata(root.path().join("out").join(&staged_path))
                         .expect("the year file is in place before staging");
                     assert_eq!(on_disk.len(), year.len);
                     Some(on_disk.ino())
                 } else {
                     // (the thread may have opened the next year's file already)
-                    let YearTarget::Temporary(file) = &year.file else {
+                    let Some(file) = &year.temporary else {
                         panic!("a year file for an object store was written in place");
                     };
-                    assert_eq!(file.path().parent(), Some(temporary.path()));
-                    assert_eq!(std::fs::metadata(file.path()).unwrap().len(), year.len);
+                    assert_eq!(file.parent(), Some(temporary.path()));
+                    assert_eq!(std::fs::metadata(file).unwrap().len(), year.len);
                     assert_eq!(out.get(&staged_path).await.unwrap(), None);
                     None
                 };
