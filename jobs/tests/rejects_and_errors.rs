@@ -235,6 +235,57 @@ fn gdp_regions_and_targets_rules() {
     assert!(msg.contains("write 13.5 % as 0.135"), "{msg}");
 }
 
+/// A quote never closed (line 3's name) is closed by line 4's opening
+/// quote: csv_core then reads lines 3 and 4 as one record of the header's 11
+/// fields, line 3's id with line 4's month and quantity, and line 3's own
+/// month was lost without a trace. Now line 3 alone is rejected and line 4
+/// is read on its own.
+#[test]
+fn a_quote_not_closed_rejects_its_line_and_keeps_the_lines_after_it() {
+    let ok = uscc(1);
+    let rows = [
+        /* 2 */ format!("{ok},\"A\",150622,C3011,2020,1,raw_coal,fuel,consumption,100,t"),
+        /* 3 */ format!("{ok},\"A,150622,C3011,2020,2,raw_coal,fuel,consumption,200,t"),
+        /* 4 */ format!("{ok},\"A\",150622,C3011,2020,3,raw_coal,fuel,consumption,300,t"),
+        /* 5 */ format!("{ok},\"A\",150622,C3011,2020,4,raw_coal,fuel,consumption,400,t"),
+        // a name over two lines, quoted right, is one record
+        /* 6-7 */
+        format!("{ok},\"A\n公司\",150622,C3011,2020,5,raw_coal,fuel,consumption,500,t"),
+    ];
+    let p = project_with_energy(&(rows.join("\n") + "\n"));
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rejects = p.rows("rejects", 0);
+    assert_eq!(rejects.len(), 1, "{rejects:#?}");
+    let r = &rejects[0];
+    assert_eq!(r["source_line"].i(), 3);
+    assert_eq!(r["rule_id"].s(), "malformed_row");
+    assert!(
+        r["message"]
+            .s()
+            .starts_with("a quote opened on this line is not closed on it"),
+        "{}",
+        r["message"].s()
+    );
+    // the line as written, its quote-opened name running to the line's end
+    assert!(
+        r["raw_record"]
+            .s()
+            .contains("enterprise_name=A,150622,C3011,2020,2,raw_coal,fuel,consumption,200,t;"),
+        "{}",
+        r["raw_record"].s()
+    );
+    let energy = p.input_total("energy");
+    assert_eq!(energy["rows_read"], 5);
+    assert_eq!(energy["rows_rejected"], 1);
+    assert_eq!(energy["rows_accepted"], 4);
+    // months 1, 3, 4 and 5: 100 + 300 + 400 + 500 = 1 300 t
+    let ea = p.rows("enterprise_annual", 2020);
+    assert_eq!(ea.len(), 1, "{ea:#?}");
+    assert_eq!(ea[0]["months"].i(), 4);
+    assert!((ea[0]["quantity_base"].f() - 1300.0).abs() < 1e-9);
+}
+
 #[test]
 fn too_many_rejects_fail_with_exit_3_and_publish_nothing() {
     let p = project_with_energy(&format!(

@@ -73,11 +73,17 @@ pub(crate) fn open_csv(spec: InputSpec, f: &InputFile) -> Result<(RecordReader, 
             ),
         )
     })?;
-    let header = (0..batch.at.fields(0))
+    let header: Vec<String> = (0..batch.at.fields(0))
         .map(|j| batch.field_text(0, j).unwrap_or_default().to_string())
         .collect();
+    reader.expect_fields(header.len());
     Ok((reader, header))
 }
+
+/// The row error of a line whose quote is not closed on it (read alone;
+/// the lines after it are rows of their own).
+pub(crate) const UNCLOSED_QUOTE: &str = "a quote opened on this line is not closed on it \
+     (the lines after it are read as rows of their own; a \" inside a quoted field is written \"\")";
 
 pub(crate) const ENCODING_HINT: &str =
     "set the input's encoding (gb18030 for files from Excel or Chinese systems)";
@@ -181,7 +187,9 @@ impl CsvBatches {
                         let mut row_error = StringViewBuilder::with_capacity(n);
                         for r in 0..n {
                             let fields = batch.at.fields(r);
-                            if fields == self.header_len {
+                            if batch.at.unclosed(r) {
+                                row_error.append_value(UNCLOSED_QUOTE);
+                            } else if fields == self.header_len {
                                 row_error.append_null();
                             } else {
                                 row_error.append_value(format!(

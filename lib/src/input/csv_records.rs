@@ -38,6 +38,9 @@ pub(crate) struct Layout {
     starts: Vec<(usize, usize)>,
     /// per record: the line it starts on (1-based)
     lines: Vec<u64>,
+    /// the records (ascending) that are one line whose quote is not closed
+    /// on it: [`RecordReader`] read the lines after it again on their own
+    unclosed: Vec<usize>,
 }
 
 impl Layout {
@@ -48,6 +51,7 @@ impl Layout {
             nends: 0,
             starts: Vec::new(),
             lines: Vec::new(),
+            unclosed: Vec::new(),
         }
     }
 
@@ -57,6 +61,7 @@ impl Layout {
         self.nends = 0;
         self.starts.clear();
         self.lines.clear();
+        self.unclosed.clear();
     }
 
     /// Number of records.
@@ -71,6 +76,11 @@ impl Layout {
     /// The line record `r` starts on.
     pub(crate) fn line(&self, r: usize) -> u64 {
         self.lines[r]
+    }
+
+    /// Whether record `r` is a line with a quote not closed on it.
+    pub(crate) fn unclosed(&self, r: usize) -> bool {
+        self.unclosed.binary_search(&r).is_ok()
     }
 
     /// Number of fields of record `r`.
@@ -171,6 +181,9 @@ impl Records {
             self.len = start;
             self.at.nends = first;
             self.at.lines.pop();
+            if self.at.unclosed.last() == Some(&self.at.starts.len()) {
+                self.at.unclosed.pop();
+            }
         }
     }
 
@@ -232,6 +245,11 @@ impl Batch {
     }
 }
 
+/// The most of one record kept as read, to read its lines again when a
+/// quote in it was not closed (see [`RecordReader::read_into`]); a longer
+/// record of that kind fails the read.
+const MAX_REREAD: usize = 64 << 20;
+
 /// A CSV source read record by record into [`Records`].
 pub(crate) struct RecordReader {
     src: Box<dyn Read + Send>,
@@ -240,6 +258,15 @@ pub(crate) struct RecordReader {
     pos: usize,
     filled: usize,
     eof: bool,
+    /// the bytes of the record being read that were in `input` before it
+    /// was filled again (empty for a record within one fill)
+    carry: Vec<u8>,
+    /// whether `carry` stopped at `max_reread`
+    carry_full: bool,
+    /// [`MAX_REREAD`] (smaller in tests)
+    max_reread: usize,
+    /// fields of a whole record (the header's), 0 until it is known
+    expect: usize,
 }
 
 impl RecordReader {
@@ -251,7 +278,18 @@ impl RecordReader {
             pos: 0,
             filled: 0,
             eof: false,
+            carry: Vec::new(),
+            carry_full: false,
+            max_reread: MAX_REREAD,
+            expect: 0,
         }
+    }
+
+    /// The number of fields of a whole record (the header's): from now on a
+    /// record over several lines that does not look whole is read again line
+    /// by line (see [`RecordReader::read_into`]).
+    pub(crate) fn expect_fields(&mut self, fields: usize) {
+        self.expect = fields;
     }
 
     fn fill(&mut self) -> std::io::Result<()> {
@@ -291,16 +329,41 @@ impl RecordReader {
     }
 
     /// Append the next record to `out`; `false` at the end of the file.
+    ///
+    /// A quoted field may hold line breaks (a name typed over two lines in a
+    /// spreadsheet cell), but a quote that is never closed takes the lines
+    /// after it into its field, up to the next quote in the file (the
+    /// opening quote of a later field, which then closes it) or to the end
+    /// of the file. The record it makes can even have the header's number
+    /// of fields, the first line's leading fields and a later line's
+    /// trailing ones: that line's values would be taken under the first
+    /// line's enterprise, and the lines between would be gone. So a record
+    /// over several lines that has another number of fields than the header,
+    /// or is not quoted as RFC 4180 has it ([`strictly_quoted`]), is taken
+    /// as a quote not closed: its first line alone becomes the record (marked
+    /// [`Layout::unclosed`]: a reject row), and the lines after it are read
+    /// again as records of their own.
     pub(crate) fn read_into(&mut self, out: &mut Records) -> std::io::Result<bool> {
         self.skip_line_ends()?;
         let line = self.core.line();
         let start = out.len;
-        let at = &mut out.at;
-        let first = at.nends;
+        let first = out.at.nends;
+        // where the record's bytes start in `input`
+        let mut raw_start = self.pos;
+        self.carry.clear();
+        self.carry_full = false;
         loop {
             if self.pos == self.filled && !self.eof {
+                if self.carry.len() + (self.filled - raw_start) <= self.max_reread {
+                    self.carry
+                        .extend_from_slice(&self.input[raw_start..self.filled]);
+                } else {
+                    self.carry_full = true;
+                }
+                raw_start = 0;
                 self.fill()?;
             }
+            let at = &mut out.at;
             if out.len == out.data.len() {
                 out.data.resize(out.data.len() * 2, 0);
             }
@@ -324,11 +387,125 @@ impl RecordReader {
                 | ReadRecordResult::OutputFull
                 | ReadRecordResult::OutputEndsFull => continue,
                 ReadRecordResult::Record => {
-                    at.starts.push((start, first));
-                    at.lines.push(line);
+                    // the line breaks inside the record (csv_core counts
+                    // every `\n` it reads, the one ending the record too)
+                    let ends_line = nin > 0 && self.input[self.pos - 1] == b'\n';
+                    let inner = self.core.line() - line - u64::from(ends_line);
+                    if inner > 0 && self.expect > 0 {
+                        if self.carry_full {
+                            return Err(std::io::Error::other(format!(
+                                "line {line}: a record holds {inner} line breaks and more than {} MiB: \
+                                 a quote not closed? Close it (a \" inside a quoted field is written \"\")",
+                                self.max_reread >> 20,
+                            )));
+                        }
+                        let mut raw = std::mem::take(&mut self.carry);
+                        raw.extend_from_slice(&self.input[raw_start..self.pos]);
+                        if out.at.nends - first != self.expect || !strictly_quoted(&raw) {
+                            return Ok(self.reread_lines(out, start, first, line, &raw));
+                        }
+                    }
+                    out.at.starts.push((start, first));
+                    out.at.lines.push(line);
                     return Ok(true);
                 }
                 ReadRecordResult::End => return Ok(false),
+            }
+        }
+    }
+
+    /// The record just read (from `start` in `out`, its bytes `raw` as read)
+    /// is a quote not closed: its first line alone goes to `out` in its
+    /// place, marked unclosed, and the lines after it are put back to be
+    /// read.
+    fn reread_lines(
+        &mut self,
+        out: &mut Records,
+        start: usize,
+        first: usize,
+        line: u64,
+        raw: &[u8],
+    ) -> bool {
+        // the first line break is inside the quoted field (outside quotes
+        // it would have ended the record)
+        let cut = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
+        let first_line = raw[..cut].strip_suffix(b"\r").unwrap_or(&raw[..cut]);
+        // the record is dropped, its first line read alone in its place
+        out.len = start;
+        out.at.nends = first;
+        let mut core = csv_core::Reader::new();
+        let mut input = first_line;
+        loop {
+            if out.len == out.data.len() {
+                out.data.resize(out.data.len() * 2, 0);
+            }
+            if out.at.nends == out.at.ends.len() {
+                out.at.ends.resize(out.at.ends.len() * 2, 0);
+            }
+            let (res, nin, nout, nend) = core.read_record(
+                input,
+                &mut out.data[out.len..],
+                &mut out.at.ends[out.at.nends..],
+            );
+            input = &input[nin..];
+            out.len += nout;
+            for e in &mut out.at.ends[out.at.nends..out.at.nends + nend] {
+                *e += start;
+            }
+            out.at.nends += nend;
+            match res {
+                ReadRecordResult::Record | ReadRecordResult::End => break,
+                _ => continue,
+            }
+        }
+        out.at.unclosed.push(out.at.starts.len());
+        out.at.starts.push((start, first));
+        out.at.lines.push(line);
+        // the lines after the first are read next, then the rest of `input`
+        let rest = raw.get(cut + 1..).unwrap_or_default();
+        let mut again = Vec::with_capacity((rest.len() + self.filled - self.pos).max(INPUT_BYTES));
+        again.extend_from_slice(rest);
+        again.extend_from_slice(&self.input[self.pos..self.filled]);
+        self.filled = again.len();
+        self.pos = 0;
+        again.resize(again.capacity(), 0);
+        self.input = again.into_boxed_slice();
+        self.core.set_line(line + 1);
+        true
+    }
+}
+
+/// Whether the bytes of a record, as read, are quoted as RFC 4180 has it:
+/// a field that starts with a quote ends at a quote (a doubled quote inside
+/// it is one quote) that is followed by a comma, the line end or the end of
+/// the input. csv_core reads more: the text after a closing quote joins the
+/// field (`"ab"c` is `abc`) and a field still open at the end of the input
+/// ends there. Both are what a quote that is never closed leaves (it is
+/// closed by the next field's opening quote, or not at all).
+fn strictly_quoted(raw: &[u8]) -> bool {
+    let mut i = 0;
+    loop {
+        if raw.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                let Some(k) = memchr::memchr(b'"', &raw[i..]) else {
+                    return false;
+                };
+                i += k + 1;
+                if raw.get(i) != Some(&b'"') {
+                    break;
+                }
+                i += 1;
+            }
+            match raw.get(i) {
+                Some(b',') => i += 1,
+                None | Some(b'\r' | b'\n') => return true,
+                Some(_) => return false,
+            }
+        } else {
+            match memchr::memchr3(b',', b'\r', b'\n', &raw[i..]) {
+                Some(k) if raw[i + k] == b',' => i += k + 1,
+                _ => return true,
             }
         }
     }
@@ -434,15 +611,161 @@ mod tests {
     use datafusion::arrow::array::Array;
 
     fn read_all(text: &[u8]) -> Records {
-        let mut rr = RecordReader::new(Box::new(std::io::Cursor::new(text.to_vec())));
+        read_chunked(text, usize::MAX).unwrap()
+    }
+
+    /// A source that gives at most `chunk` bytes a read: records cross the
+    /// reader's refills.
+    struct Trickle(std::io::Cursor<Vec<u8>>, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    /// All records of `text` read `chunk` bytes at a time, the first one's
+    /// number of fields taken as the header's.
+    fn read_chunked(text: &[u8], chunk: usize) -> std::io::Result<Records> {
+        let src = Trickle(std::io::Cursor::new(text.to_vec()), chunk);
+        let mut rr = RecordReader::new(Box::new(src));
         // tiny buffers: every growth path is taken
         let mut recs = Records::with_capacity(1, 1);
-        while rr.read_into(&mut recs).unwrap() {
+        while rr.read_into(&mut recs)? {
+            if recs.at.len() == 1 {
+                rr.expect_fields(recs.at.fields(0));
+            }
             if recs.last_is_blank() {
                 recs.pop();
             }
         }
-        recs
+        Ok(recs)
+    }
+
+    /// The records, each with whether it is a line with an unclosed quote.
+    fn unclosed(recs: &Records) -> Vec<bool> {
+        (0..recs.at.len()).map(|r| recs.at.unclosed(r)).collect()
+    }
+
+    fn row(line: u64, fields: &[&str]) -> (u64, Vec<String>) {
+        (line, fields.iter().map(|f| f.to_string()).collect())
+    }
+
+    #[test]
+    fn a_quote_not_closed_takes_no_line_away() {
+        for chunk in [usize::MAX, 1, 3, 7] {
+            // the quote runs to the end of the file: without the check, one
+            // record of 2 fields held lines 3 to 5
+            let recs = read_chunked(b"a,b,c\n1,p,q\n2,\"x,y\n3,r,s\n4,t,u\n", chunk).unwrap();
+            assert_eq!(
+                texts(&recs),
+                vec![
+                    row(1, &["a", "b", "c"]),
+                    row(2, &["1", "p", "q"]),
+                    row(3, &["2", "x,y"]),
+                    row(4, &["3", "r", "s"]),
+                    row(5, &["4", "t", "u"]),
+                ],
+                "chunk {chunk}"
+            );
+            assert_eq!(unclosed(&recs), [false, false, true, false, false]);
+
+            // every name quoted, line 3's not closed: the next quote (line
+            // 4's first) closes it, and the record has the header's 3
+            // fields: line 3's "2", then `n2,z⏎3,` + `n3"`, then line 4's
+            // "z". Line 4's values would have been taken under line 3's id.
+            // With CRLF line ends too.
+            for nl in ["\n", "\r\n"] {
+                let text = [
+                    "a,b,c",
+                    "1,\"n1\",z",
+                    "2,\"n2,z",
+                    "3,\"n3\",z",
+                    "4,\"n4\",z",
+                    "",
+                ]
+                .join(nl);
+                let recs = read_chunked(text.as_bytes(), chunk).unwrap();
+                assert_eq!(
+                    texts(&recs),
+                    vec![
+                        row(1, &["a", "b", "c"]),
+                        row(2, &["1", "n1", "z"]),
+                        row(3, &["2", "n2,z"]),
+                        row(4, &["3", "n3", "z"]),
+                        row(5, &["4", "n4", "z"]),
+                    ],
+                    "chunk {chunk} {nl:?}"
+                );
+                assert_eq!(unclosed(&recs), [false, false, true, false, false]);
+            }
+
+            // the quote opened in the last field: line 3 alone has the
+            // header's fields, and is still marked
+            let recs = read_chunked(b"a,b,c\n1,p,\"q\n2,r,s\n", chunk).unwrap();
+            assert_eq!(
+                texts(&recs),
+                vec![
+                    row(1, &["a", "b", "c"]),
+                    row(2, &["1", "p", "q"]),
+                    row(3, &["2", "r", "s"])
+                ]
+            );
+            assert_eq!(unclosed(&recs), [false, true, false]);
+
+            // a name over two lines is one record, commas and quotes in it
+            // or not, and at the end of the file too
+            let recs = read_chunked(
+                b"a,b,c\n1,\"multi, \"\"x\"\"\r\nline\",w\n2,p,q\n3,\"m\nl\",\"\"",
+                chunk,
+            )
+            .unwrap();
+            assert_eq!(
+                texts(&recs),
+                vec![
+                    row(1, &["a", "b", "c"]),
+                    row(2, &["1", "multi, \"x\"\r\nline", "w"]),
+                    row(4, &["2", "p", "q"]),
+                    row(5, &["3", "m\nl", ""]),
+                ]
+            );
+            assert_eq!(unclosed(&recs), [false, false, false, false]);
+        }
+    }
+
+    #[test]
+    fn a_quote_not_closed_beyond_the_limit_fails_the_read() {
+        let mut text = b"a,b\n1,\"x\n".to_vec();
+        for i in 0..200 {
+            text.extend_from_slice(format!("{i},y\n").as_bytes());
+        }
+        let src = Trickle(std::io::Cursor::new(text), 16);
+        let mut rr = RecordReader::new(Box::new(src));
+        rr.max_reread = 1 << 20;
+        let mut recs = Records::with_capacity(1, 1);
+        assert!(rr.read_into(&mut recs).unwrap());
+        rr.expect_fields(2);
+        // 1 MiB is more than the file: the lines are read again
+        assert!(rr.read_into(&mut recs).unwrap());
+        assert!(recs.at.unclosed(1));
+
+        let mut text = b"a,b\n1,\"x\n".to_vec();
+        for i in 0..200 {
+            text.extend_from_slice(format!("{i},y\n").as_bytes());
+        }
+        let src = Trickle(std::io::Cursor::new(text), 16);
+        let mut rr = RecordReader::new(Box::new(src));
+        // a limit of 64 bytes: the record (over 1 000 bytes) is not kept
+        rr.max_reread = 64;
+        let mut recs = Records::with_capacity(1, 1);
+        assert!(rr.read_into(&mut recs).unwrap());
+        rr.expect_fields(2);
+        let err = rr.read_into(&mut recs).unwrap_err().to_string();
+        assert!(
+            err.starts_with("line 2: a record holds 201 line breaks and more than 0 MiB"),
+            "{err}"
+        );
     }
 
     fn texts(recs: &Records) -> Vec<(u64, Vec<String>)> {
