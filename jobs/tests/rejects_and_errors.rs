@@ -286,6 +286,50 @@ fn a_quote_not_closed_rejects_its_line_and_keeps_the_lines_after_it() {
     assert!((ea[0]["quantity_base"].f() - 1300.0).abs() < 1e-9);
 }
 
+/// An intensity target in years without GDP at constant prices is not
+/// judged there; the run says which target, which years and why (no gdp row,
+/// or a gdp_index missing in the chain), under "to look at" and at warn.
+#[test]
+fn an_intensity_target_without_gdp_is_named_with_its_years_and_cause() {
+    let ok = uscc(1);
+    let rows: Vec<String> = (2020..=2023)
+        .map(|y| format!("{ok},A,150622,C3011,{y},,raw_coal,fuel,consumption,1000,t"))
+        .collect();
+    let p = project_with_energy(&(rows.join("\n") + "\n"));
+    // 2020 and 2021 chained (index 105); 2022 given without its index, so
+    // the chain breaks there; 2023 not given at all
+    p.write(
+        "gdp.csv",
+        "region_code,year,gdp,gdp_index\n150622,2020,10,\n150622,2021,11,105\n150622,2022,12,\n",
+    )
+    .write(
+        "targets.csv",
+        "region_code,plan,base_year,target_year,indicator,value\n\
+         150622,14th-FYP,2020,2025,energy_intensity_reduction,0.1\n\
+         150622,15th-FYP,2019,2025,co2_intensity_reduction,0.2\n",
+    )
+    .config("quality:\n  max_reject_ratio: 1.0\n");
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let err = stderr(&out);
+    let note = "150622 准格尔旗: target 14th-FYP energy_intensity_reduction (2020 → 2025) is not judged \
+                in 2022, 2023: no GDP at constant prices (the gdp input has no row for 2023; 2022 has a \
+                gdp row but a gdp_index is missing in the chain to it (region_gdp shows the chain)); \
+                target_progress has no row for those years: add the GDP and run again";
+    assert!(stdout.contains(note), "{stdout}");
+    assert!(err.contains(note), "{err}");
+    // the 15th plan's base year 2019 has no data at all: no year is judged
+    let note = "150622 准格尔旗: target 15th-FYP co2_intensity_reduction (2019 → 2025) is not judged \
+                in any year: its base year 2019 has no GDP at constant prices (the gdp input has no row \
+                for 2023; 2022 has a gdp row but a gdp_index is missing in the chain to it (region_gdp \
+                shows the chain); no energy, CO2 or GDP at all for 2019)";
+    assert!(stdout.contains(note), "{stdout}");
+    // target_progress judges 2021 (GDP chained) and not 2022 or 2023
+    assert_eq!(p.rows("target_progress", 2021).len(), 1);
+    assert!(!p.path("out/reports/target_progress/year=2022").exists());
+}
+
 #[test]
 fn too_many_rejects_fail_with_exit_3_and_publish_nothing() {
     let p = project_with_energy(&format!(

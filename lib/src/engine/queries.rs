@@ -67,6 +67,7 @@ queries! {
     REGION_PARENTS = "region_parents.sql" [];
     SUMMARY = "summary.sql" [];
     SILENT_MEMBERS = "silent_members.sql" [];
+    UNJUDGED_TARGETS = "unjudged_targets.sql" [];
     SUMMARY_GROUPS = "summary_groups.sql" [];
     BULLETIN_REGIONS = "bulletin_regions.sql" [];
     BULLETIN_TARGETS = "bulletin_targets.sql" [];

@@ -172,6 +172,7 @@ pub(crate) async fn run_locked(
     };
     let summary = summary(&ctx).await?;
     let groups = readback::group_summary(&ctx).await?;
+    let unjudged = readback::unjudged_targets(&ctx).await?;
     let canonical = serde_json::to_vec(&id.effective)
         .map_err(|e| Error::Internal(format!("config to JSON: {e}")))?;
     let manifest = Manifest {
@@ -210,7 +211,8 @@ pub(crate) async fn run_locked(
         return Err(e);
     }
     tracing::info!(run_id = %run_id, output = %out.url(), files = manifest.outputs.len(), "published");
-    let plausibility = readback::plausibility(&summary);
+    let mut plausibility = readback::plausibility(&summary);
+    plausibility.extend(unjudged);
     for note in &plausibility {
         tracing::warn!("{note}");
     }

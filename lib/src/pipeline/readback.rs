@@ -66,6 +66,73 @@ pub fn plausibility(rows: &[SummaryRow]) -> Vec<String> {
     out
 }
 
+/// The intensity targets that cannot be judged in some of their years: the
+/// region has no GDP at constant prices there (`unjudged_targets.sql`), so
+/// target_progress has no row for them. One note per target, with the years
+/// and whether the gdp row is missing or the index chain broken; the run
+/// lists them with the other notes ([`plausibility`]).
+pub(crate) async fn unjudged_targets(ctx: &SessionContext) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for b in queries::UNJUDGED_TARGETS.collect(ctx, &[]).await? {
+        let (code, name, plan, indicator) =
+            (text(&b, 0)?, text(&b, 1)?, text(&b, 2)?, text(&b, 3)?);
+        let base = cast(b.column(4), &DataType::Int32)?;
+        let base = base.as_primitive::<Int32Type>();
+        let target = cast(b.column(5), &DataType::Int32)?;
+        let target = target.as_primitive::<Int32Type>();
+        let (without, with_gdp) = (text(&b, 6)?, text(&b, 7)?);
+        let base_without = b.column(8).as_boolean();
+        for r in 0..b.num_rows() {
+            let with_gdp: Vec<&str> = with_gdp
+                .value(r)
+                .split(", ")
+                .filter(|y| !y.is_empty())
+                .collect();
+            let no_row: Vec<&str> = without
+                .value(r)
+                .split(", ")
+                .filter(|y| !y.is_empty() && !with_gdp.contains(y))
+                .collect();
+            let mut causes = Vec::new();
+            if !no_row.is_empty() {
+                causes.push(format!(
+                    "the gdp input has no row for {}",
+                    no_row.join(", ")
+                ));
+            }
+            if !with_gdp.is_empty() {
+                causes.push(format!(
+                    "{} has a gdp row but a gdp_index is missing in the chain to it (region_gdp shows the chain)",
+                    with_gdp.join(", ")
+                ));
+            }
+            let base_year = base.value(r).to_string();
+            if base_without.value(r) && !without.value(r).split(", ").any(|y| y == base_year) {
+                causes.push(format!("no energy, CO2 or GDP at all for {base_year}"));
+            }
+            let scope = if base_without.value(r) {
+                format!(
+                    "in any year: its base year {} has no GDP at constant prices",
+                    base.value(r)
+                )
+            } else {
+                format!("in {}: no GDP at constant prices", without.value(r))
+            };
+            out.push(format!(
+                "{} {}: target {} {} ({} → {}) is not judged {scope} ({}); target_progress has no row for those years: add the GDP and run again",
+                code.value(r),
+                name.value(r),
+                plan.value(r),
+                indicator.value(r),
+                base.value(r),
+                target.value(r),
+                causes.join("; "),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// A group in its latest year, as the terminal summary shows it.
 #[derive(Debug, Clone)]
 pub struct GroupSummaryRow {

@@ -1,0 +1,36 @@
+-- unjudged_targets.sql — intensity targets that cannot be judged in some of
+-- their years: the region has a row in region_indicators for the year (its
+-- energy, CO2 or GDP) but no GDP at constant prices, so no intensity, and
+-- target_progress has no row for that year; or its base year has none, and
+-- no year is judged. The cause is a missing gdp row,
+-- or a gdp_index missing in the chain from the run's base year (region_gdp
+-- shows the chain; README "How numbers are made", gdp_const). `run` lists
+-- each such target under "to look at" and logs it at warn.
+--
+-- Reads:  targets_ok (20_validate.sql), region_indicators (50_indicators.sql).
+-- Parameters: none.
+
+WITH t AS (
+    SELECT DISTINCT region_code, plan, indicator, base_year, target_year
+    FROM targets_ok
+    WHERE indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction')
+)
+SELECT t.region_code, min(i.region_name) AS region_name, t.plan, t.indicator,
+    t.base_year, t.target_year,
+    -- the years without GDP at constant prices, and of them those that have a
+    -- GDP row (the chain is broken there, not the row missing)
+    coalesce(string_agg(CAST(i.year AS VARCHAR), ', ' ORDER BY i.year) FILTER (WHERE i.gdp_const IS NULL), '')
+        AS years_without,
+    coalesce(string_agg(CAST(i.year AS VARCHAR), ', ' ORDER BY i.year)
+        FILTER (WHERE i.gdp_const IS NULL AND i.gdp IS NOT NULL), '')
+        AS years_with_gdp,
+    -- without the base year's intensity no year is judged (the base year
+    -- without GDP, or without any row)
+    NOT coalesce(bool_or(i.year = t.base_year AND i.gdp_const IS NOT NULL), false) AS base_year_without
+FROM t
+JOIN region_indicators i
+    ON i.region_code = t.region_code AND i.year BETWEEN t.base_year AND t.target_year
+GROUP BY t.region_code, t.plan, t.indicator, t.base_year, t.target_year
+HAVING count(*) FILTER (WHERE i.gdp_const IS NULL) > 0
+    OR NOT coalesce(bool_or(i.year = t.base_year AND i.gdp_const IS NOT NULL), false)
+ORDER BY t.region_code, t.plan, t.indicator, t.base_year
