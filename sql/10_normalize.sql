@@ -97,7 +97,7 @@ JOIN energy_catalog e ON e.energy_code = a.energy_code
 WHERE a.alias <> '';
 
 CREATE OR REPLACE TABLE unit_lookup AS
-SELECT a.alias, u.unit, u.dimension
+SELECT a.alias, u.unit, u.dimension, u.to_base
 FROM unit_alias a
 JOIN unit_catalog u ON u.unit = a.unit
 WHERE a.alias <> '';
@@ -164,6 +164,7 @@ SELECT k.* EXCLUDE (energy_found, unit_found),
     parse_number(quantity_raw) AS quantity,
     get_field(unit_found, 'unit') AS unit,
     get_field(unit_found, 'dimension') AS unit_dimension,
+    get_field(unit_found, 'to_base') AS unit_to_base,
     -- the row as written, as its columns (a struct of the raw text columns,
     -- no copy: 27_key_rules.sql spells it as one text for rejected rows
     -- only; spelling it here cost 1.3 µs per row for every row)

@@ -242,6 +242,13 @@ WITH c AS (
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
                 'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number'))
+            -- QUANTITY_BOUND: more than 10^15 of the base unit in one record is no
+            -- real quantity (the world uses less than 10^14 t, kWh, m3 or GJ of
+            -- any energy a year), and its amounts would not fit the exact
+            -- DECIMAL(38, 6) sums (README "Reject rules")
+            WHEN n.quantity * n.unit_to_base > 1e15 THEN named_struct('rule', 'quantity_invalid', 'column', 'quantity',
+                'message', concat('quantity ', n.quantity_raw, ' ', n.unit_raw, ' is more than 10^15 ', CASE WHEN n.unit_dimension = 'tce' THEN 'tce' ELSE n.energy_base_unit END,
+                    ' in one record, beyond any real quantity; check the unit and the decimal point'))
             WHEN n.quantity < 0 THEN named_struct('rule', 'quantity_negative', 'column', 'quantity',
                 'message', concat('quantity ', n.quantity_raw, ' is negative; report energy supplied to others as a positive quantity with flow = output'))
             WHEN n.use = 'feedstock' AND NOT n.energy_fossil THEN named_struct('rule', 'feedstock_invalid', 'column', 'use',

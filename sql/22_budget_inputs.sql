@@ -32,7 +32,7 @@ WITH n AS (
         parse_int(p.year) AS year,
         a.product_code,
         parse_number(p.quantity) AS quantity,
-        u.unit, u.dimension AS unit_dimension,
+        u.unit, u.dimension AS unit_dimension, u.to_base AS unit_to_base,
         clean_code(p.enterprise_id) AS enterprise_id,
         parse_number(p.cao) AS cao,
         parse_number(p.mgo) AS mgo
@@ -70,6 +70,13 @@ c AS (
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
                 'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number'))
+            -- QUANTITY_BOUND: more than 10^15 of the base unit in one record is no
+            -- real quantity (the world uses less than 10^14 t, kWh, m3 or GJ of
+            -- any energy a year), and its amounts would not fit the exact
+            -- DECIMAL(38, 6) sums (README "Reject rules")
+            WHEN n.quantity * n.unit_to_base > 1e15 THEN named_struct('rule', 'quantity_invalid', 'column', 'quantity',
+                'message', concat('quantity ', n.quantity_raw, ' ', n.unit_raw, ' is more than 10^15 ', 't',
+                    ' in one record, beyond any real quantity; check the unit and the decimal point'))
             WHEN n.quantity < 0 THEN named_struct('rule', 'quantity_negative', 'column', 'quantity',
                 'message', concat('quantity ', n.quantity_raw, ' is negative; production is a positive mass'))
             WHEN nullif(trim(n.cao_raw), '') IS NOT NULL AND (n.cao IS NULL OR n.cao < 0 OR n.cao > 1) THEN named_struct(
@@ -137,7 +144,7 @@ WITH n AS (
             WHEN fold_key(s.method) IN ('stock_change', '蓄积量变化', '蓄积变化', '蓄积增量') THEN 'stock_change'
         END AS method,
         parse_number(s.quantity) AS quantity,
-        u.unit, u.dimension AS unit_dimension
+        u.unit, u.dimension AS unit_dimension, u.to_base AS unit_to_base
     FROM raw_sinks s
     LEFT JOIN unit_lookup u ON u.alias = fold_key(s.unit)
 ),
@@ -175,6 +182,13 @@ c AS (
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
                 'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number'))
+            -- QUANTITY_BOUND: more than 10^15 of the base unit in one record is no
+            -- real quantity (the world uses less than 10^14 t, kWh, m3 or GJ of
+            -- any energy a year), and its amounts would not fit the exact
+            -- DECIMAL(38, 6) sums (README "Reject rules")
+            WHEN n.quantity * n.unit_to_base > 1e15 THEN named_struct('rule', 'quantity_invalid', 'column', 'quantity',
+                'message', concat('quantity ', n.quantity_raw, ' ', n.unit_raw, ' is more than 10^15 ', CASE WHEN n.unit_dimension = 'volume' THEN 'm3' ELSE 't' END,
+                    ' in one record, beyond any real quantity; check the unit and the decimal point'))
             WHEN n.quantity < 0 THEN named_struct('rule', 'quantity_negative', 'column', 'quantity',
                 'message', concat('quantity ', n.quantity_raw, ' is negative; a sink is a removal (≥ 0): a loss of stock is not a sink'))
             WHEN n.method = 'stock_change' AND sf.ecosystem IS NULL THEN named_struct('rule', 'sink_factor_missing', 'column', 'method',

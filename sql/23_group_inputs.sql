@@ -147,7 +147,7 @@ n AS (
         clean_code(g.enterprise_id) AS enterprise_id,
         parse_int(g.year) AS year,
         parse_number(g.quantity) AS quantity,
-        u.unit, u.dimension AS unit_dimension,
+        u.unit, u.dimension AS unit_dimension, u.to_base AS unit_to_base,
         CASE
             WHEN fold_key(g.kind) IN ('green_certificate', '绿证', '绿色电力证书') THEN 'green_certificate'
             WHEN fold_key(g.kind) IN ('green_power_trade', '绿电交易', '绿电', '绿色电力交易') THEN 'green_power_trade'
@@ -183,6 +183,13 @@ c AS (
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
                 'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number'))
+            -- QUANTITY_BOUND: more than 10^15 of the base unit in one record is no
+            -- real quantity (the world uses less than 10^14 t, kWh, m3 or GJ of
+            -- any energy a year), and its amounts would not fit the exact
+            -- DECIMAL(38, 6) sums (README "Reject rules")
+            WHEN n.quantity * n.unit_to_base > 1e15 THEN named_struct('rule', 'quantity_invalid', 'column', 'quantity',
+                'message', concat('quantity ', n.quantity_raw, ' ', n.unit_raw, ' is more than 10^15 ', 'kWh',
+                    ' in one record, beyond any real quantity; check the unit and the decimal point'))
             WHEN n.quantity < 0 THEN named_struct('rule', 'quantity_negative', 'column', 'quantity',
                 'message', concat('quantity ', n.quantity_raw, ' is negative; green power bought is a positive amount'))
             WHEN rp.enterprise_id IS NULL THEN named_struct('rule', 'enterprise_unknown', 'column', 'enterprise_id',

@@ -56,6 +56,9 @@ fn every_energy_rule_rejects_its_row() {
         /* 19 */ format!("{ok},A,150622,C3011,2020,1,原煤,燃料,消费,100,吨"),
         /* 20 */ format!("{ok},A,150622,C3011,2020,,raw_coal,fuel,consumption,1200,t"),
         /* 21 */ format!("{ok},A,150622,C3011,2020,9,raw_coal,fuel,consumption,inf,t"),
+        // 10^12 × 10^4 t = 10^16 t: more than 10^15 t
+        /* 22 */
+        format!("{ok},A,150622,C3011,2020,10,raw_coal,fuel,consumption,1e12,万吨"),
     ];
     let p = project_with_energy(&(rows.join("\n") + "\n"));
     let out = p.run_pipeline();
@@ -98,6 +101,7 @@ fn every_energy_rule_rejects_its_row() {
         (19, "duplicate_key", ""),
         (20, "period_overlap", "month"),
         (21, "quantity_invalid", "quantity"),
+        (22, "quantity_invalid", "quantity"),
     ];
     for (line, rule, column) in expect {
         let (r, c, m) = rule_of(line);
@@ -122,6 +126,10 @@ fn every_energy_rule_rejects_its_row() {
         rule_of(19).2
     );
     assert!(rule_of(17).2.contains("flow = output"), "{}", rule_of(17).2);
+    assert_eq!(
+        rule_of(22).2,
+        "quantity 1e12 万吨 is more than 10^15 t in one record, beyond any real quantity; check the unit and the decimal point"
+    );
     // every reject repeats its row as written: a row-rule reject, and the rows
     // the key checks reject (read again from the input)
     let raw = |line: i64| {
@@ -151,10 +159,10 @@ fn every_energy_rule_rejects_its_row() {
     // line 2 (the first of the duplicates) is accepted; nothing is lost
     assert!(rejects.iter().all(|r| r["source_line"].i() != 2));
     let energy = p.input_total("energy");
-    assert_eq!(energy["rows_read"], 20);
-    assert_eq!(energy["rows_rejected"], 19);
+    assert_eq!(energy["rows_read"], 21);
+    assert_eq!(energy["rows_rejected"], 20);
     assert_eq!(energy["rows_accepted"], 1);
-    assert_eq!(rejects.len(), 19);
+    assert_eq!(rejects.len(), 20);
 }
 
 #[test]
@@ -537,14 +545,16 @@ fn production_and_sinks_with_chinese_headers_count_or_reject_each_row() {
             &format!(
                 "统一社会信用代码,行政区划代码,年份,产品名称,产量（吨）,计量单位,氧化钙含量,氧化镁含量\n\
                  {ok},150622,2020,水泥熟料,1000,吨,0.65,\n\
-                 ,150622,2020,水泥,10,吨,,\n"
+                 ,150622,2020,水泥,10,吨,,\n\
+                 {ok},150622,2021,水泥熟料,2e11,万吨,0.65,\n"
             ),
         )
         .write(
             "sinks.csv",
             "行政区划代码,年份,生态系统,核算方法,碳汇量,计量单位\n\
              150622,2020,森林,蓄积量变化,100,立方米\n\
-             150622,2020,海洋,上报,5,吨\n",
+             150622,2020,海洋,上报,5,吨\n\
+             150622,2021,森林,蓄积量变化,2e11,万立方米\n",
         )
         .write(
             "pipeline.yaml",
@@ -575,6 +585,27 @@ fn production_and_sinks_with_chinese_headers_count_or_reject_each_row() {
         ("ecosystem_unknown".into(), "sinks.csv".into())
     );
     assert_eq!(rejects.len(), 2, "{rejects:#?}");
+    // 2 × 10^11 × 10^4 = 2 × 10^15 t (m3): more than any real quantity
+    let later = p.rows("rejects", 2021);
+    let messages: Vec<(&str, &str, &str)> = later
+        .iter()
+        .map(|r| (r["input"].s(), r["rule_id"].s(), r["message"].s()))
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            (
+                "production",
+                "quantity_invalid",
+                "quantity 2e11 万吨 is more than 10^15 t in one record, beyond any real quantity; check the unit and the decimal point"
+            ),
+            (
+                "sinks",
+                "quantity_invalid",
+                "quantity 2e11 万立方米 is more than 10^15 m3 in one record, beyond any real quantity; check the unit and the decimal point"
+            ),
+        ]
+    );
     // the accepted rows: 1 000 t clinker × 0.65 × 44/56 = 510.714286 t
     // (mgo empty: 0); 100 m3 of forest stock × 1.8748 = 187.48 t removed
     let county = p.rows("region_indicators", 2020);
@@ -603,7 +634,7 @@ fn production_and_sinks_with_chinese_headers_count_or_reject_each_row() {
         .collect();
     assert_eq!(
         counts,
-        vec![("production".into(), 2, 1), ("sinks".into(), 2, 1)]
+        vec![("production".into(), 3, 2), ("sinks".into(), 3, 2)]
     );
 }
 
