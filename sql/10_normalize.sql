@@ -47,8 +47,8 @@ SELECT
     gdp_index AS gdp_index_raw,
     nullif(trim(region_code), '') AS region_code,
     try_cast(nullif(trim(year), '') AS INT) AS year,
-    try_cast(replace(nullif(trim(gdp), ''), ',', '') AS DOUBLE) AS gdp,
-    try_cast(replace(nullif(trim(gdp_index), ''), ',', '') AS DOUBLE) AS gdp_index
+    parse_number(gdp) AS gdp,
+    parse_number(gdp_index) AS gdp_index
 FROM raw_gdp;
 
 CREATE OR REPLACE VIEW targets_norm AS
@@ -67,7 +67,7 @@ SELECT
     try_cast(nullif(trim(base_year), '') AS INT) AS base_year,
     try_cast(nullif(trim(target_year), '') AS INT) AS target_year,
     lower(nullif(trim(indicator), '')) AS indicator,
-    try_cast(replace(nullif(trim(value), ''), ',', '') AS DOUBLE) AS value
+    parse_number(value) AS value
 FROM raw_targets;
 
 -- Enterprise records and sector statistics share one shape: a sector_energy

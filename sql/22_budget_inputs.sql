@@ -69,7 +69,8 @@ c AS (
                 'message', concat('unit ''', n.unit_raw, ''' measures ', n.unit_dimension, '; production of ', n.product_code, ' is a mass (t, 10^4 t, kg)'))
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
-                'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number'))
+                'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number',
+                    CASE WHEN strpos(n.quantity_raw, ',') > 0 THEN ' (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)' ELSE '' END))
             -- QUANTITY_BOUND: more than 10^15 of the base unit in one record is no
             -- real quantity (the world uses less than 10^14 t, kWh, m3 or GJ of
             -- any energy a year), and its amounts would not fit the exact
@@ -181,7 +182,8 @@ c AS (
                 'message', concat('unit ''', n.unit_raw, ''' measures ', n.unit_dimension, '; a growing-stock change is a volume (m3, 10^4 m3)'))
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
-                'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number'))
+                'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number',
+                    CASE WHEN strpos(n.quantity_raw, ',') > 0 THEN ' (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)' ELSE '' END))
             -- QUANTITY_BOUND: more than 10^15 of the base unit in one record is no
             -- real quantity (the world uses less than 10^14 t, kWh, m3 or GJ of
             -- any energy a year), and its amounts would not fit the exact

@@ -59,6 +59,9 @@ fn every_energy_rule_rejects_its_row() {
         // 10^12 × 10^4 t = 10^16 t: more than 10^15 t
         /* 22 */
         format!("{ok},A,150622,C3011,2020,10,raw_coal,fuel,consumption,1e12,万吨"),
+        // a decimal comma: not 5 t (the commas were once dropped)
+        /* 23 */
+        format!("{ok},A,150622,C3011,2020,11,raw_coal,fuel,consumption,\"0,5\",t"),
     ];
     let p = project_with_energy(&(rows.join("\n") + "\n"));
     let out = p.run_pipeline();
@@ -102,6 +105,7 @@ fn every_energy_rule_rejects_its_row() {
         (20, "period_overlap", "month"),
         (21, "quantity_invalid", "quantity"),
         (22, "quantity_invalid", "quantity"),
+        (23, "quantity_invalid", "quantity"),
     ];
     for (line, rule, column) in expect {
         let (r, c, m) = rule_of(line);
@@ -129,6 +133,10 @@ fn every_energy_rule_rejects_its_row() {
     assert_eq!(
         rule_of(22).2,
         "quantity 1e12 万吨 is more than 10^15 t in one record, beyond any real quantity; check the unit and the decimal point"
+    );
+    assert_eq!(
+        rule_of(23).2,
+        "quantity '0,5' is not a finite number (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)"
     );
     // every reject repeats its row as written: a row-rule reject, and the rows
     // the key checks reject (read again from the input)
@@ -159,10 +167,10 @@ fn every_energy_rule_rejects_its_row() {
     // line 2 (the first of the duplicates) is accepted; nothing is lost
     assert!(rejects.iter().all(|r| r["source_line"].i() != 2));
     let energy = p.input_total("energy");
-    assert_eq!(energy["rows_read"], 21);
-    assert_eq!(energy["rows_rejected"], 20);
+    assert_eq!(energy["rows_read"], 22);
+    assert_eq!(energy["rows_rejected"], 21);
     assert_eq!(energy["rows_accepted"], 1);
-    assert_eq!(rejects.len(), 20);
+    assert_eq!(rejects.len(), 21);
 }
 
 #[test]

@@ -153,6 +153,7 @@ pub struct Inputs {
 /// energy:
 ///   path: data/bureau/*.xlsx
 ///   encoding: gb18030          # CSV only: auto (default), utf-8, gb18030 (gbk)
+///   delimiter: auto            # CSV only: auto (default), ',', ';', tab, '|'
 ///   sheet: 能源消费             # Excel: a sheet name or a 0-based index (default: the first)
 ///   header_row: 3              # 1-based; found automatically when absent
 ///   columns: {本期消费量: quantity}   # header → contract column
@@ -174,7 +175,7 @@ impl<'de> Deserialize<'de> for Sources {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = Sources;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a path, a list of paths, or a map with path, encoding, sheet, header_row, columns")
+                f.write_str("a path, a list of paths, or a map with path, encoding, delimiter, sheet, header_row, columns")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Sources, E> {
                 Ok(Sources::One(v.to_string()))
@@ -205,6 +206,10 @@ pub struct InputOptions {
     pub path: Paths,
     #[serde(default)]
     pub encoding: Encoding,
+    /// CSV: the field separator (auto: a comma, or the tab, semicolon or bar
+    /// that splits a header line without a comma)
+    #[serde(default, skip_serializing_if = "Delimiter::is_auto")]
+    pub delimiter: Delimiter,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<SheetRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,6 +242,41 @@ pub enum Encoding {
     /// GB18030, a superset of GBK and GB2312.
     #[serde(rename = "gb18030", alias = "gbk", alias = "gb2312")]
     Gb18030,
+}
+
+/// A CSV file's field separator.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Delimiter {
+    /// A comma, or the tab, semicolon or bar that splits a header line
+    /// without a comma.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = ",", alias = "comma")]
+    Comma,
+    #[serde(rename = ";", alias = "semicolon")]
+    Semicolon,
+    #[serde(rename = "tab", alias = "\t")]
+    Tab,
+    #[serde(rename = "|", alias = "bar")]
+    Bar,
+}
+
+impl Delimiter {
+    pub fn is_auto(&self) -> bool {
+        *self == Delimiter::Auto
+    }
+
+    /// The separating byte; `None` for auto.
+    pub fn byte(self) -> Option<u8> {
+        match self {
+            Delimiter::Auto => None,
+            Delimiter::Comma => Some(b','),
+            Delimiter::Semicolon => Some(b';'),
+            Delimiter::Tab => Some(b'\t'),
+            Delimiter::Bar => Some(b'|'),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

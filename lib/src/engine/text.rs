@@ -11,7 +11,7 @@
 //! | `clean_code(t)`     | `upper(nullif(trim(t), ''))`                                  |
 //! | `fold_key(t)`       | `lower(trim(t))`                                              |
 //! | `parse_int(t)`      | `try_cast(nullif(trim(t), '') AS INT)`                        |
-//! | `parse_number(t)`   | `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)`   |
+//! | `parse_number(t)`   | `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)` where every comma groups thousands (see below), else NULL |
 //! | `is_sector_code(t)` | `regexp_like(t, '^[A-T]?[0-9]{2,4}$')`                        |
 //!
 //! SQL's `trim` removes spaces (not tabs); so do these.
@@ -213,7 +213,10 @@ fn parse_int(input: &StringViewArray) -> DfResult<ArrayRef> {
     Ok(Arc::new(out))
 }
 
-/// `parse_number(t)`: `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)`.
+/// `parse_number(t)`: `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)`
+/// when every comma of `trim(t)` groups thousands (`PARSE_NUMBER_BUILTINS` in built-ins),
+/// else NULL: `1,234.5` is 1234.5, but `12,5` (a decimal comma) and `1,23`
+/// are no number. Taking the commas out of those read `0,5` as 5.
 fn parse_number(input: &StringViewArray) -> DfResult<ArrayRef> {
     let mut scratch = String::new();
     let out: Float64Array = input
@@ -223,12 +226,45 @@ fn parse_number(input: &StringViewArray) -> DfResult<ArrayRef> {
             if !t.contains(',') {
                 return Float64Type::parse(t);
             }
+            if !commas_group_thousands(t) {
+                return None;
+            }
             scratch.clear();
             scratch.extend(t.split(','));
             Float64Type::parse(&scratch)
         })
         .collect();
     Ok(Arc::new(out))
+}
+
+/// What `parse_number` is, in built-ins (the test below compares them).
+#[cfg(test)]
+const PARSE_NUMBER_BUILTINS: &str = "CASE WHEN strpos(trim(t), ',') = 0 \
+     OR regexp_like(trim(t), '^[+-]?[0-9]{1,3}(,[0-9]{3})+([.][0-9]*)?([eE][+-]?[0-9]+)?$') \
+     THEN try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE) END";
+
+/// Whether the commas of `t` group thousands: an optional sign, 1-3 digits,
+/// then groups of a comma and 3 digits up to the decimal point or the
+/// exponent, and no comma after them.
+fn commas_group_thousands(t: &str) -> bool {
+    let b = t.as_bytes();
+    let b = match b.first() {
+        Some(b'+' | b'-') => &b[1..],
+        _ => b,
+    };
+    let end = b
+        .iter()
+        .position(|&c| matches!(c, b'.' | b'e' | b'E'))
+        .unwrap_or(b.len());
+    let (int, rest) = b.split_at(end);
+    if rest.contains(&b',') {
+        return false;
+    }
+    let mut groups = int.split(|&c| c == b',');
+    let first = groups.next().unwrap_or_default();
+    (1..=3).contains(&first.len())
+        && first.iter().all(u8::is_ascii_digit)
+        && groups.all(|g| g.len() == 3 && g.iter().all(u8::is_ascii_digit))
 }
 
 /// `is_sector_code(t)`: `regexp_like(t, '^[A-T]?[0-9]{2,4}$')`, the form of
@@ -303,6 +339,17 @@ mod tests {
             "１２",
             "1,234.5",
             " 1,234,567.25 ",
+            "12,5",
+            "0,5",
+            "1,23",
+            "1,2345",
+            "1,234,56",
+            "-1,234",
+            "+12,345.",
+            "1,234.5,6",
+            "12,345e2",
+            ",123",
+            "1,,234",
             "1e5",
             "inf",
             "-Infinity",
@@ -341,12 +388,15 @@ mod tests {
             .chain(values.iter().rev().map(cell))
             .chain(["(NULL)".to_string()])
             .collect();
+        let number_check = format!(
+            "coalesce((parse_number(t) IS NOT DISTINCT FROM ({b})) OR (isnan(parse_number(t)) AND isnan({b})), false)",
+            b = super::PARSE_NUMBER_BUILTINS
+        );
         let checks = [
             "clean_code(t) IS NOT DISTINCT FROM upper(nullif(trim(t), ''))",
             "fold_key(t) IS NOT DISTINCT FROM lower(trim(t))",
             "parse_int(t) IS NOT DISTINCT FROM try_cast(nullif(trim(t), '') AS INT)",
-            "coalesce((parse_number(t) IS NOT DISTINCT FROM try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)) \
-             OR (isnan(parse_number(t)) AND isnan(try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE))), false)",
+            number_check.as_str(),
             "is_sector_code(t) IS NOT DISTINCT FROM regexp_like(t, '^[A-T]?[0-9]{2,4}$')",
         ];
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -51,10 +51,81 @@ pub(crate) struct CsvBatches {
     projection: Option<Vec<usize>>,
 }
 
-/// A CSV reader positioned after the header, and the header.
+/// A CSV reader positioned after the header, and the header. The separator
+/// is the configured one, or (`delimiter: auto`) a comma, unless the header
+/// line has no comma and a tab, semicolon or bar splits it: exports of
+/// Excel's "Text (Tab delimited)", of European locales and of some
+/// reporting systems. A header of one field that one of those (or a comma)
+/// would split is an error that names the separator to set.
 pub(crate) fn open_csv(spec: InputSpec, f: &InputFile) -> Result<(RecordReader, Vec<String>)> {
+    let (reader, header, _) = open_sniffed(spec, f)?;
+    Ok((reader, header))
+}
+
+/// [`open_csv`], and the separator when it was found other than a comma.
+fn open_sniffed(spec: InputSpec, f: &InputFile) -> Result<(RecordReader, Vec<String>, Option<u8>)> {
+    let configured = f.options.delimiter.byte();
+    let used = configured.unwrap_or(b',');
+    let (reader, header) = read_header(spec, f, used)?;
+    if header.len() != 1 {
+        return Ok((reader, header, None));
+    }
+    let Some(found) = sniff(&header[0], used) else {
+        return Ok((reader, header, None));
+    };
+    if configured.is_none() {
+        // the header again, from the start of the file
+        let (reader, header) = read_header(spec, f, found)?;
+        return Ok((reader, header, Some(found)));
+    }
+    Err(file_error(
+        spec,
+        &f.path,
+        format!(
+            "the header line is one field, '{}': the file is separated by {}, not {}; set inputs.{}.delimiter: {} (or leave it out: auto finds it)",
+            header[0],
+            separator_name(found),
+            separator_name(used),
+            spec.name,
+            match found {
+                b'\t' => "tab",
+                b',' => "','",
+                b';' => "';'",
+                _ => "'|'",
+            }
+        ),
+    ))
+}
+
+/// The separator other than `used` that occurs most often in `line` (a
+/// header read as one field), if any does.
+fn sniff(line: &str, used: u8) -> Option<u8> {
+    [b',', b'\t', b';', b'|']
+        .into_iter()
+        .filter(|&d| d != used)
+        .map(|d| (line.bytes().filter(|&b| b == d).count(), d))
+        .filter(|&(n, _)| n > 0)
+        .max_by_key(|&(n, _)| n)
+        .map(|(_, d)| d)
+}
+
+fn separator_name(d: u8) -> &'static str {
+    match d {
+        b'\t' => "tabs",
+        b',' => "commas",
+        b';' => "semicolons",
+        _ => "bars (|)",
+    }
+}
+
+/// The file opened and its first record read with `delimiter`.
+fn read_header(
+    spec: InputSpec,
+    f: &InputFile,
+    delimiter: u8,
+) -> Result<(RecordReader, Vec<String>)> {
     let src = open_text(f).map_err(|e| file_error(spec, &f.path, format!("cannot open: {e}")))?;
-    let mut reader = RecordReader::new(src);
+    let mut reader = RecordReader::with_delimiter(src, delimiter);
     let mut recs = Records::with_capacity(4096, 64);
     let more = reader
         .read_into(&mut recs)
@@ -88,9 +159,15 @@ pub(crate) const UNCLOSED_QUOTE: &str = "a quote opened on this line is not clos
 pub(crate) const ENCODING_HINT: &str =
     "set the input's encoding (gb18030 for files from Excel or Chinese systems)";
 
-/// The header line of a CSV file, transcoded.
+/// The header line of a CSV file, transcoded (read once per file when the
+/// run resolves its inputs: a separator found other than a comma is logged
+/// here).
 pub(crate) fn csv_header(spec: InputSpec, file: &InputFile) -> Result<Vec<String>> {
-    Ok(open_csv(spec, file)?.1)
+    let (_, header, found) = open_sniffed(spec, file)?;
+    if let Some(d) = found {
+        tracing::info!(input = spec.name, file = %file.path, "fields separated by {}", separator_name(d));
+    }
+    Ok(header)
 }
 
 impl CsvBatches {

@@ -267,13 +267,22 @@ pub(crate) struct RecordReader {
     max_reread: usize,
     /// fields of a whole record (the header's), 0 until it is known
     expect: usize,
+    /// the field separator
+    delimiter: u8,
 }
 
 impl RecordReader {
+    /// A reader of comma-separated records.
+    #[cfg(test)]
     pub(crate) fn new(src: Box<dyn Read + Send>) -> Self {
+        Self::with_delimiter(src, b',')
+    }
+
+    /// A reader of records whose fields `delimiter` separates.
+    pub(crate) fn with_delimiter(src: Box<dyn Read + Send>, delimiter: u8) -> Self {
         RecordReader {
             src,
-            core: csv_core::Reader::new(),
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             input: vec![0; INPUT_BYTES].into_boxed_slice(),
             pos: 0,
             filled: 0,
@@ -282,6 +291,7 @@ impl RecordReader {
             carry_full: false,
             max_reread: MAX_REREAD,
             expect: 0,
+            delimiter,
         }
     }
 
@@ -401,7 +411,9 @@ impl RecordReader {
                         }
                         let mut raw = std::mem::take(&mut self.carry);
                         raw.extend_from_slice(&self.input[raw_start..self.pos]);
-                        if out.at.nends - first != self.expect || !strictly_quoted(&raw) {
+                        if out.at.nends - first != self.expect
+                            || !strictly_quoted(&raw, self.delimiter)
+                        {
                             return Ok(self.reread_lines(out, start, first, line, &raw));
                         }
                     }
@@ -433,7 +445,9 @@ impl RecordReader {
         // the record is dropped, its first line read alone in its place
         out.len = start;
         out.at.nends = first;
-        let mut core = csv_core::Reader::new();
+        let mut core = csv_core::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .build();
         let mut input = first_line;
         loop {
             if out.len == out.data.len() {
@@ -477,12 +491,12 @@ impl RecordReader {
 
 /// Whether the bytes of a record, as read, are quoted as RFC 4180 has it:
 /// a field that starts with a quote ends at a quote (a doubled quote inside
-/// it is one quote) that is followed by a comma, the line end or the end of
-/// the input. csv_core reads more: the text after a closing quote joins the
+/// it is one quote) that is followed by the separator `d`, the line end or
+/// the end of the input. csv_core reads more: the text after a closing quote joins the
 /// field (`"ab"c` is `abc`) and a field still open at the end of the input
 /// ends there. Both are what a quote that is never closed leaves (it is
 /// closed by the next field's opening quote, or not at all).
-fn strictly_quoted(raw: &[u8]) -> bool {
+fn strictly_quoted(raw: &[u8], d: u8) -> bool {
     let mut i = 0;
     loop {
         if raw.get(i) == Some(&b'"') {
@@ -498,13 +512,13 @@ fn strictly_quoted(raw: &[u8]) -> bool {
                 i += 1;
             }
             match raw.get(i) {
-                Some(b',') => i += 1,
+                Some(&b) if b == d => i += 1,
                 None | Some(b'\r' | b'\n') => return true,
                 Some(_) => return false,
             }
         } else {
-            match memchr::memchr3(b',', b'\r', b'\n', &raw[i..]) {
-                Some(k) if raw[i + k] == b',' => i += k + 1,
+            match memchr::memchr3(d, b'\r', b'\n', &raw[i..]) {
+                Some(k) if raw[i + k] == d => i += k + 1,
                 _ => return true,
             }
         }

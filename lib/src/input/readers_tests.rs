@@ -331,3 +331,84 @@ pub(crate) fn write_energy_parquet(path: &std::path::Path) {
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
+
+/// Separators other than the comma: found from the header line (a tab file
+/// in GB18030 as Excel's "Text (Tab delimited)" writes it on a Chinese
+/// system, a semicolon file with a quoted value holding a semicolon and a
+/// line break), or configured; a configured one that leaves the header one
+/// field names the file's.
+#[test]
+fn separators_are_found_or_named() {
+    use crate::config::Delimiter;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::input::ENERGY;
+    let rows_of = |name: &str, bytes: &[u8], delimiter: Delimiter| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let options = InputOptions {
+            delimiter,
+            ..InputOptions::default()
+        };
+        crate::input::read_local_file(spec, &path, options).map(|(_, b)| {
+            let b = datafusion::arrow::compute::concat_batches(&b[0].schema(), &b).unwrap();
+            let name = b.column(spec.columns().position(|c| c == "enterprise_name").unwrap());
+            let quantity = b.column(spec.columns().position(|c| c == "quantity").unwrap());
+            (0..b.num_rows())
+                .map(|r| {
+                    (
+                        name.as_string_view().value(r).to_string(),
+                        quantity.as_string_view().value(r).to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let tab = "统一社会信用代码\t单位名称\t行政区划代码\t行业代码\t报告期\t能源名称\t消费量\t计量单位\r\n\
+               91110000100000000A\t甲, 有限公司\t110101\tC2511\t2025年3月\t原煤\t1,234.5\t吨\r\n";
+    let (gbk, _, _) = encoding_rs::GB18030.encode(tab);
+    let expected = vec![("甲, 有限公司".to_string(), "1,234.5".to_string())];
+    assert_eq!(rows_of("tab.csv", &gbk, Delimiter::Auto).unwrap(), expected);
+    assert_eq!(rows_of("tab.csv", &gbk, Delimiter::Tab).unwrap(), expected);
+
+    let semi = "enterprise_id;enterprise_name;region_code;sector_code;year;month;energy_code;quantity;unit\n\
+                91110000100000000A;\"甲; 有限\n公司\";110101;C2511;2025;3;raw_coal;12,5;t\n\
+                91110000100000000B;乙;110101;C2511;2025;3;raw_coal;7;t\n";
+    let expected = vec![
+        ("甲; 有限\n公司".to_string(), "12,5".to_string()),
+        ("乙".to_string(), "7".to_string()),
+    ];
+    assert_eq!(
+        rows_of("semi.csv", semi.as_bytes(), Delimiter::Auto).unwrap(),
+        expected
+    );
+    assert_eq!(
+        rows_of("semi.csv", semi.as_bytes(), Delimiter::Semicolon).unwrap(),
+        expected
+    );
+
+    // configured wrong: the error names the file's separator and the setting
+    let e = rows_of("semi.csv", semi.as_bytes(), Delimiter::Comma)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "the file is separated by semicolons, not commas; set inputs.energy.delimiter: ';'"
+        ),
+        "{e}"
+    );
+    let comma = "enterprise_id,enterprise_name,region_code,sector_code,year,month,energy_code,quantity,unit\n";
+    let e = rows_of("comma.csv", comma.as_bytes(), Delimiter::Tab)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("separated by commas, not tabs; set inputs.energy.delimiter: ','"),
+        "{e}"
+    );
+    // a comma file is read with commas, whatever else its header holds
+    let mixed = "enterprise_id,enterprise_name,region_code,sector_code,year,month,energy_code,quantity,unit,备注;说明\n\
+                 91110000100000000A,甲;乙,110101,C2511,2025,3,raw_coal,1,t,a;b\n";
+    assert_eq!(
+        rows_of("mixed.csv", mixed.as_bytes(), Delimiter::Auto).unwrap(),
+        vec![("甲;乙".to_string(), "1".to_string())]
+    );
+}
