@@ -35,13 +35,15 @@ c AS (
                 'message', 'level is empty')
             WHEN NOT regexp_like(n.region_code, '^[0-9]{6}([0-9]{3}){0,2}$') THEN named_struct(
                 'rule', 'region_code_invalid', 'column', 'region_code',
-                'message', concat('''', n.region_code_raw, ''' is not a 6-digit GB/T 2260 code nor a 9- or 12-digit 统计用区划代码'))
+                'message', concat('''', n.region_code_raw, ''' is not a 6-digit GB/T 2260 code nor a 9- or 12-digit 统计用区划代码',
+                    code_hint(n.region_code_raw)))
             WHEN n.level NOT IN ('country', 'province', 'city', 'county', 'town') THEN named_struct(
                 'rule', 'vocabulary_invalid', 'column', 'level',
                 'message', concat('level ''', n.level_raw, ''' is not one of country, province, city, county, town'))
             WHEN n.parent_code IS NOT NULL AND p.region_code IS NULL THEN named_struct(
                 'rule', 'parent_unknown', 'column', 'parent_code',
-                'message', concat('parent ''', n.parent_code, ''' is not a region_code of this table; add the parent region or clear the cell'))
+                'message', concat('parent ''', n.parent_code, ''' is not a region_code of this table; add the parent region or clear the cell',
+                    code_hint(n.parent_code_raw)))
         END AS reject
     FROM regions_norm n
     LEFT JOIN codes p ON p.region_code = n.parent_code
@@ -79,7 +81,8 @@ WITH c AS (
             WHEN nullif(trim(n.gdp_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'gdp',
                 'message', 'gdp is empty')
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
+                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code',
+                    code_hint(n.region_code_raw)))
             WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid', 'column', 'year',
                 'message', concat('year ''', n.year_raw, ''' is not a year between 1949 and 2100'))
             WHEN n.gdp IS NULL OR isnan(n.gdp) OR abs(n.gdp) > 1.7976931348623157e308 THEN named_struct(
@@ -138,7 +141,8 @@ WITH c AS (
             WHEN nullif(trim(n.value_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'value',
                 'message', 'value is empty')
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
+                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code',
+                    code_hint(n.region_code_raw)))
             WHEN n.indicator NOT IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'non_fossil_share_min',
                                      'coal_share_max', 'energy_total_max', 'co2_total_max', 'co2_peak_by') THEN named_struct(
                 'rule', 'vocabulary_invalid', 'column', 'indicator',
@@ -221,7 +225,8 @@ WITH c AS (
             WHEN n.input = 'energy' AND uscc_error(n.enterprise_id) IS NOT NULL THEN named_struct(
                 'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
             WHEN n.region_found IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code'))
+                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code',
+                    code_hint(n.region_code_raw)))
             -- is_sector_code(t) is regexp_like(t, '^[A-T]?[0-9]{2,4}$') (lib/src/engine/text.rs)
             WHEN NOT is_sector_code(n.sector_code)
                 AND lookup('special_sector', n.sector_code) IS NULL THEN named_struct(

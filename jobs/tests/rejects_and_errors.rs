@@ -184,7 +184,8 @@ fn gdp_regions_and_targets_rules() {
          15062,短码,150000,county\n\
          150623,孤儿,159999,county\n\
          150624,乡,150000,village\n\
-         150622,重复,150000,county\n",
+         150622,重复,150000,county\n\
+         1.50622E+11,镇,150622,town\n",
     )
     .write(
         "gdp.csv",
@@ -193,7 +194,8 @@ fn gdp_regions_and_targets_rules() {
          150622,2021,10.5,1.05\n\
          150622,2022,-3,104\n\
          150699,2020,10,\n\
-         150622,2020,11,\n",
+         150622,2020,11,\n\
+         150622.0,2021,12,\n",
     )
     .write(
         "energy.csv",
@@ -238,6 +240,28 @@ fn gdp_regions_and_targets_rules() {
     assert_eq!(rule("gdp", 4), "number_invalid");
     assert_eq!(rule("gdp", 5), "region_unknown");
     assert_eq!(rule("gdp", 6), "duplicate_key");
+    // codes a spreadsheet wrote as numbers: the message says what happened
+    let message = |input: &str, line: i64| {
+        all.iter()
+            .find(|r| r["input"].s() == input && r["source_line"].i() == line)
+            .map(|r| r["message"].s().to_string())
+            .unwrap()
+    };
+    assert_eq!(rule("regions", 8), "region_code_invalid");
+    assert!(
+        message("regions", 8).ends_with(
+            "; it is a number in scientific notation, as Excel writes long numbers, and its last digits \
+             are lost: format the column as text in the workbook, enter the codes again and export"
+        ),
+        "{}",
+        message("regions", 8)
+    );
+    assert_eq!(rule("gdp", 7), "region_unknown");
+    assert_eq!(
+        message("gdp", 7),
+        "region '150622.0' is not in the regions input; add it there or correct the code; it was written as a \
+         decimal number: a code is text, without '.0' (read the column as text)"
+    );
     assert_eq!(rule("targets", 2), "number_invalid");
     assert_eq!(rule("targets", 3), "vocabulary_invalid");
     assert_eq!(rule("targets", 4), "period_invalid");

@@ -15,6 +15,9 @@
 //! | `is_sector_code(t)` | `regexp_like(t, '^[A-T]?[0-9]{2,4}$')`                        |
 //!
 //! SQL's `trim` removes spaces (not tabs); so do these.
+//!
+//! `code_hint(t)` is for messages only (the row rules call it on rejected
+//! rows): what a spreadsheet did to a code it took for a number, or ''.
 
 use std::sync::Arc;
 
@@ -237,6 +240,39 @@ fn parse_number(input: &StringViewArray) -> DfResult<ArrayRef> {
     Ok(Arc::new(out))
 }
 
+/// `code_hint(t)`: for a region code a spreadsheet wrote as a number, what
+/// happened and what to do, starting with "; "; '' otherwise. Excel writes a
+/// number of 12 digits or more in scientific notation (`1.50622E+11`: the
+/// digits after the sixth are gone), and pandas writes a code read as a float
+/// with `.0`.
+fn code_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
+    let hint = |t: &str| -> &'static str {
+        let t = trim_spaces(t).0;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if let Some((mantissa, exponent)) = t.split_once(['e', 'E']) {
+            let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+            let mantissa_ok = match mantissa.split_once('.') {
+                Some((a, b)) => digits(a) && digits(b),
+                None => digits(mantissa),
+            };
+            if mantissa_ok && digits(exponent) {
+                return "; it is a number in scientific notation, as Excel writes long numbers, and its last \
+                        digits are lost: format the column as text in the workbook, enter the codes again and export";
+            }
+        }
+        if let Some((a, b)) = t.split_once('.')
+            && digits(a)
+            && !b.is_empty()
+            && b.bytes().all(|c| c == b'0')
+        {
+            return "; it was written as a decimal number: a code is text, without '.0' (read the column as text)";
+        }
+        ""
+    };
+    let out: StringViewArray = input.iter().map(|v| v.map(hint)).collect();
+    Ok(Arc::new(out))
+}
+
 /// What `parse_number` is, in built-ins (the test below compares them).
 #[cfg(test)]
 const PARSE_NUMBER_BUILTINS: &str = "CASE WHEN strpos(trim(t), ',') = 0 \
@@ -310,6 +346,7 @@ pub(crate) fn udfs() -> Vec<ScalarUDF> {
         text_udf("parse_int", DataType::Int32, parse_int),
         text_udf("parse_number", DataType::Float64, parse_number),
         text_udf("is_sector_code", DataType::Boolean, is_sector_code),
+        text_udf("code_hint", DataType::Utf8View, code_hint),
     ]
 }
 
@@ -317,6 +354,50 @@ pub(crate) fn udfs() -> Vec<ScalarUDF> {
 mod tests {
     use datafusion::arrow::array::{BooleanArray, RecordBatch};
     use datafusion::prelude::SessionContext;
+
+    /// A code a spreadsheet wrote as a number gets a hint; any other text
+    /// none, and NULL stays NULL.
+    #[test]
+    fn code_hints_name_what_a_spreadsheet_did() {
+        use datafusion::arrow::array::StringViewArray;
+        let input = StringViewArray::from(vec![
+            Some("1.50622E+11"),
+            Some(" 1.5e11 "),
+            Some("150622.0"),
+            Some("150622.00"),
+            Some("150622"),
+            Some("15062A.0"),
+            Some("150622.5"),
+            Some("e5"),
+            Some("1.5E+"),
+            None,
+        ]);
+        let out = super::code_hint(&input).unwrap();
+        let out = out.as_any().downcast_ref::<StringViewArray>().unwrap();
+        let got: Vec<Option<&str>> = out.iter().collect();
+        let sci = Some(
+            "; it is a number in scientific notation, as Excel writes long numbers, and its last \
+             digits are lost: format the column as text in the workbook, enter the codes again and export",
+        );
+        let dec = Some(
+            "; it was written as a decimal number: a code is text, without '.0' (read the column as text)",
+        );
+        assert_eq!(
+            got,
+            vec![
+                sci,
+                sci,
+                dec,
+                dec,
+                Some(""),
+                Some(""),
+                Some(""),
+                Some(""),
+                Some(""),
+                None
+            ]
+        );
+    }
 
     /// Every UDF gives exactly what the built-ins it replaces give, value by
     /// value, on text made to catch the edge cases (long values that point
