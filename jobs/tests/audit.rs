@@ -686,6 +686,17 @@ fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
         4,
         "two intensity charts, the mix, the sectors"
     );
+    // the mix's bars sum to energy_mix_tce, 4 193 848.22 tce (coal consumed
+    // 3 477 338.20 + oil 394 372.59 + gas 78 065.65 + non-fossil 244 071.78);
+    // energy_tce, 4 183 145.73, also deducts the 10 702.49 tce of heat the
+    // county's plant sends out: 4 193 848.22 − 4 183 145.73 = 10 702.49
+    assert!(
+        county.contains(
+            "<figcaption>煤炭和非化石能源占比以各品种合计419.38万吨标准煤为分母（煤炭替代法）；\
+             能源消费总量418.31万吨标准煤另扣减了调出的热力（1.07万吨标准煤）。</figcaption>"
+        ),
+        "{county}"
+    );
     // the overview lists the groups in their latest year: the sample's park
     // fails both pilot criteria in 2025 (group_indicators: 1.154 t CO2 per
     // tce against ≤ 0.3; clean energy 7.7 % of consumption against ≥ 90 %)

@@ -815,6 +815,30 @@ fn region_page(
     .filter_map(|(n, k, c)| g(k).map(|v| (n.to_string(), v, *c)))
     .collect();
     let mix_chart = bar_chart(&format!("{} {}", l["mix"], cur.year), l["tce"], &mix);
+    // the bars sum to energy_mix_tce, the shares' base; energy_tce also
+    // deducts the heat a region sends out (beyond the electricity it brings
+    // in: 50_indicators.sql), so the two differ for a region that sends out
+    // heat, and the page says why
+    let mix_note = match (g("energy_mix_tce"), g("energy_tce")) {
+        (Some(mix), Some(total)) if mix - total >= 1.0 => {
+            if zh {
+                format!(
+                    "煤炭和非化石能源占比以各品种合计{}万吨标准煤为分母（煤炭替代法）；能源消费总量{}万吨标准煤另扣减了调出的热力（{}万吨标准煤）。",
+                    wan(mix),
+                    wan(total),
+                    wan(mix - total)
+                )
+            } else {
+                format!(
+                    "The coal and non-fossil shares are of the energies' sum, {} 10^4 tce (coal substitution); total energy consumption, {} 10^4 tce, also deducts the heat sent out ({} 10^4 tce).",
+                    wan(mix),
+                    wan(total),
+                    wan(mix - total)
+                )
+            }
+        }
+        _ => String::new(),
+    };
     let sector_bars: Vec<(String, f64, &str)> = ix
         .sectors
         .get(&(tile.code.as_str(), cur.year))
@@ -882,6 +906,7 @@ fn region_page(
                 ei_chart => svg(ei_chart),
                 ci_chart => svg(ci_chart),
                 mix_chart => svg(mix_chart),
+                mix_note => mix_note,
                 sector_chart => svg(sector_chart),
                 targets => table,
                 children => kids,
