@@ -88,14 +88,14 @@ WITH c AS (
             WHEN n.gdp IS NULL OR isnan(n.gdp) OR abs(n.gdp) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'number_invalid', 'column', 'gdp',
                 'message', concat('gdp ''', n.gdp_raw, ''' is not a finite number',
-                    CASE WHEN strpos(n.gdp_raw, ',') > 0 THEN ' (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)' ELSE '' END))
+                    number_hint(n.gdp_raw)))
             WHEN n.gdp <= 0 THEN named_struct('rule', 'number_invalid', 'column', 'gdp',
                 'message', concat('gdp ', n.gdp_raw, ' must be greater than 0 (100 million yuan at current prices)'))
             WHEN nullif(trim(n.gdp_index_raw), '') IS NOT NULL
                 AND (n.gdp_index IS NULL OR isnan(n.gdp_index) OR abs(n.gdp_index) > 1.7976931348623157e308) THEN named_struct(
                 'rule', 'number_invalid', 'column', 'gdp_index',
                 'message', concat('gdp_index ''', n.gdp_index_raw, ''' is not a finite number',
-                    CASE WHEN strpos(n.gdp_index_raw, ',') > 0 THEN ' (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)' ELSE '' END))
+                    number_hint(n.gdp_index_raw)))
             WHEN n.gdp_index IS NOT NULL AND (n.gdp_index < 50 OR n.gdp_index > 200) THEN named_struct(
                 'rule', 'number_invalid', 'column', 'gdp_index',
                 'message', concat('gdp_index ', n.gdp_index_raw, ' is not a real index with the previous year = 100 (e.g. 106.5 for 6.5 % real growth)'))
@@ -156,7 +156,7 @@ WITH c AS (
             WHEN n.value IS NULL OR isnan(n.value) OR abs(n.value) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'number_invalid', 'column', 'value',
                 'message', concat('value ''', n.value_raw, ''' is not a finite number',
-                    CASE WHEN strpos(n.value_raw, ',') > 0 THEN ' (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)' ELSE '' END))
+                    number_hint(n.value_raw)))
             WHEN n.indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'non_fossil_share_min', 'coal_share_max')
                 AND NOT (n.value > 0 AND n.value < 1) THEN named_struct('rule', 'number_invalid', 'column', 'value',
                 'message', concat('value ', n.value_raw, ' of ', n.indicator, ' must be a fraction between 0 and 1 (write 13.5 % as 0.135)'))
@@ -250,8 +250,8 @@ WITH c AS (
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
                 'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number',
-                    CASE WHEN strpos(n.quantity_raw, ',') > 0 THEN ' (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)' ELSE '' END))
-            -- QUANTITY_BOUND: more than 10^15 of the base unit in one record is no
+                    number_hint(n.quantity_raw)))
+            -- more than 10^15 of the base unit in one record is no
             -- real quantity (the world uses less than 10^14 t, kWh, m3 or GJ of
             -- any energy a year), and its amounts would not fit the exact
             -- DECIMAL(38, 6) sums (README "Reject rules")

@@ -183,11 +183,8 @@ c AS (
             WHEN n.quantity IS NULL OR isnan(n.quantity) OR abs(n.quantity) > 1.7976931348623157e308 THEN named_struct(
                 'rule', 'quantity_invalid', 'column', 'quantity',
                 'message', concat('quantity ''', n.quantity_raw, ''' is not a finite number',
-                    CASE WHEN strpos(n.quantity_raw, ',') > 0 THEN ' (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)' ELSE '' END))
-            -- QUANTITY_BOUND: more than 10^15 of the base unit in one record is no
-            -- real quantity (the world uses less than 10^14 t, kWh, m3 or GJ of
-            -- any energy a year), and its amounts would not fit the exact
-            -- DECIMAL(38, 6) sums (README "Reject rules")
+                    number_hint(n.quantity_raw)))
+            -- more than 10^15 of the base unit: the records' bound (20_validate.sql)
             WHEN n.quantity * n.unit_to_base > 1e15 THEN named_struct('rule', 'quantity_invalid', 'column', 'quantity',
                 'message', concat('quantity ', n.quantity_raw, ' ', n.unit_raw, ' is more than 10^15 ', 'kWh',
                     ' in one record, beyond any real quantity; check the unit and the decimal point'))

@@ -15,22 +15,25 @@ WITH t AS (
     FROM targets_ok
     WHERE indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction')
 )
-SELECT t.region_code, min(i.region_name) AS region_name, t.plan, t.indicator,
-    t.base_year, t.target_year,
-    -- the years without GDP at constant prices, and of them those that have a
-    -- GDP row (the chain is broken there, not the row missing)
-    coalesce(string_agg(CAST(i.year AS VARCHAR), ', ' ORDER BY i.year) FILTER (WHERE i.gdp_const IS NULL), '')
-        AS years_without,
-    coalesce(string_agg(CAST(i.year AS VARCHAR), ', ' ORDER BY i.year)
-        FILTER (WHERE i.gdp_const IS NULL AND i.gdp IS NOT NULL), '')
-        AS years_with_gdp,
-    -- without the base year's intensity no year is judged (the base year
-    -- without GDP, or without any row)
-    NOT coalesce(bool_or(i.year = t.base_year AND i.gdp_const IS NOT NULL), false) AS base_year_without
-FROM t
-JOIN region_indicators i
-    ON i.region_code = t.region_code AND i.year BETWEEN t.base_year AND t.target_year
-GROUP BY t.region_code, t.plan, t.indicator, t.base_year, t.target_year
-HAVING count(*) FILTER (WHERE i.gdp_const IS NULL) > 0
-    OR NOT coalesce(bool_or(i.year = t.base_year AND i.gdp_const IS NOT NULL), false)
-ORDER BY t.region_code, t.plan, t.indicator, t.base_year
+SELECT * FROM (
+    SELECT t.region_code, min(i.region_name) AS region_name, t.plan, t.indicator,
+        t.base_year, t.target_year,
+        -- the years without GDP at constant prices; of them, those without a
+        -- gdp row, and those with one (the index chain is broken there)
+        coalesce(string_agg(CAST(i.year AS VARCHAR), ', ' ORDER BY i.year)
+            FILTER (WHERE i.gdp_const IS NULL), '') AS years_without,
+        coalesce(string_agg(CAST(i.year AS VARCHAR), ', ' ORDER BY i.year)
+            FILTER (WHERE i.gdp_const IS NULL AND i.gdp IS NULL), '') AS years_no_row,
+        coalesce(string_agg(CAST(i.year AS VARCHAR), ', ' ORDER BY i.year)
+            FILTER (WHERE i.gdp_const IS NULL AND i.gdp IS NOT NULL), '') AS years_broken,
+        -- without the base year's intensity no year is judged (the base year
+        -- without GDP, or without any row at all)
+        NOT coalesce(bool_or(i.year = t.base_year AND i.gdp_const IS NOT NULL), false) AS base_year_without,
+        coalesce(bool_or(i.year = t.base_year), false) AS base_year_has_row
+    FROM t
+    JOIN region_indicators i
+        ON i.region_code = t.region_code AND i.year BETWEEN t.base_year AND t.target_year
+    GROUP BY t.region_code, t.plan, t.indicator, t.base_year, t.target_year
+) u
+WHERE years_without <> '' OR base_year_without
+ORDER BY region_code, plan, indicator, base_year

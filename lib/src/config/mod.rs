@@ -267,6 +267,16 @@ impl Delimiter {
         *self == Delimiter::Auto
     }
 
+    /// The separator of byte `b` (one of `,`, `;`, tab and `|`).
+    pub fn of(b: u8) -> Self {
+        match b {
+            b';' => Delimiter::Semicolon,
+            b'\t' => Delimiter::Tab,
+            b'|' => Delimiter::Bar,
+            _ => Delimiter::Comma,
+        }
+    }
+
     /// The separating byte; `None` for auto.
     pub fn byte(self) -> Option<u8> {
         match self {

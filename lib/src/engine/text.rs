@@ -16,8 +16,9 @@
 //!
 //! SQL's `trim` removes spaces (not tabs); so do these.
 //!
-//! `code_hint(t)` is for messages only (the row rules call it on rejected
-//! rows): what a spreadsheet did to a code it took for a number, or ''.
+//! `code_hint(t)` and `number_hint(t)` are for messages only (the row rules
+//! call them on rejected rows): what a spreadsheet did to a code it took for
+//! a number, and why a number with a comma is none; or ''.
 
 use std::sync::Arc;
 
@@ -246,7 +247,7 @@ fn parse_number(input: &StringViewArray) -> DfResult<ArrayRef> {
 /// digits after the sixth are gone), and pandas writes a code read as a float
 /// with `.0`.
 fn code_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
-    let hint = |t: &str| -> &'static str {
+    hints(input, |t| {
         let t = trim_spaces(t).0;
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if let Some((mantissa, exponent)) = t.split_once(['e', 'E']) {
@@ -268,8 +269,25 @@ fn code_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
             return "; it was written as a decimal number: a code is text, without '.0' (read the column as text)";
         }
         ""
-    };
-    let out: StringViewArray = input.iter().map(|v| v.map(hint)).collect();
+    })
+}
+
+/// `number_hint(t)`: for a number with a comma (which `parse_number` read as
+/// none: a comma only groups thousands), how to write a decimal comma; ''
+/// otherwise.
+fn number_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
+    hints(input, |t| {
+        if t.contains(',') {
+            " (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)"
+        } else {
+            ""
+        }
+    })
+}
+
+/// The hint of every value (NULL for NULL).
+fn hints(input: &StringViewArray, hint: impl Fn(&str) -> &'static str) -> DfResult<ArrayRef> {
+    let out: StringViewArray = input.iter().map(|v| v.map(&hint)).collect();
     Ok(Arc::new(out))
 }
 
@@ -347,6 +365,7 @@ pub(crate) fn udfs() -> Vec<ScalarUDF> {
         text_udf("parse_number", DataType::Float64, parse_number),
         text_udf("is_sector_code", DataType::Boolean, is_sector_code),
         text_udf("code_hint", DataType::Utf8View, code_hint),
+        text_udf("number_hint", DataType::Utf8View, number_hint),
     ]
 }
 

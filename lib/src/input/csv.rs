@@ -7,6 +7,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringViewBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 
+use crate::config::Delimiter;
 use crate::error::Result;
 use crate::input::batch::BATCH_ROWS;
 use crate::input::batch::{batch_of, projected_columns, repeated_text};
@@ -51,50 +52,11 @@ pub(crate) struct CsvBatches {
     projection: Option<Vec<usize>>,
 }
 
-/// A CSV reader positioned after the header, and the header. The separator
-/// is the configured one, or (`delimiter: auto`) a comma, unless the header
-/// line has no comma and a tab, semicolon or bar splits it: exports of
-/// Excel's "Text (Tab delimited)", of European locales and of some
-/// reporting systems. A header of one field that one of those (or a comma)
-/// would split is an error that names the separator to set.
+/// A CSV reader positioned after the header, and the header, read with the
+/// file's separator ([`csv_header`] decided it when the run resolved its
+/// inputs).
 pub(crate) fn open_csv(spec: InputSpec, f: &InputFile) -> Result<(RecordReader, Vec<String>)> {
-    let (reader, header, _) = open_sniffed(spec, f)?;
-    Ok((reader, header))
-}
-
-/// [`open_csv`], and the separator when it was found other than a comma.
-fn open_sniffed(spec: InputSpec, f: &InputFile) -> Result<(RecordReader, Vec<String>, Option<u8>)> {
-    let configured = f.options.delimiter.byte();
-    let used = configured.unwrap_or(b',');
-    let (reader, header) = read_header(spec, f, used)?;
-    if header.len() != 1 {
-        return Ok((reader, header, None));
-    }
-    let Some(found) = sniff(&header[0], used) else {
-        return Ok((reader, header, None));
-    };
-    if configured.is_none() {
-        // the header again, from the start of the file
-        let (reader, header) = read_header(spec, f, found)?;
-        return Ok((reader, header, Some(found)));
-    }
-    Err(file_error(
-        spec,
-        &f.path,
-        format!(
-            "the header line is one field, '{}': the file is separated by {}, not {}; set inputs.{}.delimiter: {} (or leave it out: auto finds it)",
-            header[0],
-            separator_name(found),
-            separator_name(used),
-            spec.name,
-            match found {
-                b'\t' => "tab",
-                b',' => "','",
-                b';' => "';'",
-                _ => "'|'",
-            }
-        ),
-    ))
+    read_header(spec, f, f.options.delimiter.byte().unwrap_or(b','))
 }
 
 /// The separator other than `used` that occurs most often in `line` (a
@@ -109,12 +71,13 @@ fn sniff(line: &str, used: u8) -> Option<u8> {
         .map(|(_, d)| d)
 }
 
-fn separator_name(d: u8) -> &'static str {
+/// A separator in words, and as the config writes it.
+fn separator(d: u8) -> (&'static str, &'static str) {
     match d {
-        b'\t' => "tabs",
-        b',' => "commas",
-        b';' => "semicolons",
-        _ => "bars (|)",
+        b'\t' => ("tabs", "tab"),
+        b',' => ("commas", "','"),
+        b';' => ("semicolons", "';'"),
+        _ => ("bars (|)", "'|'"),
     }
 }
 
@@ -159,15 +122,43 @@ pub(crate) const UNCLOSED_QUOTE: &str = "a quote opened on this line is not clos
 pub(crate) const ENCODING_HINT: &str =
     "set the input's encoding (gb18030 for files from Excel or Chinese systems)";
 
-/// The header line of a CSV file, transcoded (read once per file when the
-/// run resolves its inputs: a separator found other than a comma is logged
-/// here).
-pub(crate) fn csv_header(spec: InputSpec, file: &InputFile) -> Result<Vec<String>> {
-    let (_, header, found) = open_sniffed(spec, file)?;
-    if let Some(d) = found {
-        tracing::info!(input = spec.name, file = %file.path, "fields separated by {}", separator_name(d));
+/// The header line of a CSV file, transcoded, and the separator the file is
+/// read with: the configured one, or (`delimiter: auto`) a comma, unless the
+/// header line has no comma and a tab, semicolon or bar splits it (exports of
+/// Excel's "Text (Tab delimited)", of European locales, of some reporting
+/// systems). A header of one field that another separator would split is an
+/// error that names the separator to set. Called once per file, when the run
+/// resolves its inputs: the file's options keep the separator, as the file
+/// keeps its encoding.
+pub(crate) fn csv_header(spec: InputSpec, file: &InputFile) -> Result<(Vec<String>, Delimiter)> {
+    let configured = file.options.delimiter.byte();
+    let used = configured.unwrap_or(b',');
+    let (_, header) = read_header(spec, file, used)?;
+    let found = match header.as_slice() {
+        [one] => sniff(one, used),
+        _ => None,
+    };
+    let Some(found) = found else {
+        return Ok((header, Delimiter::of(used)));
+    };
+    if configured.is_none() {
+        tracing::info!(input = spec.name, file = %file.path, "fields separated by {}", separator(found).0);
+        // the header again, from the start of the file
+        let (_, header) = read_header(spec, file, found)?;
+        return Ok((header, Delimiter::of(found)));
     }
-    Ok(header)
+    Err(file_error(
+        spec,
+        &file.path,
+        format!(
+            "the header line is one field, '{}': the file is separated by {}, not {}; set inputs.{}.delimiter: {} (or leave it out: auto finds it)",
+            header[0],
+            separator(found).0,
+            separator(used).0,
+            spec.name,
+            separator(found).1,
+        ),
+    ))
 }
 
 impl CsvBatches {

@@ -175,6 +175,33 @@ impl Records {
         })
     }
 
+    /// One call of `core` on `input` for the record that starts at byte
+    /// `start`, the buffers grown first when full: what it found, and how
+    /// many input bytes it took.
+    fn parse_step(
+        &mut self,
+        core: &mut csv_core::Reader,
+        input: &[u8],
+        start: usize,
+    ) -> (ReadRecordResult, usize) {
+        let at = &mut self.at;
+        if self.len == self.data.len() {
+            self.data.resize(self.data.len() * 2, 0);
+        }
+        if at.nends == at.ends.len() {
+            at.ends.resize(at.ends.len() * 2, 0);
+        }
+        let (res, nin, nout, nend) =
+            core.read_record(input, &mut self.data[self.len..], &mut at.ends[at.nends..]);
+        self.len += nout;
+        // csv_core counts a record's field ends from the record's start
+        for e in &mut at.ends[at.nends..at.nends + nend] {
+            *e += start;
+        }
+        at.nends += nend;
+        (res, nin)
+    }
+
     /// Drop the last record.
     pub(crate) fn pop(&mut self) {
         if let Some((start, first)) = self.at.starts.pop() {
@@ -373,25 +400,9 @@ impl RecordReader {
                 raw_start = 0;
                 self.fill()?;
             }
-            let at = &mut out.at;
-            if out.len == out.data.len() {
-                out.data.resize(out.data.len() * 2, 0);
-            }
-            if at.nends == at.ends.len() {
-                at.ends.resize(at.ends.len() * 2, 0);
-            }
-            let (res, nin, nout, nend) = self.core.read_record(
-                &self.input[self.pos..self.filled],
-                &mut out.data[out.len..],
-                &mut at.ends[at.nends..],
-            );
+            let (res, nin) =
+                out.parse_step(&mut self.core, &self.input[self.pos..self.filled], start);
             self.pos += nin;
-            out.len += nout;
-            // csv_core counts a record's field ends from the record's start
-            for e in &mut at.ends[at.nends..at.nends + nend] {
-                *e += start;
-            }
-            at.nends += nend;
             match res {
                 ReadRecordResult::InputEmpty
                 | ReadRecordResult::OutputFull
@@ -414,7 +425,8 @@ impl RecordReader {
                         if out.at.nends - first != self.expect
                             || !strictly_quoted(&raw, self.delimiter)
                         {
-                            return Ok(self.reread_lines(out, start, first, line, &raw));
+                            self.reread_lines(out, start, first, line, &raw);
+                            return Ok(true);
                         }
                     }
                     out.at.starts.push((start, first));
@@ -437,7 +449,7 @@ impl RecordReader {
         first: usize,
         line: u64,
         raw: &[u8],
-    ) -> bool {
+    ) {
         // the first line break is inside the quoted field (outside quotes
         // it would have ended the record)
         let cut = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
@@ -448,28 +460,14 @@ impl RecordReader {
         let mut core = csv_core::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .build();
+        // the empty input after the line is the end of the input: the
+        // record ends there
         let mut input = first_line;
         loop {
-            if out.len == out.data.len() {
-                out.data.resize(out.data.len() * 2, 0);
-            }
-            if out.at.nends == out.at.ends.len() {
-                out.at.ends.resize(out.at.ends.len() * 2, 0);
-            }
-            let (res, nin, nout, nend) = core.read_record(
-                input,
-                &mut out.data[out.len..],
-                &mut out.at.ends[out.at.nends..],
-            );
+            let (res, nin) = out.parse_step(&mut core, input, start);
             input = &input[nin..];
-            out.len += nout;
-            for e in &mut out.at.ends[out.at.nends..out.at.nends + nend] {
-                *e += start;
-            }
-            out.at.nends += nend;
-            match res {
-                ReadRecordResult::Record | ReadRecordResult::End => break,
-                _ => continue,
+            if matches!(res, ReadRecordResult::Record | ReadRecordResult::End) {
+                break;
             }
         }
         out.at.unclosed.push(out.at.starts.len());
@@ -485,7 +483,6 @@ impl RecordReader {
         again.resize(again.capacity(), 0);
         self.input = again.into_boxed_slice();
         self.core.set_line(line + 1);
-        true
     }
 }
 

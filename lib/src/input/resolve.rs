@@ -366,7 +366,8 @@ pub(crate) fn check_file(spec: InputSpec, file: &mut InputFile, utf8: Utf8Scan) 
         Format::Csv => {
             let enc = resolve_encoding(spec, file, file.options.encoding, utf8)?;
             file.encoding = Some(enc);
-            let header = csv::csv_header(spec, file)?;
+            let (header, delimiter) = csv::csv_header(spec, file)?;
+            file.options.delimiter = delimiter;
             headers::map_header(spec, &header, &file.options, &file.path)?;
         }
         Format::Parquet => {

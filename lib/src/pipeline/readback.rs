@@ -80,35 +80,25 @@ pub(crate) async fn unjudged_targets(ctx: &SessionContext) -> Result<Vec<String>
         let base = base.as_primitive::<Int32Type>();
         let target = cast(b.column(5), &DataType::Int32)?;
         let target = target.as_primitive::<Int32Type>();
-        let (without, with_gdp) = (text(&b, 6)?, text(&b, 7)?);
-        let base_without = b.column(8).as_boolean();
+        let (without, no_row, broken) = (text(&b, 6)?, text(&b, 7)?, text(&b, 8)?);
+        let base_without = b.column(9).as_boolean();
+        let base_has_row = b.column(10).as_boolean();
         for r in 0..b.num_rows() {
-            let with_gdp: Vec<&str> = with_gdp
-                .value(r)
-                .split(", ")
-                .filter(|y| !y.is_empty())
-                .collect();
-            let no_row: Vec<&str> = without
-                .value(r)
-                .split(", ")
-                .filter(|y| !y.is_empty() && !with_gdp.contains(y))
-                .collect();
             let mut causes = Vec::new();
-            if !no_row.is_empty() {
-                causes.push(format!(
-                    "the gdp input has no row for {}",
-                    no_row.join(", ")
-                ));
+            if !no_row.value(r).is_empty() {
+                causes.push(format!("the gdp input has no row for {}", no_row.value(r)));
             }
-            if !with_gdp.is_empty() {
+            if !broken.value(r).is_empty() {
                 causes.push(format!(
                     "{} has a gdp row but a gdp_index is missing in the chain to it (region_gdp shows the chain)",
-                    with_gdp.join(", ")
+                    broken.value(r)
                 ));
             }
-            let base_year = base.value(r).to_string();
-            if base_without.value(r) && !without.value(r).split(", ").any(|y| y == base_year) {
-                causes.push(format!("no energy, CO2 or GDP at all for {base_year}"));
+            if base_without.value(r) && !base_has_row.value(r) {
+                causes.push(format!(
+                    "no energy, CO2 or GDP at all for {}",
+                    base.value(r)
+                ));
             }
             let scope = if base_without.value(r) {
                 format!(
