@@ -46,7 +46,7 @@ SELECT
     gdp AS gdp_raw,
     gdp_index AS gdp_index_raw,
     nullif(trim(region_code), '') AS region_code,
-    try_cast(nullif(trim(year), '') AS INT) AS year,
+    parse_year(year) AS year,
     parse_number(gdp) AS gdp,
     parse_number(gdp_index) AS gdp_index
 FROM raw_gdp;
@@ -64,8 +64,8 @@ SELECT
     value AS value_raw,
     nullif(trim(region_code), '') AS region_code,
     nullif(trim(plan), '') AS plan,
-    try_cast(nullif(trim(base_year), '') AS INT) AS base_year,
-    try_cast(nullif(trim(target_year), '') AS INT) AS target_year,
+    parse_year(base_year) AS base_year,
+    parse_year(target_year) AS target_year,
     lower(nullif(trim(indicator), '')) AS indicator,
     parse_number(value) AS value
 FROM raw_targets;
@@ -131,15 +131,17 @@ WITH k AS (
 )
 SELECT k.* EXCLUDE (energy_found, unit_found),
     -- parsed and resolved values (NULL where the text does not parse or
-    -- resolve). The records are the bulk of the input: clean_code, parse_int,
-    -- parse_number and fold_key are the built-in expressions of the other
-    -- views in one pass each (lib/src/engine/text.rs spells out which).
+    -- resolve). The records are the bulk of the input: clean_code,
+    -- parse_number and fold_key are built-in expressions in one pass each;
+    -- parse_year and parse_month also read `2025年`, `3月份` and full-width
+    -- digits, as the period column does (lib/src/engine/text.rs spells out
+    -- each one's built-ins).
     clean_code(enterprise_id_raw) AS enterprise_id,
     nullif(trim(enterprise_name_raw), '') AS enterprise_name,
     nullif(trim(region_code_raw), '') AS region_code,
     clean_code(sector_code_raw) AS sector_code,
-    parse_int(year_raw) AS year,
-    parse_int(month_raw) AS month,
+    parse_year(year_raw) AS year,
+    parse_month(month_raw) AS month,
     get_field(energy_found, 'energy_code') AS energy_code,
     get_field(energy_found, 'dimension') AS energy_dimension,
     get_field(energy_found, 'base_unit') AS energy_base_unit,

@@ -29,7 +29,7 @@ WITH n AS (
         p.quantity AS quantity_raw, p.unit AS unit_raw, p.enterprise_id AS enterprise_id_raw,
         p.cao AS cao_raw, p.mgo AS mgo_raw,
         nullif(trim(p.region_code), '') AS region_code,
-        parse_int(p.year) AS year,
+        parse_year(p.year) AS year,
         a.product_code,
         parse_number(p.quantity) AS quantity,
         u.unit, u.dimension AS unit_dimension, u.to_base AS unit_to_base,
@@ -130,7 +130,7 @@ WITH n AS (
         s.region_code AS region_code_raw, s.year AS year_raw, s.ecosystem AS ecosystem_raw,
         s.method AS method_raw, s.quantity AS quantity_raw, s.unit AS unit_raw,
         nullif(trim(s.region_code), '') AS region_code,
-        parse_int(s.year) AS year,
+        parse_year(s.year) AS year,
         CASE
             WHEN fold_key(s.ecosystem) IN ('forest', '森林', '林地', '乔木林') THEN 'forest'
             WHEN fold_key(s.ecosystem) IN ('grassland', '草原', '草地') THEN 'grassland'

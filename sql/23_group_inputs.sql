@@ -34,8 +34,8 @@ WITH n AS (
             WHEN fold_key(g.kind) IN ('custom', '自定义', '其他') THEN 'custom'
         END AS kind,
         clean_code(g.enterprise_id) AS enterprise_id,
-        parse_int(g.from_year) AS from_year,
-        parse_int(g.to_year) AS to_year
+        parse_year(g.from_year) AS from_year,
+        parse_year(g.to_year) AS to_year
     FROM raw_groups g
 ),
 c AS (
@@ -145,7 +145,7 @@ n AS (
         g.enterprise_id AS enterprise_id_raw, g.year AS year_raw, g.quantity AS quantity_raw,
         g.unit AS unit_raw, g.kind AS kind_raw,
         clean_code(g.enterprise_id) AS enterprise_id,
-        parse_int(g.year) AS year,
+        parse_year(g.year) AS year,
         parse_number(g.quantity) AS quantity,
         u.unit, u.dimension AS unit_dimension, u.to_base AS unit_to_base,
         CASE

@@ -326,6 +326,72 @@ fn a_quote_not_closed_rejects_its_line_and_keeps_the_lines_after_it() {
     assert!((ea[0]["quantity_base"].f() - 1300.0).abs() < 1e-9);
 }
 
+/// Years and months written as a Chinese workbook writes them (`2020年`,
+/// `3月份`, full-width digits) are read as the period column reads them;
+/// what is still no year or month is rejected with the text as written.
+#[test]
+fn years_and_months_written_with_their_units_are_read() {
+    let ok = uscc(2);
+    let rows = [
+        /* 2 */ format!("{ok},A,150622,C3011,2020年,1月,raw_coal,fuel,consumption,100,t"),
+        /* 3 */ format!("{ok},A,150622,C3011,２０２０,２,raw_coal,fuel,consumption,200,t"),
+        /* 4 */
+        format!("{ok},A,150622,C3011,2020年度,03月份,raw_coal,fuel,consumption,300,t"),
+        /* 5 */ format!("{ok},A,150622,C3011,2020,4,raw_coal,fuel,consumption,400,t"),
+        /* 6 */ format!("{ok},A,150622,C3011,2020年,13月,raw_coal,fuel,consumption,500,t"),
+        /* 7 */ format!("{ok},A,150622,C3011,2020年x,5,raw_coal,fuel,consumption,600,t"),
+    ];
+    let p = project_with_energy(&(rows.join("\n") + "\n"));
+    p.write(
+        "gdp.csv",
+        "region_code,year,gdp,gdp_index\n150622,2020年,10,\n",
+    );
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // rejects are partitioned by the year they could be read for: line 6
+    // (2020, month 13) in 2020, line 7 (no year) in year 0
+    let mut rejects = p.rows("rejects", 2020);
+    rejects.extend(p.rows("rejects", 0));
+    let got: Vec<(i64, String, String)> = rejects
+        .iter()
+        .map(|r| {
+            (
+                r["source_line"].i(),
+                r["rule_id"].s().to_string(),
+                r["message"].s().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                6,
+                "period_invalid".to_string(),
+                "month '13月' is not 1-12; leave it empty for an annual record".to_string()
+            ),
+            (
+                7,
+                "period_invalid".to_string(),
+                "year '2020年x' is not a year between 1949 and 2100".to_string()
+            ),
+        ]
+    );
+    // months 1-4: 100 + 200 + 300 + 400 = 1 000 t of raw coal in 2020
+    let ea = p.rows("enterprise_annual", 2020);
+    assert_eq!(ea.len(), 1, "{ea:#?}");
+    assert_eq!(ea[0]["months"].i(), 4);
+    assert!((ea[0]["quantity_base"].f() - 1000.0).abs() < 1e-9);
+    // the gdp row of `2020年` is the county's 2020 GDP: 10 (10^8 yuan)
+    let gdp = p.rows("region_gdp", 2020);
+    let county: Vec<_> = gdp
+        .iter()
+        .filter(|r| r["region_code"].s() == "150622")
+        .collect();
+    assert_eq!(county.len(), 1, "{gdp:#?}");
+    assert!((county[0]["gdp"].f() - 10.0).abs() < 1e-9, "{gdp:#?}");
+}
+
 /// An intensity target in years without GDP at constant prices is not
 /// judged there; the run says which target, which years and why (no gdp row,
 /// or a gdp_index missing in the chain), under "to look at" and at warn.

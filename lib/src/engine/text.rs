@@ -2,19 +2,24 @@
 //! exactly a composition of DataFusion built-ins (the SQL comments name it),
 //! done in one pass over a string-view array: an unchanged value keeps its
 //! bytes where they are (no copy), a value is copied only when trimming,
-//! case or a thousands separator changes it. `clean_code` and `parse_int`
-//! work out a run of the same text once (an enterprise's rows repeat its
-//! codes and the year).
+//! case or a thousands separator changes it. `clean_code`, `parse_year` and
+//! `parse_month` work out a run of the same text once (an enterprise's rows
+//! repeat its codes and the year).
 //!
 //! | UDF                 | the same as                                                   |
 //! |---------------------|---------------------------------------------------------------|
 //! | `clean_code(t)`     | `upper(nullif(trim(t), ''))`                                  |
 //! | `fold_key(t)`       | `lower(trim(t))`                                              |
-//! | `parse_int(t)`      | `try_cast(nullif(trim(t), '') AS INT)`                        |
+//! | `parse_year(t)`     | `try_cast(nullif(trim(t), '') AS INT)`, else the year of `2025年`, `2025年度` (`PARSE_YEAR_BUILTINS`) |
+//! | `parse_month(t)`    | `try_cast(nullif(trim(t), '') AS INT)`, else the month of `3月`, `03月份` (`PARSE_MONTH_BUILTINS`) |
 //! | `parse_number(t)`   | `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)` where every comma groups thousands (see below), else NULL |
 //! | `is_sector_code(t)` | `regexp_like(t, '^[A-T]?[0-9]{2,4}$')`                        |
 //!
-//! SQL's `trim` removes spaces (not tabs); so do these.
+//! SQL's `trim` removes spaces (not tabs); so do these. `parse_year` and
+//! `parse_month` also read full-width digits (`２０２５`, as a Chinese input
+//! method types them in full-width mode), as the period column does
+//! (`input::headers::parse_period`): a workbook's year column written
+//! `2025年` is the same year as its period column written `2025年3月`.
 //!
 //! `code_hint(t)` and `number_hint(t)` are for messages only (the row rules
 //! call them on rejected rows): what a spreadsheet did to a code it took for
@@ -208,14 +213,72 @@ fn non_blank(s: &str) -> Option<&str> {
     Some(trim_spaces(s).0).filter(|t| !t.is_empty())
 }
 
-/// `parse_int(t)`: `try_cast(nullif(trim(t), '') AS INT)`.
-fn parse_int(input: &StringViewArray) -> DfResult<ArrayRef> {
+/// `try_cast(nullif(trim(t), '') AS INT)`.
+fn plain_int(v: &str) -> Option<i32> {
+    non_blank(v).and_then(Int32Type::parse)
+}
+
+/// `s` with full-width digits (U+FF10-U+FF19) written as ASCII digits.
+pub(crate) fn half_width_digits(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| match c {
+            '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+            c => c,
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// The number of a year or month written with its unit: the digits of
+/// `trim(t)` (full-width ones as ASCII) followed by one of `units` or by
+/// nothing; None for anything else.
+fn written_int(v: &str, units: &[&str]) -> Option<i32> {
+    let t = half_width_digits(trim_spaces(v).0);
+    let digits = units.iter().find_map(|u| t.strip_suffix(u)).unwrap_or(&t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The year's units, the longer first.
+const YEAR_UNITS: [&str; 2] = ["年度", "年"];
+/// The month's units, the longer first.
+const MONTH_UNITS: [&str; 2] = ["月份", "月"];
+
+/// `parse_year(t)`: `PARSE_YEAR_BUILTINS`.
+fn parse_year(input: &StringViewArray) -> DfResult<ArrayRef> {
+    parse_written(input, &YEAR_UNITS)
+}
+
+/// `parse_month(t)`: `PARSE_MONTH_BUILTINS`.
+fn parse_month(input: &StringViewArray) -> DfResult<ArrayRef> {
+    parse_written(input, &MONTH_UNITS)
+}
+
+/// A plain integer, else the integer written with one of `units`.
+fn parse_written(input: &StringViewArray, units: &[&str]) -> DfResult<ArrayRef> {
     // a year repeats row after row: parsed once per run of the same text
-    let out: Int32Array = per_run(input, |v| non_blank(v).and_then(Int32Type::parse))
+    let out: Int32Array = per_run(input, |v| plain_int(v).or_else(|| written_int(v, units)))
         .map(Option::flatten)
         .collect();
     Ok(Arc::new(out))
 }
+
+/// What `parse_year` is, in built-ins (the test compares them value by value).
+#[cfg(test)]
+const PARSE_YEAR_BUILTINS: &str = "coalesce(try_cast(nullif(trim(t), '') AS INT), \
+     try_cast(regexp_replace(translate(trim(t), '０１２３４５６７８９', '0123456789'), \
+     '^([0-9]+)(年度|年)?$', '${1}') AS INT))";
+
+/// What `parse_month` is, in built-ins.
+#[cfg(test)]
+const PARSE_MONTH_BUILTINS: &str = "coalesce(try_cast(nullif(trim(t), '') AS INT), \
+     try_cast(regexp_replace(translate(trim(t), '０１２３４５６７８９', '0123456789'), \
+     '^([0-9]+)(月份|月)?$', '${1}') AS INT))";
 
 /// `parse_number(t)`: `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)`
 /// when every comma of `trim(t)` groups thousands (`PARSE_NUMBER_BUILTINS` in built-ins),
@@ -361,7 +424,8 @@ pub(crate) fn udfs() -> Vec<ScalarUDF> {
             DataType::Utf8View,
             recased(fold_key_one, Runs::Rare),
         ),
-        text_udf("parse_int", DataType::Int32, parse_int),
+        text_udf("parse_year", DataType::Int32, parse_year),
+        text_udf("parse_month", DataType::Int32, parse_month),
         text_udf("parse_number", DataType::Float64, parse_number),
         text_udf("is_sector_code", DataType::Boolean, is_sector_code),
         text_udf("code_hint", DataType::Utf8View, code_hint),
@@ -477,6 +541,21 @@ mod tests {
             "２５１１",
             "C2511\n",
             "CC2511",
+            "2025年",
+            " 2025年度 ",
+            "２０２５",
+            "２０２５年",
+            "2025 年",
+            "2025年年",
+            "年",
+            "+7年",
+            "2025年3月",
+            "3月",
+            "03月份",
+            "１２月",
+            "月份",
+            "99999999999年",
+            "0003月",
         ];
         // each value twice in a row (the second is answered from the
         // first: a run of the same text), a NULL, then each once more
@@ -492,10 +571,19 @@ mod tests {
             "coalesce((parse_number(t) IS NOT DISTINCT FROM ({b})) OR (isnan(parse_number(t)) AND isnan({b})), false)",
             b = super::PARSE_NUMBER_BUILTINS
         );
+        let year_check = format!(
+            "parse_year(t) IS NOT DISTINCT FROM {}",
+            super::PARSE_YEAR_BUILTINS
+        );
+        let month_check = format!(
+            "parse_month(t) IS NOT DISTINCT FROM {}",
+            super::PARSE_MONTH_BUILTINS
+        );
         let checks = [
             "clean_code(t) IS NOT DISTINCT FROM upper(nullif(trim(t), ''))",
             "fold_key(t) IS NOT DISTINCT FROM lower(trim(t))",
-            "parse_int(t) IS NOT DISTINCT FROM try_cast(nullif(trim(t), '') AS INT)",
+            year_check.as_str(),
+            month_check.as_str(),
             number_check.as_str(),
             "is_sector_code(t) IS NOT DISTINCT FROM regexp_like(t, '^[A-T]?[0-9]{2,4}$')",
         ];
@@ -531,7 +619,7 @@ mod tests {
                         seen += 1;
                     }
                 }
-                assert_eq!(seen, rows.len()); // 2 × 42 + 1 + 42 + 1 = 128 rows
+                assert_eq!(seen, rows.len()); // 2 × 68 + 1 + 68 + 1 = 206 rows
             }
         });
     }

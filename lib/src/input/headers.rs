@@ -241,15 +241,16 @@ pub(crate) fn map_header(
     })
 }
 
-/// `2025年3月`, `2025-03`, `2025/3`, `2025.03`, `202503`, `2025年`, `2025` →
-/// (year, month).
+/// `2025年3月`, `2025-03`, `2025/3`, `2025.03`, `202503`, `2025年`, `2025年度`,
+/// `2025` → (year, month); full-width digits (`２０２５年３月`) as ASCII ones.
 pub(crate) fn parse_period(s: &str) -> Option<(i32, Option<u32>)> {
-    let t = s.trim().trim_end_matches('份');
+    let folded = crate::engine::text::half_width_digits(s.trim());
+    let t = folded.trim_end_matches('份');
     let digits = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit());
     let (y, m) = if let Some(rest) = t.strip_suffix('月') {
         let (y, m) = rest.split_once('年')?;
         (y, Some(m))
-    } else if let Some(y) = t.strip_suffix('年') {
+    } else if let Some(y) = t.strip_suffix("年度").or_else(|| t.strip_suffix('年')) {
         (y, None)
     } else if let Some((y, m)) = t.split_once(['-', '/', '.']) {
         (y, Some(m))

@@ -18,6 +18,12 @@ fn periods() {
     assert_eq!(parse_period("202503"), Some((2025, Some(3))));
     assert_eq!(parse_period("2025年"), Some((2025, None)));
     assert_eq!(parse_period("2025"), Some((2025, None)));
+    assert_eq!(parse_period("2025年度"), Some((2025, None)));
+    // full-width digits, as a Chinese input method types them
+    assert_eq!(parse_period("２０２５年３月"), Some((2025, Some(3))));
+    assert_eq!(parse_period("２０２５－０３"), None); // a full-width dash is no separator
+    assert_eq!(parse_period("２０２５年度"), Some((2025, None)));
+    assert_eq!(parse_period("2025年度3月"), None);
     assert_eq!(parse_period("2025年13月"), None);
     assert_eq!(parse_period("25年3月"), None);
     assert_eq!(parse_period("三月"), None);
