@@ -168,7 +168,7 @@ fn groups_table(rows: &[carbonstat::pipeline::GroupSummaryRow]) -> String {
         "kind",
         "year",
         "members",
-        "energy tce",
+        "tce equiv.",
         "tCO2/tce",
         "limit",
         "clean share (min)",
@@ -210,7 +210,12 @@ fn groups_table(rows: &[carbonstat::pipeline::GroupSummaryRow]) -> String {
             w = 16 - name.chars().filter(|c| !c.is_ascii()).count(),
         ));
     }
-    s.push_str("members = reporting/in force; tCO2/tce = energy CO2 per tce at equivalent value, certified green power at zero (发改环资〔2025〕910号).\n");
+    s.push_str(
+        "members = reporting/in force; tce equiv. = the members' energy at equivalent value (当量值), the base of tCO2/tce;\n\
+         the regions' energy tce above is at equal value (等价值), with the coal of exported power taken out: compare a\n\
+         group with its region's energy_tce_equivalent (region_indicators), not with that column.\n\
+         tCO2/tce = energy CO2 per tce at equivalent value, certified green power at zero (发改环资〔2025〕910号).\n",
+    );
     s
 }
 

@@ -705,6 +705,12 @@ fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
         "零碳园区",
         "1.154 <span class=\"check check-fail\">≤ 0.3 未达标</span>",
         "7.7 % <span class=\"check check-fail\">≥ 90.0 % 未达标</span>",
+        // the groups' energy is at equivalent value (the base of t CO2 per
+        // tce), and says so: the key units' 4 307 568 tce is more than the
+        // county's 4 183 146 tce at equal value, less than its 4 855 415
+        // at equivalent value (region_indicators 2025)
+        "综合能耗（当量值，万吨标准煤）",
+        "地区能源消费总量按等价值计",
     ] {
         assert!(index.contains(shown), "{shown} not in {index}");
     }

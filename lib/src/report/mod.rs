@@ -187,8 +187,8 @@ fn labels(lang: Language) -> BTreeMap<&'static str, &'static str> {
         (
             "groups_note",
             pick(
-                "成员：有数据/在册；单位能耗碳排放：能源活动二氧化碳/综合能耗（等价值），绿证绿电按零排放计（发改环资〔2025〕910号）；清洁能源消费占比按消费计。",
-                "members: reporting/in force; t CO2/tce: energy CO2 per tce at equivalent value, certified green power at zero (发改环资〔2025〕910号); the clean share is of consumption.",
+                "成员：有数据/在册；综合能耗按当量值计（地区能源消费总量按等价值计，已扣除调出电力的发电用煤，不宜与之直接比较）；单位能耗碳排放：能源活动二氧化碳/综合能耗（当量值），绿证绿电按零排放计（发改环资〔2025〕910号）；清洁能源消费占比按消费计。",
+                "members: reporting/in force; energy at equivalent value (当量值; the regions' totals are at equal value, 等价值, with the coal of exported power taken out: not to be compared directly); t CO2/tce: energy CO2 per tce at equivalent value, certified green power at zero (发改环资〔2025〕910号); the clean share is of consumption.",
             ),
         ),
         ("group", pick("名称", "group")),
@@ -196,7 +196,10 @@ fn labels(lang: Language) -> BTreeMap<&'static str, &'static str> {
         ("members", pick("成员", "members")),
         (
             "energy_wan_tce",
-            pick("综合能耗（万吨标准煤）", "energy (10^4 tce)"),
+            pick(
+                "综合能耗（当量值，万吨标准煤）",
+                "energy (10^4 tce, equivalent value)",
+            ),
         ),
         (
             "co2_per_tce",
