@@ -18,6 +18,15 @@
 --                            required_annual; with cumulative, achieved is
 --                            below required
 --                 3 (green)  on track
+-- In the target year T the requirement is the target itself, whatever the
+-- basis: the plan is judged on its whole reduction (achieved ≥ R, to 1e-9
+-- against the floating-point error of 1 − I_t / I_B), so the year is 2
+-- (yellow) when it fell but the plan's reduction is missed, 3 when it is
+-- met, 1 when the intensity rose; status is then met or not_met, the
+-- verdict, not a warning colour. (With the annual basis a last year that
+-- fell by the even annual rate was green although the five years fell
+-- short: 8.02 % against 12 % for a town of the sample.) For an annual
+-- target (T = B + 1) this is the annual rule: achieved is the year's fall.
 -- 629号 defines levels 1 and 2 by the year's fall and "the progress
 -- requirement" without defining it further; the annual reading is ours and
 -- the cumulative one is kept as an option (README "Warning levels").
@@ -218,6 +227,8 @@ judged AS (
             WHEN indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction') THEN
                 CASE
                     WHEN change_yoy > 0 THEN 1
+                    -- the target year: the requirement is the target itself
+                    WHEN year = target_year THEN CASE WHEN achieved >= target - 1e-9 THEN 3 ELSE 2 END
                     WHEN warning_basis = 'annual' AND -change_yoy < required_annual THEN 2
                     -- without the previous year, the cumulative path judges
                     WHEN warning_basis = 'annual' AND change_yoy IS NULL AND achieved < required THEN 2
@@ -249,6 +260,8 @@ SELECT
                 WHEN warning_level = 1 THEN 'at_risk'
                 ELSE 'not_yet'
             END
+        WHEN indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction') AND year = target_year THEN
+            CASE WHEN achieved >= target - 1e-9 THEN 'met' ELSE 'not_met' END
         WHEN indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction') THEN
             CASE warning_level WHEN 1 THEN 'red' WHEN 2 THEN 'yellow' ELSE 'green' END
         ELSE CASE warning_level WHEN 3 THEN 'met' ELSE 'not_met' END

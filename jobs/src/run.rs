@@ -128,7 +128,8 @@ pub fn format_report(report: &RunReport) -> String {
     s.push_str(&summary_table(&report.summary));
     s.push_str(&format!(
         "\nEI = energy intensity (tce per 10^4 yuan at {} prices, basis: {}), CI = CO2 intensity (t per 10^4 yuan);\n\
-         yoy = change against the previous year, base = against {}; warning levels: 1 red, 2 yellow, 3 green;\n\
+         yoy = change against the previous year, base = against {}; warning levels: 1 red, 2 yellow, 3 green\n\
+         (in a plan's target year: 3 the plan's reduction met, 2 missed, 1 the intensity rose);\n\
          net CO2 = CO2 + process CO2 − sinks; peak = the year of the highest CO2 so far (✓: the three years after it all below it).\n",
         m.config.effective["base_year"],
         m.config.effective["energy_intensity_basis"].as_str().unwrap_or(""),

@@ -697,6 +697,29 @@ fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
         ),
         "{county}"
     );
+    // the target table in words and per cent. 2025 is the 14th plan's target
+    // year: the county's controlled energy intensity fell 16.45 % since 2020
+    // against 10 % (met); 薛家湾镇's fell 8.02 % against 12 % (1 − 0.1400 /
+    // 0.1522 = 0.0802): not met, although 2025 alone fell 7.35 %, more than
+    // the even annual 1 − 0.88^(1/5) = 2.52 %
+    assert!(
+        county.contains(
+            "<td>14th-FYP</td><td>单位地区生产总值能耗降低</td><td class=\"n\">10.00%</td>\
+             <td class=\"n\">16.45%</td><td class=\"n\">10.00%</td>\
+             <td><span class=\"tile level-3\"></span> 已完成</td>"
+        ),
+        "{county}"
+    );
+    let town = std::fs::read_to_string(p.path(&format!("out/bulletin/{f}/regions/150622100.html")))
+        .unwrap();
+    assert!(
+        town.contains(
+            "<td>单位地区生产总值能耗降低</td><td class=\"n\">12.00%</td>\
+             <td class=\"n\">8.02%</td><td class=\"n\">12.00%</td>\
+             <td><span class=\"tile level-2\"></span> 未完成</td>"
+        ),
+        "{town}"
+    );
     // the overview lists the groups in their latest year: the sample's park
     // fails both pilot criteria in 2025 (group_indicators: 1.154 t CO2 per
     // tce against ≤ 0.3; clean energy 7.7 % of consumption against ≥ 90 %)

@@ -549,13 +549,13 @@ pub(crate) const TARGET_PROGRESS: Dataset = Dataset {
             "warning_level",
             Int,
             "level",
-            "1 red: intensity rose (or share or cap missed); 2 yellow: fell, but by less than required_annual (warning_basis annual) or achieved < required (cumulative); 3 green: on track (or met). co2_peak_by: 3 peaked or not rising, 2 still rising, 1 rising within 3 years of the deadline or peak after it. Empty on a base-year row",
+            "1 red: intensity rose (or share or cap missed); 2 yellow: fell, but by less than required_annual (warning_basis annual) or achieved < required (cumulative), and in the target year achieved < target; 3 green: on track (or met). co2_peak_by: 3 peaked or not rising, 2 still rising, 1 rising within 3 years of the deadline or peak after it. Empty on a base-year row",
         ),
         col(
             "status",
             Text,
             "",
-            "red, yellow or green for intensity targets; met or not_met for share and total caps; peaked (three years after the peak all below it, peak by the deadline), not_yet, at_risk or not_met for co2_peak_by; base_year on the row of a plan's base year when it is the region's latest year (the outlook of a plan just begun)",
+            "red, yellow or green for intensity targets, met or not_met in their target year (achieved ≥ target); met or not_met for share and total caps; peaked (three years after the peak all below it, peak by the deadline), not_yet, at_risk or not_met for co2_peak_by; base_year on the row of a plan's base year when it is the region's latest year (the outlook of a plan just begun)",
         ),
         col(
             "required_change_remaining",

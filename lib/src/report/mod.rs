@@ -131,8 +131,8 @@ fn labels(lang: Language) -> BTreeMap<&'static str, &'static str> {
         (
             "legend",
             pick(
-                "色块：能耗强度 / 碳排放强度目标预警（红、黄、绿）",
-                "Tiles: warning levels of the energy / CO2 intensity targets (red, yellow, green)",
+                "色块：能耗强度 / 碳排放强度目标预警（红、黄、绿；空白：该年无此目标，或缺地区生产总值无法评价）",
+                "Tiles: warning levels of the energy / CO2 intensity targets (red, yellow, green; blank: no such target that year, or no GDP to judge it by)",
             ),
         ),
         (
@@ -166,7 +166,7 @@ fn labels(lang: Language) -> BTreeMap<&'static str, &'static str> {
         ("target", pick("目标", "target")),
         ("achieved", pick("完成", "achieved")),
         ("required", pick("进度要求", "required")),
-        ("status", pick("预警", "status")),
+        ("status", pick("预警 / 完成", "status")),
         ("projected", pick("按趋势预计", "projected")),
         ("children", pick("下级地区", "Regions below")),
         ("sources", pick("数据来源", "Where the numbers come from")),
@@ -213,6 +213,84 @@ fn labels(lang: Language) -> BTreeMap<&'static str, &'static str> {
         ("pass", pick("达标", "met")),
         ("fail", pick("未达标", "not met")),
     ])
+}
+
+/// A row of a region page's target table, in the page's language: the
+/// indicator's name, shares and reductions in per cent, caps in 10^4 tce or
+/// t CO2, the peak's years, and the status in words.
+#[derive(Debug, Serialize)]
+struct TargetCells {
+    plan: String,
+    indicator: String,
+    target: String,
+    achieved: String,
+    required: String,
+    warning_level: Option<i32>,
+    status: String,
+    projected: String,
+}
+
+impl TargetCells {
+    fn of(t: &TargetRow, lang: Language) -> TargetCells {
+        let zh = lang == Language::Zh;
+        let pick = |z: &str, e: &str| if zh { z } else { e }.to_string();
+        let indicator = match t.indicator.as_str() {
+            "energy_intensity_reduction" => {
+                pick("单位地区生产总值能耗降低", "energy intensity reduction")
+            }
+            "co2_intensity_reduction" => pick(
+                "单位地区生产总值二氧化碳排放降低",
+                "CO2 intensity reduction",
+            ),
+            "non_fossil_share_min" => pick(
+                "非化石能源消费比重（不低于）",
+                "non-fossil share (at least)",
+            ),
+            "coal_share_max" => pick("煤炭消费比重（不高于）", "coal share (at most)"),
+            "energy_total_max" => pick(
+                "能源消费总量（双控口径，不高于）",
+                "energy consumption, controlled (at most)",
+            ),
+            "co2_total_max" => pick("二氧化碳排放总量（不高于）", "CO2 emissions (at most)"),
+            "co2_peak_by" => pick("碳排放达峰（不晚于）", "CO2 peak (by)"),
+            other => other.to_string(),
+        };
+        let value = |v: Option<f64>| -> String {
+            let Some(v) = v else {
+                return String::new();
+            };
+            match t.indicator.as_str() {
+                "energy_total_max" => format!("{}{}", wan(v), pick("万吨标准煤", " 10^4 tce")),
+                "co2_total_max" => format!("{}{}", wan(v), pick("万吨", " 10^4 t")),
+                "co2_peak_by" => format!("{}{}", v.round(), pick("年", "")),
+                // reductions and shares: fractions, shown in per cent
+                // (a reduction below zero is a rise: the sign is kept)
+                _ => format!("{:.2}%", v * 100.0),
+            }
+        };
+        let status = match t.status.as_str() {
+            "red" => pick("一级预警（红色）", "red"),
+            "yellow" => pick("二级预警（黄色）", "yellow"),
+            "green" => pick("三级（绿色）", "green"),
+            "met" => pick("已完成", "met"),
+            "not_met" => pick("未完成", "not met"),
+            "peaked" => pick("已达峰", "peaked"),
+            "not_yet" => pick("尚未达峰", "not yet"),
+            "at_risk" => pick("达峰存在风险", "at risk"),
+            "base_year" => pick("基期", "base year"),
+            other => other.to_string(),
+        };
+        TargetCells {
+            plan: t.plan.clone(),
+            indicator,
+            target: value(t.target),
+            achieved: value(t.achieved),
+            required: value(t.required),
+            warning_level: t.warning_level,
+            status,
+            projected: value(t.projected_achieved),
+        }
+    }
 }
 
 fn pct(v: f64) -> String {
@@ -861,7 +939,11 @@ fn region_page(
         l["tco2"],
         &sector_bars,
     );
-    let table: Vec<&&TargetRow> = targets.iter().filter(|t| t.year == cur.year).collect();
+    let table: Vec<TargetCells> = targets
+        .iter()
+        .filter(|t| t.year == cur.year)
+        .map(|t| TargetCells::of(t, lang))
+        .collect();
     let kids: Vec<Tile> = ix
         .children
         .get(&(tile.code.as_str(), cur.year))
