@@ -14,12 +14,12 @@
 -- for that rule.)
 --
 -- Reads:  *_norm (10_normalize.sql), special_sector (factor set).
--- Writes: regions_checked, gdp_checked, targets_checked, region_lookup
+-- Writes: regions_checked, region_rejected, gdp_checked, targets_checked, region_lookup
 --         (tables), records_rows, regions_ok, gdp_ok, targets_ok (views).
 
 
 CREATE OR REPLACE TABLE regions_checked AS
-WITH codes AS (
+WITH RECURSIVE codes AS (
     SELECT DISTINCT region_code FROM regions_norm WHERE region_code IS NOT NULL
 ),
 c AS (
@@ -48,12 +48,43 @@ c AS (
     FROM regions_norm n
     LEFT JOIN codes p ON p.region_code = n.parent_code
 ),
+-- A region under a rejected one would add up to no region above it: its
+-- totals would be lost from the roll-up without a word. The regions below a
+-- code none of whose rows is accepted are rejected too, down the tree (the
+-- depth bound stops a loop a duplicated code could make; cycles among the
+-- accepted rows are refused after this step, region_parents.sql).
+cut(region_code, root, depth) AS (
+    SELECT region_code, region_code AS root, 0 AS depth
+    FROM c
+    WHERE region_code IS NOT NULL
+    GROUP BY region_code
+    HAVING bool_and(reject IS NOT NULL)
+    UNION ALL
+    SELECT k.region_code, cut.root, cut.depth + 1
+    FROM c k JOIN cut ON k.parent_code = cut.region_code
+    WHERE k.reject IS NULL AND cut.depth < 8
+),
+cut_first AS (
+    SELECT region_code, min(root) AS root FROM cut WHERE depth > 0 GROUP BY region_code
+),
+c2 AS (
+    SELECT c.* EXCLUDE (reject),
+        CASE
+            WHEN c.reject IS NULL AND x.root IS NOT NULL THEN named_struct(
+                'rule', 'parent_unknown', 'column', 'parent_code',
+                'message', concat('parent ''', c.parent_code, ''' is rejected',
+                    CASE WHEN x.root <> c.parent_code THEN concat(' (its region ', x.root, ' is rejected)') ELSE '' END,
+                    ': this region would add up to no region above it; correct the rejected row (its reject says why)'))
+            ELSE c.reject
+        END AS reject
+    FROM c LEFT JOIN cut_first x ON x.region_code = c.region_code
+),
 d AS (
     SELECT c.*,
         row_number() OVER (PARTITION BY passed, region_code ORDER BY source_file, source_line) AS key_rank,
         first_value(concat(source_file, ' line ', CAST(source_line AS VARCHAR)))
             OVER (PARTITION BY passed, region_code ORDER BY source_file, source_line) AS key_first
-    FROM (SELECT c.*, reject IS NULL AS passed FROM c) c
+    FROM (SELECT c2.*, reject IS NULL AS passed FROM c2) c
 )
 SELECT d.* EXCLUDE (reject, passed, key_rank, key_first),
     CASE
@@ -68,6 +99,21 @@ SELECT region_code, name, parent_code, level
 FROM regions_checked
 WHERE reject IS NULL;
 
+-- The codes of the regions input none of whose rows is accepted, with the
+-- first row's place and rule: a row of another input naming such a region
+-- is told the region is rejected (where and why), not that it is missing.
+CREATE OR REPLACE TABLE region_rejected AS
+SELECT region_code, place
+FROM (
+    SELECT region_code,
+        concat(source_file, ' line ', CAST(source_line AS VARCHAR), ', ', get_field(reject, 'rule')) AS place,
+        row_number() OVER (PARTITION BY region_code ORDER BY source_file, source_line) AS k,
+        bool_and(reject IS NOT NULL) OVER (PARTITION BY region_code) AS all_rejected
+    FROM regions_checked
+    WHERE region_code IS NOT NULL
+) r
+WHERE k = 1 AND all_rejected;
+
 CREATE OR REPLACE TABLE gdp_checked AS
 WITH c AS (
     SELECT n.*,
@@ -81,7 +127,10 @@ WITH c AS (
             WHEN nullif(trim(n.gdp_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'gdp',
                 'message', 'gdp is empty')
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code',
+                'message', concat('region ''', n.region_code, coalesce(
+                    ''' is rejected in the regions input (' || get_field(lookup('region_rejected', n.region_code), 'place')
+                        || '): correct that row',
+                    ''' is not in the regions input; add it there or correct the code'),
                     code_hint(n.region_code_raw)))
             WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid', 'column', 'year',
                 'message', concat('year ''', n.year_raw, ''' is not a year between 1949 and 2100'))
@@ -91,6 +140,14 @@ WITH c AS (
                     number_hint(n.gdp_raw)))
             WHEN n.gdp <= 0 THEN named_struct('rule', 'number_invalid', 'column', 'gdp',
                 'message', concat('gdp ', n.gdp_raw, ' must be greater than 0 (100 million yuan at current prices)'))
+            -- a region's GDP in 10^8 yuan (亿元) lies between 0.0001 (10 000
+            -- yuan) and 10^7 (10^15 yuan, about 8 times China's): beyond, a
+            -- wrong unit or a typing slip, which would make intensities of
+            -- 10^30 or a GDP at constant prices of inf (and DECIMAL sums of
+            -- it overflow)
+            WHEN n.gdp < 0.0001 OR n.gdp > 10000000 THEN named_struct('rule', 'number_invalid', 'column', 'gdp',
+                'message', concat('gdp ', n.gdp_raw, ' is not a GDP in 100 million yuan (亿元): a region''s lies ',
+                    'between 0.0001 and 10000000; check the unit (万元 is 0.0001 亿元) and the digits'))
             WHEN nullif(trim(n.gdp_index_raw), '') IS NOT NULL
                 AND (n.gdp_index IS NULL OR isnan(n.gdp_index) OR abs(n.gdp_index) > 1.7976931348623157e308) THEN named_struct(
                 'rule', 'number_invalid', 'column', 'gdp_index',
@@ -141,7 +198,10 @@ WITH c AS (
             WHEN nullif(trim(n.value_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'value',
                 'message', 'value is empty')
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code',
+                'message', concat('region ''', n.region_code, coalesce(
+                    ''' is rejected in the regions input (' || get_field(lookup('region_rejected', n.region_code), 'place')
+                        || '): correct that row',
+                    ''' is not in the regions input; add it there or correct the code'),
                     code_hint(n.region_code_raw)))
             WHEN n.indicator NOT IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'non_fossil_share_min',
                                      'coal_share_max', 'energy_total_max', 'co2_total_max', 'co2_peak_by') THEN named_struct(
@@ -225,7 +285,10 @@ WITH c AS (
             WHEN n.input = 'energy' AND uscc_error(n.enterprise_id) IS NOT NULL THEN named_struct(
                 'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
             WHEN n.region_found IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, ''' is not in the regions input; add it there or correct the code',
+                'message', concat('region ''', n.region_code, coalesce(
+                    ''' is rejected in the regions input (' || get_field(lookup('region_rejected', n.region_code), 'place')
+                        || '): correct that row',
+                    ''' is not in the regions input; add it there or correct the code'),
                     code_hint(n.region_code_raw)))
             -- is_sector_code(t) is regexp_like(t, '^[A-T]?[0-9]{2,4}$') (lib/src/engine/text.rs)
             WHEN NOT is_sector_code(n.sector_code)

@@ -185,7 +185,9 @@ fn gdp_regions_and_targets_rules() {
          150623,孤儿,159999,county\n\
          150624,乡,150000,village\n\
          150622,重复,150000,county\n\
-         1.50622E+11,镇,150622,town\n",
+         1.50622E+11,镇,150622,town\n\
+         150624001,村,150624,town\n\
+         150624001001,组,150624001,town\n",
     )
     .write(
         "gdp.csv",
@@ -195,7 +197,10 @@ fn gdp_regions_and_targets_rules() {
          150622,2022,-3,104\n\
          150699,2020,10,\n\
          150622,2020,11,\n\
-         150622.0,2021,12,\n",
+         150622.0,2021,12,\n\
+         150622,2023,1e-320,\n\
+         150622,2024,1.7e308,\n\
+         150624,2020,5,\n",
     )
     .write(
         "energy.csv",
@@ -215,7 +220,7 @@ fn gdp_regions_and_targets_rules() {
     .config("quality:\n  max_reject_ratio: 1.0\n");
     let out = p.run_pipeline();
     assert!(out.status.success(), "{}", stderr(&out));
-    let all: Vec<_> = [0, 2020, 2021, 2022, 2025]
+    let all: Vec<_> = [0, 2020, 2021, 2022, 2023, 2024, 2025]
         .into_iter()
         .filter(|y| p.path(&format!("out/reports/rejects/year={y}")).exists())
         .flat_map(|y| p.rows("rejects", y))
@@ -261,6 +266,36 @@ fn gdp_regions_and_targets_rules() {
         message("gdp", 7),
         "region '150622.0' is not in the regions input; add it there or correct the code; it was written as a \
          decimal number: a code is text, without '.0' (read the column as text)"
+    );
+    // below a rejected region (150624, level 'village'): rejected down the
+    // tree, or their totals would add up to no region above them
+    assert_eq!(rule("regions", 9), "parent_unknown");
+    assert_eq!(
+        message("regions", 9),
+        "parent '150624' is rejected: this region would add up to no region above it; correct the rejected \
+         row (its reject says why)"
+    );
+    assert_eq!(rule("regions", 10), "parent_unknown");
+    assert!(
+        message("regions", 10)
+            .starts_with("parent '150624001' is rejected (its region 150624 is rejected)"),
+        "{}",
+        message("regions", 10)
+    );
+    // a GDP no region has (a wrong unit or digits): rejected, not an
+    // intensity of 10^30 or a GDP at constant prices of inf
+    assert_eq!(rule("gdp", 8), "number_invalid");
+    assert_eq!(rule("gdp", 9), "number_invalid");
+    assert_eq!(
+        message("gdp", 8),
+        "gdp 1e-320 is not a GDP in 100 million yuan (亿元): a region's lies between 0.0001 and 10000000; \
+         check the unit (万元 is 0.0001 亿元) and the digits"
+    );
+    // a row naming a region the regions input has but rejects says so
+    assert_eq!(rule("gdp", 10), "region_unknown");
+    assert_eq!(
+        message("gdp", 10),
+        "region '150624' is rejected in the regions input (regions.csv line 6, vocabulary_invalid): correct that row"
     );
     assert_eq!(rule("targets", 2), "number_invalid");
     assert_eq!(rule("targets", 3), "vocabulary_invalid");
@@ -324,6 +359,35 @@ fn a_quote_not_closed_rejects_its_line_and_keeps_the_lines_after_it() {
     assert_eq!(ea.len(), 1, "{ea:#?}");
     assert_eq!(ea[0]["months"].i(), 4);
     assert!((ea[0]["quantity_base"].f() - 1300.0).abs() < 1e-9);
+}
+
+/// Parent codes that loop are refused before the roll-up, naming the file,
+/// the lines and the fix.
+#[test]
+fn a_cycle_of_parent_codes_names_the_file_and_its_lines() {
+    let p = project_with_energy(&format!(
+        "{},A,150622,C3011,2020,1,raw_coal,fuel,consumption,100,t\n",
+        uscc(1)
+    ));
+    p.write(
+        "regions.csv",
+        "region_code,name,parent_code,level\n\
+         150000,内蒙古自治区,,province\n\
+         150622,准格尔旗,150000,county\n\
+         150622100,甲镇,150622101,town\n\
+         150622101,乙镇,150622100,town\n",
+    );
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "input regions (regions.csv): parent_code links form a cycle: 150622100 → 150622101 → 150622100 \
+             (line 4: 150622100 under 150622101, line 5: 150622101 under 150622100); a region cannot be its own \
+             ancestor: correct the parent_code of one of these rows"
+        ),
+        "{err}"
+    );
 }
 
 /// Years and months written as a Chinese workbook writes them (`2020年`,

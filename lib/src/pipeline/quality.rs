@@ -17,13 +17,29 @@ use crate::publish::manifest::InputTotal;
 /// region twice.
 pub(crate) async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
     let batches = queries::REGION_PARENTS.collect(ctx, &[]).await?;
-    let mut parent: HashMap<String, String> = HashMap::new();
+    // code → (parent, file, line)
+    let mut parent: HashMap<String, (String, String, i64)> = HashMap::new();
     for b in &batches {
         let codes = text(b, 0)?;
         let parents = text(b, 1)?;
+        let files = text(b, 2)?;
+        let lines = b
+            .column(3)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .ok_or_else(|| {
+                Error::Internal("region_parents.sql: source_line is not BIGINT".into())
+            })?;
         for i in 0..b.num_rows() {
             if !parents.is_null(i) {
-                parent.insert(codes.value(i).to_string(), parents.value(i).to_string());
+                parent.insert(
+                    codes.value(i).to_string(),
+                    (
+                        parents.value(i).to_string(),
+                        files.value(i).to_string(),
+                        lines.value(i),
+                    ),
+                );
             }
         }
     }
@@ -32,15 +48,24 @@ pub(crate) async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
     for start in starts {
         let mut path = vec![start.as_str()];
         let mut cur = start.as_str();
-        while let Some(p) = parent.get(cur) {
+        while let Some((p, _, _)) = parent.get(cur) {
             if p == start {
-                path.push(p);
+                // each region of the cycle with the line that gives its parent
+                let rows: Vec<String> = path
+                    .iter()
+                    .map(|c| {
+                        let (p, _, line) = &parent[*c];
+                        format!("line {line}: {c} under {p}")
+                    })
+                    .collect();
                 return Err(Error::InputFile {
                     input: "regions".into(),
-                    file: "regions".into(),
+                    file: parent[start.as_str()].1.clone(),
                     message: format!(
-                        "parent_code links form a cycle: {}; a region cannot be its own ancestor",
-                        path.join(" → ")
+                        "parent_code links form a cycle: {} → {start} ({}); a region cannot be its own ancestor: \
+                         correct the parent_code of one of these rows",
+                        path.join(" → "),
+                        rows.join(", ")
                     ),
                 });
             }
