@@ -390,6 +390,72 @@ fn a_cycle_of_parent_codes_names_the_file_and_its_lines() {
     );
 }
 
+/// Process CO2 and sinks of a region-year without energy records are in no
+/// row of region_indicators: the run says so, per region and year, and
+/// whether the regions above count them.
+#[test]
+fn process_co2_and_sinks_without_energy_records_are_named() {
+    let factors = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../factors/cn-2026-12")
+        .canonicalize()
+        .unwrap();
+    let ok = uscc(7);
+    let p = Project::new();
+    p.write("regions.csv", REGIONS)
+        .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n")
+        // energy of 2020, reported at the county
+        .write(
+            "energy.csv",
+            &format!(
+                "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n{ok},150622,C3011,2020,raw_coal,100,t\n"
+            ),
+        )
+        // lime in 2030 (no energy anywhere that year): 1 000 t × 0.683 = 683 t
+        .write(
+            "production.csv",
+            "enterprise_id,region_code,year,product_code,quantity,unit,cao,mgo\n,150622100,2030,lime,1000,t,,\n",
+        )
+        // a reported sink of the town in 2020 (energy only at the county)
+        .write(
+            "sinks.csv",
+            "region_code,year,ecosystem,method,quantity,unit\n150622100,2020,forest,reported,500,t\n",
+        )
+        .write(
+            "pipeline.yaml",
+            &format!(
+                "inputs:\n  energy: energy.csv\n  gdp: gdp.csv\n  regions: regions.csv\n  production: production.csv\n  sinks: sinks.csv\nfactors: {}\noutput: out\nbase_year: 2020\n",
+                factors.display()
+            ),
+        );
+    let out = p.run_pipeline();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "150622100 薛家湾镇 2020: process CO2 0.0 t and sinks 500.0 t, but no energy records there that year, \
+             so region_indicators has no row for it (the regions above it count them: their rows sum the rows below)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "150622100 薛家湾镇 2030: process CO2 683.0 t and sinks 0.0 t, but no energy records there that year, \
+             so region_indicators has no row for it, nor do the 2 region(s) above it"
+        ),
+        "{err}"
+    );
+    // the county's 2020 row counts the town's sink: 500 t
+    let county: Vec<_> = p
+        .rows("region_indicators", 2020)
+        .into_iter()
+        .filter(|r| r["region_code"].s() == "150622")
+        .collect();
+    assert!(
+        (county[0]["sink_t"].f() - 500.0).abs() < 1e-9,
+        "{county:#?}"
+    );
+}
+
 /// Years and months written as a Chinese workbook writes them (`2020年`,
 /// `3月份`, full-width digits) are read as the period column reads them;
 /// what is still no year or month is rejected with the text as written.

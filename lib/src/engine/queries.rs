@@ -68,6 +68,7 @@ queries! {
     SUMMARY = "summary.sql" [];
     SILENT_MEMBERS = "silent_members.sql" [];
     UNJUDGED_TARGETS = "unjudged_targets.sql" [];
+    BUDGET_WITHOUT_ENERGY = "budget_without_energy.sql" [];
     SUMMARY_GROUPS = "summary_groups.sql" [];
     BULLETIN_REGIONS = "bulletin_regions.sql" [];
     BULLETIN_TARGETS = "bulletin_targets.sql" [];

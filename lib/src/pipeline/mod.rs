@@ -173,6 +173,7 @@ pub(crate) async fn run_locked(
     let summary = summary(&ctx).await?;
     let groups = readback::group_summary(&ctx).await?;
     let unjudged = readback::unjudged_targets(&ctx).await?;
+    let unbudgeted = readback::budget_without_energy(&ctx).await?;
     let canonical = serde_json::to_vec(&id.effective)
         .map_err(|e| Error::Internal(format!("config to JSON: {e}")))?;
     let manifest = Manifest {
@@ -213,6 +214,7 @@ pub(crate) async fn run_locked(
     tracing::info!(run_id = %run_id, output = %out.url(), files = manifest.outputs.len(), "published");
     let mut plausibility = readback::plausibility(&summary);
     plausibility.extend(unjudged);
+    plausibility.extend(unbudgeted);
     for note in &plausibility {
         tracing::warn!("{note}");
     }

@@ -123,6 +123,50 @@ pub(crate) async fn unjudged_targets(ctx: &SessionContext) -> Result<Vec<String>
     Ok(out)
 }
 
+/// Process CO2 and sinks of region-years without energy records
+/// (`budget_without_energy.sql`): region_indicators has no row for them, so
+/// co2_net_t does not count them. One note per region and year of the rows.
+pub(crate) async fn budget_without_energy(ctx: &SessionContext) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for b in queries::BUDGET_WITHOUT_ENERGY.collect(ctx, &[]).await? {
+        let (code, name) = (text(&b, 0)?, text(&b, 1)?);
+        let year = cast(b.column(2), &DataType::Int32)?;
+        let year = year.as_primitive::<Int32Type>();
+        let process = cast(b.column(3), &DataType::Float64)?;
+        let process = process.as_primitive::<Float64Type>();
+        let sink = cast(b.column(4), &DataType::Float64)?;
+        let sink = sink.as_primitive::<Float64Type>();
+        let above = cast(b.column(5), &DataType::Int64)?;
+        let above = above.as_primitive::<Int64Type>();
+        let above_without = cast(b.column(6), &DataType::Int64)?;
+        let above_without = above_without.as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            let y = year.value(r);
+            let (n, m) = (above.value(r), above_without.value(r));
+            let reach = if n == 0 {
+                String::new()
+            } else if m == n {
+                format!(
+                    ", nor do the {n} region(s) above it: no energy records in {y} reach them, and their co2_net_t for {y} does not exist either"
+                )
+            } else if m == 0 {
+                " (the regions above it count them: their rows sum the rows below)".to_string()
+            } else {
+                format!(" ({m} of the {n} region(s) above it have no row for {y} either)")
+            };
+            out.push(format!(
+                "{} {} {y}: process CO2 {:.1} t and sinks {:.1} t, but no energy records there that year, so region_indicators has no row for it{reach}; \
+                 process_emissions and region_sectors show them: add the region's energy records for {y}, or correct the region_code or year of its production and sinks rows",
+                code.value(r),
+                name.value(r),
+                process.value(r),
+                sink.value(r),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// A group in its latest year, as the terminal summary shows it.
 #[derive(Debug, Clone)]
 pub struct GroupSummaryRow {

@@ -730,7 +730,7 @@ pub(crate) const REJECTS: Dataset = Dataset {
 pub(crate) const REGION_SECTORS: Dataset = Dataset {
     name: "region_sectors",
     view: "region_sectors",
-    description: "The carbon budget of each region (every level) and year by sector group — agriculture, industry (each of the six energy-intensive divisions, and the rest), construction, transport, services, households — with process CO2 in the product's division and sinks per ecosystem. Its energy, CO2, process CO2 and sinks add up to region_indicators' energy_tce, energy_tce_equivalent, co2_t, co2_process_t and sink_t.",
+    description: "The carbon budget of each region (every level) and year by sector group — agriculture, industry (each of the six energy-intensive divisions, and the rest), construction, transport, services, households — with process CO2 in the product's division and sinks per ecosystem. Its energy, CO2, process CO2 and sinks add up to region_indicators' energy_tce, energy_tce_equivalent, co2_t, co2_process_t and sink_t, in every region-year with energy records (region_indicators has a row only there; process CO2 or sinks of a region-year without energy records are listed under \"to look at\" by `run`).",
     sort_key: &["region_code", "sector_group", "subsector"],
     per_year: false,
     columns: &[
