@@ -457,7 +457,8 @@ fn process_co2_and_sinks_without_energy_records_are_named() {
 }
 
 /// Years and months written as a Chinese workbook writes them (`2020年`,
-/// `3月份`, full-width digits) are read as the period column reads them;
+/// `3月份`, full-width digits) are read as the period column reads them, and
+/// so are whole numbers a float column wrote (`2020.0`);
 /// what is still no year or month is rejected with the text as written.
 #[test]
 fn years_and_months_written_with_their_units_are_read() {
@@ -470,6 +471,8 @@ fn years_and_months_written_with_their_units_are_read() {
         /* 5 */ format!("{ok},A,150622,C3011,2020,4,raw_coal,fuel,consumption,400,t"),
         /* 6 */ format!("{ok},A,150622,C3011,2020年,13月,raw_coal,fuel,consumption,500,t"),
         /* 7 */ format!("{ok},A,150622,C3011,2020年x,5,raw_coal,fuel,consumption,600,t"),
+        // as pandas writes a year or month column with blanks (a float)
+        /* 8 */ format!("{ok},A,150622,C3011,2020.0,5.0,raw_coal,fuel,consumption,500,t"),
     ];
     let p = project_with_energy(&(rows.join("\n") + "\n"));
     p.write(
@@ -507,11 +510,11 @@ fn years_and_months_written_with_their_units_are_read() {
             ),
         ]
     );
-    // months 1-4: 100 + 200 + 300 + 400 = 1 000 t of raw coal in 2020
+    // months 1-5: 100 + 200 + 300 + 400 + 500 = 1 500 t of raw coal in 2020
     let ea = p.rows("enterprise_annual", 2020);
     assert_eq!(ea.len(), 1, "{ea:#?}");
-    assert_eq!(ea[0]["months"].i(), 4);
-    assert!((ea[0]["quantity_base"].f() - 1000.0).abs() < 1e-9);
+    assert_eq!(ea[0]["months"].i(), 5);
+    assert!((ea[0]["quantity_base"].f() - 1500.0).abs() < 1e-9);
     // the gdp row of `2020年` is the county's 2020 GDP: 10 (10^8 yuan)
     let gdp = p.rows("region_gdp", 2020);
     let county: Vec<_> = gdp

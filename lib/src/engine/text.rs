@@ -10,8 +10,8 @@
 //! |---------------------|---------------------------------------------------------------|
 //! | `clean_code(t)`     | `upper(nullif(trim(t), ''))`                                  |
 //! | `fold_key(t)`       | `lower(trim(t))`                                              |
-//! | `parse_year(t)`     | `try_cast(nullif(trim(t), '') AS INT)`, else the year of `2025年`, `2025年度` (`PARSE_YEAR_BUILTINS`) |
-//! | `parse_month(t)`    | `try_cast(nullif(trim(t), '') AS INT)`, else the month of `3月`, `03月份` (`PARSE_MONTH_BUILTINS`) |
+//! | `parse_year(t)`     | `try_cast(nullif(trim(t), '') AS INT)`, else the year of `2025年`, `2025年度`, `2025.0` (`PARSE_YEAR_BUILTINS`) |
+//! | `parse_month(t)`    | `try_cast(nullif(trim(t), '') AS INT)`, else the month of `3月`, `03月份`, `3.0` (`PARSE_MONTH_BUILTINS`) |
 //! | `parse_number(t)`   | `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)` where every comma groups thousands (see below), else NULL |
 //! | `is_sector_code(t)` | `regexp_like(t, '^[A-T]?[0-9]{2,4}$')`                        |
 //!
@@ -233,11 +233,21 @@ pub(crate) fn half_width_digits(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The number of a year or month written with its unit: the digits of
-/// `trim(t)` (full-width ones as ASCII) followed by one of `units` or by
-/// nothing; None for anything else.
+/// `trim(t)` (full-width ones as ASCII) followed by one of `units`, by a
+/// point and zeros (`2024.0`: a whole number a float column wrote, as pandas
+/// writes a year column with blanks to Parquet) or by nothing; None for
+/// anything else.
 fn written_int(v: &str, units: &[&str]) -> Option<i32> {
     let t = half_width_digits(trim_spaces(v).0);
-    let digits = units.iter().find_map(|u| t.strip_suffix(u)).unwrap_or(&t);
+    let whole = |t: &str| -> Option<usize> {
+        let (int, frac) = t.split_once('.')?;
+        (!frac.is_empty() && frac.bytes().all(|b| b == b'0')).then_some(int.len())
+    };
+    let digits = units
+        .iter()
+        .find_map(|u| t.strip_suffix(u))
+        .or_else(|| whole(&t).map(|n| &t[..n]))
+        .unwrap_or(&t);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -272,13 +282,13 @@ fn parse_written(input: &StringViewArray, units: &[&str]) -> DfResult<ArrayRef> 
 #[cfg(test)]
 const PARSE_YEAR_BUILTINS: &str = "coalesce(try_cast(nullif(trim(t), '') AS INT), \
      try_cast(regexp_replace(translate(trim(t), '０１２３４５６７８９', '0123456789'), \
-     '^([0-9]+)(年度|年)?$', '${1}') AS INT))";
+     '^([0-9]+)([.]0+|年度|年)?$', '${1}') AS INT))";
 
 /// What `parse_month` is, in built-ins.
 #[cfg(test)]
 const PARSE_MONTH_BUILTINS: &str = "coalesce(try_cast(nullif(trim(t), '') AS INT), \
      try_cast(regexp_replace(translate(trim(t), '０１２３４５６７８９', '0123456789'), \
-     '^([0-9]+)(月份|月)?$', '${1}') AS INT))";
+     '^([0-9]+)([.]0+|月份|月)?$', '${1}') AS INT))";
 
 /// `parse_number(t)`: `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)`
 /// when every comma of `trim(t)` groups thousands (`PARSE_NUMBER_BUILTINS` in built-ins),
@@ -556,6 +566,13 @@ mod tests {
             "月份",
             "99999999999年",
             "0003月",
+            "2024.0",
+            "3.00",
+            "2024.",
+            "2024.5",
+            ".0",
+            "２０２４.０",
+            "2024.0年",
         ];
         // each value twice in a row (the second is answered from the
         // first: a run of the same text), a NULL, then each once more
@@ -619,7 +636,7 @@ mod tests {
                         seen += 1;
                     }
                 }
-                assert_eq!(seen, rows.len()); // 2 × 68 + 1 + 68 + 1 = 206 rows
+                assert_eq!(seen, rows.len()); // 2 × 75 + 1 + 75 + 1 = 227 rows
             }
         });
     }
