@@ -265,7 +265,12 @@ fn text(e: &Explanation) -> String {
             ));
         }
     }
+    // a table with no rows is left out (an enterprise's or a group's
+    // explanation has no sector breakdown: its sector is its own)
     let table = |s: &mut String, title: &str, rows: &[carbonstat::audit::Contribution]| {
+        if rows.is_empty() {
+            return;
+        }
         s.push_str(&format!(
             "\n{title}:\n  {:<24} {:<18} {:>16} {:>16} {:>8}\n",
             "key", "", "tce", "t CO2", "records"

@@ -268,7 +268,8 @@ fn explain_reproduces_group_and_enterprise_values_exactly() {
     // the park in 2025: its three members, the green power rows of the plant
     // (60 000 + 10 000 × 10^4 kWh), the factor of the power it bought
     let e = explain_json_of(&p, "--group", "ZCP-01", 2025, "co2_per_tce");
-    assert_eq!(e["top_enterprises"].as_array().unwrap().len(), 3, "{e:#}");
+    // three members and the certified green power used, at zero
+    assert_eq!(e["top_enterprises"].as_array().unwrap().len(), 4, "{e:#}");
     let green: f64 = e["budget_rows"]
         .as_array()
         .unwrap()
@@ -303,6 +304,60 @@ fn explain_reproduces_group_and_enterprise_values_exactly() {
         members,
         park["energy_tce_equivalent"].f(),
         "members' energy",
+    );
+    // and the tables' CO2 to the group's co2_t as the group counts it: coal
+    // 2 186 960.255 + electricity bought 939 890.094816 (1 541 814 460 kWh ×
+    // 0.6096 t/MWh) + gas 136 516.053854 − green power used 426 720 (7 × 10^8
+    // kWh × 0.6096 t/MWh) = 2 836 646.40367 t; the wind and solar farms' power
+    // supplied to others earns no credit (0 t each)
+    let co2 = |table: &str| -> f64 {
+        e[table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["co2_t"].as_f64().unwrap())
+            .sum()
+    };
+    close(
+        co2("by_energy"),
+        2_836_646.403_67,
+        "the group's CO2 by energy",
+    );
+    close(
+        co2("top_enterprises"),
+        2_836_646.403_67,
+        "the group's CO2 by member",
+    );
+    close(
+        park["co2_t"].f(),
+        2_836_646.403_67,
+        "group_indicators.co2_t",
+    );
+    let green_row = e["by_energy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "green_power_used")
+        .unwrap();
+    close(
+        green_row["co2_t"].as_f64().unwrap(),
+        -426_720.0,
+        "green power used",
+    );
+    // an enterprise's table adds up to its co2_t the same way: the wind farm
+    // supplies its power to others, which earns no credit (the region's
+    // net-import rule credited it −1 423 803.9 t in this table before)
+    let wind = explain_json_of(&p, "--enterprise", "91150622MA047ADGKT", 2025, "co2_t");
+    let by_energy: f64 = wind["by_energy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["co2_t"].as_f64().unwrap())
+        .sum();
+    assert!(by_energy >= 0.0, "{wind:#}");
+    assert!(
+        (by_energy - wind["value"].as_f64().unwrap()).abs() < 1e-6,
+        "{wind:#}"
     );
     // a column of another dataset is refused with the list of valid ones
     let bad = p.run(&[

@@ -472,7 +472,8 @@ fn years_and_months_written_with_their_units_are_read() {
         /* 6 */ format!("{ok},A,150622,C3011,2020年,13月,raw_coal,fuel,consumption,500,t"),
         /* 7 */ format!("{ok},A,150622,C3011,2020年x,5,raw_coal,fuel,consumption,600,t"),
         // as pandas writes a year or month column with blanks (a float)
-        /* 8 */ format!("{ok},A,150622,C3011,2020.0,5.0,raw_coal,fuel,consumption,500,t"),
+        /* 8 */
+        format!("{ok},A,150622,C3011,2020.0,5.0,raw_coal,fuel,consumption,500,t"),
     ];
     let p = project_with_energy(&(rows.join("\n") + "\n"));
     p.write(
