@@ -244,6 +244,9 @@ fn explain_reproduces_group_and_enterprise_values_exactly() {
     let plant = "91150622MA0EHLPTXC";
     for (flag, id, year, indicator) in [
         ("--enterprise", plant, 2024, "co2_t"),
+        // 2 323 476.308854 + 998 941.588634: 3322417.8974880003 added as
+        // doubles, 3322417.897488 as the DECIMAL sum enterprise_totals casts
+        ("--enterprise", plant, 2025, "co2_t"),
         ("--enterprise", plant, 2024, "energy_tce_equivalent"),
         ("--group", "ZCP-01", 2025, "co2_t"),
         ("--group", "ZCP-01", 2025, "co2_electricity_t"),

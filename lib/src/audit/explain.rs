@@ -1011,7 +1011,11 @@ async fn explain_subject_in(
             (
                 "co2_direct_t + co2_indirect_t".to_string(),
                 format!("{} + {}", fmt(d), fmt(i)),
-                d.zip(i).map(|(d, i)| d + i),
+                // enterprise_totals adds the two as DECIMAL(38, 6) sums and
+                // casts the total: added as doubles they can differ in the
+                // last bit (3322417.8974880003 for 2323476.308854 +
+                // 998941.588634)
+                d.zip(i).map(|(d, i)| fixed_point_sum(&[d, i])),
                 vec![
                     t("co2_direct_t", d, "t CO2"),
                     t("co2_indirect_t", i, "t CO2"),
@@ -1246,4 +1250,61 @@ pub async fn published_value_in(
         }
     }
     Ok(None)
+}
+
+/// The sum of amounts published as doubles of 6-decimal fixed-point values,
+/// as SQL adds them: each back to its micro-units, added as integers, and
+/// cast to a double as Arrow casts a DECIMAL(38, 6) (the integer over 10^6).
+fn fixed_point_sum(terms: &[f64]) -> f64 {
+    let micro: i128 = terms.iter().map(|t| (t * 1e6).round() as i128).sum();
+    micro as f64 / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{AsArray, RecordBatch};
+    use datafusion::arrow::datatypes::Float64Type;
+    use datafusion::prelude::SessionContext;
+
+    /// The sum of 6-decimal amounts is the double SQL gives for their
+    /// DECIMAL(38, 6) sum, bit for bit, where adding the doubles is not:
+    /// 2323476.308854 + 998941.588634 = 3322417.8974880003 as doubles.
+    #[test]
+    fn fixed_point_sums_are_those_of_sql() {
+        let cases: [&[f64]; 5] = [
+            &[2323476.308854, 998941.588634],
+            &[0.1, 0.2],
+            &[-1187910.745418, 939890.094816, 0.000001],
+            &[123456789.123456, -0.654321, 7.0],
+            &[1e-6, 1e-6, 1e-6],
+        ];
+        assert_ne!(2323476.308854 + 998941.588634, 3322417.897488);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ctx = SessionContext::new();
+            for terms in cases {
+                let sql = format!(
+                    "SELECT CAST({} AS DOUBLE)",
+                    terms
+                        .iter()
+                        .map(|t| format!("CAST({t} AS DECIMAL(38, 6))"))
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                );
+                let b: Vec<RecordBatch> = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+                let sql_sum = b[0].column(0).as_primitive::<Float64Type>().value(0);
+                assert_eq!(
+                    super::fixed_point_sum(terms).to_bits(),
+                    sql_sum.to_bits(),
+                    "{sql}"
+                );
+            }
+        });
+        assert_eq!(
+            super::fixed_point_sum(&[2323476.308854, 998941.588634]),
+            3322417.897488
+        );
+    }
 }
