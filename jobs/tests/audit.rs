@@ -381,6 +381,29 @@ fn explain_reproduces_group_and_enterprise_values_exactly() {
         "{}",
         stderr(&bad)
     );
+    // a region or group the run does not have is a usage error (exit 2)
+    // that says what to check
+    for (flag, id) in [("--region", "999999"), ("--group", "NOPE")] {
+        let out = p.run(&[
+            "--quiet",
+            "explain",
+            "--manifest",
+            "out",
+            flag,
+            id,
+            "--year",
+            "2025",
+            "--indicator",
+            "co2_t",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{id} has no row for 2025"))
+                && stderr(&out).contains("check the"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

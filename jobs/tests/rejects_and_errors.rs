@@ -613,6 +613,18 @@ fn missing_column_is_a_file_error_naming_file_and_columns() {
         err.contains("the header has: region_code, year, gdp_value"),
         "{err}"
     );
+    // an empty file says so (it said 'the header has: .')
+    p.write("gdp.csv", "");
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "input gdp (gdp.csv): the file has no header line (it is empty, or its first line is blank): the gdp \
+             input needs a header with region_code, year, gdp"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -333,8 +333,10 @@ async fn explain_region(
         }
     }
     let cur = cur.ok_or_else(|| {
-        Error::Internal(format!(
-            "region {region} has no row for {year} in region_indicators"
+        Error::Usage(format!(
+            "region {region} has no row for {year} in region_indicators: it is not a region of the run's regions \
+             input, or it has no energy records in {year}; check the code and the year (the bulletin's overview \
+             lists the run's regions, region_indicators its years)"
         ))
     })?;
     let get = |m: &BTreeMap<String, Option<f64>>, k: &str| m.get(k).copied().flatten();
@@ -978,10 +980,17 @@ async fn explain_subject_in(
         cur = Some(m);
     }
     let cur = cur.ok_or_else(|| {
-        Error::Internal(format!(
-            "{} {id} has no row for {year} in {}",
+        Error::Usage(format!(
+            "{} {id} has no row for {year} in {}: {}; check the id and the year",
             subject.as_str(),
-            subject.dataset().name
+            subject.dataset().name,
+            match subject {
+                Subject::Enterprise => {
+                    "the run has no energy records or production rows of it that year (the id is the 18-character \
+                     credit code, as in enterprise_annual)"
+                }
+                Subject::Group => "no group of that id is in the groups input in force that year",
+            }
         ))
     })?;
     let get = |k: &str| cur.get(k).copied().flatten();

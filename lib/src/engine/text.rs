@@ -345,13 +345,20 @@ fn code_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
     })
 }
 
-/// `number_hint(t)`: for a number with a comma (which `parse_number` read as
-/// none: a comma only groups thousands), how to write a decimal comma; ''
-/// otherwise.
+/// `number_hint(t)`, for a value `parse_number` read as no number: with a
+/// comma (a comma only groups thousands), how to write a decimal comma; with
+/// a per cent sign, that a share is a fraction; with full-width digits, that
+/// they are; '' otherwise.
 fn number_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
     hints(input, |t| {
+        let t = trim_spaces(t).0;
         if t.contains(',') {
             " (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)"
+        } else if t.ends_with(['%', '％']) {
+            " (a number is written without a per cent sign: a share or a reduction as a fraction, 13.5 % as 0.135)"
+        } else if t.chars().any(|c| ('０'..='９').contains(&c)) {
+            " (its digits are full-width, as a Chinese input method types them in full-width mode: write them \
+             half-width, 0-9)"
         } else {
             ""
         }
@@ -486,6 +493,43 @@ mod tests {
                 Some(""),
                 Some(""),
                 Some(""),
+                Some(""),
+                None
+            ]
+        );
+    }
+
+    /// A number written with a decimal comma, a per cent sign or full-width
+    /// digits gets a hint of what to write; any other text none.
+    #[test]
+    fn number_hints_say_how_to_write_the_number() {
+        use datafusion::arrow::array::StringViewArray;
+        let input = StringViewArray::from(vec![
+            Some("12,5x"),
+            Some(" 10% "),
+            Some("13.5％"),
+            Some("１２.５"),
+            Some("lots"),
+            None,
+        ]);
+        let out = super::number_hint(&input).unwrap();
+        let out = out.as_any().downcast_ref::<StringViewArray>().unwrap();
+        let got: Vec<Option<&str>> = out.iter().collect();
+        let pct = Some(
+            " (a number is written without a per cent sign: a share or a reduction as a fraction, 13.5 % as 0.135)",
+        );
+        assert_eq!(
+            got,
+            vec![
+                Some(
+                    " (a comma only groups thousands, as in 1,234.5: write a decimal comma as a point, 12.5)"
+                ),
+                pct,
+                pct,
+                Some(
+                    " (its digits are full-width, as a Chinese input method types them in full-width mode: write \
+                     them half-width, 0-9)"
+                ),
                 Some(""),
                 None
             ]

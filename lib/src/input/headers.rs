@@ -98,6 +98,9 @@ pub(crate) struct Mapping {
     pub columns: Vec<Option<usize>>,
     /// a period column to split into year and month
     pub period: Option<usize>,
+    /// the header's columns outside the contract, as written: read past
+    /// (the run warns of them once, when it checks the file)
+    pub ignored: Vec<String>,
 }
 
 impl Mapping {
@@ -187,6 +190,19 @@ pub(crate) fn map_header(
         .copied()
         .filter(|c| !(found.contains_key(*c) || (*c == "year" && period.is_some())))
         .collect();
+    if !missing.is_empty() && norm.iter().all(|h| h.is_empty()) {
+        // an empty file, or a first line without any name
+        return Err(file_error(
+            spec,
+            shown,
+            format!(
+                "the file has no header line (it is empty, or its first line is blank): the {} input needs a \
+                 header with {} and a row per record; remove the file from the config if there is nothing to read",
+                spec.name,
+                spec.required.join(", ")
+            ),
+        ));
+    }
     if !missing.is_empty() {
         let unmapped: Vec<&String> = (0..header.len())
             .filter(|i| target_of(*i).is_none() && !norm[*i].is_empty())
@@ -222,22 +238,14 @@ pub(crate) fn map_header(
             ),
         ));
     }
-    let unknown: Vec<&str> = (0..header.len())
+    let ignored: Vec<String> = (0..header.len())
         .filter(|i| target_of(*i).is_none() && !norm[*i].is_empty())
-        .map(|i| header[i].trim())
+        .map(|i| header[i].trim().to_string())
         .collect();
-    if !unknown.is_empty() {
-        tracing::warn!(
-            input = spec.name,
-            file = shown,
-            "ignoring column(s) not in the {} contract: {}",
-            spec.name,
-            unknown.join(", ")
-        );
-    }
     Ok(Mapping {
         columns: contract.iter().map(|c| found.get(*c).copied()).collect(),
         period,
+        ignored,
     })
 }
 

@@ -362,29 +362,39 @@ pub(crate) fn hash_file(p: &Path) -> std::io::Result<(u64, String, Utf8Scan)> {
 /// Decide how the file is read and check that its header has what the
 /// contract needs: a file error (exit 2) before anything runs.
 pub(crate) fn check_file(spec: InputSpec, file: &mut InputFile, utf8: Utf8Scan) -> Result<()> {
-    match file.format {
+    let (mapping, shown) = match file.format {
         Format::Csv => {
             let enc = resolve_encoding(spec, file, file.options.encoding, utf8)?;
             file.encoding = Some(enc);
             let (header, delimiter) = csv::csv_header(spec, file)?;
             file.options.delimiter = delimiter;
-            headers::map_header(spec, &header, &file.options, &file.path)?;
+            let mapping = headers::map_header(spec, &header, &file.options, &file.path)?;
+            (mapping, file.path.clone())
         }
         Format::Parquet => {
             let header = parquet::parquet_header(spec, file)?;
-            headers::map_header(spec, &header, &file.options, &file.path)?;
+            let mapping = headers::map_header(spec, &header, &file.options, &file.path)?;
+            (mapping, file.path.clone())
         }
         Format::Xlsx | Format::Xls => {
             let (sheet, row, header) = excel::excel_header(spec, file)?;
-            headers::map_header(
-                spec,
-                &header,
-                &file.options,
-                &format!("{} [{sheet}]", file.path),
-            )?;
+            let shown = format!("{} [{sheet}]", file.path);
+            let mapping = headers::map_header(spec, &header, &file.options, &shown)?;
             file.sheet = Some(sheet);
             file.header_row = Some(row);
+            (mapping, shown)
         }
+    };
+    // once per file and run (every statement that reads the file maps its
+    // header again)
+    if !mapping.ignored.is_empty() {
+        tracing::warn!(
+            input = spec.name,
+            file = shown,
+            "ignoring column(s) not in the {} contract: {}",
+            spec.name,
+            mapping.ignored.join(", ")
+        );
     }
     Ok(())
 }
