@@ -14,12 +14,15 @@
 -- for that rule.)
 --
 -- Reads:  *_norm (10_normalize.sql), special_sector (factor set).
--- Writes: regions_checked, region_rejected, gdp_checked, targets_checked, region_lookup
+-- Writes: regions_own_checked, regions_checked, region_rejected, gdp_checked, targets_checked, region_lookup
 --         (tables), records_rows, regions_ok, gdp_ok, targets_ok (views).
 
 
-CREATE OR REPLACE TABLE regions_checked AS
-WITH RECURSIVE codes AS (
+-- The rules of each regions row on its own (a table: the recursion below
+-- reads it again per level, and on a cluster reads a table file rather
+-- than the input in its store).
+CREATE OR REPLACE TABLE regions_own_checked AS
+WITH codes AS (
     SELECT DISTINCT region_code FROM regions_norm WHERE region_code IS NOT NULL
 ),
 c AS (
@@ -47,7 +50,11 @@ c AS (
         END AS reject
     FROM regions_norm n
     LEFT JOIN codes p ON p.region_code = n.parent_code
-),
+)
+SELECT * FROM c;
+
+CREATE OR REPLACE TABLE regions_checked AS
+WITH RECURSIVE
 -- A region under a rejected one would add up to no region above it: its
 -- totals would be lost from the roll-up without a word. The regions below a
 -- code none of whose rows is accepted are rejected too, down the tree (the
@@ -55,13 +62,13 @@ c AS (
 -- accepted rows are refused after this step, region_parents.sql).
 cut(region_code, root, depth) AS (
     SELECT region_code, region_code AS root, 0 AS depth
-    FROM c
+    FROM regions_own_checked
     WHERE region_code IS NOT NULL
     GROUP BY region_code
     HAVING bool_and(reject IS NOT NULL)
     UNION ALL
     SELECT k.region_code, cut.root, cut.depth + 1
-    FROM c k JOIN cut ON k.parent_code = cut.region_code
+    FROM regions_own_checked k JOIN cut ON k.parent_code = cut.region_code
     WHERE k.reject IS NULL AND cut.depth < 8
 ),
 cut_first AS (
@@ -77,7 +84,7 @@ c2 AS (
                     ': this region would add up to no region above it; correct the rejected row (its reject says why)'))
             ELSE c.reject
         END AS reject
-    FROM c LEFT JOIN cut_first x ON x.region_code = c.region_code
+    FROM regions_own_checked c LEFT JOIN cut_first x ON x.region_code = c.region_code
 ),
 d AS (
     SELECT c.*,
@@ -296,7 +303,8 @@ WITH c AS (
                 'rule', 'sector_invalid', 'column', 'sector_code',
                 'message', concat('''', n.sector_code_raw, ''' is not a GB/T 4754-2017 code such as C2511 or 2511 (or a code of the factor set''s special_sectors, e.g. HH for households)'))
             WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid',
-                'column', 'year', 'message', concat('year ''', n.year_raw, ''' is not a year between 1949 and 2100'))
+                'column', 'year', 'message', concat('year ''', n.year_raw, ''' is not a year between 1949 and 2100',
+                    period_hint(n.year_raw)))
             WHEN (n.month IS NULL OR n.month NOT BETWEEN 1 AND 12) AND nullif(trim(n.month_raw), '') IS NOT NULL THEN named_struct(
                 'rule', 'period_invalid', 'column', 'month',
                 'message', concat('month ''', n.month_raw, ''' is not 1-12; leave it empty for an annual record'))

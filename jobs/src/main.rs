@@ -181,7 +181,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SampleFormatArg::Csv)]
         format: SampleFormatArg,
         /// Provinces (1-16; each has 8 cities, 48 counties, 192 towns).
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=16))]
         provinces: usize,
         #[arg(long, default_value_t = 2020)]
         seed: u64,
@@ -402,6 +403,15 @@ fn sample(
         provinces,
     };
     let factors = std::path::absolute(factors).unwrap_or_else(|_| factors.to_path_buf());
+    // the written pipeline.yaml names it: a run on it would fail there
+    if !factors.join("factor-set.yaml").is_file() {
+        return Err(carbonstat::Error::Usage(format!(
+            "--factors {}: no factor set there (a directory with a factor-set.yaml; a relative path is taken \
+             from the current directory): give the factor set the sample's pipeline.yaml is to name, e.g. \
+             --factors <carbonstat checkout>/factors/cn-2026-12",
+            factors.display()
+        )));
+    }
     let started = std::time::Instant::now();
     let r = write_sample(out, &spec, &factors)?;
     let secs = started.elapsed().as_secs_f64();

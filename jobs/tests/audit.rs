@@ -105,6 +105,26 @@ fn verify_a_clean_run() {
     let json: serde_json::Value = serde_json::from_slice(&verify(&p, true).stdout).unwrap();
     assert_eq!(json["findings"], serde_json::json!([]));
     assert_eq!(json["files"], 94);
+    // the run's kept manifest, manifests/<run_id>.json, is a manifest too
+    let kept = format!(
+        "out/manifests/{}.json",
+        p.manifest()["run_id"].as_str().unwrap()
+    );
+    let out = p.run(&["--quiet", "verify", &kept]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).starts_with("verified: 94 files, 814 rows identical"),
+        "{}",
+        stdout(&out)
+    );
+    // a file that is no manifest is a usage error that says what to give
+    let out = p.run(&["--quiet", "verify", "pipeline.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pipeline.yaml is a file, not a published run"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -684,12 +704,24 @@ fn factors_diff_lists_rows_and_the_impact() {
         impact.iter().all(|i| i["year"].as_i64().unwrap() >= 2023),
         "{impact:#?}"
     );
+    // every numeric column of region_indicators that moves: the grid factor
+    // itself and the CO2 columns (co2_t, co2_net_t, co2_peak_t, the
+    // intensity and its change rates), not energy
     assert!(
-        impact
-            .iter()
-            .all(|i| i["indicator"].as_str().unwrap().starts_with("co2")),
+        impact.iter().all(|i| {
+            let ind = i["indicator"].as_str().unwrap();
+            ind.starts_with("co2") || ind.starts_with("grid_factor")
+        }),
         "{impact:#?}"
     );
+    for moved in ["co2_t", "co2_net_t", "co2_intensity", "grid_factor"] {
+        assert!(
+            impact.iter().any(|i| i["region_code"] == "150622"
+                && i["year"] == 2023
+                && i["indicator"] == moved),
+            "{moved} not listed: {impact:#?}"
+        );
+    }
     let county_2023 = impact
         .iter()
         .find(|i| i["region_code"] == "150622" && i["year"] == 2023 && i["indicator"] == "co2_t")
@@ -860,6 +892,35 @@ fn the_bulletin_is_published_rendered_again_and_its_links_resolve() {
     assert!(out.status.success(), "{}", stderr(&out));
     let index = std::fs::read_to_string(p.path("en/index.html")).unwrap();
     assert!(index.contains("Energy and carbon bulletin"), "{index}");
+    // a bureau's own templates replace the built-in ones file by file; a
+    // directory that is not there is refused, not silently ignored
+    p.write("own/style.css", "/* the bureau's own style */\n");
+    let render = |dir: &str, out: &str| {
+        p.run(&[
+            "--quiet",
+            "report",
+            "--manifest",
+            "out/manifest.json",
+            "--out",
+            out,
+            "--template-dir",
+            dir,
+        ])
+    };
+    let out = render("own", "styled");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(p.path("styled/style.css")).unwrap(),
+        "/* the bureau's own style */\n"
+    );
+    let out = render("nowhere", "unstyled");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("template directory '")
+            && stderr(&out).contains("nowhere' is not a directory"),
+        "{}",
+        stderr(&out)
+    );
     // a page no run names is removed by the next run
     p.write(&format!("out/bulletin/{f}/regions/999999.html"), "stale");
     let out = p.run(&["--quiet", "run", "--config", "pipeline.yaml", "--force"]);

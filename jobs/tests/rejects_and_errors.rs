@@ -24,6 +24,36 @@ fn project_with_energy(energy_rows: &str) -> Project {
     p
 }
 
+/// A county with a 2020 raw-coal record of its own enterprise (`uscc(7)`),
+/// its GDP, and the production and sinks files given, on the cn-2026-12
+/// factor set (its process and sink factors).
+fn project_with_budget(production: &str, sinks: &str, quality: &str) -> Project {
+    let factors = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../factors/cn-2026-12")
+        .canonicalize()
+        .unwrap();
+    let p = Project::new();
+    p.write("regions.csv", REGIONS)
+        .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n")
+        .write(
+            "energy.csv",
+            &format!(
+                "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n{},150622,C3011,2020,raw_coal,100,t\n",
+                uscc(7)
+            ),
+        )
+        .write("production.csv", production)
+        .write("sinks.csv", sinks)
+        .write(
+            "pipeline.yaml",
+            &format!(
+                "inputs:\n  energy: energy.csv\n  gdp: gdp.csv\n  regions: regions.csv\n  production: production.csv\n  sinks: sinks.csv\nfactors: {}\noutput: out\nbase_year: 2020\n{quality}",
+                factors.display()
+            ),
+        );
+    p
+}
+
 #[test]
 fn every_energy_rule_rejects_its_row() {
     let ok = uscc(7);
@@ -395,38 +425,14 @@ fn a_cycle_of_parent_codes_names_the_file_and_its_lines() {
 /// whether the regions above count them.
 #[test]
 fn process_co2_and_sinks_without_energy_records_are_named() {
-    let factors = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../factors/cn-2026-12")
-        .canonicalize()
-        .unwrap();
-    let ok = uscc(7);
-    let p = Project::new();
-    p.write("regions.csv", REGIONS)
-        .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n")
-        // energy of 2020, reported at the county
-        .write(
-            "energy.csv",
-            &format!(
-                "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n{ok},150622,C3011,2020,raw_coal,100,t\n"
-            ),
-        )
-        // lime in 2030 (no energy anywhere that year): 1 000 t × 0.683 = 683 t
-        .write(
-            "production.csv",
-            "enterprise_id,region_code,year,product_code,quantity,unit,cao,mgo\n,150622100,2030,lime,1000,t,,\n",
-        )
-        // a reported sink of the town in 2020 (energy only at the county)
-        .write(
-            "sinks.csv",
-            "region_code,year,ecosystem,method,quantity,unit\n150622100,2020,forest,reported,500,t\n",
-        )
-        .write(
-            "pipeline.yaml",
-            &format!(
-                "inputs:\n  energy: energy.csv\n  gdp: gdp.csv\n  regions: regions.csv\n  production: production.csv\n  sinks: sinks.csv\nfactors: {}\noutput: out\nbase_year: 2020\n",
-                factors.display()
-            ),
-        );
+    // energy of 2020, reported at the county; lime of its town in 2030 (no
+    // energy anywhere that year): 1 000 t × 0.683 = 683 t; a reported sink
+    // of the town in 2020 (energy only at the county)
+    let p = project_with_budget(
+        "enterprise_id,region_code,year,product_code,quantity,unit,cao,mgo\n,150622100,2030,lime,1000,t,,\n",
+        "region_code,year,ecosystem,method,quantity,unit\n150622100,2020,forest,reported,500,t\n",
+        "",
+    );
     let out = p.run_pipeline();
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
@@ -453,6 +459,28 @@ fn process_co2_and_sinks_without_energy_records_are_named() {
     assert!(
         (county[0]["sink_t"].f() - 500.0).abs() < 1e-9,
         "{county:#?}"
+    );
+}
+
+/// A base_year the gdp input has no row for would leave every intensity
+/// empty: the config is refused, naming the key and the gdp input's years.
+#[test]
+fn a_base_year_without_gdp_is_a_config_error() {
+    let p = project_with_energy(&format!(
+        "{},A,150622,C3011,2020,1,raw_coal,fuel,consumption,100,t\n",
+        uscc(1)
+    ));
+    let config = std::fs::read_to_string(p.path("pipeline.yaml")).unwrap();
+    p.write(
+        "pipeline.yaml",
+        &config.replace("base_year: 2020", "base_year: 2015"),
+    );
+    let out = p.run_pipeline();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("base_year: 2015 has no row in the gdp input (its years: 2020-2020)"),
+        "{}",
+        stderr(&out)
     );
 }
 
@@ -763,6 +791,33 @@ fn factor_set_check_passes_and_catches_a_broken_set() {
         stdout(&out)
     );
 
+    // a sink factor below zero (its product consistent) would make forest
+    // growth an emission: refused
+    let sinks_set = p.path("negative-sink");
+    std::fs::create_dir_all(&sinks_set).unwrap();
+    let set = factors_dir().join("../cn-2026-12");
+    for e in std::fs::read_dir(&set).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), sinks_set.join(e.file_name())).unwrap();
+    }
+    let sf = std::fs::read_to_string(sinks_set.join("sink_factors.csv")).unwrap();
+    std::fs::write(
+        sinks_set.join("sink_factors.csv"),
+        sf.replace(
+            "1.785,0.462,0.24,0.5,1.8748",
+            "1.785,-0.462,0.24,0.5,-1.8748",
+        ),
+    )
+    .unwrap();
+    let out = p.run(&["factors", "check", sinks_set.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("forest: wood_density -0.462 must be greater than 0")
+            && stdout(&out).contains("forest: tco2_per_m3 -1.8748 must be greater than 0"),
+        "{}",
+        stdout(&out)
+    );
+
     let out = p.run(&["factors", "list", factors_dir().to_str().unwrap()]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("raw_coal") && stdout(&out).contains("原煤"));
@@ -770,43 +825,20 @@ fn factor_set_check_passes_and_catches_a_broken_set() {
 
 #[test]
 fn production_and_sinks_with_chinese_headers_count_or_reject_each_row() {
-    let p = Project::new();
-    let factors = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../factors/cn-2026-12")
-        .canonicalize()
-        .unwrap();
     let ok = uscc(7);
-    p.write("regions.csv", REGIONS)
-        .write("gdp.csv", "region_code,year,gdp,gdp_index\n150622,2020,10,\n")
-        .write(
-            "energy.csv",
-            &format!(
-                "enterprise_id,region_code,sector_code,year,energy_code,quantity,unit\n{ok},150622,C3011,2020,raw_coal,100,t\n"
-            ),
-        )
-        .write(
-            "production.csv",
-            &format!(
-                "统一社会信用代码,行政区划代码,年份,产品名称,产量（吨）,计量单位,氧化钙含量,氧化镁含量\n\
-                 {ok},150622,2020,水泥熟料,1000,吨,0.65,\n\
-                 ,150622,2020,水泥,10,吨,,\n\
-                 {ok},150622,2021,水泥熟料,2e11,万吨,0.65,\n"
-            ),
-        )
-        .write(
-            "sinks.csv",
-            "行政区划代码,年份,生态系统,核算方法,碳汇量,计量单位\n\
-             150622,2020,森林,蓄积量变化,100,立方米\n\
-             150622,2020,海洋,上报,5,吨\n\
-             150622,2021,森林,蓄积量变化,2e11,万立方米\n",
-        )
-        .write(
-            "pipeline.yaml",
-            &format!(
-                "inputs:\n  energy: energy.csv\n  gdp: gdp.csv\n  regions: regions.csv\n  production: production.csv\n  sinks: sinks.csv\nfactors: {}\noutput: out\nbase_year: 2020\nquality:\n  max_reject_ratio: 1.0\n",
-                factors.display()
-            ),
-        );
+    let p = project_with_budget(
+        &format!(
+            "统一社会信用代码,行政区划代码,年份,产品名称,产量（吨）,计量单位,氧化钙含量,氧化镁含量\n\
+             {ok},150622,2020,水泥熟料,1000,吨,0.65,\n\
+             ,150622,2020,水泥,10,吨,,\n\
+             {ok},150622,2021,水泥熟料,2e11,万吨,0.65,\n"
+        ),
+        "行政区划代码,年份,生态系统,核算方法,碳汇量,计量单位\n\
+         150622,2020,森林,蓄积量变化,100,立方米\n\
+         150622,2020,海洋,上报,5,吨\n\
+         150622,2021,森林,蓄积量变化,2e11,万立方米\n",
+        "quality:\n  max_reject_ratio: 1.0\n",
+    );
     let out = p.run_pipeline();
     assert!(out.status.success(), "{}", stderr(&out));
     let rejects = p.rows("rejects", 2020);

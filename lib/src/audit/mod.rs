@@ -36,26 +36,48 @@ pub struct Published {
     pub manifest_url: String,
 }
 
-/// Open a manifest by URL or path (`…/manifest.json`, or the output location itself).
+/// Open a manifest by URL or path: `…/manifest.json`, the output location
+/// itself, or a run's kept manifest `…/manifests/<run_id>.json` (its output
+/// is the directory above `manifests/`).
 pub async fn open_published(url: &str, storage: &Storage) -> Result<Published> {
-    let root = url
-        .trim_end_matches('/')
-        .strip_suffix(MANIFEST_FILE)
-        .map(|r| r.trim_end_matches('/'))
-        .unwrap_or(url.trim_end_matches('/'));
+    let given = url.trim_end_matches('/');
+    let (root, name) = match given.strip_suffix(MANIFEST_FILE) {
+        Some(r) => (r.trim_end_matches('/'), MANIFEST_FILE.to_string()),
+        None => match given.rsplit_once('/') {
+            Some((dir, file)) if file.ends_with(".json") => match dir.strip_suffix("manifests") {
+                Some(out) if out.is_empty() || out.ends_with('/') => {
+                    (out.trim_end_matches('/'), format!("manifests/{file}"))
+                }
+                _ => (dir, file.to_string()),
+            },
+            None if given.ends_with(".json") => ("", given.to_string()),
+            _ => (given, MANIFEST_FILE.to_string()),
+        },
+    };
     let root = if root.is_empty() { "." } else { root };
     let cwd = std::env::current_dir().map_err(|e| Error::io("current directory", e))?;
+    // a local file that is no manifest (a config, say) is a usage error,
+    // not the output directory it cannot be
+    let local = cwd.join(given);
+    if name == MANIFEST_FILE && local.is_file() && !given.ends_with(MANIFEST_FILE) {
+        return Err(Error::Usage(format!(
+            "{url} is a file, not a published run: give its manifest.json, a kept manifests/<run_id>.json, or the \
+             output directory"
+        )));
+    }
     let loc = Location::parse(&cwd, root, storage).map_err(|m| Error::Output {
         url: url.to_string(),
         message: m,
     })?;
     let out = OutputStore { loc };
-    let manifest = out.read_manifest().await?.ok_or_else(|| Error::Output {
-        url: url.to_string(),
-        message: format!("no {MANIFEST_FILE} here: give the manifest of a published run"),
+    let manifest = out.read_manifest_at(&name).await?.ok_or_else(|| {
+        Error::Usage(format!(
+            "{url}: no {name} there: give the manifest of a published run (its manifest.json, a kept \
+             manifests/<run_id>.json, or the output directory)"
+        ))
     })?;
     Ok(Published {
-        manifest_url: format!("{}/{MANIFEST_FILE}", out.loc.display),
+        manifest_url: format!("{}/{name}", out.loc.display),
         out,
         manifest,
     })
@@ -214,10 +236,18 @@ impl std::fmt::Display for Finding {
                 rerun_rows,
                 rows,
             } => {
-                write!(
-                    f,
-                    "{dataset} {partition} differs: {published_rows} rows published, {rerun_rows} re-computed"
-                )?;
+                if dataset == "bulletin" {
+                    // pages, not rows: the bytes differ
+                    write!(
+                        f,
+                        "{dataset} {partition} differs: the page's bytes are not those the re-run renders"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "{dataset} {partition} differs: {published_rows} rows published, {rerun_rows} re-computed"
+                    )?;
+                }
                 for d in rows {
                     write!(f, "\n    row {}:", d.row + 1)?;
                     for (k, v) in &d.published {

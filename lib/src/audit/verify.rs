@@ -143,8 +143,19 @@ pub async fn verify(p: &Published, base: Option<&Path>) -> Result<VerifyReport> 
         }
     }
 
-    // the factor set
-    let factors = load_factors(&cfg, work.path()).await?;
+    // the factor set (where the run found it, unless --base says the run's
+    // files moved)
+    let factors = load_factors(&cfg, work.path()).await.map_err(|e| match (e, base) {
+        (Error::FactorSet { dir, message }, None) => Error::FactorSet {
+            message: format!(
+                "{message}; if the run's files moved since it ran in {}, give their directory now: \
+                 carbonstat verify <manifest> --base DIR",
+                cfg.base_dir.display()
+            ),
+            dir,
+        },
+        (e, _) => e,
+    })?;
     if factors.hash != m.factor_set.sha256 {
         let now: BTreeMap<&str, &str> = factors
             .files

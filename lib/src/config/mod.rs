@@ -289,11 +289,42 @@ impl Delimiter {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum SheetRef {
     Index(usize),
     Name(String),
+}
+
+// By hand rather than `untagged`: `sheet: -1` is told what a sheet is, not
+// "data did not match any variant".
+impl<'de> Deserialize<'de> for SheetRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SheetRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sheet's name, or its 0-based index (0 for the first sheet)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<SheetRef, E> {
+                usize::try_from(v)
+                    .map(SheetRef::Index)
+                    .map_err(|_| E::custom(format!("sheet {v} is no sheet's index")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<SheetRef, E> {
+                u64::try_from(v).map_err(|_| {
+                    E::custom(format!(
+                        "sheet {v}: give a sheet's name, or its 0-based index (0 for the first sheet)"
+                    ))
+                })
+                .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<SheetRef, E> {
+                Ok(SheetRef::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Sources {
@@ -590,12 +621,23 @@ impl LoadedConfig {
     pub fn from_str(raw: &str, path: &Path, base_dir: &Path) -> Result<Self> {
         let config: Config = serde_saphyr::from_str(raw).map_err(|e| Error::Config {
             file: path.to_path_buf(),
-            message: e.to_string(),
+            message: parser_message(&e.to_string()),
         })?;
         config.validate().map_err(|message| Error::Config {
             file: path.to_path_buf(),
             message,
         })?;
+        if let Some(problem) = config
+            .report
+            .template_dir
+            .as_ref()
+            .and_then(|d| crate::report::template_dir_problem(&base_dir.join(d)))
+        {
+            return Err(Error::Config {
+                file: path.to_path_buf(),
+                message: format!("report.template_dir: {problem}"),
+            });
+        }
         Ok(LoadedConfig {
             config,
             path: path.to_path_buf(),
@@ -647,6 +689,23 @@ impl LoadedConfig {
     }
 }
 
+/// The YAML parser's message, with advice meant for programs using the
+/// parser replaced by advice for the config's author.
+fn parser_message(m: &str) -> String {
+    const LIBRARY_ADVICE: &str = ", set DuplicateKeyPolicy in Options if acceptable";
+    if m.contains(LIBRARY_ADVICE) {
+        format!(
+            "{}\na key is given twice: keep one of them",
+            m.replace(LIBRARY_ADVICE, "").trim_end()
+        )
+    } else {
+        m.to_string()
+    }
+}
+
+/// The most threads `engine.threads` may ask for.
+const MAX_THREADS: usize = 1024;
+
 impl Config {
     fn validate(&self) -> std::result::Result<(), String> {
         if !(1900..=2100).contains(&self.base_year) {
@@ -666,6 +725,38 @@ impl Config {
         }
         if self.engine.threads == Some(0) {
             return Err("engine.threads: must be at least 1".into());
+        }
+        // a thread each: beyond this the system refuses threads (a panic in
+        // the runtime, then a hang) long before it runs any faster
+        if let Some(t) = self.engine.threads.filter(|t| *t > MAX_THREADS) {
+            return Err(format!(
+                "engine.threads: {t} is more than {MAX_THREADS}; give the number of cores to use (this machine has {})",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            ));
+        }
+        let i = &self.inputs;
+        let named = [
+            ("energy", Some(&i.energy)),
+            ("sector_energy", i.sector_energy.as_ref()),
+            ("gdp", Some(&i.gdp)),
+            ("regions", Some(&i.regions)),
+            ("targets", i.targets.as_ref()),
+            ("production", i.production.as_ref()),
+            ("sinks", i.sinks.as_ref()),
+            ("groups", i.groups.as_ref()),
+            ("green_power", i.green_power.as_ref()),
+        ];
+        for (name, sources) in named {
+            if sources.is_some_and(|s| s.patterns().is_empty()) {
+                return Err(format!(
+                    "inputs.{name}: the list is empty and names no file; give the file(s), a path or a glob{}",
+                    if matches!(name, "energy" | "gdp" | "regions") {
+                        " (the input is required)"
+                    } else {
+                        ", or remove the key"
+                    }
+                ));
+            }
         }
         Ok(())
     }
@@ -730,6 +821,66 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("city"), "{err}");
+    }
+
+    /// A thread count the system cannot give is refused when the config is
+    /// read (it panicked in the runtime and hung); an input list naming no
+    /// file too (an empty energy list published a run without energy).
+    #[test]
+    fn threads_beyond_reason_and_empty_input_lists_are_refused() {
+        let e = load(&with("engine:\n  threads: 100000")).unwrap_err();
+        assert!(
+            e.contains("engine.threads: 100000 is more than 1024"),
+            "{e}"
+        );
+        assert!(load(&with("engine:\n  threads: 1024")).is_ok());
+        let e = load(&MINIMAL.replace("  energy: e.csv\n", "  energy: []\n")).unwrap_err();
+        assert!(
+            e.contains("inputs.energy: the list is empty and names no file")
+                && e.contains("(the input is required)"),
+            "{e}"
+        );
+        let e = load(&MINIMAL.replace("  energy: e.csv\n", "  energy: e.csv\n  sinks: []\n"))
+            .unwrap_err();
+        assert!(
+            e.contains("inputs.sinks: the list is empty") && e.contains("remove the key"),
+            "{e}"
+        );
+    }
+
+    /// A sheet is a name or a 0-based index; anything else says so.
+    #[test]
+    fn a_sheet_is_a_name_or_an_index() {
+        let with_sheet = |v: &str| {
+            MINIMAL.replace(
+                "  energy: e.csv\n",
+                &format!("  energy:\n    path: e.xlsx\n    sheet: {v}\n"),
+            )
+        };
+        let c = load(&with_sheet("2")).unwrap();
+        assert_eq!(c.inputs.energy.options().sheet, Some(SheetRef::Index(2)));
+        let c = load(&with_sheet("能源消费")).unwrap();
+        assert_eq!(
+            c.inputs.energy.options().sheet,
+            Some(SheetRef::Name("能源消费".into()))
+        );
+        let e = load(&with_sheet("-1")).unwrap_err();
+        assert!(
+            e.contains("sheet -1: give a sheet's name, or its 0-based index"),
+            "{e}"
+        );
+    }
+
+    /// A key given twice is named, with the line, and what to do.
+    #[test]
+    fn a_duplicate_key_says_to_keep_one() {
+        let e = load(&format!("{MINIMAL}output: other\n")).unwrap_err();
+        assert!(
+            e.contains("output")
+                && e.contains("a key is given twice: keep one of them")
+                && !e.contains("DuplicateKeyPolicy"),
+            "{e}"
+        );
     }
 
     #[test]

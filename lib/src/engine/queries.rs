@@ -65,6 +65,7 @@ queries! {
     REJECTS_BY_RULE = "rejects_by_rule.sql" [];
     FIRST_REJECTS = "first_rejects.sql" [];
     REGION_PARENTS = "region_parents.sql" [];
+    BASE_YEAR_GDP = "base_year_gdp.sql" [];
     SUMMARY = "summary.sql" [];
     SILENT_MEMBERS = "silent_members.sql" [];
     UNJUDGED_TARGETS = "unjudged_targets.sql" [];

@@ -21,7 +21,7 @@
 //! (`input::headers::parse_period`): a workbook's year column written
 //! `2025年` is the same year as its period column written `2025年3月`.
 //!
-//! `code_hint(t)` and `number_hint(t)` are for messages only (the row rules
+//! `code_hint(t)`, `number_hint(t)` and `period_hint(t)` are for messages only (the row rules
 //! call them on rejected rows): what a spreadsheet did to a code it took for
 //! a number, and why a number with a comma is none; or ''.
 
@@ -365,6 +365,22 @@ fn number_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
     })
 }
 
+/// `period_hint(t)`: for a period cell the year rule rejects (its text is
+/// in the year column) whose year is readable, '; ' and what is wrong with
+/// its month (`2023年13月`); '' otherwise.
+fn period_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
+    let out: StringViewArray = input
+        .iter()
+        .map(|v| {
+            v.map(|t| {
+                crate::input::headers::period_month_problem(t)
+                    .map_or(String::new(), |p| format!("; {p}"))
+            })
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
 /// The hint of every value (NULL for NULL).
 fn hints(input: &StringViewArray, hint: impl Fn(&str) -> &'static str) -> DfResult<ArrayRef> {
     let out: StringViewArray = input.iter().map(|v| v.map(&hint)).collect();
@@ -447,6 +463,7 @@ pub(crate) fn udfs() -> Vec<ScalarUDF> {
         text_udf("is_sector_code", DataType::Boolean, is_sector_code),
         text_udf("code_hint", DataType::Utf8View, code_hint),
         text_udf("number_hint", DataType::Utf8View, number_hint),
+        text_udf("period_hint", DataType::Utf8View, period_hint),
     ]
 }
 

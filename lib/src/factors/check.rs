@@ -96,8 +96,41 @@ impl FactorSet {
                 );
             }
         }
-        // sink defaults: tco2_per_m3 is the product of the four defaults
+        // sink defaults: each positive (a sink removes CO2: a negative one
+        // would turn forest growth into an emission), a carbon fraction of
+        // at most 1, and tco2_per_m3 the product of the four
         for f in &self.sink_factors {
+            for (name, v) in [
+                ("bef", f.bef),
+                ("wood_density", f.wood_density),
+                ("carbon_fraction", f.carbon_fraction),
+                ("tco2_per_m3", f.tco2_per_m3),
+            ] {
+                if !(v.is_finite() && v > 0.0) {
+                    add(
+                        "sink_factors",
+                        format!("{}: {name} {v} must be greater than 0", f.ecosystem),
+                    );
+                }
+            }
+            if !(f.root_shoot_ratio.is_finite() && f.root_shoot_ratio >= 0.0) {
+                add(
+                    "sink_factors",
+                    format!(
+                        "{}: root_shoot_ratio {} must be 0 or more",
+                        f.ecosystem, f.root_shoot_ratio
+                    ),
+                );
+            }
+            if f.carbon_fraction > 1.0 {
+                add(
+                    "sink_factors",
+                    format!(
+                        "{}: carbon_fraction {} is t C per t of dry matter: at most 1 (0.5 is usual)",
+                        f.ecosystem, f.carbon_fraction
+                    ),
+                );
+            }
             let product = f.product();
             if (product - f.tco2_per_m3).abs() > SINK_TOLERANCE * product.abs().max(1e-9) {
                 add(

@@ -252,9 +252,26 @@ pub(crate) fn map_header(
 /// `2025年3月`, `2025-03`, `2025/3`, `2025.03`, `202503`, `2025年`, `2025年度`,
 /// `2025` → (year, month); full-width digits (`２０２５年３月`) as ASCII ones.
 pub(crate) fn parse_period(s: &str) -> Option<(i32, Option<u32>)> {
+    let (year, m) = period_parts(s)?;
+    let month = match m {
+        None => None,
+        Some(m) if is_digits(&m) && m.len() <= 2 => {
+            Some(m.parse::<u32>().ok().filter(|m| (1..=12).contains(m))?)
+        }
+        Some(_) => return None,
+    };
+    Some((year, month))
+}
+
+fn is_digits(x: &str) -> bool {
+    !x.is_empty() && x.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A period's year (four digits) and the text where its month is, if the
+/// cell has the shape of one of the forms `parse_period` reads.
+fn period_parts(s: &str) -> Option<(i32, Option<String>)> {
     let folded = crate::engine::text::half_width_digits(s.trim());
     let t = folded.trim_end_matches('份');
-    let digits = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit());
     let (y, m) = if let Some(rest) = t.strip_suffix('月') {
         let (y, m) = rest.split_once('年')?;
         (y, Some(m))
@@ -262,23 +279,30 @@ pub(crate) fn parse_period(s: &str) -> Option<(i32, Option<u32>)> {
         (y, None)
     } else if let Some((y, m)) = t.split_once(['-', '/', '.']) {
         (y, Some(m))
-    } else if t.len() == 6 && digits(t) {
+    } else if t.len() == 6 && is_digits(t) {
         (&t[..4], Some(&t[4..]))
     } else {
         (t, None)
     };
-    if !(digits(y) && y.len() == 4) {
+    if !(is_digits(y) && y.len() == 4) {
         return None;
     }
-    let year: i32 = y.parse().ok()?;
-    let month = match m {
-        None => None,
-        Some(m) if digits(m) && m.len() <= 2 => {
-            Some(m.parse::<u32>().ok().filter(|m| (1..=12).contains(m))?)
-        }
-        Some(_) => return None,
-    };
-    Some((year, month))
+    Some((y.parse().ok()?, m.map(str::to_string)))
+}
+
+/// For a period cell `parse_period` cannot read but whose year it can, what
+/// is wrong with its month: `2023年13月` is year 2023 and month 13, and the
+/// rejects say the month is at fault, not the year (the year column holds
+/// the cell's text). None when the year is not readable either.
+pub(crate) fn period_month_problem(s: &str) -> Option<String> {
+    if parse_period(s).is_some() {
+        return None;
+    }
+    let (year, month) = period_parts(s)?;
+    let month = month?;
+    Some(format!(
+        "read as a period, its year is {year} and its month '{month}' is not 1-12: correct the month"
+    ))
 }
 
 /// What a period cell gives the year and month columns (when the file has a

@@ -24,6 +24,20 @@ fn periods() {
     assert_eq!(parse_period("２０２５－０３"), None); // a full-width dash is no separator
     assert_eq!(parse_period("２０２５年度"), Some((2025, None)));
     assert_eq!(parse_period("2025年度3月"), None);
+    // what is wrong, where the year is readable
+    assert_eq!(
+        period_month_problem("2023年13月").as_deref(),
+        Some(
+            "read as a period, its year is 2023 and its month '13' is not 1-12: correct the month"
+        )
+    );
+    assert_eq!(
+        period_month_problem("2023-0").as_deref(),
+        Some("read as a period, its year is 2023 and its month '0' is not 1-12: correct the month")
+    );
+    assert_eq!(period_month_problem("2023年3月"), None);
+    assert_eq!(period_month_problem("23年3月"), None);
+    assert_eq!(period_month_problem("三月"), None);
     assert_eq!(parse_period("2025年13月"), None);
     assert_eq!(parse_period("25年3月"), None);
     assert_eq!(parse_period("三月"), None);

@@ -25,18 +25,17 @@ pub struct Impact {
     pub change: Option<f64>,
 }
 
-/// The indicators compared, in the order sql/queries/impact_indicators.sql
-/// selects them after region_code, region_name and year.
-pub const IMPACT_INDICATORS: &[&str] = &[
-    "energy_tce",
-    "energy_tce_controlled",
-    "co2_t",
-    "energy_intensity",
-    "energy_intensity_controlled",
-    "co2_intensity",
-    "coal_share",
-    "non_fossil_share",
-];
+/// The indicators compared: every numeric column of the published
+/// region_indicators dataset (README's data dictionary), in its order.
+pub fn impact_indicators() -> Vec<&'static str> {
+    use crate::publish::schema::{ColType, REGION_INDICATORS};
+    REGION_INDICATORS
+        .columns
+        .iter()
+        .filter(|c| matches!(c.ty, ColType::Int | ColType::BigInt | ColType::Float))
+        .map(|c| c.name)
+        .collect()
+}
 
 pub(crate) type Values = BTreeMap<(String, i32), (String, Vec<Option<f64>>)>;
 
@@ -46,28 +45,35 @@ pub(crate) async fn indicators(cfg: &LoadedConfig, factors_location: &str) -> Re
     let work = work_dir(&cfg)?;
     let (factors, inputs) = load_all(&cfg, work.path()).await?;
     let c = compute(&cfg, factors, inputs, &RunOptions::default()).await?;
+    let names = impact_indicators();
     let mut out = Values::new();
     for b in queries::IMPACT_INDICATORS.collect(&c.ctx, &[]).await? {
-        let schema = b.schema();
-        let columns = schema.fields().iter().skip(3).map(|f| f.name().as_str());
-        if !columns.eq(IMPACT_INDICATORS.iter().copied()) {
-            return Err(Error::Internal(format!(
-                "sql/queries/{} does not select {}",
-                queries::IMPACT_INDICATORS.name,
-                IMPACT_INDICATORS.join(", ")
-            )));
-        }
-        let codes = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        let names = datafusion::arrow::compute::cast(b.column(1), &DataType::Utf8)?;
-        let years = datafusion::arrow::compute::cast(b.column(2), &DataType::Float64)?;
-        let (codes, names, years) = (
+        let column = |name: &str| {
+            b.column_by_name(name).ok_or_else(|| {
+                Error::Internal(format!(
+                    "sql/queries/{} gives no column {name} of region_indicators",
+                    queries::IMPACT_INDICATORS.name
+                ))
+            })
+        };
+        let codes = datafusion::arrow::compute::cast(column("region_code")?, &DataType::Utf8)?;
+        let region_names =
+            datafusion::arrow::compute::cast(column("region_name")?, &DataType::Utf8)?;
+        let years = datafusion::arrow::compute::cast(column("year")?, &DataType::Float64)?;
+        let (codes, region_names, years) = (
             codes.as_string::<i32>(),
-            names.as_string::<i32>(),
+            region_names.as_string::<i32>(),
             years.as_primitive::<Float64Type>(),
         );
-        let cols: Vec<_> = (0..IMPACT_INDICATORS.len())
-            .map(|i| datafusion::arrow::compute::cast(b.column(3 + i), &DataType::Float64))
-            .collect::<std::result::Result<_, _>>()?;
+        let cols: Vec<_> = names
+            .iter()
+            .map(|n| {
+                Ok(datafusion::arrow::compute::cast(
+                    column(n)?,
+                    &DataType::Float64,
+                )?)
+            })
+            .collect::<Result<_>>()?;
         for r in 0..b.num_rows() {
             let vals = cols
                 .iter()
@@ -78,7 +84,7 @@ pub(crate) async fn indicators(cfg: &LoadedConfig, factors_location: &str) -> Re
                 .collect();
             out.insert(
                 (codes.value(r).to_string(), years.value(r) as i32),
-                (names.value(r).to_string(), vals),
+                (region_names.value(r).to_string(), vals),
             );
         }
     }
@@ -93,7 +99,7 @@ pub async fn impact(cfg: &LoadedConfig, a: &str, b: &str) -> Result<Vec<Impact>>
     let mut out = Vec::new();
     for (key, (name, xs)) in &va {
         let Some((_, ys)) = vb.get(key) else { continue };
-        for (i, ind) in IMPACT_INDICATORS.iter().enumerate() {
+        for (i, ind) in impact_indicators().iter().enumerate() {
             if xs[i] != ys[i] {
                 out.push(Impact {
                     region_code: key.0.clone(),

@@ -9,7 +9,7 @@ pub(crate) mod quality;
 pub(crate) mod readback;
 
 pub(crate) use identity::{identity, input_keys};
-pub use impact::{IMPACT_INDICATORS, Impact, impact};
+pub use impact::{Impact, impact, impact_indicators};
 pub use prepare::{Computed, compute, load_all, load_factors, work_dir};
 pub use readback::{GroupSummaryRow, SummaryRow};
 

@@ -128,6 +128,7 @@ pub async fn compute(
         tracing::info!(input = %t.input, files = t.files, rows_read = t.rows_read, rows_accepted = t.rows_accepted, rows_rejected = t.rows_rejected, "input validated");
     }
     quality_gate(cfg, &ctx, &totals).await?;
+    crate::pipeline::quality::check_base_year(cfg, &ctx).await?;
     fault_point(FaultPoint::AfterIngest).await?;
     opts.stage("computing");
     run_steps(&ctx, validation_and_computation().1).await?;

@@ -1,5 +1,6 @@
 //! The gates between validation and computation: the reject ratio
-//! (`quality.max_reject_ratio`) and cycles in the regions' parent codes.
+//! (`quality.max_reject_ratio`), cycles in the regions' parent codes, and a
+//! base_year the gdp input does not have.
 
 use std::collections::HashMap;
 
@@ -74,6 +75,38 @@ pub(crate) async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
             }
             path.push(p);
             cur = p;
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a base_year the gdp input has no row for (when it has rows): GDP
+/// at constant prices chains from the base year's GDP, so every intensity
+/// and change rate of the run would be empty, and the notes would blame
+/// each region's GDP rather than the config.
+pub(crate) async fn check_base_year(cfg: &LoadedConfig, ctx: &SessionContext) -> Result<()> {
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::DataType;
+    for b in queries::BASE_YEAR_GDP.collect(ctx, &[]).await? {
+        let int = |i: usize| -> Result<Vec<Option<i64>>> {
+            let c = cast(b.column(i), &DataType::Int64)?;
+            Ok(c.as_primitive::<Int64Type>().iter().collect())
+        };
+        let (base, rows, in_base, first, last) = (int(0)?, int(1)?, int(2)?, int(3)?, int(4)?);
+        for r in 0..b.num_rows() {
+            if rows[r].unwrap_or(0) > 0 && in_base[r] == Some(0) {
+                return Err(Error::Config {
+                    file: cfg.path.clone(),
+                    message: format!(
+                        "base_year: {} has no row in the gdp input (its years: {}-{}): GDP at constant prices \
+                         chains from the base year's GDP, so every intensity and change rate would be empty; set \
+                         base_year to the year the plans' intensities are measured from, with its GDP in the gdp input",
+                        base[r].unwrap_or_default(),
+                        first[r].unwrap_or_default(),
+                        last[r].unwrap_or_default()
+                    ),
+                });
+            }
         }
     }
     Ok(())

@@ -325,12 +325,18 @@ impl OutputStore {
 
     /// The manifest of the last published run, if any.
     pub(crate) async fn read_manifest(&self) -> Result<Option<Manifest>> {
-        match self.get(MANIFEST_FILE).await? {
+        self.read_manifest_at(MANIFEST_FILE).await
+    }
+
+    /// The manifest at `path` under the output (`manifest.json`, or a kept
+    /// one, `manifests/<run_id>.json`), if there is a file.
+    pub(crate) async fn read_manifest_at(&self, path: &str) -> Result<Option<Manifest>> {
+        match self.get(path).await? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| Error::Output {
-                    url: format!("{}/{MANIFEST_FILE}", self.loc.display),
+                    url: format!("{}/{path}", self.loc.display),
                     message: format!("not a carbonstat manifest: {e}"),
                 }),
         }

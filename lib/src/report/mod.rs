@@ -280,12 +280,22 @@ impl TargetCells {
             "base_year" => pick("基期", "base year"),
             other => other.to_string(),
         };
+        // a plan's base year: nothing achieved or required yet (0.00 % each)
+        let base = t.status == "base_year";
         TargetCells {
             plan: t.plan.clone(),
             indicator,
             target: value(t.target),
-            achieved: value(t.achieved),
-            required: value(t.required),
+            achieved: if base {
+                String::new()
+            } else {
+                value(t.achieved)
+            },
+            required: if base {
+                String::new()
+            } else {
+                value(t.required)
+            },
             warning_level: t.warning_level,
             status,
             projected: value(t.projected_achieved),
@@ -591,7 +601,37 @@ async fn load(ctx: &SessionContext) -> Result<Data> {
     })
 }
 
+/// Why `dir` cannot be a bureau's template directory, if it cannot: it is
+/// not a directory, or it holds none of the templates' files (a typo in the
+/// path would otherwise render the built-in pages without a word).
+pub fn template_dir_problem(dir: &std::path::Path) -> Option<String> {
+    let names: Vec<&str> = DEFAULT_TEMPLATES
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(["style.css"])
+        .collect();
+    if !dir.is_dir() {
+        return Some(format!(
+            "'{}' is not a directory; give the directory with the bureau's templates ({}), or leave it out for \
+             the built-in ones",
+            dir.display(),
+            names.join(", ")
+        ));
+    }
+    if !names.iter().any(|n| dir.join(n).is_file()) {
+        return Some(format!(
+            "'{}' holds none of the templates {}: a template replaces the built-in one of its name",
+            dir.display(),
+            names.join(", ")
+        ));
+    }
+    None
+}
+
 fn environment(opts: &ReportOptions) -> Result<minijinja::Environment<'static>> {
+    if let Some(problem) = opts.template_dir.as_deref().and_then(template_dir_problem) {
+        return Err(Error::Usage(format!("template directory {problem}")));
+    }
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     for (name, text) in DEFAULT_TEMPLATES {
