@@ -553,6 +553,29 @@ mod tests {
         );
     }
 
+    /// A period cell whose year is readable says what is wrong with its
+    /// month; other text gets no hint.
+    #[test]
+    fn period_hints_name_the_month() {
+        use datafusion::arrow::array::StringViewArray;
+        let input =
+            StringViewArray::from(vec![Some("2023年13月"), Some("20x0"), Some("2023"), None]);
+        let out = super::period_hint(&input).unwrap();
+        let out = out.as_any().downcast_ref::<StringViewArray>().unwrap();
+        let got: Vec<Option<&str>> = out.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                Some(
+                    "; read as a period, its year is 2023 and its month '13' is not 1-12: correct the month"
+                ),
+                Some(""),
+                Some(""),
+                None
+            ]
+        );
+    }
+
     /// Every UDF gives exactly what the built-ins it replaces give, value by
     /// value, on text made to catch the edge cases (long values that point
     /// into a buffer, spaces, tabs, case, non-ASCII, separators, odd numbers).
