@@ -222,6 +222,17 @@ fn verify_names_a_changed_factor_set() {
         !report.contains("region_indicators year=2021 differs"),
         "{report}"
     );
+    // the factor set moved away: the error says how to point verify to
+    // where the run's files are now
+    std::fs::rename(p.path("factors"), p.path("factors-moved")).unwrap();
+    let out = verify(&p, false);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("if the run's files moved since it ran in")
+            && stderr(&out).contains("carbonstat verify <manifest> --base DIR"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn explain_json(p: &Project, region: &str, year: i32, indicator: &str) -> serde_json::Value {
@@ -744,6 +755,26 @@ fn every_command_parses_its_help() {
         let out = p.run(&cmd);
         assert!(out.status.success(), "{cmd:?}: {}", stderr(&out));
     }
+    // sample's arguments are checked, not clamped or written into its config
+    let out = p.run(&["sample", "--provinces", "17", "--out", "s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1..=16"), "{}", stderr(&out));
+    let out = p.run(&[
+        "sample",
+        "--enterprises",
+        "1",
+        "--factors",
+        "nowhere",
+        "--out",
+        "s",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nowhere: no factor set there"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p.path("s").exists());
 }
 
 /// Every `href="…"` of a page that is not a URL or an anchor.
