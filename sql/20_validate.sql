@@ -106,14 +106,16 @@ SELECT region_code, name, parent_code, level
 FROM regions_checked
 WHERE reject IS NULL;
 
--- The codes of the regions input none of whose rows is accepted, with the
--- first row's place and rule: a row of another input naming such a region
--- is told the region is rejected (where and why), not that it is missing.
+-- The codes of the regions input none of whose rows is accepted, with what
+-- the region_unknown reject of a row of another input naming one says after
+-- the code: that it is rejected, the first row's place and rule (its
+-- message, for a code the regions input does not have, is the rules' own).
 CREATE OR REPLACE TABLE region_rejected AS
-SELECT region_code, place
+SELECT region_code, why
 FROM (
     SELECT region_code,
-        concat(source_file, ' line ', CAST(source_line AS VARCHAR), ', ', get_field(reject, 'rule')) AS place,
+        concat(''' is rejected in the regions input (', source_file, ' line ', CAST(source_line AS VARCHAR), ', ',
+            get_field(reject, 'rule'), '): correct that row') AS why,
         row_number() OVER (PARTITION BY region_code ORDER BY source_file, source_line) AS k,
         bool_and(reject IS NOT NULL) OVER (PARTITION BY region_code) AS all_rejected
     FROM regions_checked
@@ -134,9 +136,7 @@ WITH c AS (
             WHEN nullif(trim(n.gdp_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'gdp',
                 'message', 'gdp is empty')
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, coalesce(
-                    ''' is rejected in the regions input (' || get_field(lookup('region_rejected', n.region_code), 'place')
-                        || '): correct that row',
+                'message', concat('region ''', n.region_code, coalesce(get_field(lookup('region_rejected', n.region_code), 'why'),
                     ''' is not in the regions input; add it there or correct the code'),
                     code_hint(n.region_code_raw)))
             WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid', 'column', 'year',
@@ -205,9 +205,7 @@ WITH c AS (
             WHEN nullif(trim(n.value_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'value',
                 'message', 'value is empty')
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, coalesce(
-                    ''' is rejected in the regions input (' || get_field(lookup('region_rejected', n.region_code), 'place')
-                        || '): correct that row',
+                'message', concat('region ''', n.region_code, coalesce(get_field(lookup('region_rejected', n.region_code), 'why'),
                     ''' is not in the regions input; add it there or correct the code'),
                     code_hint(n.region_code_raw)))
             WHEN n.indicator NOT IN ('energy_intensity_reduction', 'co2_intensity_reduction', 'non_fossil_share_min',
@@ -292,9 +290,7 @@ WITH c AS (
             WHEN n.input = 'energy' AND uscc_error(n.enterprise_id) IS NOT NULL THEN named_struct(
                 'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
             WHEN n.region_found IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, coalesce(
-                    ''' is rejected in the regions input (' || get_field(lookup('region_rejected', n.region_code), 'place')
-                        || '): correct that row',
+                'message', concat('region ''', n.region_code, coalesce(get_field(lookup('region_rejected', n.region_code), 'why'),
                     ''' is not in the regions input; add it there or correct the code'),
                     code_hint(n.region_code_raw)))
             -- is_sector_code(t) is regexp_like(t, '^[A-T]?[0-9]{2,4}$') (lib/src/engine/text.rs)

@@ -58,9 +58,7 @@ c AS (
             WHEN n.enterprise_id IS NOT NULL AND uscc_error(n.enterprise_id) IS NOT NULL THEN named_struct(
                 'rule', 'uscc_invalid', 'column', 'enterprise_id', 'message', uscc_error(n.enterprise_id))
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, coalesce(
-                    ''' is rejected in the regions input (' || get_field(lookup('region_rejected', n.region_code), 'place')
-                        || '): correct that row',
+                'message', concat('region ''', n.region_code, coalesce(get_field(lookup('region_rejected', n.region_code), 'why'),
                     ''' is not in the regions input; add it there or correct the code'),
                     code_hint(n.region_code_raw)))
             WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid',
@@ -168,9 +166,7 @@ c AS (
             WHEN nullif(trim(n.unit_raw), '') IS NULL THEN named_struct('rule', 'missing_value', 'column', 'unit',
                 'message', 'unit is empty')
             WHEN r.region_code IS NULL THEN named_struct('rule', 'region_unknown', 'column', 'region_code',
-                'message', concat('region ''', n.region_code, coalesce(
-                    ''' is rejected in the regions input (' || get_field(lookup('region_rejected', n.region_code), 'place')
-                        || '): correct that row',
+                'message', concat('region ''', n.region_code, coalesce(get_field(lookup('region_rejected', n.region_code), 'why'),
                     ''' is not in the regions input; add it there or correct the code'),
                     code_hint(n.region_code_raw)))
             WHEN n.year IS NULL OR n.year NOT BETWEEN 1949 AND 2100 THEN named_struct('rule', 'period_invalid',

@@ -31,7 +31,7 @@
 --         sector_group, sector_division, record_totals, region_closure,
 --         region_grid_area, area_grid_factor, regions_ok.
 -- Writes: process_amounts, sink_amounts, region_budget, sector_code_group,
---         region_sectors (tables), process_emissions (view).
+--         region_sectors (tables), process_emissions, budget_amounts (views).
 
 CREATE OR REPLACE TABLE process_amounts AS
 WITH q AS (
@@ -74,18 +74,20 @@ SELECT region_code, coalesce(enterprise_id, '') AS enterprise_id, year, product_
     source_file, source_line, quantity, unit
 FROM process_amounts;
 
+-- The production and sinks rows' amounts in one shape: their own region
+-- and year, process CO2 and sink (0 for the other kind).
+CREATE OR REPLACE VIEW budget_amounts AS
+SELECT region_code, year, co2_process_t, CAST(0 AS DECIMAL(38, 6)) AS sink_t FROM process_amounts
+UNION ALL
+SELECT region_code, year, CAST(0 AS DECIMAL(38, 6)), sink_t FROM sink_amounts;
+
 -- Per region (every level) and year: process CO2 and sinks.
 CREATE OR REPLACE TABLE region_budget AS
-WITH b AS (
-    SELECT region_code, year, co2_process_t, CAST(0 AS DECIMAL(38, 6)) AS sink_t FROM process_amounts
-    UNION ALL
-    SELECT region_code, year, CAST(0 AS DECIMAL(38, 6)), sink_t FROM sink_amounts
-)
 SELECT a.ancestor_code AS region_code, b.year,
     sum(b.co2_process_t) AS co2_process_t,
     sum(b.sink_t) AS sink_t
 FROM region_closure a
-JOIN b ON a.region_code = b.region_code
+JOIN budget_amounts b ON a.region_code = b.region_code
 GROUP BY a.ancestor_code, b.year;
 
 -- The sector group and subsector of every sector code the records use and

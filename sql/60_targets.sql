@@ -206,6 +206,9 @@ outlook AS (
 ),
 projected AS (
     SELECT o.*,
+        -- an intensity target's verdict in its target year (NULL before it)
+        CASE WHEN indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction') AND year = target_year
+             THEN achieved >= target - 1e-9 END AS plan_met,
         CASE
             WHEN indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction') THEN 1 - projected_value / nullif(x_b, 0)
             WHEN indicator IN ('energy_total_max', 'co2_total_max') THEN projected_value
@@ -228,7 +231,7 @@ judged AS (
                 CASE
                     WHEN change_yoy > 0 THEN 1
                     -- the target year: the requirement is the target itself
-                    WHEN year = target_year THEN CASE WHEN achieved >= target - 1e-9 THEN 3 ELSE 2 END
+                    WHEN plan_met IS NOT NULL THEN CASE WHEN plan_met THEN 3 ELSE 2 END
                     WHEN warning_basis = 'annual' AND -change_yoy < required_annual THEN 2
                     -- without the previous year, the cumulative path judges
                     WHEN warning_basis = 'annual' AND change_yoy IS NULL AND achieved < required THEN 2
@@ -260,8 +263,7 @@ SELECT
                 WHEN warning_level = 1 THEN 'at_risk'
                 ELSE 'not_yet'
             END
-        WHEN indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction') AND year = target_year THEN
-            CASE WHEN achieved >= target - 1e-9 THEN 'met' ELSE 'not_met' END
+        WHEN plan_met IS NOT NULL THEN CASE WHEN plan_met THEN 'met' ELSE 'not_met' END
         WHEN indicator IN ('energy_intensity_reduction', 'co2_intensity_reduction') THEN
             CASE warning_level WHEN 1 THEN 'red' WHEN 2 THEN 'yellow' ELSE 'green' END
         ELSE CASE warning_level WHEN 3 THEN 'met' ELSE 'not_met' END

@@ -239,16 +239,18 @@ fn explain_json(p: &Project, region: &str, year: i32, indicator: &str) -> serde_
     explain_json_of(p, "--region", region, year, indicator)
 }
 
-/// `explain --format json` of a region, an enterprise or a group.
-fn explain_json_of(
+/// `explain` of the published run, of a region, an enterprise or a group
+/// (`flag`), with `extra` arguments.
+fn explain_of(
     p: &Project,
     flag: &str,
     id: &str,
     year: i32,
     indicator: &str,
-) -> serde_json::Value {
+    extra: &[&str],
+) -> std::process::Output {
     let y = year.to_string();
-    let out = p.run(&[
+    let mut args = vec![
         "--quiet",
         "explain",
         "--manifest",
@@ -259,11 +261,33 @@ fn explain_json_of(
         &y,
         "--indicator",
         indicator,
-        "--format",
-        "json",
-    ]);
+    ];
+    args.extend(extra);
+    p.run(&args)
+}
+
+/// `explain --format json` of a region, an enterprise or a group.
+fn explain_json_of(
+    p: &Project,
+    flag: &str,
+    id: &str,
+    year: i32,
+    indicator: &str,
+) -> serde_json::Value {
+    let out = explain_of(p, flag, id, year, indicator, &["--format", "json"]);
     assert!(out.status.success(), "{indicator}: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The sum of `column` over the rows of an explanation's `table` (by_energy,
+/// by_sector, top_enterprises).
+fn table_sum(e: &serde_json::Value, table: &str, column: &str) -> f64 {
+    e[table]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[column].as_f64().unwrap())
+        .sum()
 }
 
 #[test]
@@ -326,12 +350,7 @@ fn explain_reproduces_group_and_enterprise_values_exactly() {
         "{factors:#?}"
     );
     // the members' energy adds up to the group's
-    let members: f64 = e["top_enterprises"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["tce"].as_f64().unwrap())
-        .sum();
+    let members = table_sum(&e, "top_enterprises", "tce");
     let rows = p.rows("group_indicators", 2025);
     let park = find(&rows, &[("group_id", "ZCP-01")]);
     close(
@@ -344,14 +363,7 @@ fn explain_reproduces_group_and_enterprise_values_exactly() {
     // 0.6096 t/MWh) + gas 136 516.053854 − green power used 426 720 (7 × 10^8
     // kWh × 0.6096 t/MWh) = 2 836 646.40367 t; the wind and solar farms' power
     // supplied to others earns no credit (0 t each)
-    let co2 = |table: &str| -> f64 {
-        e[table]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["co2_t"].as_f64().unwrap())
-            .sum()
-    };
+    let co2 = |table: &str| table_sum(&e, table, "co2_t");
     close(
         co2("by_energy"),
         2_836_646.403_67,
@@ -382,30 +394,14 @@ fn explain_reproduces_group_and_enterprise_values_exactly() {
     // supplies its power to others, which earns no credit (the region's
     // net-import rule credited it −1 423 803.9 t in this table before)
     let wind = explain_json_of(&p, "--enterprise", "91150622MA047ADGKT", 2025, "co2_t");
-    let by_energy: f64 = wind["by_energy"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["co2_t"].as_f64().unwrap())
-        .sum();
+    let by_energy = table_sum(&wind, "by_energy", "co2_t");
     assert!(by_energy >= 0.0, "{wind:#}");
     assert!(
         (by_energy - wind["value"].as_f64().unwrap()).abs() < 1e-6,
         "{wind:#}"
     );
     // a column of another dataset is refused with the list of valid ones
-    let bad = p.run(&[
-        "--quiet",
-        "explain",
-        "--manifest",
-        "out",
-        "--group",
-        "ZCP-01",
-        "--year",
-        "2025",
-        "--indicator",
-        "co2_intensity",
-    ]);
+    let bad = explain_of(&p, "--group", "ZCP-01", 2025, "co2_intensity", &[]);
     assert_ne!(bad.status.code(), Some(0));
     assert!(
         stderr(&bad).contains("'co2_intensity' is not a numeric column of group_indicators"),
@@ -415,18 +411,7 @@ fn explain_reproduces_group_and_enterprise_values_exactly() {
     // a region or group the run does not have is a usage error (exit 2)
     // that says what to check
     for (flag, id) in [("--region", "999999"), ("--group", "NOPE")] {
-        let out = p.run(&[
-            "--quiet",
-            "explain",
-            "--manifest",
-            "out",
-            flag,
-            id,
-            "--year",
-            "2025",
-            "--indicator",
-            "co2_t",
-        ]);
+        let out = explain_of(&p, flag, id, 2025, "co2_t", &[]);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert!(
             stderr(&out).contains(&format!("{id} has no row for 2025"))
@@ -525,30 +510,15 @@ fn explain_reproduces_published_values_exactly() {
     // the contributions add up to the total, and name their factor rows
     let e = explain_json(&p, "150622", 2025, "co2_intensity");
     let co2: f64 = e["terms"][0]["value"].as_f64().unwrap();
-    let sum: f64 = e["by_energy"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["co2_t"].as_f64().unwrap())
-        .sum();
+    let sum = table_sum(&e, "by_energy", "co2_t");
     close(sum, co2, "contributions by energy");
     // their standard coal is at the valuation the county is judged on (equal
     // value in the sample): the energies add up to the published energy_tce
-    let tce: f64 = e["by_energy"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["tce"].as_f64().unwrap())
-        .sum();
+    let tce = table_sum(&e, "by_energy", "tce");
     let r2025 = p.rows("region_indicators", 2025);
     let county = find(&r2025, &[("region_code", "150622")]);
     close(tce, county["energy_tce"].f(), "tce by energy");
-    let sectors: f64 = e["by_sector"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["co2_t"].as_f64().unwrap())
-        .sum();
+    let sectors = table_sum(&e, "by_sector", "co2_t");
     close(sectors, co2, "contributions by sector");
     let chain = e["gdp_chain"].as_array().unwrap();
     assert_eq!(chain.len(), 6);

@@ -7,18 +7,13 @@
 -- that year either (a year beyond the energy data: all of them). `run` lists
 -- each under "to look at" and logs it at warn.
 --
--- Reads:  process_amounts, sink_amounts (45_budget.sql), region_closure
+-- Reads:  budget_amounts (45_budget.sql), region_closure
 --         (40_regions.sql), region_indicators (50_indicators.sql), regions_ok.
 -- Parameters: none.
 
-WITH b AS (
-    SELECT region_code, year, co2_process_t, CAST(0 AS DECIMAL(38, 6)) AS sink_t FROM process_amounts
-    UNION ALL
-    SELECT region_code, year, CAST(0 AS DECIMAL(38, 6)), sink_t FROM sink_amounts
-),
-own AS (
+WITH own AS (
     SELECT b.region_code, b.year, sum(b.co2_process_t) AS co2_process_t, sum(b.sink_t) AS sink_t
-    FROM b
+    FROM budget_amounts b
     LEFT JOIN region_indicators i ON i.region_code = b.region_code AND i.year = b.year
     WHERE i.region_code IS NULL
     GROUP BY b.region_code, b.year

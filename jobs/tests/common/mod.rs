@@ -115,6 +115,28 @@ impl Project {
     pub fn rows(&self, dataset: &str, year: i32) -> Vec<HashMap<String, Value>> {
         read_parquet(&self.partition_file(dataset, year))
     }
+
+    /// Every reject of the run, whatever year partition holds it (year 0:
+    /// rows without a readable year), in file and line order.
+    pub fn all_rejects(&self) -> Vec<HashMap<String, Value>> {
+        let dir = self.path("out/reports/rejects");
+        let mut rows: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_prefix("year=")?.parse::<i32>().ok()
+            })
+            .flat_map(|y| self.rows("rejects", y))
+            .collect();
+        rows.sort_by_key(|r| {
+            (
+                r["input"].s().to_string(),
+                r["source_file"].s().to_string(),
+                r["source_line"].i(),
+            )
+        });
+        rows
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

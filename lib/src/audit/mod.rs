@@ -41,25 +41,12 @@ pub struct Published {
 /// is the directory above `manifests/`).
 pub async fn open_published(url: &str, storage: &Storage) -> Result<Published> {
     let given = url.trim_end_matches('/');
-    let (root, name) = match given.strip_suffix(MANIFEST_FILE) {
-        Some(r) => (r.trim_end_matches('/'), MANIFEST_FILE.to_string()),
-        None => match given.rsplit_once('/') {
-            Some((dir, file)) if file.ends_with(".json") => match dir.strip_suffix("manifests") {
-                Some(out) if out.is_empty() || out.ends_with('/') => {
-                    (out.trim_end_matches('/'), format!("manifests/{file}"))
-                }
-                _ => (dir, file.to_string()),
-            },
-            None if given.ends_with(".json") => ("", given.to_string()),
-            _ => (given, MANIFEST_FILE.to_string()),
-        },
-    };
+    let (root, name) = manifest_place(given);
     let root = if root.is_empty() { "." } else { root };
     let cwd = std::env::current_dir().map_err(|e| Error::io("current directory", e))?;
     // a local file that is no manifest (a config, say) is a usage error,
     // not the output directory it cannot be
-    let local = cwd.join(given);
-    if name == MANIFEST_FILE && local.is_file() && !given.ends_with(MANIFEST_FILE) {
+    if name == MANIFEST_FILE && root == given && cwd.join(given).is_file() {
         return Err(Error::Usage(format!(
             "{url} is a file, not a published run: give its manifest.json, a kept manifests/<run_id>.json, or the \
              output directory"
@@ -81,6 +68,24 @@ pub async fn open_published(url: &str, storage: &Storage) -> Result<Published> {
         out,
         manifest,
     })
+}
+
+/// The output location and the manifest's path under it, of what a user
+/// gave: `…/manifest.json`; a kept `…/manifests/<run_id>.json` (the output
+/// is the directory above `manifests/`); another `….json` beside its
+/// output; or the output location itself.
+fn manifest_place(given: &str) -> (&str, String) {
+    if let Some(root) = given.strip_suffix(MANIFEST_FILE) {
+        return (root.trim_end_matches('/'), MANIFEST_FILE.to_string());
+    }
+    if !given.ends_with(".json") {
+        return (given, MANIFEST_FILE.to_string());
+    }
+    let (dir, file) = given.rsplit_once('/').unwrap_or(("", given));
+    match dir.rsplit_once('/').unwrap_or(("", dir)) {
+        (out, "manifests") => (out, format!("manifests/{file}")),
+        _ => (dir, file.to_string()),
+    }
 }
 
 /// The run's config, rebuilt from its manifest. Relative paths resolve against

@@ -327,6 +327,25 @@ impl<'de> Deserialize<'de> for SheetRef {
     }
 }
 
+impl Inputs {
+    /// The input `name` (one of `input::ALL_INPUTS`): its sources if the
+    /// config gives them, and whether the config must.
+    pub fn get(&self, name: &str) -> (Option<&Sources>, bool) {
+        match name {
+            "energy" => (Some(&self.energy), true),
+            "sector_energy" => (self.sector_energy.as_ref(), false),
+            "gdp" => (Some(&self.gdp), true),
+            "regions" => (Some(&self.regions), true),
+            "targets" => (self.targets.as_ref(), false),
+            "production" => (self.production.as_ref(), false),
+            "sinks" => (self.sinks.as_ref(), false),
+            "groups" => (self.groups.as_ref(), false),
+            "green_power" => (self.green_power.as_ref(), false),
+            _ => (None, false),
+        }
+    }
+}
+
 impl Sources {
     pub fn patterns(&self) -> Vec<&str> {
         let paths = match self {
@@ -734,23 +753,13 @@ impl Config {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             ));
         }
-        let i = &self.inputs;
-        let named = [
-            ("energy", Some(&i.energy)),
-            ("sector_energy", i.sector_energy.as_ref()),
-            ("gdp", Some(&i.gdp)),
-            ("regions", Some(&i.regions)),
-            ("targets", i.targets.as_ref()),
-            ("production", i.production.as_ref()),
-            ("sinks", i.sinks.as_ref()),
-            ("groups", i.groups.as_ref()),
-            ("green_power", i.green_power.as_ref()),
-        ];
-        for (name, sources) in named {
+        for spec in crate::input::ALL_INPUTS {
+            let (sources, required) = self.inputs.get(spec.name);
             if sources.is_some_and(|s| s.patterns().is_empty()) {
                 return Err(format!(
-                    "inputs.{name}: the list is empty and names no file; give the file(s), a path or a glob{}",
-                    if matches!(name, "energy" | "gdp" | "regions") {
+                    "inputs.{}: the list is empty and names no file; give the file(s), a path or a glob{}",
+                    spec.name,
+                    if required {
                         " (the input is required)"
                     } else {
                         ", or remove the key"

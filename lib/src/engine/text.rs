@@ -10,8 +10,8 @@
 //! |---------------------|---------------------------------------------------------------|
 //! | `clean_code(t)`     | `upper(nullif(trim(t), ''))`                                  |
 //! | `fold_key(t)`       | `lower(trim(t))`                                              |
-//! | `parse_year(t)`     | `try_cast(nullif(trim(t), '') AS INT)`, else the year of `2025年`, `2025年度`, `2025.0` (`PARSE_YEAR_BUILTINS`) |
-//! | `parse_month(t)`    | `try_cast(nullif(trim(t), '') AS INT)`, else the month of `3月`, `03月份`, `3.0` (`PARSE_MONTH_BUILTINS`) |
+//! | `parse_year(t)`     | `try_cast(nullif(trim(t), '') AS INT)`, else the year of `2025年`, `2025年度`, `2025.0` (`parse_written_builtins`) |
+//! | `parse_month(t)`    | `try_cast(nullif(trim(t), '') AS INT)`, else the month of `3月`, `03月份`, `3.0` (`parse_written_builtins`) |
 //! | `parse_number(t)`   | `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)` where every comma groups thousands (see below), else NULL |
 //! | `is_sector_code(t)` | `regexp_like(t, '^[A-T]?[0-9]{2,4}$')`                        |
 //!
@@ -232,6 +232,18 @@ pub(crate) fn half_width_digits(s: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// Whether `s` is one or more ASCII digits.
+pub(crate) fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The digits of a whole number a float column wrote (`2024.0`, `150622.00`:
+/// digits, a point and zeros), if `t` is one.
+fn whole_number(t: &str) -> Option<&str> {
+    let (int, frac) = t.split_once('.')?;
+    (is_digits(int) && !frac.is_empty() && frac.bytes().all(|b| b == b'0')).then_some(int)
+}
+
 /// The number of a year or month written with its unit: the digits of
 /// `trim(t)` (full-width ones as ASCII) followed by one of `units`, by a
 /// point and zeros (`2024.0`: a whole number a float column wrote, as pandas
@@ -239,19 +251,12 @@ pub(crate) fn half_width_digits(s: &str) -> std::borrow::Cow<'_, str> {
 /// anything else.
 fn written_int(v: &str, units: &[&str]) -> Option<i32> {
     let t = half_width_digits(trim_spaces(v).0);
-    let whole = |t: &str| -> Option<usize> {
-        let (int, frac) = t.split_once('.')?;
-        (!frac.is_empty() && frac.bytes().all(|b| b == b'0')).then_some(int.len())
-    };
     let digits = units
         .iter()
         .find_map(|u| t.strip_suffix(u))
-        .or_else(|| whole(&t).map(|n| &t[..n]))
+        .or_else(|| whole_number(&t))
         .unwrap_or(&t);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    is_digits(digits).then(|| digits.parse().ok()).flatten()
 }
 
 /// The year's units, the longer first.
@@ -259,12 +264,12 @@ const YEAR_UNITS: [&str; 2] = ["年度", "年"];
 /// The month's units, the longer first.
 const MONTH_UNITS: [&str; 2] = ["月份", "月"];
 
-/// `parse_year(t)`: `PARSE_YEAR_BUILTINS`.
+/// `parse_year(t)`: `parse_written_builtins(&YEAR_UNITS)`.
 fn parse_year(input: &StringViewArray) -> DfResult<ArrayRef> {
     parse_written(input, &YEAR_UNITS)
 }
 
-/// `parse_month(t)`: `PARSE_MONTH_BUILTINS`.
+/// `parse_month(t)`: `parse_written_builtins(&MONTH_UNITS)`.
 fn parse_month(input: &StringViewArray) -> DfResult<ArrayRef> {
     parse_written(input, &MONTH_UNITS)
 }
@@ -278,17 +283,17 @@ fn parse_written(input: &StringViewArray, units: &[&str]) -> DfResult<ArrayRef> 
     Ok(Arc::new(out))
 }
 
-/// What `parse_year` is, in built-ins (the test compares them value by value).
+/// What `parse_year` (YEAR_UNITS) or `parse_month` (MONTH_UNITS) is, in
+/// built-ins (the test compares them value by value).
 #[cfg(test)]
-const PARSE_YEAR_BUILTINS: &str = "coalesce(try_cast(nullif(trim(t), '') AS INT), \
-     try_cast(regexp_replace(translate(trim(t), '０１２３４５６７８９', '0123456789'), \
-     '^([0-9]+)([.]0+|年度|年)?$', '${1}') AS INT))";
-
-/// What `parse_month` is, in built-ins.
-#[cfg(test)]
-const PARSE_MONTH_BUILTINS: &str = "coalesce(try_cast(nullif(trim(t), '') AS INT), \
-     try_cast(regexp_replace(translate(trim(t), '０１２３４５６７８９', '0123456789'), \
-     '^([0-9]+)([.]0+|月份|月)?$', '${1}') AS INT))";
+fn parse_written_builtins(units: &[&str]) -> String {
+    format!(
+        "coalesce(try_cast(nullif(trim(t), '') AS INT), \
+         try_cast(regexp_replace(translate(trim(t), '０１２３４５６７８９', '0123456789'), \
+         '^([0-9]+)([.]0+|{})?$', '${{1}}') AS INT))",
+        units.join("|")
+    )
+}
 
 /// `parse_number(t)`: `try_cast(replace(nullif(trim(t), ''), ',', '') AS DOUBLE)`
 /// when every comma of `trim(t)` groups thousands (`PARSE_NUMBER_BUILTINS` in built-ins),
@@ -322,23 +327,18 @@ fn parse_number(input: &StringViewArray) -> DfResult<ArrayRef> {
 fn code_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
     hints(input, |t| {
         let t = trim_spaces(t).0;
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if let Some((mantissa, exponent)) = t.split_once(['e', 'E']) {
             let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
             let mantissa_ok = match mantissa.split_once('.') {
-                Some((a, b)) => digits(a) && digits(b),
-                None => digits(mantissa),
+                Some((a, b)) => is_digits(a) && is_digits(b),
+                None => is_digits(mantissa),
             };
-            if mantissa_ok && digits(exponent) {
+            if mantissa_ok && is_digits(exponent) {
                 return "; it is a number in scientific notation, as Excel writes long numbers, and its last \
                         digits are lost: format the column as text in the workbook, enter the codes again and export";
             }
         }
-        if let Some((a, b)) = t.split_once('.')
-            && digits(a)
-            && !b.is_empty()
-            && b.bytes().all(|c| c == b'0')
-        {
+        if whole_number(t).is_some() {
             return "; it was written as a decimal number: a code is text, without '.0' (read the column as text)";
         }
         ""
@@ -369,20 +369,13 @@ fn number_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
 /// in the year column) whose year is readable, '; ' and what is wrong with
 /// its month (`2023年13月`); '' otherwise.
 fn period_hint(input: &StringViewArray) -> DfResult<ArrayRef> {
-    let out: StringViewArray = input
-        .iter()
-        .map(|v| {
-            v.map(|t| {
-                crate::input::headers::period_month_problem(t)
-                    .map_or(String::new(), |p| format!("; {p}"))
-            })
-        })
-        .collect();
-    Ok(Arc::new(out))
+    hints(input, |t| {
+        crate::input::headers::period_month_problem(t).map_or(String::new(), |p| format!("; {p}"))
+    })
 }
 
 /// The hint of every value (NULL for NULL).
-fn hints(input: &StringViewArray, hint: impl Fn(&str) -> &'static str) -> DfResult<ArrayRef> {
+fn hints<S: AsRef<str>>(input: &StringViewArray, hint: impl Fn(&str) -> S) -> DfResult<ArrayRef> {
     let out: StringViewArray = input.iter().map(|v| v.map(&hint)).collect();
     Ok(Arc::new(out))
 }
@@ -472,6 +465,22 @@ mod tests {
     use datafusion::arrow::array::{BooleanArray, RecordBatch};
     use datafusion::prelude::SessionContext;
 
+    /// What a hint UDF gives each value of `input`.
+    fn hinted(
+        udf: fn(
+            &datafusion::arrow::array::StringViewArray,
+        ) -> datafusion::error::Result<datafusion::arrow::array::ArrayRef>,
+        input: datafusion::arrow::array::StringViewArray,
+    ) -> Vec<Option<String>> {
+        use datafusion::arrow::array::AsArray;
+        udf(&input)
+            .unwrap()
+            .as_string_view()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
+    }
+
     /// A code a spreadsheet wrote as a number gets a hint; any other text
     /// none, and NULL stays NULL.
     #[test]
@@ -489,9 +498,8 @@ mod tests {
             Some("1.5E+"),
             None,
         ]);
-        let out = super::code_hint(&input).unwrap();
-        let out = out.as_any().downcast_ref::<StringViewArray>().unwrap();
-        let got: Vec<Option<&str>> = out.iter().collect();
+        let got = hinted(super::code_hint, input);
+        let got: Vec<Option<&str>> = got.iter().map(Option::as_deref).collect();
         let sci = Some(
             "; it is a number in scientific notation, as Excel writes long numbers, and its last \
              digits are lost: format the column as text in the workbook, enter the codes again and export",
@@ -529,9 +537,8 @@ mod tests {
             Some("lots"),
             None,
         ]);
-        let out = super::number_hint(&input).unwrap();
-        let out = out.as_any().downcast_ref::<StringViewArray>().unwrap();
-        let got: Vec<Option<&str>> = out.iter().collect();
+        let got = hinted(super::number_hint, input);
+        let got: Vec<Option<&str>> = got.iter().map(Option::as_deref).collect();
         let pct = Some(
             " (a number is written without a per cent sign: a share or a reduction as a fraction, 13.5 % as 0.135)",
         );
@@ -560,9 +567,8 @@ mod tests {
         use datafusion::arrow::array::StringViewArray;
         let input =
             StringViewArray::from(vec![Some("2023年13月"), Some("20x0"), Some("2023"), None]);
-        let out = super::period_hint(&input).unwrap();
-        let out = out.as_any().downcast_ref::<StringViewArray>().unwrap();
-        let got: Vec<Option<&str>> = out.iter().collect();
+        let got = hinted(super::period_hint, input);
+        let got: Vec<Option<&str>> = got.iter().map(Option::as_deref).collect();
         assert_eq!(
             got,
             vec![
@@ -674,11 +680,11 @@ mod tests {
         );
         let year_check = format!(
             "parse_year(t) IS NOT DISTINCT FROM {}",
-            super::PARSE_YEAR_BUILTINS
+            super::parse_written_builtins(&super::YEAR_UNITS)
         );
         let month_check = format!(
             "parse_month(t) IS NOT DISTINCT FROM {}",
-            super::PARSE_MONTH_BUILTINS
+            super::parse_written_builtins(&super::MONTH_UNITS)
         );
         let checks = [
             "clean_code(t) IS NOT DISTINCT FROM upper(nullif(trim(t), ''))",

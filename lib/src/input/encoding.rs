@@ -164,16 +164,14 @@ pub(crate) fn resolve_encoding(
             Some(at) => Err(file_error(
                 spec,
                 &file.path,
-                if utf8.first_invalid.is_none() {
-                    format!(
-                        "byte offset {at} is not GB18030 (encoding: gb18030 is configured), but the file is UTF-8: \
-                         remove the encoding setting (auto finds it) or set encoding: utf-8"
-                    )
-                } else {
-                    format!(
-                        "byte offset {at} is not GB18030 (encoding: gb18030 is configured); save the file as UTF-8 or GB18030"
-                    )
-                },
+                format!(
+                    "byte offset {at} is not GB18030 (encoding: gb18030 is configured){}",
+                    if utf8.first_invalid.is_none() {
+                        ", but the file is UTF-8: remove the encoding setting (auto finds it) or set encoding: utf-8"
+                    } else {
+                        "; save the file as UTF-8 or GB18030"
+                    }
+                ),
             )),
         },
         Encoding::Auto => match utf8.first_invalid {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::InputOptions;
+use crate::engine::text::{half_width_digits, is_digits};
 use crate::error::{Error, Result};
 use crate::input::InputSpec;
 
@@ -252,10 +253,11 @@ pub(crate) fn map_header(
 /// `2025年3月`, `2025-03`, `2025/3`, `2025.03`, `202503`, `2025年`, `2025年度`,
 /// `2025` → (year, month); full-width digits (`２０２５年３月`) as ASCII ones.
 pub(crate) fn parse_period(s: &str) -> Option<(i32, Option<u32>)> {
-    let (year, m) = period_parts(s)?;
+    let folded = half_width_digits(s.trim());
+    let (year, m) = period_parts(&folded)?;
     let month = match m {
         None => None,
-        Some(m) if is_digits(&m) && m.len() <= 2 => {
+        Some(m) if is_digits(m) && m.len() <= 2 => {
             Some(m.parse::<u32>().ok().filter(|m| (1..=12).contains(m))?)
         }
         Some(_) => return None,
@@ -263,15 +265,11 @@ pub(crate) fn parse_period(s: &str) -> Option<(i32, Option<u32>)> {
     Some((year, month))
 }
 
-fn is_digits(x: &str) -> bool {
-    !x.is_empty() && x.chars().all(|c| c.is_ascii_digit())
-}
-
 /// A period's year (four digits) and the text where its month is, if the
-/// cell has the shape of one of the forms `parse_period` reads.
-fn period_parts(s: &str) -> Option<(i32, Option<String>)> {
-    let folded = crate::engine::text::half_width_digits(s.trim());
-    let t = folded.trim_end_matches('份');
+/// cell (trimmed, full-width digits as ASCII) has the shape of one of the
+/// forms `parse_period` reads.
+fn period_parts(t: &str) -> Option<(i32, Option<&str>)> {
+    let t = t.trim_end_matches('份');
     let (y, m) = if let Some(rest) = t.strip_suffix('月') {
         let (y, m) = rest.split_once('年')?;
         (y, Some(m))
@@ -287,7 +285,7 @@ fn period_parts(s: &str) -> Option<(i32, Option<String>)> {
     if !(is_digits(y) && y.len() == 4) {
         return None;
     }
-    Some((y.parse().ok()?, m.map(str::to_string)))
+    Some((y.parse().ok()?, m))
 }
 
 /// For a period cell `parse_period` cannot read but whose year it can, what
@@ -298,7 +296,8 @@ pub(crate) fn period_month_problem(s: &str) -> Option<String> {
     if parse_period(s).is_some() {
         return None;
     }
-    let (year, month) = period_parts(s)?;
+    let folded = half_width_digits(s.trim());
+    let (year, month) = period_parts(&folded)?;
     let month = month?;
     Some(format!(
         "read as a period, its year is {year} and its month '{month}' is not 1-12: correct the month"

@@ -23,19 +23,7 @@ use crate::store::{glob_prefix, is_url};
 use object_store::ObjectStoreExt;
 
 pub(crate) fn sources_of(cfg: &LoadedConfig, spec: InputSpec) -> Option<&crate::config::Sources> {
-    let i = &cfg.config.inputs;
-    match spec.name {
-        "energy" => Some(&i.energy),
-        "sector_energy" => i.sector_energy.as_ref(),
-        "gdp" => Some(&i.gdp),
-        "regions" => Some(&i.regions),
-        "targets" => i.targets.as_ref(),
-        "production" => i.production.as_ref(),
-        "sinks" => i.sinks.as_ref(),
-        "groups" => i.groups.as_ref(),
-        "green_power" => i.green_power.as_ref(),
-        _ => None,
-    }
+    cfg.config.inputs.get(spec.name).0
 }
 
 /// Expand the config's patterns into files with their size and modification

@@ -24,13 +24,7 @@ pub(crate) async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
         let codes = text(b, 0)?;
         let parents = text(b, 1)?;
         let files = text(b, 2)?;
-        let lines = b
-            .column(3)
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::Int64Array>()
-            .ok_or_else(|| {
-                Error::Internal("region_parents.sql: source_line is not BIGINT".into())
-            })?;
+        let lines = b.column(3).as_primitive::<Int64Type>();
         for i in 0..b.num_rows() {
             if !parents.is_null(i) {
                 parent.insert(
@@ -87,26 +81,26 @@ pub(crate) async fn check_region_cycles(ctx: &SessionContext) -> Result<()> {
 pub(crate) async fn check_base_year(cfg: &LoadedConfig, ctx: &SessionContext) -> Result<()> {
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::DataType;
+    // one row: run_params has one
     for b in queries::BASE_YEAR_GDP.collect(ctx, &[]).await? {
-        let int = |i: usize| -> Result<Vec<Option<i64>>> {
+        // base_year, gdp_rows, base_year_rows, first_year, last_year
+        let v = |i: usize| -> Result<Option<i64>> {
             let c = cast(b.column(i), &DataType::Int64)?;
-            Ok(c.as_primitive::<Int64Type>().iter().collect())
+            let c = c.as_primitive::<Int64Type>();
+            Ok((b.num_rows() == 1 && c.is_valid(0)).then(|| c.value(0)))
         };
-        let (base, rows, in_base, first, last) = (int(0)?, int(1)?, int(2)?, int(3)?, int(4)?);
-        for r in 0..b.num_rows() {
-            if rows[r].unwrap_or(0) > 0 && in_base[r] == Some(0) {
-                return Err(Error::Config {
-                    file: cfg.path.clone(),
-                    message: format!(
-                        "base_year: {} has no row in the gdp input (its years: {}-{}): GDP at constant prices \
-                         chains from the base year's GDP, so every intensity and change rate would be empty; set \
-                         base_year to the year the plans' intensities are measured from, with its GDP in the gdp input",
-                        base[r].unwrap_or_default(),
-                        first[r].unwrap_or_default(),
-                        last[r].unwrap_or_default()
-                    ),
-                });
-            }
+        if v(1)?.unwrap_or(0) > 0 && v(2)? == Some(0) {
+            return Err(Error::Config {
+                file: cfg.path.clone(),
+                message: format!(
+                    "base_year: {} has no row in the gdp input (its years: {}-{}): GDP at constant prices \
+                     chains from the base year's GDP, so every intensity and change rate would be empty; set \
+                     base_year to the year the plans' intensities are measured from, with its GDP in the gdp input",
+                    v(0)?.unwrap_or_default(),
+                    v(3)?.unwrap_or_default(),
+                    v(4)?.unwrap_or_default()
+                ),
+            });
         }
     }
     Ok(())
